@@ -1,0 +1,28 @@
+/** What op, scope and preAttempt receive on every attempt. Frozen. */
+export interface AttemptContext {
+  /** 1-based attempt number. */
+  readonly attempt: number;
+  /** Aborts when the attempt times out, the deadline passes or the caller's signal aborts. */
+  readonly signal: AbortSignal;
+  readonly readOnly: boolean;
+  readonly name: string;
+  /** Clock time (ms) at which this attempt started. */
+  readonly startedAt: number;
+  /** Milliseconds left before the attempt's own limit or the call's deadline, whichever is nearer; Infinity when neither is set. */
+  remainingMs(): number;
+}
+
+/**
+ * The unit one attempt runs in: a transaction, a SAVEPOINT, or anything with the same shape.
+ * `begin` runs before preAttempt and op; `commit` after op succeeded; `rollback` after any failure,
+ * including a timeout or an abort, so nothing is ever left open. A scope whose rollback cannot restore a
+ * known state (the connection is gone or a statement is still running) must discard the connection.
+ */
+export interface AttemptScope {
+  begin(context: AttemptContext): void | PromiseLike<void>;
+  commit(context: AttemptContext): void | PromiseLike<void>;
+  rollback(context: AttemptContext, error: unknown): void | PromiseLike<void>;
+}
+
+/** Makes the scope for one attempt. */
+export type ScopeFactory = (context: AttemptContext) => AttemptScope;

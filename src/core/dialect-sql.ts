@@ -1,0 +1,58 @@
+import type { Backend } from './classification.js';
+import type { IsolationLevel } from './session.js';
+
+/** Per-step server timeouts in milliseconds; undefined leaves the setting alone. */
+export interface TimeoutSettings {
+  readonly lockTimeoutMs?: number | undefined;
+  readonly statementTimeoutMs?: number | undefined;
+}
+
+/**
+ * Where timeouts live: 'transaction' (a transaction the scope owns: gone at its end), 'savepoint' (inside a
+ * caller's transaction: restore after RELEASE), 'session' (no transaction: restore explicitly).
+ */
+export type SettingScope = 'transaction' | 'savepoint' | 'session';
+
+/** Statements that change settings for a step and the ones that put them back. */
+export interface SettingStatements {
+  readonly apply: readonly string[];
+  readonly restore: readonly string[];
+}
+
+/** The SQL one backend needs for scopes, read-only steps and timeouts. Values are validated, never raw. */
+export interface DialectSql {
+  readonly dialect: Backend;
+  /** True when ROLLBACK TO SAVEPOINT also undoes settings changed after the savepoint (Postgres). */
+  readonly rollbackToUndoesSettings: boolean;
+  begin(options: { readonly readOnly?: boolean; readonly isolationLevel?: IsolationLevel }): readonly string[];
+  commit(): string;
+  rollback(): string;
+  savepoint(name: string): string;
+  releaseSavepoint(name: string): string;
+  rollbackToSavepoint(name: string): string;
+  /**
+   * Makes the current step read-only. `undoByRollbackTo` means the step must end with ROLLBACK TO (its
+   * setting cannot be switched back otherwise); undefined when the dialect cannot do it without leaking.
+   */
+  readOnlyStep(
+    nested: boolean,
+  ): { readonly apply: readonly string[]; readonly restore: readonly string[]; readonly undoByRollbackTo: boolean } | undefined;
+  timeouts(settings: TimeoutSettings, slot: number, scope: SettingScope): SettingStatements;
+  /** A statement returning the current transaction id as column `xid` (Postgres), for commit verification. */
+  readonly transactionIdQuery?: string;
+}
+
+/** Checks a timeout before it goes into SQL: a positive safe integer of milliseconds, or undefined. */
+export function checkTimeoutMs(name: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new TypeError(`Expected \`${name}\` to be a positive integer of milliseconds, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** Checks a generated identifier (savepoint name) before it goes into SQL. */
+export function checkIdentifier(name: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new TypeError(`Expected a plain identifier, got ${name}`);
+  return name;
+}

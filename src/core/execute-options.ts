@@ -1,0 +1,97 @@
+import type { AttemptContext, ScopeFactory } from './attempt.js';
+import type { Classification, Classifier } from './classification.js';
+import type { Clock } from './clock.js';
+import type { RetryBudget } from './retry-budget.js';
+import type { RetryPolicy, RetryPolicyOptions } from './retry-policy.js';
+
+/** An error class (matched with instanceof) or a predicate; used by `retryOn`. */
+export type RetryMatcher = (abstract new (...args: never[]) => unknown) | ((error: unknown) => boolean);
+
+/** A pino-style logger; every method is optional and receives (object, message). */
+export interface Logger {
+  debug?(object: object, message: string): void;
+  info?(object: object, message: string): void;
+  warn?(object: object, message: string): void;
+  error?(object: object, message: string): void;
+}
+
+/** Why execute stopped without a value. */
+export type GiveUpReason =
+  | 'not-retryable'
+  | 'exhausted'
+  | 'budget'
+  | 'deadline'
+  | 'ambiguous'
+  | 'aborted'
+  | 'rollback-failed';
+
+/** What onRetry receives before the engine sleeps `delayMs`. */
+export interface RetryEvent {
+  readonly name: string;
+  /** The attempt that failed (1-based). */
+  readonly attempt: number;
+  readonly error: unknown;
+  readonly delayMs: number;
+  /** Present when the classifier returned a Classification rather than a boolean. */
+  readonly classification?: Classification;
+}
+
+/** What onGiveUp receives when the call ends in failure. */
+export interface GiveUpEvent {
+  readonly name: string;
+  readonly attempt: number;
+  /** The error the call rejects with (or would, with `raises: false`). */
+  readonly error: unknown;
+  readonly reason: GiveUpReason;
+  readonly classification?: Classification;
+  /** What the scope's rollback threw, when it did (then no retry was made). */
+  readonly rollbackError?: unknown;
+}
+
+/** What onSuccess receives. */
+export interface SuccessEvent {
+  readonly name: string;
+  readonly attempts: number;
+  readonly elapsedMs: number;
+}
+
+/** Options of {@link execute}; all optional. `D` is the type of `default`. */
+export interface ExecuteOptions<D = undefined> {
+  /** Shown in logs, errors and diagnostics. Default: the op's function name, else 'operation'. */
+  readonly name?: string;
+  /** A policy from retryPolicy(), or its options. */
+  readonly policy?: RetryPolicy | RetryPolicyOptions;
+  /** Errors that may be retried at all (E3); default every error. dbop's AttemptTimeoutError always may. */
+  readonly retryOn?: readonly RetryMatcher[];
+  /** Decides retryability of a candidate error (E3). */
+  readonly classifier?: Classifier;
+  /** Default true: rethrow the last error. false: resolve to `default` instead (E4). */
+  readonly raises?: boolean;
+  readonly default?: D;
+  /** Makes the transaction or savepoint each attempt runs in. */
+  readonly scope?: ScopeFactory;
+  /** Runs inside the scope before op, on every attempt (E5). */
+  readonly preAttempt?: (context: AttemptContext) => unknown;
+  readonly readOnly?: boolean;
+  /** Limit of one attempt, ms (E6). */
+  readonly attemptTimeoutMs?: number;
+  /** Limit of the whole call, sleeps included, ms from the call's start (E7). */
+  readonly deadlineMs?: number;
+  /** Aborting it stops the call at once with `signal.reason` (E8). */
+  readonly signal?: AbortSignal;
+  /** Allows retrying failures whose outcome is ambiguous (E9). */
+  readonly idempotent?: boolean;
+  /** Shared cap on retries (E11). */
+  readonly budget?: RetryBudget;
+  readonly onRetry?: (event: RetryEvent) => void;
+  readonly onGiveUp?: (event: GiveUpEvent) => void;
+  readonly onSuccess?: (event: SuccessEvent) => void;
+  readonly logger?: Logger;
+  /** E12: inject to make delays and timeouts deterministic. */
+  readonly clock?: Clock;
+  /** Returns values in [0, 1); drives jitter. Default Math.random. */
+  readonly random?: () => number;
+}
+
+/** The operation execute runs: may return a value, a promise or any thenable (E10). */
+export type Operation<T> = (context: AttemptContext) => T | PromiseLike<T>;

@@ -1,0 +1,142 @@
+import type { ScopeFactory } from './attempt.js';
+import type { Classifier } from './classification.js';
+import { type Clock, systemClock } from './clock.js';
+import { coreClassifier } from './core-classifier.js';
+import type { ExecuteOptions, Logger, RetryMatcher } from './execute-options.js';
+import { RetryBudget } from './retry-budget.js';
+import { isRetryPolicy, type RetryPolicy, retryPolicy } from './retry-policy.js';
+import {
+  expectOptionalBoolean,
+  expectOptionalFunction,
+  expectOptionsObject,
+  expectPositive,
+  invalid,
+  rejectUnknownKeys,
+} from './validate.js';
+
+/** execute's options after defaults and validation. */
+export interface ResolvedExecuteOptions {
+  readonly name: string | undefined;
+  readonly policy: RetryPolicy;
+  readonly retryOn: readonly RetryMatcher[] | undefined;
+  readonly classifier: Classifier;
+  readonly raises: boolean;
+  readonly default: unknown;
+  readonly scope: ScopeFactory | undefined;
+  readonly preAttempt: ExecuteOptions['preAttempt'];
+  readonly readOnly: boolean;
+  readonly attemptTimeoutMs: number | undefined;
+  readonly deadlineMs: number | undefined;
+  readonly signal: AbortSignal | undefined;
+  readonly idempotent: boolean;
+  readonly budget: RetryBudget | undefined;
+  readonly onRetry: ExecuteOptions['onRetry'];
+  readonly onGiveUp: ExecuteOptions['onGiveUp'];
+  readonly onSuccess: ExecuteOptions['onSuccess'];
+  readonly logger: Logger | undefined;
+  readonly clock: Clock;
+  readonly random: () => number;
+}
+
+const known: ReadonlySet<string> = new Set([
+  'name',
+  'policy',
+  'retryOn',
+  'classifier',
+  'raises',
+  'default',
+  'scope',
+  'preAttempt',
+  'readOnly',
+  'attemptTimeoutMs',
+  'deadlineMs',
+  'signal',
+  'idempotent',
+  'budget',
+  'onRetry',
+  'onGiveUp',
+  'onSuccess',
+  'logger',
+  'clock',
+  'random',
+]);
+
+const defaultPolicy: RetryPolicy = retryPolicy();
+
+// Resolutions of `undefined` options per fallback classifier, so a bare execute(op) validates nothing.
+const defaults = new WeakMap<Classifier, ResolvedExecuteOptions>();
+// Frozen options cannot change after a first call, so their resolution is reused.
+const cache = new WeakMap<object, ResolvedExecuteOptions>();
+
+/** Validates execute's options once (precise TypeErrors, unknown keys rejected) and fills in defaults. */
+export function resolveExecuteOptions(
+  options: ExecuteOptions<unknown> | undefined,
+  fallbackClassifier: Classifier = coreClassifier,
+): ResolvedExecuteOptions {
+  expectOptionsObject(options, 'execute()');
+  if (options === undefined) {
+    let resolved = defaults.get(fallbackClassifier);
+    if (resolved === undefined) {
+      resolved = resolveExecuteOptions({}, fallbackClassifier);
+      defaults.set(fallbackClassifier, resolved);
+    }
+    return resolved;
+  }
+  const cached = cache.get(options);
+  if (cached !== undefined && cached.classifier === (options.classifier ?? fallbackClassifier)) return cached;
+  rejectUnknownKeys(options, known, 'execute()');
+  const o = options;
+  if (o.name !== undefined && typeof o.name !== 'string') invalid('name', 'a string', o.name);
+  const policy = o.policy === undefined ? defaultPolicy : isRetryPolicy(o.policy) ? o.policy : retryPolicy(o.policy);
+  if (o.retryOn !== undefined) {
+    if (!Array.isArray(o.retryOn)) invalid('retryOn', 'an array of error classes or predicates', o.retryOn);
+    for (const matcher of o.retryOn) {
+      if (typeof matcher !== 'function') invalid('retryOn', 'an array of error classes or predicates', matcher);
+    }
+  }
+  for (const key of ['classifier', 'scope', 'preAttempt', 'onRetry', 'onGiveUp', 'onSuccess', 'random'] as const) {
+    expectOptionalFunction(key, o[key]);
+  }
+  for (const key of ['raises', 'readOnly', 'idempotent'] as const) expectOptionalBoolean(key, o[key]);
+  if (o.attemptTimeoutMs !== undefined) expectPositive('attemptTimeoutMs', o.attemptTimeoutMs);
+  if (o.deadlineMs !== undefined) expectPositive('deadlineMs', o.deadlineMs);
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) invalid('signal', 'an AbortSignal', o.signal);
+  if (o.budget !== undefined && !(o.budget instanceof RetryBudget)) invalid('budget', 'a RetryBudget', o.budget);
+  if (o.logger !== undefined && (typeof o.logger !== 'object' || o.logger === null)) {
+    invalid('logger', 'a pino-style logger object', o.logger);
+  }
+  const clock = o.clock ?? systemClock;
+  if (
+    typeof clock !== 'object' ||
+    clock === null ||
+    typeof clock.now !== 'function' ||
+    typeof clock.setTimeout !== 'function' ||
+    typeof clock.clearTimeout !== 'function'
+  ) {
+    invalid('clock', 'an object with now(), setTimeout() and clearTimeout()', clock);
+  }
+  const resolved: ResolvedExecuteOptions = Object.freeze({
+    name: o.name,
+    policy,
+    retryOn: o.retryOn,
+    classifier: o.classifier ?? fallbackClassifier,
+    raises: o.raises ?? true,
+    default: o.default,
+    scope: o.scope,
+    preAttempt: o.preAttempt,
+    readOnly: o.readOnly ?? false,
+    attemptTimeoutMs: o.attemptTimeoutMs,
+    deadlineMs: o.deadlineMs,
+    signal: o.signal,
+    idempotent: o.idempotent ?? false,
+    budget: o.budget,
+    onRetry: o.onRetry,
+    onGiveUp: o.onGiveUp,
+    onSuccess: o.onSuccess,
+    logger: o.logger,
+    clock,
+    random: o.random ?? Math.random,
+  });
+  if (Object.isFrozen(options)) cache.set(options, resolved);
+  return resolved;
+}

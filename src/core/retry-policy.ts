@@ -1,0 +1,111 @@
+import {
+  describeValue,
+  expectFiniteAtLeast,
+  expectOptionsObject,
+  expectOptionalFunction,
+  invalid,
+  rejectUnknownKeys,
+} from './validate.js';
+
+/** The named jitter kinds; a number in [0, 1] selects dbop-core's proportional jitter instead. */
+export const jitterKinds = ['full', 'equal', 'decorrelated', 'none'] as const;
+
+/** One of {@link jitterKinds}. */
+export type JitterKind = (typeof jitterKinds)[number];
+
+/** A named jitter kind, or a fraction f: each delay is base ± up to f * base. */
+export type Jitter = JitterKind | number;
+
+/** What retryPolicy() accepts; every field is optional. */
+export interface RetryPolicyOptions {
+  /** Retries after the first attempt (attempts = maxRetries + 1). Default 5; Infinity is allowed with a deadline. */
+  readonly maxRetries?: number;
+  /** Base delay before the first retry, ms. Default 100. */
+  readonly initialDelayMs?: number;
+  /** Cap on every delay, ms. Default 1000. */
+  readonly maxDelayMs?: number;
+  /** Growth of the base delay per retry. Default 2. */
+  readonly multiplier?: number;
+  /** Default 'full' (AWS's full jitter). */
+  readonly jitter?: Jitter;
+}
+
+/** A validated, frozen retry policy. */
+export interface RetryPolicy {
+  readonly maxRetries: number;
+  readonly initialDelayMs: number;
+  readonly maxDelayMs: number;
+  readonly multiplier: number;
+  readonly jitter: Jitter;
+  /** The delays before retry 1, 2, ... (maxRetries of them); `random` returns values in [0, 1). */
+  delays(random?: () => number): IterableIterator<number>;
+}
+
+const known: ReadonlySet<string> = new Set(['maxRetries', 'initialDelayMs', 'maxDelayMs', 'multiplier', 'jitter']);
+const policies = new WeakSet<RetryPolicy>();
+
+/**
+ * Builds a validated, frozen retry policy (rules E1, E2).
+ * @example retryPolicy({ maxRetries: 3, initialDelayMs: 50, jitter: 'equal' })
+ */
+export function retryPolicy(options?: RetryPolicyOptions): RetryPolicy {
+  expectOptionsObject(options, 'retryPolicy()');
+  const o = options ?? {};
+  rejectUnknownKeys(o, known, 'retryPolicy()');
+  const maxRetries = o.maxRetries ?? 5;
+  if (maxRetries !== Number.POSITIVE_INFINITY && !(Number.isInteger(maxRetries) && maxRetries >= 0)) {
+    invalid('maxRetries', 'a non-negative integer or Infinity', maxRetries);
+  }
+  const initialDelayMs = expectFiniteAtLeast('initialDelayMs', o.initialDelayMs ?? 100, 0);
+  const maxDelayMs = expectFiniteAtLeast('maxDelayMs', o.maxDelayMs ?? 1000, 0);
+  if (maxDelayMs < initialDelayMs) {
+    throw new TypeError(
+      `Expected \`maxDelayMs\` to be at least \`initialDelayMs\` (${initialDelayMs}), got ${describeValue(maxDelayMs)}`,
+    );
+  }
+  const multiplier = expectFiniteAtLeast('multiplier', o.multiplier ?? 2, 1);
+  const jitter = o.jitter ?? 'full';
+  if (typeof jitter === 'number') {
+    if (!(jitter >= 0 && jitter <= 1)) invalid('jitter', "a number in [0, 1] or one of 'full', 'equal', 'decorrelated', 'none'", jitter);
+  } else if (!(jitterKinds as readonly unknown[]).includes(jitter)) {
+    invalid('jitter', "one of 'full', 'equal', 'decorrelated', 'none' or a number in [0, 1]", jitter);
+  }
+  const policy: RetryPolicy = Object.freeze({
+    maxRetries,
+    initialDelayMs,
+    maxDelayMs,
+    multiplier,
+    jitter,
+    delays(random: () => number = Math.random): IterableIterator<number> {
+      expectOptionalFunction('random', random);
+      return schedule(policy, random);
+    },
+  });
+  policies.add(policy);
+  return policy;
+}
+
+/** True when value came from {@link retryPolicy} (so it is already validated). */
+export function isRetryPolicy(value: unknown): value is RetryPolicy {
+  return typeof value === 'object' && value !== null && policies.has(value as RetryPolicy);
+}
+
+function* schedule(policy: RetryPolicy, random: () => number): Generator<number, void, undefined> {
+  const { maxRetries, initialDelayMs, maxDelayMs, multiplier, jitter } = policy;
+  let base = initialDelayMs;
+  let previous = initialDelayMs;
+  for (let k = 1; k <= maxRetries; k++) {
+    const capped = Math.min(maxDelayMs, base);
+    let delay: number;
+    if (jitter === 'full') delay = random() * capped;
+    else if (jitter === 'equal') delay = capped / 2 + (random() * capped) / 2;
+    else if (jitter === 'none') delay = capped;
+    else if (jitter === 'decorrelated') {
+      delay = Math.min(maxDelayMs, initialDelayMs + random() * (3 * previous - initialDelayMs));
+      previous = delay;
+    } else delay = Math.min(maxDelayMs, Math.max(0, capped + (2 * random() - 1) * jitter * capped));
+    yield delay;
+    // Stop growing once capped, so Infinity retries never overflow to Infinity * 0 = NaN.
+    if (base < maxDelayMs) base *= multiplier;
+  }
+}

@@ -1,0 +1,80 @@
+import type { Backend } from './classification.js';
+import type { DialectSql } from './dialect-sql.js';
+
+/** Isolation levels every dialect names the same way (SQLite knows only 'serializable'). */
+export const isolationLevels = ['read uncommitted', 'read committed', 'repeatable read', 'serializable'] as const;
+
+/** One of {@link isolationLevels}. */
+export type IsolationLevel = (typeof isolationLevels)[number];
+
+/** What a query returned: rows for reads, rowCount (affected or returned rows) for everything. */
+export interface QueryResult<Row = Record<string, unknown>> {
+  readonly rows: Row[];
+  readonly rowCount: number;
+}
+
+/** Statements sent in the same round trip as a transaction-control statement (validated SQL, no params). */
+export interface AlsoRun {
+  readonly alsoRun?: readonly string[];
+}
+
+/** How {@link Session.begin} opens the transaction. */
+export interface BeginOptions extends AlsoRun {
+  readonly readOnly?: boolean;
+  readonly isolationLevel?: IsolationLevel;
+}
+
+/** How {@link Session.rollbackToSavepoint} ends the step. */
+export interface RollbackToOptions extends AlsoRun {
+  /** Also RELEASE the savepoint (default true). */
+  readonly release?: boolean;
+}
+
+/**
+ * One connection of one driver, with transaction state dbop can trust. `alsoRun` statements share the
+ * round trip: after BEGIN, SAVEPOINT, RELEASE, ROLLBACK and ROLLBACK TO, before COMMIT.
+ */
+export interface Session<Raw = unknown> {
+  readonly dialect: Backend;
+  readonly sql: DialectSql;
+  /** The driver's own connection, as the caller passed it. */
+  readonly raw: Raw;
+  /** True once the connection was destroyed: its state was unknown, so it must never be reused. */
+  readonly destroyed: boolean;
+  /** True while a query is in flight. */
+  readonly busy: boolean;
+  query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>>;
+  /** Runs parameterless statements in order, in as few round trips as the driver allows; returns the last rows. */
+  batch(statements: readonly string[]): Promise<Record<string, unknown>[]>;
+  inTransaction(): boolean;
+  begin(options?: BeginOptions): Promise<void>;
+  commit(options?: AlsoRun): Promise<void>;
+  rollback(options?: AlsoRun): Promise<void>;
+  /** Opens a SAVEPOINT with a generated name and returns the name. */
+  savepoint(options?: AlsoRun): Promise<string>;
+  releaseSavepoint(name: string, options?: AlsoRun): Promise<void>;
+  rollbackToSavepoint(name: string, options?: RollbackToOptions): Promise<void>;
+  /** Cancels the statement in flight on the server, where the driver allows it. */
+  cancel?(): Promise<void>;
+  /** Closes the connection for good (its state is unknown); later queries reject. */
+  destroy(reason?: unknown): void;
+  /** A number unique within this session, for savepoint names and saved-setting slots. */
+  nextSlot(): number;
+}
+
+/** Where runner.transaction gets a session per attempt, and gives it back (destroyed ones are discarded). */
+export interface SessionSource<Raw = unknown> {
+  acquire(): Promise<Session<Raw>>;
+  release(session: Session<Raw>): Promise<void>;
+}
+
+/** True for objects shaped like a {@link SessionSource}. */
+export function isSessionSource(value: unknown): value is SessionSource {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as SessionSource).acquire === 'function' &&
+    typeof (value as SessionSource).release === 'function' &&
+    !('dialect' in value)
+  );
+}

@@ -1,0 +1,39 @@
+import type { DatabaseTarget } from '../database-url.js';
+import type { ConnectorSettings, DriverConnector } from './driver-connector.js';
+
+/** The subset of pg's module we use. */
+interface PgModule {
+  readonly Pool: new (config: Record<string, unknown>) => PgPool;
+}
+
+interface PgPool {
+  connect(): Promise<PgPoolClient>;
+  end(): Promise<void>;
+  on(event: 'error', listener: (error: unknown) => void): unknown;
+  readonly totalCount: number;
+  readonly idleCount: number;
+  readonly waitingCount: number;
+}
+
+interface PgPoolClient {
+  release(destroy?: boolean | Error): void;
+}
+
+/** Connections from pg's own Pool (until dbop's pool lands). */
+export function pgConnector(module: unknown, target: DatabaseTarget, settings: ConnectorSettings): DriverConnector {
+  const pg = ((module as { default?: PgModule }).default ?? module) as PgModule;
+  const pool = new pg.Pool({
+    connectionString: target.url,
+    max: settings.max,
+    connectionTimeoutMillis: settings.connectTimeoutMs,
+  });
+  // An idle client killed by the server must not crash the process; the next acquire gets a fresh one.
+  pool.on('error', () => {});
+  return {
+    backend: 'postgres',
+    acquire: () => pool.connect(),
+    release: async (raw, destroy) => (raw as PgPoolClient).release(destroy),
+    close: () => pool.end(),
+    counts: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+  };
+}

@@ -1,0 +1,30 @@
+import type { DriverName } from './database-url.js';
+import { DriverMissingError } from './database-errors.js';
+
+const loaded = new Map<DriverName, Promise<unknown>>();
+
+/**
+ * Imports a driver package on first use, so importing dbop never loads one. A missing package becomes a
+ * {@link DriverMissingError} that names the package to install.
+ */
+export function loadDriver(name: DriverName, importer: (name: string) => Promise<unknown> = (n) => import(n)): Promise<unknown> {
+  let driver = loaded.get(name);
+  if (driver === undefined) {
+    driver = importer(name).catch((error: unknown) => {
+      loaded.delete(name);
+      throw isMissing(error, name)
+        ? new DriverMissingError(name, `The "${name}" driver is not installed. Install it with: npm install ${name}`, { cause: error })
+        : error;
+    });
+    loaded.set(name, driver);
+  }
+  return driver;
+}
+
+/** True only when the driver itself is missing, not a module it imports. */
+function isMissing(error: unknown, name: string): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') return false;
+  const message = String((error as { message?: unknown }).message);
+  return message.includes(`'${name}'`) || message.includes(`"${name}"`);
+}

@@ -1,0 +1,12 @@
+import type { ErrorTable } from './error-table.js';
+
+/**
+ * dbop's own errors (DbopError `code`). Checked before any cause: dbop's verdict on its own error is final.
+ * A pool timeout is not retried: the pool already waited, and retrying multiplies the load that caused it.
+ */
+export const dbopErrors: ErrorTable = [
+  ['DBOP_ATTEMPT_TIMEOUT', 'attempt-timeout', 'statement', 'attemptTimeoutMs passed; the scope rolled back'],
+  ['DBOP_DEADLINE_EXCEEDED', 'attempt-timeout', 'none', 'deadlineMs passed: no time is left to retry', 'final'],
+  ['DBOP_AMBIGUOUS_COMMIT', 'connection-lost', 'connection', 'lost during COMMIT, outcome unverified', 'ambiguous'],
+  ['DBOP_POOL_TIMEOUT', 'pool-exhausted', 'none', 'no connection within acquireTimeoutMs'],
+];

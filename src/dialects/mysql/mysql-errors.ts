@@ -1,0 +1,50 @@
+import type { ErrorTable } from '../error-table.js';
+
+/** Server error numbers that mean the same on MySQL and MariaDB (read from `errno`). */
+export const mysqlCommonErrors: ErrorTable = [
+  ['1213', 'deadlock', 'transaction', 'deadlock: InnoDB rolled back the WHOLE transaction (Galera: certification)'],
+  ['1205', 'lock-timeout', 'statement', 'innodb_lock_wait_timeout (MariaDB NOWAIT too); only the statement rolled back'],
+  ['1020', 'serialization', 'transaction', 'record has changed since last read (snapshot isolation)'],
+  ['1412', 'serialization', 'transaction', 'table definition has changed, retry transaction'],
+  ['1614', 'deadlock', 'transaction', 'XA branch rolled back: deadlock'],
+  ['1317', 'cancelled', 'statement', 'KILL QUERY: attempt-timeout when dbop sent it (see hints)'],
+  ['1040', 'too-many-connections', 'connection', 'max_connections reached'],
+  ['1203', 'too-many-connections', 'connection', 'max_user_connections reached'],
+  ['1053', 'server-shutdown', 'connection', 'server shutdown in progress'],
+  ['1152', 'connection-lost', 'connection', 'aborted connection'],
+  ['1158', 'connection-lost', 'connection', 'network read error'],
+  ['1159', 'connection-lost', 'connection', 'network read timeout'],
+  ['1160', 'connection-lost', 'connection', 'network write error'],
+  ['1161', 'connection-lost', 'connection', 'network write timeout'],
+  ['2006', 'connection-lost', 'connection', 'server has gone away (libmysqlclient code; Node drivers never send it)'],
+  ['2013', 'connection-lost', 'connection', 'lost connection during query (libmysqlclient code)'],
+  ['1047', 'server-starting', 'connection', 'Galera: WSREP has not yet prepared node for application use'],
+  ['1290', 'read-only', 'none', 'server runs --read-only (old primary after failover): reconnect to the writer'],
+  ['1836', 'read-only', 'none', 'server is in read-only mode'],
+  ['1792', 'read-only', 'none', 'statement in a READ ONLY transaction'],
+  ['1305', 'unknown', 'transaction', 'savepoint does not exist: the transaction is already gone', 'final'],
+  ['1062', 'constraint', 'none', 'duplicate entry for a unique key'],
+  ['1048', 'constraint', 'none', 'column cannot be null'],
+  ['1216', 'constraint', 'none', 'foreign key: no parent row'],
+  ['1217', 'constraint', 'none', 'foreign key: row is referenced'],
+  ['1451', 'constraint', 'none', 'foreign key: cannot delete or update a parent row'],
+  ['1452', 'constraint', 'none', 'foreign key: cannot add or update a child row'],
+  ['1557', 'constraint', 'none', 'duplicate key through a foreign key'],
+  ['1586', 'constraint', 'none', 'duplicate entry for key'],
+  ['1064', 'syntax', 'none', 'syntax error'],
+  ['1054', 'syntax', 'none', 'unknown column'],
+  ['1146', 'syntax', 'none', 'table does not exist'],
+  ['1044', 'auth', 'none', 'access denied to database'],
+  ['1045', 'auth', 'none', 'access denied for user (bad password)'],
+  ['1142', 'auth', 'none', 'command denied on table'],
+  ['1143', 'auth', 'none', 'command denied on column'],
+  ['1227', 'auth', 'none', 'needs a privilege (SUPER, ...)'],
+];
+
+/** Numbers only MySQL gives this meaning; on MariaDB they are unused or mean something else (C2). */
+export const mysqlOnlyErrors: ErrorTable = [
+  ['3024', 'statement-timeout', 'statement', 'max_execution_time / MAX_EXECUTION_TIME hint (SELECT only)'],
+  ['4031', 'connection-lost', 'connection', 'MySQL 8.0.24+: idle disconnect by the server, safe'],
+  ['3572', 'lock-timeout', 'statement', 'NOWAIT: could not acquire the lock at once (MySQL 8)'],
+  ['3101', 'serialization', 'transaction', 'Group Replication rolled the transaction back during commit'],
+];

@@ -1,0 +1,61 @@
+import type { Backend } from '../../core/classification.js';
+import type { DialectSql, SettingStatements, TimeoutSettings } from '../../core/dialect-sql.js';
+import { checkIdentifier, checkTimeoutMs } from '../../core/dialect-sql.js';
+import type { IsolationLevel } from '../../core/session.js';
+import { isolationKeyword } from '../postgres/postgres-sql.js';
+
+/** How one flavor turns a statement timeout (ms) into a session variable assignment. */
+export interface StatementTimeoutVariable {
+  readonly name: string;
+  format(ms: number): string;
+}
+
+/**
+ * MySQL-family scope SQL. Settings are SESSION variables that ROLLBACK TO does not undo, so the previous
+ * values are saved into user variables in the same SET and put back (and the user variables cleared) after.
+ */
+export function mysqlFamilySql(dialect: Backend, statementTimeout: StatementTimeoutVariable): DialectSql {
+  return Object.freeze({
+    dialect,
+    rollbackToUndoesSettings: false,
+    begin(options: { readonly readOnly?: boolean; readonly isolationLevel?: IsolationLevel }): readonly string[] {
+      const statements: string[] = [];
+      // Applies to the next transaction only, so nothing leaks to the pooled connection.
+      if (options.isolationLevel !== undefined) {
+        statements.push(`SET TRANSACTION ISOLATION LEVEL ${isolationKeyword(options.isolationLevel)}`);
+      }
+      statements.push(options.readOnly === true ? 'START TRANSACTION READ ONLY' : 'START TRANSACTION');
+      return statements;
+    },
+    commit: (): string => 'COMMIT',
+    rollback: (): string => 'ROLLBACK',
+    savepoint: (name: string): string => `SAVEPOINT ${checkIdentifier(name)}`,
+    releaseSavepoint: (name: string): string => `RELEASE SAVEPOINT ${checkIdentifier(name)}`,
+    rollbackToSavepoint: (name: string): string => `ROLLBACK TO SAVEPOINT ${checkIdentifier(name)}`,
+    // READ ONLY exists only at START TRANSACTION: a nested step cannot be made read-only without leaking.
+    readOnlyStep: () => undefined,
+    timeouts(settings: TimeoutSettings, slot: number): SettingStatements {
+      const saves: string[] = [];
+      const sets: string[] = [];
+      const restores: string[] = [];
+      const add = (variable: string, value: string): void => {
+        const saved = `@dbop_${variable}_${slot}`;
+        saves.push(`${saved} = @@SESSION.${variable}`);
+        sets.push(`SESSION ${variable} = ${value}`);
+        restores.push(`SESSION ${variable} = ${saved}`, `${saved} = NULL`);
+      };
+      const lock = checkTimeoutMs('lockTimeoutMs', settings.lockTimeoutMs);
+      // innodb_lock_wait_timeout is whole seconds: round up so the wait is never shorter than asked.
+      if (lock !== undefined) add('innodb_lock_wait_timeout', String(Math.ceil(lock / 1000)));
+      const statement = checkTimeoutMs('statementTimeoutMs', settings.statementTimeoutMs);
+      if (statement !== undefined) add(statementTimeout.name, statementTimeout.format(statement));
+      if (sets.length === 0) return { apply: [], restore: [] };
+      return { apply: [`SET ${[...saves, ...sets].join(', ')}`], restore: [`SET ${restores.join(', ')}`] };
+    },
+  });
+}
+
+/** MySQL scope SQL: innodb_lock_wait_timeout, and max_execution_time (ms, SELECT only) for statements. */
+export function mysqlSql(): DialectSql {
+  return mysqlFamilySql('mysql', { name: 'max_execution_time', format: (ms) => String(ms) });
+}

@@ -1,0 +1,26 @@
+import type { Backend } from '../../core/classification.js';
+import type { DialectSql } from '../../core/dialect-sql.js';
+import type { QueryResult } from '../../core/session.js';
+
+/** Outcome of a transaction after its COMMIT was lost, as the server reports it. */
+export type CommitStatus = 'committed' | 'aborted' | 'in progress' | 'unknown';
+
+/** What a driver adapter gives {@link DriverSession}: the few operations that differ per driver. */
+export interface SessionDriver<Raw> {
+  readonly dialect: Backend;
+  readonly sql: DialectSql;
+  readonly raw: Raw;
+  query(sql: string, params: readonly unknown[] | undefined): Promise<QueryResult<Record<string, unknown>>>;
+  /** Parameterless statements in order, in as few round trips as the driver allows; the last rows. */
+  batch(statements: readonly string[]): Promise<Record<string, unknown>[]>;
+  /** The transaction state the driver itself knows (pg, PGlite, better-sqlite3), or undefined. */
+  inTransaction?(): boolean | undefined;
+  /** True when an error ended the whole transaction on the server (MySQL 1213, 1305). */
+  endsTransaction?(error: unknown): boolean;
+  /** True when the connection can no longer be used (socket closed, fatal error). */
+  isBroken?(): boolean;
+  cancel?(): Promise<void>;
+  destroy(): void;
+  /** Asks the server, from another connection, whether a transaction id committed (Postgres). */
+  commitStatus?(transactionId: string): Promise<CommitStatus>;
+}

@@ -1,0 +1,28 @@
+import type { TestProject } from 'vitest/node';
+import { loadRunningSet, type ServerInfo, startSharedSet } from './harness/shared-set.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    servers: ServerInfo;
+  }
+}
+
+/**
+ * Gives the integration project one shared set of private servers: the ones `npm run servers start` left
+ * running, or a fresh set that is removed when the run ends. Under DBOP_REQUIRE_SERVERS=1 a set that does
+ * not come up whole fails the run instead of skipping suites.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const running = await loadRunningSet();
+  const set = running ?? (await startSharedSet());
+  const { reason } = set.info;
+  if (reason !== undefined) {
+    if (process.env.DBOP_REQUIRE_SERVERS === '1') {
+      await set.stop();
+      throw new Error(`DBOP_REQUIRE_SERVERS=1 but the test servers did not start: ${reason}`);
+    }
+    console.warn(`[dbop] server suites will be skipped: ${reason}`);
+  }
+  project.provide('servers', set.info);
+  return running ? async () => {} : () => set.stop();
+}

@@ -1,0 +1,49 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { isRoot, run } from './exec.js';
+
+/** Debian packages that provide the test servers. */
+const packages = {
+  postgres: ['postgresql'],
+  mariadb: ['mariadb-server', 'mariadb-client'],
+  galera: ['galera-4', 'rsync', 'mariadb-server'],
+} as const;
+
+type Kind = keyof typeof packages;
+
+/** The PostgreSQL server bin directory (initdb, pg_ctl, pg_basebackup), newest version first. */
+export function postgresBinDir(): string | undefined {
+  const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) return undefined;
+  const versions = readdirSync(root)
+    .filter((v) => existsSync(join(root, v, 'bin', 'initdb')))
+    .sort((a, b) => Number(b) - Number(a));
+  return versions[0] === undefined ? undefined : join(root, versions[0], 'bin');
+}
+
+function present(kind: Kind): boolean {
+  switch (kind) {
+    case 'postgres':
+      return postgresBinDir() !== undefined;
+    case 'mariadb':
+      return existsSync('/usr/sbin/mariadbd') && existsSync('/usr/bin/mariadb-install-db');
+    case 'galera':
+      return present('mariadb') && existsSync('/usr/lib/galera/libgalera_smm.so') && existsSync('/usr/bin/rsync');
+  }
+}
+
+/**
+ * Makes sure the server binaries exist: installs the Debian packages when we are root, otherwise fails with
+ * the exact command to run.
+ */
+export async function ensureBinaries(kind: Kind): Promise<void> {
+  if (present(kind)) return;
+  const names = packages[kind];
+  if (!isRoot) {
+    throw new Error(`${kind} binaries are missing: run \`sudo apt-get install -y ${names.join(' ')}\``);
+  }
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  await run('apt-get', ['update'], { env, timeoutMs: 600_000 });
+  await run('apt-get', ['install', '-y', '--no-install-recommends', ...names], { env, timeoutMs: 900_000 });
+  if (!present(kind)) throw new Error(`installed ${names.join(' ')} but the ${kind} binaries are still missing`);
+}
