@@ -35,7 +35,9 @@ if (command === 'status') {
   console.log(JSON.stringify(set.info, null, 2));
   if (values.galera) {
     const galera = await startGalera(3);
-    console.log(`galera: ${galera.nodes.map((n) => n.url).join(' ')} (stop: kill the mariadbd processes under ${galera.dir})`);
+    console.log(
+      `galera: ${galera.nodes.map((n) => n.url).join(' ')} (stop: kill the mariadbd processes under ${galera.dir})`,
+    );
   }
   console.log(`started in ${Date.now() - started} ms`);
   if (set.info.reason) process.exitCode = 1;

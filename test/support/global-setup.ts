@@ -10,9 +10,13 @@ declare module 'vitest' {
 /**
  * Gives the integration project one shared set of private servers: the ones `npm run servers start` left
  * running, or a fresh set that is removed when the run ends. Under DBOP_REQUIRE_SERVERS=1 a set that does
- * not come up whole fails the run instead of skipping suites.
+ * not come up whole fails the run instead of skipping suites. DBOP_SERVERS=none starts nothing.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  if (process.env.DBOP_SERVERS === 'none') {
+    // For a quick run without servers; the same skip path a machine without the binaries takes.
+    return offline(project, 'DBOP_SERVERS=none');
+  }
   const running = await loadRunningSet();
   const set = running ?? (await startSharedSet());
   const { reason } = set.info;
@@ -25,4 +29,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   project.provide('servers', set.info);
   return running ? async () => {} : () => set.stop();
+}
+
+async function offline(project: TestProject, reason: string): Promise<() => Promise<void>> {
+  if (process.env.DBOP_REQUIRE_SERVERS === '1') {
+    throw new Error(`DBOP_REQUIRE_SERVERS=1 contradicts ${reason}`);
+  }
+  console.warn(`[dbop] server suites will be skipped: ${reason}`);
+  project.provide('servers', { reason });
+  return async () => {};
 }

@@ -38,14 +38,16 @@ export function describeIfMariadb(name: string, fn: () => void): void {
 /** The shared primary's URL; throws (failing the test) when PostgreSQL is not available. */
 export function postgresUrl(): string {
   const pg = sharedServers().postgres;
-  if (!pg) throw new Error(`PostgreSQL test server not available: ${sharedServers().reason ?? 'unknown reason'}`);
+  if (!pg)
+    throw new Error(`PostgreSQL test server not available: ${sharedServers().reason ?? 'unknown reason'}`);
   return pg.primary.url;
 }
 
 /** The shared MariaDB URL (mysql://root:dbop@127.0.0.1:PORT/dbop); throws when MariaDB is not available. */
 export function mariadbUrl(): string {
   const maria = sharedServers().mariadb;
-  if (!maria) throw new Error(`MariaDB test server not available: ${sharedServers().reason ?? 'unknown reason'}`);
+  if (!maria)
+    throw new Error(`MariaDB test server not available: ${sharedServers().reason ?? 'unknown reason'}`);
   return maria.url;
 }
 

@@ -28,7 +28,9 @@ function present(kind: Kind): boolean {
     case 'mariadb':
       return existsSync('/usr/sbin/mariadbd') && existsSync('/usr/bin/mariadb-install-db');
     case 'galera':
-      return present('mariadb') && existsSync('/usr/lib/galera/libgalera_smm.so') && existsSync('/usr/bin/rsync');
+      return (
+        present('mariadb') && existsSync('/usr/lib/galera/libgalera_smm.so') && existsSync('/usr/bin/rsync')
+      );
   }
 }
 
@@ -45,5 +47,6 @@ export async function ensureBinaries(kind: Kind): Promise<void> {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   await run('apt-get', ['update'], { env, timeoutMs: 600_000 });
   await run('apt-get', ['install', '-y', '--no-install-recommends', ...names], { env, timeoutMs: 900_000 });
-  if (!present(kind)) throw new Error(`installed ${names.join(' ')} but the ${kind} binaries are still missing`);
+  if (!present(kind))
+    throw new Error(`installed ${names.join(' ')} but the ${kind} binaries are still missing`);
 }

@@ -55,7 +55,13 @@ export async function startGalera(size = 3): Promise<GaleraCluster> {
       nodes.push(node);
       if (i === 0) {
         await node.start(['--wsrep-new-cluster']);
-        await run('mariadb', ['--no-defaults', '-uroot', `--socket=${node.socket}`, '-e', galeraBootstrapSql]);
+        await run('mariadb', [
+          '--no-defaults',
+          '-uroot',
+          `--socket=${node.socket}`,
+          '-e',
+          galeraBootstrapSql,
+        ]);
       } else {
         await node.start();
       }

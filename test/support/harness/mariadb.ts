@@ -60,7 +60,16 @@ export class MariadbServer {
 
   /** Runs SQL as root through the unix socket with the command-line client. */
   async sql(statement: string): Promise<string> {
-    return run('mariadb', ['--no-defaults', '-uroot', `-p${password}`, `--socket=${this.socket}`, '-N', '-B', '-e', statement]);
+    return run('mariadb', [
+      '--no-defaults',
+      '-uroot',
+      `-p${password}`,
+      `--socket=${this.socket}`,
+      '-N',
+      '-B',
+      '-e',
+      statement,
+    ]);
   }
 
   async pid(): Promise<number | undefined> {

@@ -127,15 +127,34 @@ export async function startPostgres(options: { standbys?: number } = {}): Promis
     const primary = new PgServer(bin, primaryDir, port, 'primary');
     servers.push(primary);
     await primary.start();
-    await run(join(bin, 'psql'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-qc', 'CREATE DATABASE dbop'], {
-      user,
-    });
+    await run(
+      join(bin, 'psql'),
+      ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-qc', 'CREATE DATABASE dbop'],
+      {
+        user,
+      },
+    );
     const standbys = await Promise.all(
       Array.from({ length: options.standbys ?? 0 }, async (_, i) => {
         const dir = join(baseDir, `standby${i + 1}`);
         await run(
           join(bin, 'pg_basebackup'),
-          ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-D', dir, '-R', '-X', 'stream', '-c', 'fast', '--no-sync'],
+          [
+            '-h',
+            '127.0.0.1',
+            '-p',
+            String(port),
+            '-U',
+            'postgres',
+            '-D',
+            dir,
+            '-R',
+            '-X',
+            'stream',
+            '-c',
+            'fast',
+            '--no-sync',
+          ],
           { user },
         );
         const standbyPort = await freePort();

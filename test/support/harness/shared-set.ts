@@ -30,7 +30,14 @@ interface Saved {
   readonly port: number;
 }
 
-export const stateFile: string = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '.test-servers', 'state.json');
+export const stateFile: string = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  '..',
+  '.test-servers',
+  'state.json',
+);
 
 /** A running shared set: what tests get, and how to stop it. */
 export interface SharedSet {
@@ -104,7 +111,10 @@ export async function loadRunningSet(): Promise<SharedSet | undefined> {
 }
 
 function toInfo(state: State): ServerInfo {
-  const pgNode = (s: Saved): NodeInfo => ({ url: `postgres://postgres@127.0.0.1:${s.port}/dbop`, port: s.port });
+  const pgNode = (s: Saved): NodeInfo => ({
+    url: `postgres://postgres@127.0.0.1:${s.port}/dbop`,
+    port: s.port,
+  });
   return {
     ...(state.postgres && {
       postgres: { primary: pgNode(state.postgres.primary), standbys: state.postgres.standbys.map(pgNode) },
