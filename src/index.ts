@@ -1,13 +1,89 @@
+// sessions, scopes, timeouts, runner (issue 5)
+export type { AppliedTimeouts } from './core/apply-timeouts.js';
+export { applyTimeouts } from './core/apply-timeouts.js';
 export type { AttemptContext, AttemptScope, ScopeFactory } from './core/attempt.js';
+export type { AttemptScopeOptions } from './core/attempt-scope.js';
+export { attemptScope } from './core/attempt-scope.js';
 export type { Backend, Classification, Classifier, ErrorKind, RetryScope } from './core/classification.js';
 export { backends, errorKinds, retryScopes } from './core/classification.js';
-export type { DbopErrorOptions } from './core/errors.js';
-export { DbopError, isDbopError } from './core/errors.js';
-
 // core (issue 3): execute, policies, budget, errors, diagnostics
-
-// dialects (issue 4): classify, isTransient
-
-// sessions, scopes, timeouts, runner (issue 5)
-
+export type { Clock } from './core/clock.js';
+export { systemClock } from './core/clock.js';
+export type {
+  AttemptMessage,
+  ErrorMessage,
+  OperationMessage,
+  Outcome,
+  RetryMessage,
+} from './core/diagnostics.js';
+export { channelNames } from './core/diagnostics.js';
+export type { DialectSql, SettingScope, SettingStatements, TimeoutSettings } from './core/dialect-sql.js';
+export type { DbopErrorOptions } from './core/errors.js';
+export {
+  AmbiguousCommitError,
+  AttemptTimeoutError,
+  coreErrorCodes,
+  DbopError,
+  DeadlineExceededError,
+  isAmbiguousCommitError,
+  isAttemptTimeoutError,
+  isDbopError,
+  isDeadlineExceededError,
+} from './core/errors.js';
+export type { ExecuteFunction } from './core/execute.js';
+export type {
+  ExecuteOptions,
+  GiveUpEvent,
+  GiveUpReason,
+  Logger,
+  Operation,
+  RetryEvent,
+  RetryMatcher,
+  SuccessEvent,
+} from './core/execute-options.js';
+export type { RetryBudgetOptions } from './core/retry-budget.js';
+export { RetryBudget } from './core/retry-budget.js';
+export type { Jitter, JitterKind, RetryPolicy, RetryPolicyOptions } from './core/retry-policy.js';
+export { isRetryPolicy, jitterKinds, retryPolicy } from './core/retry-policy.js';
+export type {
+  AlsoRun,
+  BeginOptions,
+  IsolationLevel,
+  QueryResult,
+  RollbackToOptions,
+  Session,
+  SessionSource,
+} from './core/session.js';
+export { isolationLevels, isSessionSource } from './core/session.js';
 // database facade (issue 6)
+export type { BoundStatement, ParameterDialect, SqlParameters } from './database/bind-parameters.js';
+export { bindParameters } from './database/bind-parameters.js';
+export type { DatabaseOptions } from './database/create-database.js';
+export { createDatabase } from './database/create-database.js';
+export type { AcquireOptions, DatabaseStep } from './database/database.js';
+export { Database } from './database/database.js';
+export type { DeadlockRetryOptions } from './database/database-connection.js';
+export { DatabaseConnection } from './database/database-connection.js';
+export {
+  DatabaseClosedError,
+  DatabaseUrlError,
+  DriverMissingError,
+  ParameterError,
+} from './database/database-errors.js';
+export type { DatabaseStats } from './database/database-stats.js';
+export type { ErrorCounts } from './database/error-counter.js';
+// dialects (issue 4): classify, isTransient
+export { markCancelledByDbop } from './dialects/cancel-marker.js';
+export { classifierFor, classify, isTransient } from './dialects/classify.js';
+export type { ClassifyOptions, InFlight } from './dialects/classify-options.js';
+export { execute } from './execute.js';
+export type { WithRetryOptions } from './retry-decorators.js';
+export { attemptsEnvVars, attemptsFromEnv, postgresRetry, retryable, withRetry } from './retry-decorators.js';
+export type {
+  DbOpRunnerOptions,
+  RunOptions,
+  StepFunction,
+  TransactionBeginOptions,
+  TransactionOptions,
+} from './runner/index.js';
+export { DbOpRunner, isEscalated, Transaction } from './runner/index.js';

@@ -50,5 +50,5 @@ function describeError(error: unknown): string {
   if (!(error instanceof Error)) return `dbop: ${String(error)}`;
   const code = (error as { code?: unknown }).code;
   const prefix = isDbopError(error) || code === undefined ? '' : `${String(code)} `;
-  return `dbop: ${prefix}${error.message}`;
+  return error.message.startsWith('dbop') ? error.message : `dbop: ${prefix}${error.message}`;
 }

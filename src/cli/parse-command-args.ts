@@ -40,7 +40,9 @@ export function integerFlag(
   if (text === undefined) return range.fallback;
   const value = Number(text);
   if (typeof text !== 'string' || !/^\d+$/.test(text) || value < range.min || value > range.max) {
-    throw new UsageError(`dbop ${command}: --${name} must be an integer from ${range.min} to ${range.max}, got "${String(text)}"`);
+    throw new UsageError(
+      `dbop ${command}: --${name} must be an integer from ${range.min} to ${range.max}, got "${String(text)}"`,
+    );
   }
   return value;
 }
@@ -55,8 +57,16 @@ export function numberFlag(
   const text = args.values[name];
   if (text === undefined) return range.fallback;
   const value = Number(text);
-  if (typeof text !== 'string' || text.trim() === '' || !Number.isFinite(value) || value < range.min || value > range.max) {
-    throw new UsageError(`dbop ${command}: --${name} must be a number from ${range.min} to ${range.max}, got "${String(text)}"`);
+  if (
+    typeof text !== 'string' ||
+    text.trim() === '' ||
+    !Number.isFinite(value) ||
+    value < range.min ||
+    value > range.max
+  ) {
+    throw new UsageError(
+      `dbop ${command}: --${name} must be a number from ${range.min} to ${range.max}, got "${String(text)}"`,
+    );
   }
   return value;
 }

@@ -27,12 +27,19 @@ export async function applyTimeouts(session: Session, settings: TimeoutSettings)
   return { restore, [Symbol.asyncDispose]: restore };
 }
 
+const backstopMarginMs = 100;
+
 /** Clamps step timeouts to the attempt's remaining time, so the server gives up no later than dbop does. */
 export function clampTimeouts(settings: TimeoutSettings, remainingMs: number): TimeoutSettings {
   if (!Number.isFinite(remainingMs)) return settings;
   const left = Math.max(1, Math.ceil(remainingMs));
   return {
     lockTimeoutMs: settings.lockTimeoutMs === undefined ? undefined : Math.min(settings.lockTimeoutMs, left),
-    statementTimeoutMs: Math.min(settings.statementTimeoutMs ?? left, left),
+    // The server's statement limit is a backstop set a little past dbop's own timer, so that the timer
+    // (which cancels and reports AttemptTimeoutError) normally wins the race.
+    statementTimeoutMs: Math.min(
+      settings.statementTimeoutMs ?? Number.POSITIVE_INFINITY,
+      left + backstopMarginMs,
+    ),
   };
 }

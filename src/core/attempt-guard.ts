@@ -1,29 +1,30 @@
 import type { Clock } from './clock.js';
 
-const noop = (): void => {};
+/** Whatever can hand out an attempt's signal: a guard, or the shared never-aborting source. */
+export interface SignalSource {
+  readonly signal: AbortSignal;
+}
 
 /**
- * The abort machinery of one attempt that has a time limit or a caller's signal: a controller whose signal
- * the attempt context carries, and a promise that rejects when it fires, to race the attempt's steps against.
+ * The abort machinery of one attempt that has a time limit or a caller's signal. The AbortController is
+ * made only if someone reads `signal` (most ops never do), and racing costs one promise per awaited step.
  */
-export class AttemptGuard {
-  readonly #controller = new AbortController();
+export class AttemptGuard implements SignalSource {
   readonly #clock: Clock;
   readonly #userSignal: AbortSignal | undefined;
   readonly #onUserAbort: (() => void) | undefined;
   readonly #timer: unknown;
-  #reject: (reason: unknown) => void = noop;
-  /** Rejects with the abort reason when the guard fires; never resolves. */
-  readonly aborted: Promise<never>;
+  #controller: AbortController | undefined;
+  #fired = false;
+  #reason: unknown;
+  #rejectPending: ((reason: unknown) => void) | undefined;
 
   constructor(clock: Clock, limitMs: number, limitError: () => Error, userSignal: AbortSignal | undefined) {
     this.#clock = clock;
-    this.aborted = new Promise<never>((_, reject) => {
-      this.#reject = reject;
-    });
-    // Nobody may be racing when it fires (the attempt already failed); that is not an unhandled rejection.
-    this.aborted.catch(noop);
-    this.#timer = limitMs === Number.POSITIVE_INFINITY ? undefined : clock.setTimeout(() => this.fire(limitError()), limitMs);
+    this.#timer =
+      limitMs === Number.POSITIVE_INFINITY
+        ? undefined
+        : clock.setTimeout(() => this.fire(limitError()), limitMs);
     this.#userSignal = userSignal;
     if (userSignal !== undefined) {
       const onUserAbort = (): void => this.fire(userSignal.reason);
@@ -33,16 +34,28 @@ export class AttemptGuard {
     }
   }
 
+  /** Aborts when the guard fires, with the AttemptTimeoutError, DeadlineExceededError or caller's reason. */
   get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#fired) this.#controller.abort(this.#reason);
+    }
     return this.#controller.signal;
   }
 
-  /** Aborts the attempt's signal (so sessions can cancel on the server), then rejects `aborted`. */
+  /** True once the limit passed or the caller aborted. */
+  get fired(): boolean {
+    return this.#fired;
+  }
+
+  /** Aborts the attempt's signal first (sessions cancel the statement on it), then fails the awaited step. */
   fire(reason: unknown): void {
-    if (this.#controller.signal.aborted) return;
+    if (this.#fired) return;
+    this.#fired = true;
+    this.#reason = reason;
     this.disarm();
-    this.#controller.abort(reason);
-    this.#reject(reason);
+    this.#controller?.abort(reason);
+    this.#rejectPending?.(reason);
   }
 
   /** Stops the timer and the caller's-signal listener: the attempt is past the part a limit may interrupt. */
@@ -51,8 +64,28 @@ export class AttemptGuard {
     if (this.#onUserAbort !== undefined) this.#userSignal?.removeEventListener('abort', this.#onUserAbort);
   }
 
-  /** Settles with `value`, unless the guard fires first; a guard that already fired wins. */
-  race<T>(value: T | PromiseLike<T>): Promise<T> {
-    return Promise.race([this.aborted, value]);
+  /** Settles like `value`, unless the guard fires first; a guard that already fired wins. */
+  race<T>(value: T | PromiseLike<T>): T | Promise<T> {
+    const thenable = isThenable(value);
+    if (this.#fired) {
+      // The abandoned step may still reject later: that must not surface as an unhandled rejection.
+      if (thenable) value.then(undefined, ignore);
+      return Promise.reject(this.#reason);
+    }
+    if (!thenable) return value;
+    return new Promise<T>((resolve, reject) => {
+      this.#rejectPending = reject;
+      value.then(resolve, reject);
+    });
   }
+}
+
+function ignore(): void {}
+
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as PromiseLike<T>).then === 'function'
+  );
 }

@@ -1,5 +1,5 @@
-import type { AttemptContext, AttemptScope } from './attempt.js';
 import { clampTimeouts } from './apply-timeouts.js';
+import type { AttemptContext, AttemptScope } from './attempt.js';
 import { checkTimeoutMs } from './dialect-sql.js';
 import type { IsolationLevel, Session } from './session.js';
 import { isolationLevels } from './session.js';
@@ -16,7 +16,13 @@ export interface AttemptScopeOptions {
   readonly cleanupTimeoutMs?: number;
 }
 
-const knownKeys = new Set(['readOnly', 'isolationLevel', 'lockTimeoutMs', 'statementTimeoutMs', 'cleanupTimeoutMs']);
+const knownKeys = new Set([
+  'readOnly',
+  'isolationLevel',
+  'lockTimeoutMs',
+  'statementTimeoutMs',
+  'cleanupTimeoutMs',
+]);
 
 /** Validates {@link AttemptScopeOptions} once; returns a frozen copy. */
 export function resolveAttemptScopeOptions(options: AttemptScopeOptions = {}): AttemptScopeOptions {
@@ -24,7 +30,9 @@ export function resolveAttemptScopeOptions(options: AttemptScopeOptions = {}): A
     if (!knownKeys.has(key)) throw new TypeError(`Unknown attempt scope option \`${key}\``);
   }
   if (options.isolationLevel !== undefined && !isolationLevels.includes(options.isolationLevel)) {
-    throw new TypeError(`Expected \`isolationLevel\` to be one of ${isolationLevels.join(', ')}, got ${String(options.isolationLevel)}`);
+    throw new TypeError(
+      `Expected \`isolationLevel\` to be one of ${isolationLevels.join(', ')}, got ${String(options.isolationLevel)}`,
+    );
   }
   checkTimeoutMs('lockTimeoutMs', options.lockTimeoutMs);
   checkTimeoutMs('statementTimeoutMs', options.statementTimeoutMs);
@@ -85,7 +93,9 @@ export function attemptScope(session: Session, options: AttemptScopeOptions = {}
           undoByRollbackTo = readOnlyStep?.undoByRollbackTo ?? false;
           pendingRestore = [...settings.restore, ...(readOnlyStep?.restore ?? [])];
           state = 'savepoint';
-          savepoint = await session.savepoint({ alsoRun: [...(readOnlyStep?.apply ?? []), ...settings.apply] });
+          savepoint = await session.savepoint({
+            alsoRun: [...(readOnlyStep?.apply ?? []), ...settings.apply],
+          });
         }
       } catch (error) {
         await cleanup().catch(() => session.destroy(error));

@@ -1,4 +1,4 @@
-/** What op, scope and preAttempt receive on every attempt. Frozen. */
+/** What op, scope and preAttempt receive on every attempt. Read-only: assigning a field throws. */
 export interface AttemptContext {
   /** 1-based attempt number. */
   readonly attempt: number;
@@ -17,6 +17,11 @@ export interface AttemptContext {
  * `begin` runs before preAttempt and op; `commit` after op succeeded; `rollback` after any failure,
  * including a timeout or an abort, so nothing is ever left open. A scope whose rollback cannot restore a
  * known state (the connection is gone or a statement is still running) must discard the connection.
+ * What execute guarantees: a begin that throws or rejects is not rolled back; a commit that fails is; the
+ * attempt limit never interrupts commit; after a timeout or an abort, rollback runs at once with
+ * `context.signal` aborted, while begin, preAttempt or op may still be in flight; rollback is awaited
+ * before any backoff sleep; and a rollback that throws ends the call (no retry on a scope in an unknown
+ * state), rejecting with the attempt's own error (onGiveUp receives the rollback's as `rollbackError`).
  */
 export interface AttemptScope {
   begin(context: AttemptContext): void | PromiseLike<void>;

@@ -10,7 +10,7 @@ const attemptTimeout: Classification = Object.freeze({
 });
 
 const deadlineExceeded: Classification = Object.freeze({
-  kind: 'cancelled',
+  kind: 'attempt-timeout',
   retryable: false,
   scope: 'none',
   ambiguous: false,
@@ -18,14 +18,19 @@ const deadlineExceeded: Classification = Object.freeze({
 });
 
 const ambiguousCommit: Classification = Object.freeze({
-  kind: 'unknown',
+  kind: 'connection-lost',
   retryable: false,
-  scope: 'none',
+  scope: 'connection',
   ambiguous: true,
   code: coreErrorCodes.ambiguousCommit,
 });
 
-const aborted: Classification = Object.freeze({ kind: 'cancelled', retryable: false, scope: 'none', ambiguous: false });
+const aborted: Classification = Object.freeze({
+  kind: 'cancelled',
+  retryable: false,
+  scope: 'none',
+  ambiguous: false,
+});
 
 /**
  * The classifier core's execute uses when none is given, knowing no database: dbop's own errors are

@@ -24,7 +24,10 @@ export interface DialectSql {
   readonly dialect: Backend;
   /** True when ROLLBACK TO SAVEPOINT also undoes settings changed after the savepoint (Postgres). */
   readonly rollbackToUndoesSettings: boolean;
-  begin(options: { readonly readOnly?: boolean; readonly isolationLevel?: IsolationLevel }): readonly string[];
+  begin(options: {
+    readonly readOnly?: boolean;
+    readonly isolationLevel?: IsolationLevel;
+  }): readonly string[];
   commit(): string;
   rollback(): string;
   savepoint(name: string): string;
@@ -34,9 +37,13 @@ export interface DialectSql {
    * Makes the current step read-only. `undoByRollbackTo` means the step must end with ROLLBACK TO (its
    * setting cannot be switched back otherwise); undefined when the dialect cannot do it without leaking.
    */
-  readOnlyStep(
-    nested: boolean,
-  ): { readonly apply: readonly string[]; readonly restore: readonly string[]; readonly undoByRollbackTo: boolean } | undefined;
+  readOnlyStep(nested: boolean):
+    | {
+        readonly apply: readonly string[];
+        readonly restore: readonly string[];
+        readonly undoByRollbackTo: boolean;
+      }
+    | undefined;
   timeouts(settings: TimeoutSettings, slot: number, scope: SettingScope): SettingStatements;
   /** A statement returning the current transaction id as column `xid` (Postgres), for commit verification. */
   readonly transactionIdQuery?: string;
@@ -46,7 +53,9 @@ export interface DialectSql {
 export function checkTimeoutMs(name: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw new TypeError(`Expected \`${name}\` to be a positive integer of milliseconds, got ${String(value)}`);
+    throw new TypeError(
+      `Expected \`${name}\` to be a positive integer of milliseconds, got ${String(value)}`,
+    );
   }
   return value;
 }

@@ -65,7 +65,7 @@ export interface ExecuteOptions<D = undefined> {
   readonly retryOn?: readonly RetryMatcher[];
   /** Decides retryability of a candidate error (E3). */
   readonly classifier?: Classifier;
-  /** Default true: rethrow the last error. false: resolve to `default` instead (E4). */
+  /** Default true: rethrow the last error, the same object. false: resolve to `default` instead (E4). */
   readonly raises?: boolean;
   readonly default?: D;
   /** Makes the transaction or savepoint each attempt runs in. */
@@ -77,9 +77,13 @@ export interface ExecuteOptions<D = undefined> {
   readonly attemptTimeoutMs?: number;
   /** Limit of the whole call, sleeps included, ms from the call's start (E7). */
   readonly deadlineMs?: number;
-  /** Aborting it stops the call at once with `signal.reason` (E8). */
+  /** Aborting it stops the call at once, sleeps included, rejecting with `signal.reason` even with raises: false (E8). */
   readonly signal?: AbortSignal;
-  /** Allows retrying failures whose outcome is ambiguous (E9). */
+  /**
+   * The work may safely run twice, so a failure whose outcome is ambiguous (classification.ambiguous) is
+   * retried (E9). Without it such a failure ends the call with an AmbiguousCommitError whose cause is the
+   * driver's error (an AmbiguousCommitError from a session is rethrown as is).
+   */
   readonly idempotent?: boolean;
   /** Shared cap on retries (E11). */
   readonly budget?: RetryBudget;

@@ -63,10 +63,9 @@ const known: ReadonlySet<string> = new Set([
 
 const defaultPolicy: RetryPolicy = retryPolicy();
 
-// Resolutions of `undefined` options per fallback classifier, so a bare execute(op) validates nothing.
-const defaults = new WeakMap<Classifier, ResolvedExecuteOptions>();
 // Frozen options cannot change after a first call, so their resolution is reused.
 const cache = new WeakMap<object, ResolvedExecuteOptions>();
+let last: { readonly options: object; readonly resolved: ResolvedExecuteOptions } | undefined;
 
 /** Validates execute's options once (precise TypeErrors, unknown keys rejected) and fills in defaults. */
 export function resolveExecuteOptions(
@@ -74,34 +73,39 @@ export function resolveExecuteOptions(
   fallbackClassifier: Classifier = coreClassifier,
 ): ResolvedExecuteOptions {
   expectOptionsObject(options, 'execute()');
-  if (options === undefined) {
-    let resolved = defaults.get(fallbackClassifier);
-    if (resolved === undefined) {
-      resolved = resolveExecuteOptions({}, fallbackClassifier);
-      defaults.set(fallbackClassifier, resolved);
-    }
-    return resolved;
-  }
-  const cached = cache.get(options);
-  if (cached !== undefined && cached.classifier === (options.classifier ?? fallbackClassifier)) return cached;
-  rejectUnknownKeys(options, known, 'execute()');
-  const o = options;
+  const o = options ?? {};
+  // One options object reused by a hot loop hits the one-entry memo: an identity check, no WeakMap lookup.
+  const cached = o === last?.options ? last.resolved : cache.get(o);
+  if (cached !== undefined && cached.classifier === (o.classifier ?? fallbackClassifier)) return cached;
+  rejectUnknownKeys(o, known, 'execute()');
   if (o.name !== undefined && typeof o.name !== 'string') invalid('name', 'a string', o.name);
-  const policy = o.policy === undefined ? defaultPolicy : isRetryPolicy(o.policy) ? o.policy : retryPolicy(o.policy);
+  const policy =
+    o.policy === undefined ? defaultPolicy : isRetryPolicy(o.policy) ? o.policy : retryPolicy(o.policy);
   if (o.retryOn !== undefined) {
     if (!Array.isArray(o.retryOn)) invalid('retryOn', 'an array of error classes or predicates', o.retryOn);
     for (const matcher of o.retryOn) {
-      if (typeof matcher !== 'function') invalid('retryOn', 'an array of error classes or predicates', matcher);
+      if (typeof matcher !== 'function')
+        invalid('retryOn', 'an array of error classes or predicates', matcher);
     }
   }
-  for (const key of ['classifier', 'scope', 'preAttempt', 'onRetry', 'onGiveUp', 'onSuccess', 'random'] as const) {
+  for (const key of [
+    'classifier',
+    'scope',
+    'preAttempt',
+    'onRetry',
+    'onGiveUp',
+    'onSuccess',
+    'random',
+  ] as const) {
     expectOptionalFunction(key, o[key]);
   }
   for (const key of ['raises', 'readOnly', 'idempotent'] as const) expectOptionalBoolean(key, o[key]);
   if (o.attemptTimeoutMs !== undefined) expectPositive('attemptTimeoutMs', o.attemptTimeoutMs);
   if (o.deadlineMs !== undefined) expectPositive('deadlineMs', o.deadlineMs);
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) invalid('signal', 'an AbortSignal', o.signal);
-  if (o.budget !== undefined && !(o.budget instanceof RetryBudget)) invalid('budget', 'a RetryBudget', o.budget);
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal))
+    invalid('signal', 'an AbortSignal', o.signal);
+  if (o.budget !== undefined && !(o.budget instanceof RetryBudget))
+    invalid('budget', 'a RetryBudget', o.budget);
   if (o.logger !== undefined && (typeof o.logger !== 'object' || o.logger === null)) {
     invalid('logger', 'a pino-style logger object', o.logger);
   }
@@ -137,6 +141,9 @@ export function resolveExecuteOptions(
     clock,
     random: o.random ?? Math.random,
   });
-  if (Object.isFrozen(options)) cache.set(options, resolved);
+  if (Object.isFrozen(o)) {
+    cache.set(o, resolved);
+    last = { options: o, resolved };
+  }
   return resolved;
 }

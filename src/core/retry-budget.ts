@@ -1,5 +1,11 @@
 import { type Clock, systemClock } from './clock.js';
-import { expectFiniteAtLeast, expectOptionsObject, expectPositive, invalid, rejectUnknownKeys } from './validate.js';
+import {
+  expectFiniteAtLeast,
+  expectOptionsObject,
+  expectPositive,
+  invalid,
+  rejectUnknownKeys,
+} from './validate.js';
 
 /** What a {@link RetryBudget} accepts. */
 export interface RetryBudgetOptions {

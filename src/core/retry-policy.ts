@@ -1,8 +1,8 @@
 import {
   describeValue,
   expectFiniteAtLeast,
-  expectOptionsObject,
   expectOptionalFunction,
+  expectOptionsObject,
   invalid,
   rejectUnknownKeys,
 } from './validate.js';
@@ -41,7 +41,13 @@ export interface RetryPolicy {
   delays(random?: () => number): IterableIterator<number>;
 }
 
-const known: ReadonlySet<string> = new Set(['maxRetries', 'initialDelayMs', 'maxDelayMs', 'multiplier', 'jitter']);
+const known: ReadonlySet<string> = new Set([
+  'maxRetries',
+  'initialDelayMs',
+  'maxDelayMs',
+  'multiplier',
+  'jitter',
+]);
 const policies = new WeakSet<RetryPolicy>();
 
 /**
@@ -66,7 +72,8 @@ export function retryPolicy(options?: RetryPolicyOptions): RetryPolicy {
   const multiplier = expectFiniteAtLeast('multiplier', o.multiplier ?? 2, 1);
   const jitter = o.jitter ?? 'full';
   if (typeof jitter === 'number') {
-    if (!(jitter >= 0 && jitter <= 1)) invalid('jitter', "a number in [0, 1] or one of 'full', 'equal', 'decorrelated', 'none'", jitter);
+    if (!(jitter >= 0 && jitter <= 1))
+      invalid('jitter', "a number in [0, 1] or one of 'full', 'equal', 'decorrelated', 'none'", jitter);
   } else if (!(jitterKinds as readonly unknown[]).includes(jitter)) {
     invalid('jitter', "one of 'full', 'equal', 'decorrelated', 'none' or a number in [0, 1]", jitter);
   }

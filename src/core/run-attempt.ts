@@ -37,7 +37,7 @@ export async function runAttempt<T>(
         await (guard === undefined ? begun : guard.race(begun));
       } catch (error) {
         // A begin still in flight when the limit fired may have opened something; one that failed did not.
-        if (!context.signal.aborted) open = false;
+        if (guard?.fired !== true) open = false;
         throw error;
       }
     }

@@ -2,7 +2,12 @@ import type { Backend } from './classification.js';
 import type { DialectSql } from './dialect-sql.js';
 
 /** Isolation levels every dialect names the same way (SQLite knows only 'serializable'). */
-export const isolationLevels = ['read uncommitted', 'read committed', 'repeatable read', 'serializable'] as const;
+export const isolationLevels = [
+  'read uncommitted',
+  'read committed',
+  'repeatable read',
+  'serializable',
+] as const;
 
 /** One of {@link isolationLevels}. */
 export type IsolationLevel = (typeof isolationLevels)[number];

@@ -25,14 +25,20 @@ interface Token {
  * postgres dollar-quoted strings are left alone. Positional values (an array) pass through unchanged.
  * @example bindParameters('SELECT :id::int', { id: 7 }, 'postgres') // { sql: 'SELECT $1::int', values: [7] }
  */
-export function bindParameters(sql: string, params: SqlParameters, dialect: ParameterDialect): BoundStatement {
+export function bindParameters(
+  sql: string,
+  params: SqlParameters,
+  dialect: ParameterDialect,
+): BoundStatement {
   const tokens = tokenize(sql, dialect);
   const named = tokens.find((token) => token.type === 'named');
   const positional = tokens.find((token) => token.type === 'positional');
   if (params === undefined || Array.isArray(params)) {
     if (named === undefined) return { sql, values: params ?? [] };
     if (params !== undefined && params.length > 0) {
-      throw new ParameterError(`The SQL uses named parameter :${named.text.slice(1)} but positional values were given`);
+      throw new ParameterError(
+        `The SQL uses named parameter :${named.text.slice(1)} but positional values were given`,
+      );
     }
     throw new ParameterError(`Missing value for named parameter ${named.text}`);
   }
@@ -49,7 +55,11 @@ export function bindParameters(sql: string, params: SqlParameters, dialect: Para
   return render(tokens, params as Readonly<Record<string, unknown>>, dialect);
 }
 
-function render(tokens: readonly Token[], params: Readonly<Record<string, unknown>>, dialect: ParameterDialect): BoundStatement {
+function render(
+  tokens: readonly Token[],
+  params: Readonly<Record<string, unknown>>,
+  dialect: ParameterDialect,
+): BoundStatement {
   const values: unknown[] = [];
   const numbers = new Map<string, number>();
   let out = '';
@@ -79,7 +89,8 @@ function render(tokens: readonly Token[], params: Readonly<Record<string, unknow
 }
 
 const identifierStart = /[A-Za-z_]/;
-const identifierPart = /[A-Za-z0-9_$]/;
+// `$` also continues a postgres identifier (a$b), but after a closing `$$` it starts the next token.
+const identifierPart = /[A-Za-z0-9_]/;
 
 /** Splits SQL into text and placeholders, skipping everything where a colon or ? is not a placeholder. */
 function tokenize(sql: string, dialect: ParameterDialect): Token[] {

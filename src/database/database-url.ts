@@ -35,7 +35,8 @@ const networkSchemes: Readonly<Record<string, { driver: DriverName; backend: Bac
   mariadb: { driver: 'mariadb', backend: 'mariadb' },
 };
 
-const supported = 'postgres://, postgresql://, mysql://, mariadb://, sqlite:PATH, pglite:PATH or pglite:memory';
+const supported =
+  'postgres://, postgresql://, mysql://, mariadb://, sqlite:PATH, pglite:PATH or pglite:memory';
 
 /**
  * Parses a database URL into a {@link DatabaseTarget}. Errors name the bad part and never show the password.
@@ -53,14 +54,27 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
   const scheme = match[1]!.toLowerCase();
   const rest = url.slice(match[0].length);
   if (scheme === 'sqlite') {
-    return seal({ driver: 'better-sqlite3', backend: 'sqlite', redacted, path: filePath(rest, redacted, ':memory:') }, url);
+    return seal(
+      { driver: 'better-sqlite3', backend: 'sqlite', redacted, path: filePath(rest, redacted, ':memory:') },
+      url,
+    );
   }
   if (scheme === 'pglite') {
-    return seal({ driver: '@electric-sql/pglite', backend: 'postgres', redacted, path: filePath(rest, redacted, 'memory') }, url);
+    return seal(
+      {
+        driver: '@electric-sql/pglite',
+        backend: 'postgres',
+        redacted,
+        path: filePath(rest, redacted, 'memory'),
+      },
+      url,
+    );
   }
   const network = networkSchemes[scheme];
   if (network === undefined) {
-    throw new DatabaseUrlError(`Unknown scheme "${scheme}:" in database URL "${redacted}": expected ${supported}`);
+    throw new DatabaseUrlError(
+      `Unknown scheme "${scheme}:" in database URL "${redacted}": expected ${supported}`,
+    );
   }
   if (!rest.startsWith('//')) {
     throw new DatabaseUrlError(`Expected "//" after "${scheme}:" in database URL "${redacted}"`);
@@ -70,9 +84,14 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
 }
 
 /** Secrets go on as non-enumerable properties, so they never print in logs, inspect() or JSON. */
-function seal(target: Omit<DatabaseTarget, 'url' | 'password'>, url: string, password?: string): DatabaseTarget {
+function seal(
+  target: Omit<DatabaseTarget, 'url' | 'password'>,
+  url: string,
+  password?: string,
+): DatabaseTarget {
   Object.defineProperty(target, 'url', { value: url, enumerable: false });
-  if (password !== undefined) Object.defineProperty(target, 'password', { value: password, enumerable: false });
+  if (password !== undefined)
+    Object.defineProperty(target, 'password', { value: password, enumerable: false });
   return Object.freeze(target as DatabaseTarget);
 }
 

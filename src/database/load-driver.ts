@@ -1,22 +1,30 @@
-import type { DriverName } from './database-url.js';
 import { DriverMissingError } from './database-errors.js';
+import type { DriverName } from './database-url.js';
 
-const loaded = new Map<DriverName, Promise<unknown>>();
+const loaded = new Map<string, Promise<unknown>>();
 
 /**
  * Imports a driver package on first use, so importing dbop never loads one. A missing package becomes a
  * {@link DriverMissingError} that names the package to install.
  */
-export function loadDriver(name: DriverName, importer: (name: string) => Promise<unknown> = (n) => import(n)): Promise<unknown> {
-  let driver = loaded.get(name);
+export function loadDriver(
+  name: DriverName,
+  specifier: string = name,
+  importer: (specifier: string) => Promise<unknown> = (s) => import(s),
+): Promise<unknown> {
+  let driver = loaded.get(specifier);
   if (driver === undefined) {
-    driver = importer(name).catch((error: unknown) => {
-      loaded.delete(name);
-      throw isMissing(error, name)
-        ? new DriverMissingError(name, `The "${name}" driver is not installed. Install it with: npm install ${name}`, { cause: error })
+    driver = importer(specifier).catch((error: unknown) => {
+      loaded.delete(specifier);
+      throw isMissing(error, name) || isMissing(error, specifier)
+        ? new DriverMissingError(
+            name,
+            `The "${name}" driver is not installed. Install it with: npm install ${name}`,
+            { cause: error },
+          )
         : error;
     });
-    loaded.set(name, driver);
+    loaded.set(specifier, driver);
   }
   return driver;
 }

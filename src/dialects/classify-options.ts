@@ -25,7 +25,12 @@ export interface ClassifyOptions {
   readonly deferredUpgrade?: boolean;
 }
 
-const optionKeys: ReadonlySet<string> = new Set(['dialect', 'inFlight', 'cancelledByDbop', 'deferredUpgrade']);
+const optionKeys: ReadonlySet<string> = new Set([
+  'dialect',
+  'inFlight',
+  'cancelledByDbop',
+  'deferredUpgrade',
+]);
 const inFlights: readonly string[] = ['commit', 'write', 'read'];
 
 /** Validates classify options once (unknown keys, bad values) and freezes them. */
@@ -42,7 +47,9 @@ export function resolveClassifyOptions(options: ClassifyOptions | undefined): Cl
     throw new TypeError(`Expected \`dialect\` to be one of ${backends.join(', ')}, got ${String(dialect)}`);
   }
   if (inFlight !== undefined && !inFlights.includes(inFlight)) {
-    throw new TypeError(`Expected \`inFlight\` to be one of ${inFlights.join(', ')}, got ${String(inFlight)}`);
+    throw new TypeError(
+      `Expected \`inFlight\` to be one of ${inFlights.join(', ')}, got ${String(inFlight)}`,
+    );
   }
   for (const [name, value] of [
     ['cancelledByDbop', cancelledByDbop],

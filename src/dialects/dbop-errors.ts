@@ -6,7 +6,19 @@ import type { ErrorTable } from './error-table.js';
  */
 export const dbopErrors: ErrorTable = [
   ['DBOP_ATTEMPT_TIMEOUT', 'attempt-timeout', 'statement', 'attemptTimeoutMs passed; the scope rolled back'],
-  ['DBOP_DEADLINE_EXCEEDED', 'attempt-timeout', 'none', 'deadlineMs passed: no time is left to retry', 'final'],
-  ['DBOP_AMBIGUOUS_COMMIT', 'connection-lost', 'connection', 'lost during COMMIT, outcome unverified', 'ambiguous'],
+  [
+    'DBOP_DEADLINE_EXCEEDED',
+    'attempt-timeout',
+    'none',
+    'deadlineMs passed: no time is left to retry',
+    'final',
+  ],
+  [
+    'DBOP_AMBIGUOUS_COMMIT',
+    'connection-lost',
+    'connection',
+    'lost during COMMIT, outcome unverified',
+    'ambiguous',
+  ],
   ['DBOP_POOL_TIMEOUT', 'pool-exhausted', 'none', 'no connection within acquireTimeoutMs'],
 ];

@@ -7,7 +7,13 @@ import type { Backend, Classification, ErrorKind, RetryScope } from '../core/cla
 export type EntryFlag = 'ambiguous' | 'final' | 'retry';
 
 /** One code of a table: code, kind, scope, a one-line note (rendered in docs/errors.md), optional flag. */
-export type ErrorEntry = readonly [code: string, kind: ErrorKind, scope: RetryScope, note: string, flag?: EntryFlag];
+export type ErrorEntry = readonly [
+  code: string,
+  kind: ErrorKind,
+  scope: RetryScope,
+  note: string,
+  flag?: EntryFlag,
+];
 
 /** A list of entries; data, so docs/errors.md can be generated from it. */
 export type ErrorTable = readonly ErrorEntry[];
@@ -41,14 +47,33 @@ export function makeClassification(
 ): Classification {
   const ambiguous = flag === 'ambiguous';
   const retryable = flag === 'retry' || (flag === undefined && kindRetryable(kind));
-  const result: { -readonly [K in keyof Classification]: Classification[K] } = { kind, retryable, scope, ambiguous };
+  const result: { -readonly [K in keyof Classification]: Classification[K] } = {
+    kind,
+    retryable,
+    scope,
+    ambiguous,
+  };
   if (backend !== undefined) result.backend = backend;
   if (code !== undefined) result.code = code;
   return Object.freeze(result);
 }
 
+/** A copy of `base` with some fields changed, frozen (for hints and refinements off the hot path). */
+export function variant(base: Classification, changes: Partial<Classification>): Classification {
+  return Object.freeze({ ...base, ...changes });
+}
+
+/** `hit` reported under `dialect` when the caller named one (a Node error seen by a Postgres session). */
+export function withBackend<T extends Classification | undefined>(hit: T, dialect: Backend | undefined): T {
+  if (hit === undefined || dialect === undefined || dialect === hit.backend) return hit;
+  return variant(hit, { backend: dialect }) as T;
+}
+
 /** Compiles a table into a Map from code to its frozen Classification, so lookups allocate nothing. */
-export function compileTable(table: ErrorTable, backend: Backend | undefined): ReadonlyMap<string, Classification> {
+export function compileTable(
+  table: ErrorTable,
+  backend: Backend | undefined,
+): ReadonlyMap<string, Classification> {
   const map = new Map<string, Classification>();
   for (const [code, kind, scope, , flag] of table) {
     if (map.has(code)) throw new Error(`Duplicate error code ${code} in a ${backend ?? 'generic'} table`);
@@ -58,4 +83,9 @@ export function compileTable(table: ErrorTable, backend: Backend | undefined): R
 }
 
 /** The verdict for anything dbop does not know: not retryable, nowhere. */
-export const unknownClassification: Classification = makeClassification('unknown', 'none', undefined, undefined);
+export const unknownClassification: Classification = makeClassification(
+  'unknown',
+  'none',
+  undefined,
+  undefined,
+);

@@ -12,7 +12,12 @@ export const nodeErrors: ErrorTable = [
   ['ENETUNREACH', 'connect-failed', 'connection', 'network unreachable'],
   ['ENETDOWN', 'connect-failed', 'connection', 'network down'],
   ['ERR_SOCKET_CONNECTION_TIMEOUT', 'connect-failed', 'connection', 'autoSelectFamily attempt timed out'],
-  ['ECONNRESET', 'connection-lost', 'connection', 'peer reset the connection; ambiguous if COMMIT was in flight'],
+  [
+    'ECONNRESET',
+    'connection-lost',
+    'connection',
+    'peer reset the connection; ambiguous if COMMIT was in flight',
+  ],
   ['EPIPE', 'connection-lost', 'connection', 'wrote to a closed socket'],
   ['ETIMEDOUT', 'connection-lost', 'connection', 'TCP timeout; connect-failed when it happened at connect'],
   ['ECONNABORTED', 'connection-lost', 'connection', 'connection aborted'],

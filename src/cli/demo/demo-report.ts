@@ -17,6 +17,15 @@ export interface DemoReport {
   readonly failuresByReason: Readonly<Record<string, number>>;
   readonly latencyMs: { readonly p50: number | null; readonly p99: number | null };
   readonly invariant: InvariantCheck;
+  /** Retry policy of the transfers (retry mode). */
+  readonly policy?: {
+    readonly maxRetries: number;
+    readonly initialDelayMs: number;
+    readonly maxDelayMs: number;
+    readonly jitter: string;
+  };
+  /** Where the contention comes from on this backend. */
+  readonly notes: readonly string[];
 }
 
 /** The bank's books after the run. */
@@ -41,7 +50,13 @@ export function formatDemoReport(report: DemoReport): string {
   const lines = [
     '',
     `dbop demo: bank transfers on ${report.backend} (${report.target})`,
-    `  mode          ${report.mode === 'retry' ? 'dbop retries (transaction retried as a whole)' : 'no retry (plain driver calls)'}`,
+    `  mode          ${report.mode === 'retry' ? 'dbop retries: each transfer is a db.transaction(), retried as a whole' : 'no retry: each transfer is one BEGIN ... COMMIT through db.acquire()'}`,
+    ...(report.policy === undefined
+      ? []
+      : [
+          `  policy        up to ${report.policy.maxRetries} retries, ${report.policy.jitter} jitter, ` +
+            `${report.policy.initialDelayMs}-${report.policy.maxDelayMs} ms backoff`,
+        ]),
     `  workers       ${report.workers} on ${report.accounts} accounts for ${report.elapsedS.toFixed(1)} s`,
     `  committed     ${report.committed} (${rate(report.committed, report.elapsedS)}/s)`,
     `  attempts      ${report.attempts}`,
@@ -50,6 +65,7 @@ export function formatDemoReport(report: DemoReport): string {
     `  latency       p50 ${ms(report.latencyMs.p50)}, p99 ${ms(report.latencyMs.p99)}`,
     `  invariant     ${check.holds ? 'HOLDS' : 'BROKEN'}: total balance ${check.actualTotal} (expected ${check.expectedTotal}), ` +
       `${check.lost} lost, ${check.unexpected} unexpected, ${check.mismatchedAccounts} accounts off the ledger`,
+    ...report.notes.map((note) => `  note          ${note}`),
     '',
   ];
   return lines.join('\n');

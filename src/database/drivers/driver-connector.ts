@@ -1,29 +1,28 @@
 import type { Backend } from '../../core/classification.js';
+import type { Session, SessionSource } from '../../core/session.js';
 import type { PoolCounts } from '../local-pool.js';
 
 /** Rows one at a time. */
 export type RowStream = AsyncIterable<Record<string, unknown>>;
 
 /**
- * What the facade needs from one driver: pooled raw connections and a row stream. The raw connection is
- * what the driver's session adapter wraps.
+ * What the facade needs from one driver: a source of sessions over pooled connections, and a row stream.
+ * release() discards a session that was destroyed or left in a transaction instead of reusing it.
  */
-export interface DriverConnector {
-  readonly backend: Backend;
-  acquire(): Promise<unknown>;
-  /** Gives the connection back; `destroy` closes it instead (its state is unknown). */
-  release(raw: unknown, destroy: boolean): Promise<void>;
+export interface DriverConnector extends SessionSource {
+  /** The backend; for a mysql:// URL it is known once the first connection saw the server's version. */
+  backend(): Backend;
   close(): Promise<void>;
   counts(): PoolCounts;
-  /** Streams rows with the driver's own cursor; undefined where the facade uses a SQL cursor (postgres). */
-  stream?(raw: unknown, sql: string, values: readonly unknown[]): RowStream;
+  /** Streams rows with the driver's own cursor; absent where the facade uses a SQL cursor (postgres). */
+  stream?(session: Session, sql: string, values: readonly unknown[]): RowStream;
 }
 
 /** Pool and driver settings createDatabase resolved. */
 export interface ConnectorSettings {
   readonly max: number;
   readonly connectTimeoutMs: number;
-  /** SQLite only. */
+  /** SQLite only: the connections' own busy timeout (ms). */
   readonly busyTimeoutMs: number;
   /** SQLite only: switch file databases to WAL so readers and one writer work side by side. */
   readonly wal: boolean;

@@ -1,13 +1,14 @@
+import { pgPoolSource } from '../../sessions/pg/pg-pool-source.js';
+import type { PgPoolLike } from '../../sessions/pg/pg-types.js';
 import type { DatabaseTarget } from '../database-url.js';
 import type { ConnectorSettings, DriverConnector } from './driver-connector.js';
 
-/** The subset of pg's module we use. */
+/** The subset of pg's module and Pool we use. */
 interface PgModule {
   readonly Pool: new (config: Record<string, unknown>) => PgPool;
 }
 
-interface PgPool {
-  connect(): Promise<PgPoolClient>;
+interface PgPool extends PgPoolLike {
   end(): Promise<void>;
   on(event: 'error', listener: (error: unknown) => void): unknown;
   readonly totalCount: number;
@@ -15,12 +16,12 @@ interface PgPool {
   readonly waitingCount: number;
 }
 
-interface PgPoolClient {
-  release(destroy?: boolean | Error): void;
-}
-
-/** Connections from pg's own Pool (until dbop's pool lands). */
-export function pgConnector(module: unknown, target: DatabaseTarget, settings: ConnectorSettings): DriverConnector {
+/** Sessions over pg's own Pool (until dbop's pool lands). */
+export function pgConnector(
+  module: unknown,
+  target: DatabaseTarget,
+  settings: ConnectorSettings,
+): DriverConnector {
   const pg = ((module as { default?: PgModule }).default ?? module) as PgModule;
   const pool = new pg.Pool({
     connectionString: target.url,
@@ -29,10 +30,11 @@ export function pgConnector(module: unknown, target: DatabaseTarget, settings: C
   });
   // An idle client killed by the server must not crash the process; the next acquire gets a fresh one.
   pool.on('error', () => {});
+  const source = pgPoolSource(pool);
   return {
-    backend: 'postgres',
-    acquire: () => pool.connect(),
-    release: async (raw, destroy) => (raw as PgPoolClient).release(destroy),
+    backend: () => 'postgres',
+    acquire: () => source.acquire(),
+    release: (session) => source.release(session as Parameters<typeof source.release>[0]),
     close: () => pool.end(),
     counts: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
   };

@@ -9,7 +9,13 @@ export const mariadbOnlyErrors: ErrorTable = [
 /** Client-side errors of the mariadb connector (45xxx `errno`), whatever server it talks to. */
 export const mariadbClientErrors: ErrorTable = [
   ['45001', 'connection-lost', 'connection', 'connector: connection already closed'],
-  ['45004', 'connection-lost', 'none', 'connector: command not executed, connection destroyed on purpose', 'final'],
+  [
+    '45004',
+    'connection-lost',
+    'none',
+    'connector: command not executed, connection destroyed on purpose',
+    'final',
+  ],
   ['45009', 'connection-lost', 'connection', 'connector: socket closed unexpectedly'],
   ['45011', 'connection-lost', 'connection', 'connector: unexpected packet, the stream is out of sync'],
   ['45012', 'connect-failed', 'connection', 'connector: connectTimeout passed; nothing was done'],

@@ -18,7 +18,10 @@ export function mysqlFamilySql(dialect: Backend, statementTimeout: StatementTime
   return Object.freeze({
     dialect,
     rollbackToUndoesSettings: false,
-    begin(options: { readonly readOnly?: boolean; readonly isolationLevel?: IsolationLevel }): readonly string[] {
+    begin(options: {
+      readonly readOnly?: boolean;
+      readonly isolationLevel?: IsolationLevel;
+    }): readonly string[] {
       const statements: string[] = [];
       // Applies to the next transaction only, so nothing leaks to the pooled connection.
       if (options.isolationLevel !== undefined) {

@@ -7,7 +7,12 @@ import type { ErrorTable } from '../error-table.js';
 export const prismaErrors: ErrorTable = [
   ['P2034', 'serialization', 'transaction', 'write conflict or deadlock: retry the transaction'],
   ['P2028', 'statement-timeout', 'transaction', 'interactive transaction expired or could not start in time'],
-  ['P2024', 'pool-exhausted', 'none', 'timed out fetching a connection from the pool; the pool already waited'],
+  [
+    'P2024',
+    'pool-exhausted',
+    'none',
+    'timed out fetching a connection from the pool; the pool already waited',
+  ],
   ['P1001', 'connect-failed', 'connection', "can't reach the database server"],
   ['P1002', 'connect-failed', 'connection', 'the server was reached but timed out'],
   ['P1017', 'connection-lost', 'connection', 'the server closed the connection'],

@@ -2,10 +2,32 @@ import type { ErrorTable } from '../error-table.js';
 
 /** postgres.js connection errors: string `code` (also copied to `errno`) set by the driver, not the server. */
 export const postgresJsClientErrors: ErrorTable = [
-  ['CONNECTION_CLOSED', 'connection-lost', 'connection', 'postgres.js: the socket closed with a query in flight'],
-  ['CONNECT_TIMEOUT', 'connect-failed', 'connection', 'postgres.js: connect_timeout passed; nothing was sent'],
-  ['CONNECTION_ENDED', 'connection-lost', 'none', 'postgres.js: sql.end() was called; the client is gone', 'final'],
-  ['CONNECTION_DESTROYED', 'connection-lost', 'none', 'postgres.js: the connection was destroyed on purpose', 'final'],
+  [
+    'CONNECTION_CLOSED',
+    'connection-lost',
+    'connection',
+    'postgres.js: the socket closed with a query in flight',
+  ],
+  [
+    'CONNECT_TIMEOUT',
+    'connect-failed',
+    'connection',
+    'postgres.js: connect_timeout passed; nothing was sent',
+  ],
+  [
+    'CONNECTION_ENDED',
+    'connection-lost',
+    'none',
+    'postgres.js: sql.end() was called; the client is gone',
+    'final',
+  ],
+  [
+    'CONNECTION_DESTROYED',
+    'connection-lost',
+    'none',
+    'postgres.js: the connection was destroyed on purpose',
+    'final',
+  ],
 ];
 
 /**
@@ -13,8 +35,18 @@ export const postgresJsClientErrors: ErrorTable = [
  * matches only: the same words inside a longer message mean something else.
  */
 export const pgExactMessages: ErrorTable = [
-  ['connection terminated', 'connection-lost', 'connection', 'pg: the client was ended while queries were queued'],
-  ['connection terminated unexpectedly', 'connection-lost', 'connection', 'pg: the server or network closed it'],
+  [
+    'connection terminated',
+    'connection-lost',
+    'connection',
+    'pg: the client was ended while queries were queued',
+  ],
+  [
+    'connection terminated unexpectedly',
+    'connection-lost',
+    'connection',
+    'pg: the server or network closed it',
+  ],
   ['timeout expired', 'connect-failed', 'connection', 'pg: connectionTimeoutMillis passed while connecting'],
   [
     'connection terminated due to connection timeout',
@@ -28,7 +60,13 @@ export const pgExactMessages: ErrorTable = [
     'connection',
     'pg: the client saw a connection error earlier',
   ],
-  ['client was closed and is not queryable', 'connection-lost', 'none', 'pg: client.end() was called', 'final'],
+  [
+    'client was closed and is not queryable',
+    'connection-lost',
+    'none',
+    'pg: client.end() was called',
+    'final',
+  ],
   [
     'timeout exceeded when trying to connect',
     'pool-exhausted',

@@ -1,6 +1,6 @@
+import type { Backend } from '../../core/classification.js';
 import type { DialectSql, SettingScope, SettingStatements, TimeoutSettings } from '../../core/dialect-sql.js';
 import { checkIdentifier, checkTimeoutMs } from '../../core/dialect-sql.js';
-import type { Backend } from '../../core/classification.js';
 import type { IsolationLevel } from '../../core/session.js';
 
 const settingNames = { lockTimeoutMs: 'lock_timeout', statementTimeoutMs: 'statement_timeout' } as const;
@@ -13,9 +13,13 @@ export function postgresSql(dialect: Backend = 'postgres'): DialectSql {
   return Object.freeze({
     dialect,
     rollbackToUndoesSettings: true,
-    begin(options: { readonly readOnly?: boolean; readonly isolationLevel?: IsolationLevel }): readonly string[] {
+    begin(options: {
+      readonly readOnly?: boolean;
+      readonly isolationLevel?: IsolationLevel;
+    }): readonly string[] {
       let sql = 'BEGIN';
-      if (options.isolationLevel !== undefined) sql += ` ISOLATION LEVEL ${isolation(options.isolationLevel)}`;
+      if (options.isolationLevel !== undefined)
+        sql += ` ISOLATION LEVEL ${isolation(options.isolationLevel)}`;
       if (options.readOnly === true) sql += ' READ ONLY';
       return [sql];
     },

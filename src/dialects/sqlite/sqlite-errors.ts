@@ -5,12 +5,27 @@ import type { ErrorTable } from '../error-table.js';
  * to their primary code (SQLITE_CONSTRAINT_UNIQUE -> SQLITE_CONSTRAINT).
  */
 export const sqliteErrors: ErrorTable = [
-  ['SQLITE_BUSY', 'lock-timeout', 'statement', 'another connection holds the lock; from a deferred read->write upgrade: transaction'],
+  [
+    'SQLITE_BUSY',
+    'lock-timeout',
+    'statement',
+    'another connection holds the lock; from a deferred read->write upgrade: transaction',
+  ],
   ['SQLITE_BUSY_RECOVERY', 'lock-timeout', 'statement', 'another connection is recovering the WAL'],
   ['SQLITE_BUSY_TIMEOUT', 'lock-timeout', 'statement', 'busy timeout passed (WAL)'],
-  ['SQLITE_BUSY_SNAPSHOT', 'serialization', 'transaction', 'WAL: the read snapshot is stale, restart the transaction'],
+  [
+    'SQLITE_BUSY_SNAPSHOT',
+    'serialization',
+    'transaction',
+    'WAL: the read snapshot is stale, restart the transaction',
+  ],
   ['SQLITE_LOCKED', 'unknown', 'none', 'conflict inside the same connection: a bug, not contention'],
-  ['SQLITE_LOCKED_SHAREDCACHE', 'lock-timeout', 'statement', 'shared-cache table lock held by another connection'],
+  [
+    'SQLITE_LOCKED_SHAREDCACHE',
+    'lock-timeout',
+    'statement',
+    'shared-cache table lock held by another connection',
+  ],
   ['SQLITE_PROTOCOL', 'lock-timeout', 'statement', 'WAL lock race; retrying succeeds'],
   ['SQLITE_INTERRUPT', 'cancelled', 'statement', 'sqlite3_interrupt(); attempt-timeout when dbop sent it'],
   ['SQLITE_READONLY', 'read-only', 'none', 'database opened read-only or file not writable'],

@@ -30,7 +30,10 @@ export function sqliteSql(options: SqliteSqlOptions = {}): DialectSql {
   return Object.freeze({
     dialect: 'sqlite',
     rollbackToUndoesSettings: false,
-    begin(beginOptions: { readonly readOnly?: boolean; readonly isolationLevel?: IsolationLevel }): readonly string[] {
+    begin(beginOptions: {
+      readonly readOnly?: boolean;
+      readonly isolationLevel?: IsolationLevel;
+    }): readonly string[] {
       const level = beginOptions.isolationLevel;
       if (level !== undefined && level !== 'serializable') {
         throw new TypeError(`Expected \`isolationLevel\` to be 'serializable' on SQLite, got ${level}`);
@@ -42,7 +45,11 @@ export function sqliteSql(options: SqliteSqlOptions = {}): DialectSql {
     savepoint: (name: string): string => `SAVEPOINT ${checkIdentifier(name)}`,
     releaseSavepoint: (name: string): string => `RELEASE SAVEPOINT ${checkIdentifier(name)}`,
     rollbackToSavepoint: (name: string): string => `ROLLBACK TO SAVEPOINT ${checkIdentifier(name)}`,
-    readOnlyStep: () => ({ apply: ['PRAGMA query_only = 1'], restore: ['PRAGMA query_only = 0'], undoByRollbackTo: false }),
+    readOnlyStep: () => ({
+      apply: ['PRAGMA query_only = 1'],
+      restore: ['PRAGMA query_only = 0'],
+      undoByRollbackTo: false,
+    }),
     timeouts(settings: TimeoutSettings): SettingStatements {
       checkTimeoutMs('statementTimeoutMs', settings.statementTimeoutMs);
       const lock = checkTimeoutMs('lockTimeoutMs', settings.lockTimeoutMs);

@@ -2,8 +2,8 @@ import type { Backend } from '../../core/classification.js';
 import type { DialectSql } from '../../core/dialect-sql.js';
 import { DbopError } from '../../core/errors.js';
 import type { AlsoRun, BeginOptions, QueryResult, RollbackToOptions, Session } from '../../core/session.js';
-import { verifyCommit } from './verify-commit.js';
 import type { SessionDriver } from './session-driver.js';
+import { markCommitInFlight, verifyCommit } from './verify-commit.js';
 
 /**
  * The Session every adapter returns: transaction state tracked here where the driver does not expose it,
@@ -57,7 +57,8 @@ export class DriverSession<Raw> implements Session<Raw> {
   }
 
   async begin(options: BeginOptions = {}): Promise<void> {
-    if (this.inTransaction()) throw new DbopError('DBOP_TRANSACTION_OPEN', 'A transaction is already open on this session');
+    if (this.inTransaction())
+      throw new DbopError('DBOP_TRANSACTION_OPEN', 'A transaction is already open on this session');
     const statements = [...this.sql.begin(options), ...(options.alsoRun ?? [])];
     const recordId = this.#driver.commitStatus !== undefined && options.readOnly !== true;
     const idQuery = recordId ? this.sql.transactionIdQuery : undefined;
@@ -81,9 +82,9 @@ export class DriverSession<Raw> implements Session<Raw> {
     try {
       await this.batch([...(options.alsoRun ?? []), this.sql.commit()]);
     } catch (error) {
-      if (transactionId === undefined || this.#driver.commitStatus === undefined || !this.#lostConnection(error)) {
-        throw error;
-      }
+      if (!this.#lostConnection(error)) throw error;
+      if (transactionId === undefined || this.#driver.commitStatus === undefined)
+        throw markCommitInFlight(error);
       // The COMMIT may or may not have landed: ask the server, never guess.
       await verifyCommit(error, () => this.#driver.commitStatus!(transactionId));
     } finally {
@@ -134,7 +135,10 @@ export class DriverSession<Raw> implements Session<Raw> {
 
   async #run<T>(work: () => Promise<T>): Promise<T> {
     if (this.#destroyed) {
-      throw new DbopError('DBOP_SESSION_DESTROYED', 'The session was destroyed: its connection state was unknown');
+      throw new DbopError(
+        'DBOP_SESSION_DESTROYED',
+        'The session was destroyed: its connection state was unknown',
+      );
     }
     this.#busy += 1;
     try {
@@ -152,6 +156,11 @@ export class DriverSession<Raw> implements Session<Raw> {
     if (this.#destroyed || this.#driver.isBroken?.() === true) return true;
     const code = (error as { code?: unknown } | null)?.code;
     // A SQLSTATE outside the connection classes means the server answered the COMMIT: the outcome is known.
-    return typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code) || code.startsWith('08') || code.startsWith('57P');
+    return (
+      typeof code !== 'string' ||
+      !/^[0-9A-Z]{5}$/.test(code) ||
+      code.startsWith('08') ||
+      code.startsWith('57P')
+    );
   }
 }

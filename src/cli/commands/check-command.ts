@@ -1,0 +1,145 @@
+import { createDatabase } from '../../database/create-database.js';
+import { type DatabaseHost, type DatabaseTarget, parseDatabaseUrl } from '../../database/database-url.js';
+import { redactUrl } from '../../database/redact-url.js';
+import type { CliCommand } from '../cli-command.js';
+import type { CliIo } from '../cli-io.js';
+import { integerFlag, parseCommandArgs } from '../parse-command-args.js';
+import { UsageError } from '../usage-error.js';
+
+const help = `Usage: dbop check --url URL [--timeout MS] [--json]
+
+Checks each host of a database URL: reachable or not (and why), role (primary, standby, read-only,
+embedded), server version, connect time and the round-trip latency of one query.
+
+  --url URL       postgres://, mysql://, mariadb://, sqlite:PATH or pglite:PATH; several hosts as
+                  postgres://user@host1:5432,host2:5433/db
+  --timeout MS    connect timeout per host (default 5000)
+  --json          print the results as JSON
+
+Exit code 0 when every host is reachable, 1 otherwise.
+`;
+
+/** What `dbop check` found out about one host. */
+export interface HostCheck {
+  readonly host: string;
+  readonly reachable: boolean;
+  readonly role?: string;
+  readonly version?: string;
+  readonly connectMs?: number;
+  readonly latencyMs?: number;
+  readonly error?: string;
+}
+
+/** `dbop check --url URL`: reachability, role, version and latency of each host (K2). */
+export const checkCommand: CliCommand = {
+  name: 'check',
+  summary: 'check each host of a URL: reachable, role, version, latency',
+  help,
+  async run(args: readonly string[], io: CliIo): Promise<number> {
+    const parsed = parseCommandArgs(
+      'check',
+      args,
+      { url: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'boolean' } },
+      0,
+    );
+    const url = parsed.values.url as string | undefined;
+    if (url === undefined) throw new UsageError('dbop check: --url is required');
+    const connectTimeoutMs = integerFlag('check', parsed, 'timeout', {
+      min: 1,
+      max: 600_000,
+      fallback: 5000,
+    });
+    const target = parseDatabaseUrl(url);
+    const hosts = target.hosts ?? [undefined];
+    const results: HostCheck[] = [];
+    for (const host of hosts) results.push(await checkHost(target, host, connectTimeoutMs));
+    if (parsed.values.json === true) io.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+    else for (const result of results) io.stdout.write(`${describe(result)}\n`);
+    return results.every((result) => result.reachable) ? 0 : 1;
+  },
+};
+
+async function checkHost(
+  target: DatabaseTarget,
+  host: DatabaseHost | undefined,
+  connectTimeoutMs: number,
+): Promise<HostCheck> {
+  const label =
+    host === undefined
+      ? (target.path ?? target.redacted)
+      : `${host.host}:${host.port ?? defaultPort(target)}`;
+  const started = performance.now();
+  let db: Awaited<ReturnType<typeof createDatabase>> | undefined;
+  try {
+    db = await createDatabase({
+      url: host === undefined ? target.url : withHost(target.url, host),
+      max: 1,
+      maxRetries: 0,
+      connectTimeoutMs,
+    });
+    const probe = await db.query<{ version: unknown; role: unknown }>(
+      probeSql(db.backend, target),
+      undefined,
+      { name: 'dbop check', lockTimeoutMs: null },
+    );
+    const connectMs = performance.now() - started;
+    const ping = performance.now();
+    await db.query('SELECT 1', undefined, { name: 'dbop check', lockTimeoutMs: null });
+    const latencyMs = performance.now() - ping;
+    const row = probe.rows[0];
+    return {
+      host: label,
+      reachable: true,
+      role: String(row?.role),
+      version: String(row?.version),
+      connectMs: round(connectMs),
+      latencyMs: round(latencyMs),
+    };
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    const message = error instanceof Error ? error.message || error.name : String(error);
+    return {
+      host: label,
+      reachable: false,
+      error: redactUrl(`${code === undefined ? '' : `${String(code)} `}${message}`),
+    };
+  } finally {
+    await db?.close().catch(() => undefined);
+  }
+}
+
+function probeSql(backend: string, target: DatabaseTarget): string {
+  if (backend === 'sqlite') return "SELECT 'SQLite ' || sqlite_version() AS version, 'embedded' AS role";
+  if (backend === 'postgres') {
+    const embedded = target.driver === '@electric-sql/pglite';
+    return (
+      `SELECT version() AS version, CASE WHEN ${embedded ? 'false' : 'pg_is_in_recovery()'} THEN 'standby' ` +
+      `WHEN current_setting('default_transaction_read_only') = 'on' THEN 'read-only' ELSE '${embedded ? 'embedded' : 'primary'}' END AS role`
+    );
+  }
+  return "SELECT VERSION() AS version, CASE WHEN @@read_only = 1 THEN 'read-only' ELSE 'primary' END AS role";
+}
+
+/** The same URL with one host in place of the host list (credentials and query kept). */
+function withHost(url: string, host: DatabaseHost): string {
+  const start = url.indexOf('//') + 2;
+  const end = url.slice(start).search(/[/?#]/);
+  const authority = end === -1 ? url.slice(start) : url.slice(start, start + end);
+  const at = authority.lastIndexOf('@');
+  const name = host.host.includes(':') ? `[${host.host}]` : host.host;
+  const hostPart = host.port === undefined ? name : `${name}:${host.port}`;
+  return `${url.slice(0, start)}${authority.slice(0, at + 1)}${hostPart}${end === -1 ? '' : url.slice(start + end)}`;
+}
+
+function defaultPort(target: DatabaseTarget): number {
+  return target.backend === 'postgres' ? 5432 : 3306;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}
+
+function describe(result: HostCheck): string {
+  if (!result.reachable) return `${result.host}  unreachable  ${result.error ?? ''}`;
+  return `${result.host}  reachable  ${result.role}  ${result.version}  connect ${result.connectMs} ms, query ${result.latencyMs} ms`;
+}

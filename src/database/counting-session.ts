@@ -1,0 +1,35 @@
+import type { Session } from '../core/session.js';
+
+const counted: ReadonlySet<PropertyKey> = new Set([
+  'query',
+  'batch',
+  'begin',
+  'commit',
+  'rollback',
+  'savepoint',
+  'releaseSavepoint',
+  'rollbackToSavepoint',
+]);
+
+/**
+ * The same session, with every failed statement (transaction control included) passed to `record` before
+ * it propagates: FAForever's stat_db_errors, without touching the adapter.
+ */
+export function countingSession<Raw>(session: Session<Raw>, record: (error: unknown) => void): Session<Raw> {
+  return new Proxy(session, {
+    get(target, property) {
+      // The receiver is the real session: its #private fields do not exist on the proxy.
+      const value: unknown = Reflect.get(target, property, target);
+      if (typeof value !== 'function') return value;
+      if (!counted.has(property)) return value.bind(target);
+      return async (...args: unknown[]): Promise<unknown> => {
+        try {
+          return await value.apply(target, args);
+        } catch (error) {
+          record(error);
+          throw error;
+        }
+      };
+    },
+  });
+}

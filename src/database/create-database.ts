@@ -1,0 +1,106 @@
+import { classify } from '../dialects/classify.js';
+import { DbOpRunner } from '../runner/dbop-runner.js';
+import type { DbOpRunnerOptions } from '../runner/runner-options.js';
+import type { ParameterDialect } from './bind-parameters.js';
+import { Database } from './database.js';
+import { type DatabaseTarget, parseDatabaseUrl } from './database-url.js';
+import type { ConnectorSettings, DriverConnector } from './drivers/driver-connector.js';
+import { mariadbConnector } from './drivers/mariadb-connector.js';
+import { mysql2Connector } from './drivers/mysql2-connector.js';
+import { pgConnector } from './drivers/pg-connector.js';
+import { pgliteConnector } from './drivers/pglite-connector.js';
+import { sqliteConnector } from './drivers/sqlite-connector.js';
+import { ErrorCounter } from './error-counter.js';
+import { loadDriver } from './load-driver.js';
+
+/** Options of {@link createDatabase}: the URL, the pool, and the retry policy every run() and transaction() uses. */
+export interface DatabaseOptions extends DbOpRunnerOptions {
+  readonly url: string;
+  /** Most connections open at once. Default 10; SQLite :memory: and PGlite always 1. */
+  readonly max?: number;
+  /** How long opening a connection may take, ms. Default 10000. */
+  readonly connectTimeoutMs?: number;
+  /**
+   * SQLite: the longest synchronous lock wait, ms. better-sqlite3 blocks the event loop while it waits, so
+   * the default 0 leaves waiting to dbop's async backoff.
+   */
+  readonly sqliteBusyTimeoutMs?: number;
+  /** SQLite: switch a file database to WAL (readers and one writer side by side). Default true. */
+  readonly sqliteWal?: boolean;
+}
+
+/**
+ * Opens a database by URL: postgres:// or postgresql:// (pg), mysql:// (mysql2), mariadb:// (mariadb),
+ * sqlite:PATH (better-sqlite3), pglite:PATH or pglite:memory. The driver is imported on first use; a
+ * missing one fails with the package to install. Errors never show the password.
+ * @example
+ * const db = await createDatabase('postgres://app@localhost/shop');
+ * await db.transaction((conn) => conn.execute('UPDATE stock SET n = n - 1 WHERE sku = :sku', { sku }));
+ */
+export async function createDatabase(urlOrOptions: string | DatabaseOptions): Promise<Database> {
+  const options: DatabaseOptions = typeof urlOrOptions === 'string' ? { url: urlOrOptions } : urlOrOptions;
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`Expected a database URL or options, got ${String(options)}`);
+  }
+  const target = parseDatabaseUrl(options.url);
+  const settings = resolveSettings(options);
+  const {
+    url: _url,
+    max: _max,
+    connectTimeoutMs: _c,
+    sqliteBusyTimeoutMs: _b,
+    sqliteWal: _w,
+    ...runnerOptions
+  } = options;
+  const runner = new DbOpRunner(runnerOptions);
+  const connector = await openConnector(target, settings);
+  return new Database({
+    redactedUrl: target.redacted,
+    connector,
+    runner,
+    errors: new ErrorCounter((error) => classify(error, { dialect: connector.backend() })),
+    parameters: parameterDialect(target),
+  });
+}
+
+async function openConnector(target: DatabaseTarget, settings: ConnectorSettings): Promise<DriverConnector> {
+  switch (target.driver) {
+    case 'pg':
+      return pgConnector(await loadDriver('pg'), target, settings);
+    case 'mysql2':
+      return mysql2Connector(await loadDriver('mysql2', 'mysql2/promise'), target, settings);
+    case 'mariadb':
+      return mariadbConnector(await loadDriver('mariadb'), target, settings);
+    case 'better-sqlite3':
+      return sqliteConnector(await loadDriver('better-sqlite3'), target, settings);
+    case '@electric-sql/pglite':
+      return pgliteConnector(await loadDriver('@electric-sql/pglite'), target);
+  }
+}
+
+function parameterDialect(target: DatabaseTarget): ParameterDialect {
+  if (target.backend === 'sqlite') return 'sqlite';
+  return target.backend === 'postgres' || target.backend === 'cockroach' ? 'postgres' : 'mysql';
+}
+
+function resolveSettings(options: DatabaseOptions): ConnectorSettings {
+  const max = options.max ?? 10;
+  if (!Number.isSafeInteger(max) || max < 1)
+    throw new TypeError(`Expected \`max\` to be a positive integer, got ${String(max)}`);
+  const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+  if (!Number.isSafeInteger(connectTimeoutMs) || connectTimeoutMs < 1) {
+    throw new TypeError(
+      `Expected \`connectTimeoutMs\` to be a positive integer, got ${String(connectTimeoutMs)}`,
+    );
+  }
+  const busyTimeoutMs = options.sqliteBusyTimeoutMs ?? 0;
+  if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
+    throw new TypeError(
+      `Expected \`sqliteBusyTimeoutMs\` to be a non-negative integer, got ${String(busyTimeoutMs)}`,
+    );
+  }
+  const wal = options.sqliteWal ?? true;
+  if (typeof wal !== 'boolean')
+    throw new TypeError(`Expected \`sqliteWal\` to be a boolean, got ${String(wal)}`);
+  return Object.freeze({ max, connectTimeoutMs, busyTimeoutMs, wal });
+}

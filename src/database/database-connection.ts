@@ -1,0 +1,160 @@
+import type { Classification } from '../core/classification.js';
+import type { QueryResult, Session } from '../core/session.js';
+import { bindParameters, type ParameterDialect, type SqlParameters } from './bind-parameters.js';
+import type { RowStream } from './drivers/driver-connector.js';
+
+/** Options of {@link DatabaseConnection.deadlockRetryExecute}. */
+export interface DeadlockRetryOptions {
+  /** Total attempts, the last one without error handling (FAForever's max_attempts). Default 3. */
+  readonly maxAttempts?: number;
+  /** Base delay before re-running after a rollback, ms; doubles per retry (FAForever: 300). Default 300. */
+  readonly delayMs?: number;
+}
+
+/** What a connection needs from its Database. */
+export interface ConnectionContext {
+  readonly parameters: ParameterDialect;
+  /** Counts the error and returns its classification. */
+  readonly record: (error: unknown) => Classification;
+  /** The driver's own row stream, when it has one; otherwise a SQL cursor (postgres). */
+  readonly stream?: ((sql: string, values: readonly unknown[]) => RowStream) | undefined;
+  readonly sleep: (ms: number) => Promise<void>;
+  /**
+   * Opens the transaction again after a restart (acquire() only). Absent where the runner owns the
+   * transaction: there a failure propagates to the runner, which retries the whole unit itself.
+   */
+  readonly begin?: (() => Promise<void>) | undefined;
+}
+
+let cursorNumber = 0;
+
+/**
+ * One pooled connection inside a transaction, as acquire(), run() and transaction() hand it out
+ * (FAForever server.db parity). Parameters are named (`:name`, an object) or positional (an array, in
+ * the driver's own placeholder style).
+ */
+export class DatabaseConnection {
+  /** The session underneath, for what this class does not cover. */
+  readonly session: Session;
+  readonly #context: ConnectionContext;
+  /** Statements that succeeded in the current transaction: a retry may only restart a transaction that has none. */
+  #succeeded = 0;
+
+  constructor(session: Session, context: ConnectionContext) {
+    this.session = session;
+    this.#context = context;
+  }
+
+  /**
+   * Runs one statement and returns its rows and row count; every error is counted before it propagates.
+   * @example await conn.execute('UPDATE account SET balance = balance - :amount WHERE id = :id', { id, amount })
+   */
+  async execute<Row = Record<string, unknown>>(
+    sql: string,
+    params?: SqlParameters,
+  ): Promise<QueryResult<Row>> {
+    const bound = bindParameters(sql, params, this.#context.parameters);
+    try {
+      const result = await this.session.query<Row>(bound.sql, bound.values);
+      this.#succeeded += 1;
+      return result;
+    } catch (error) {
+      this.#context.record(error);
+      throw error;
+    }
+  }
+
+  /** Rows one at a time, for results too large to hold; stop early with `break`. */
+  async *stream<Row = Record<string, unknown>>(
+    sql: string,
+    params?: SqlParameters,
+  ): AsyncGenerator<Row, void, undefined> {
+    const bound = bindParameters(sql, params, this.#context.parameters);
+    try {
+      if (this.#context.stream !== undefined) {
+        yield* this.#context.stream(bound.sql, bound.values) as AsyncIterable<Row>;
+      } else {
+        yield* this.#cursor<Row>(bound.sql, bound.values);
+      }
+      this.#succeeded += 1;
+    } catch (error) {
+      this.#context.record(error);
+      throw error;
+    }
+  }
+
+  /**
+   * execute() that survives deadlocks, serialization failures and lock timeouts (FAForever's
+   * deadlock_retry_execute). In acquire(), a statement that is the transaction's first is retried after
+   * ROLLBACK, a back-off (delayMs, doubling) and a new BEGIN. Otherwise only statement-scope errors (lock
+   * timeouts) are retried, inside a SAVEPOINT: a deadlock already cost the whole transaction (MySQL 1213
+   * rolls it back), so it propagates to acquire() or to the runner, which retries the whole unit.
+   */
+  async deadlockRetryExecute<Row = Record<string, unknown>>(
+    sql: string,
+    params?: SqlParameters,
+    options: DeadlockRetryOptions = {},
+  ): Promise<QueryResult<Row>> {
+    const maxAttempts = options.maxAttempts ?? 3;
+    const delayMs = options.delayMs ?? 300;
+    if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
+      throw new TypeError(`Expected \`maxAttempts\` to be a positive integer, got ${String(maxAttempts)}`);
+    }
+    if (!Number.isFinite(delayMs) || delayMs < 0) {
+      throw new TypeError(`Expected \`delayMs\` to be a non-negative number, got ${String(delayMs)}`);
+    }
+    let restartPending = false;
+    for (let attempt = 1; ; attempt += 1) {
+      const restartable = this.#context.begin !== undefined && this.#succeeded === 0;
+      let savepoint: string | undefined;
+      try {
+        if (restartPending) {
+          await this.#context.begin!();
+          restartPending = false;
+        }
+        if (!restartable && attempt < maxAttempts) savepoint = await this.session.savepoint();
+        const result = await this.execute<Row>(sql, params);
+        if (savepoint !== undefined) await this.session.releaseSavepoint(savepoint);
+        return result;
+      } catch (error) {
+        const classification = this.#context.record(error);
+        const contention = ['deadlock', 'lock-timeout', 'serialization'].includes(classification.kind);
+        if (attempt >= maxAttempts || !contention) throw error;
+        if (restartable) {
+          // Nothing else ran in this transaction yet: end it, back off outside it, and begin anew.
+          if (this.session.inTransaction()) await this.session.rollback();
+          await this.#context.sleep(delayMs * 2 ** (attempt - 1));
+          restartPending = true;
+        } else if (
+          savepoint !== undefined &&
+          classification.scope === 'statement' &&
+          this.session.inTransaction()
+        ) {
+          // A lock timeout already waited its full time: re-run at once rather than sleep holding locks.
+          await this.session.rollbackToSavepoint(savepoint, { release: true });
+        } else {
+          throw error;
+        }
+      }
+    }
+  }
+
+  // Postgres: pg and PGlite have no row streaming of their own, but the connection is always inside a
+  // transaction here, where a server-side cursor streams in batches.
+  async *#cursor<Row>(sql: string, values: readonly unknown[]): AsyncGenerator<Row, void, undefined> {
+    cursorNumber += 1;
+    const name = `dbop_stream_${cursorNumber}`;
+    await this.session.query(`DECLARE ${name} NO SCROLL CURSOR FOR ${sql}`, values);
+    try {
+      for (;;) {
+        const batch = await this.session.query<Row>(`FETCH 200 FROM ${name}`);
+        yield* batch.rows;
+        if (batch.rows.length < 200) return;
+      }
+    } finally {
+      if (this.session.inTransaction() && !this.session.destroyed) {
+        await this.session.query(`CLOSE ${name}`).catch(() => undefined);
+      }
+    }
+  }
+}

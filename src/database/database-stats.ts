@@ -1,0 +1,12 @@
+import type { Backend } from '../core/classification.js';
+import type { ErrorCounts } from './error-counter.js';
+import type { PoolCounts } from './local-pool.js';
+
+/** What Database.stats() reports. Frozen. */
+export interface DatabaseStats {
+  readonly backend: Backend;
+  /** Connections: open in total, idle, callers waiting for one, and in use by this Database. */
+  readonly pool: PoolCounts & { readonly inUse: number };
+  /** Every database error seen, by kind and by `backend:code`. */
+  readonly errors: ErrorCounts;
+}

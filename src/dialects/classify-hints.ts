@@ -1,0 +1,39 @@
+import type { Classification } from '../core/classification.js';
+import { isMarkedCancelledByDbop } from './cancel-marker.js';
+import type { ClassifyOptions } from './classify-options.js';
+import { variant } from './error-table.js';
+
+/**
+ * Adjusts a verdict with what only the session knows (see {@link ClassifyOptions}): who sent a cancel, whether a
+ * COMMIT or autocommit write was in flight, whether a SQLite BUSY came from a deferred read->write upgrade.
+ */
+export function applyHints(
+  base: Classification,
+  options: ClassifyOptions | undefined,
+  nodes: readonly object[],
+): Classification {
+  let result = base;
+  if (
+    base.kind === 'cancelled' &&
+    (options?.cancelledByDbop === true || nodes.some(isMarkedCancelledByDbop))
+  ) {
+    result = variant(result, { kind: 'attempt-timeout', retryable: true, scope: 'statement' });
+  }
+  if (options === undefined) return result;
+  if (options.deferredUpgrade === true && result.kind === 'lock-timeout' && result.backend === 'sqlite') {
+    result = variant(result, { scope: 'transaction' });
+  }
+  if ((options.inFlight === 'commit' || options.inFlight === 'write') && outcomeUnknown(result)) {
+    result = variant(result, { ambiguous: true, retryable: false });
+  }
+  return result;
+}
+
+// The server may have applied the COMMIT or write before the connection went away (or the statement still runs).
+function outcomeUnknown(c: Classification): boolean {
+  return (
+    c.kind === 'connection-lost' ||
+    c.kind === 'server-shutdown' ||
+    (c.kind === 'statement-timeout' && c.scope === 'connection')
+  );
+}

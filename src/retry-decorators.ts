@@ -1,0 +1,149 @@
+import type { Classification, ErrorKind } from './core/classification.js';
+import type { ExecuteOptions } from './core/execute-options.js';
+import { resolveExecuteOptions } from './core/resolve-execute-options.js';
+import {
+  isRetryPolicy,
+  type RetryPolicy,
+  type RetryPolicyOptions,
+  retryPolicy,
+} from './core/retry-policy.js';
+import { invalid } from './core/validate.js';
+import { classify } from './dialects/classify.js';
+import { execute } from './execute.js';
+
+/** Options of {@link withRetry} and {@link retryable}: execute's options, plus `attempts`. */
+export interface WithRetryOptions extends Omit<ExecuteOptions<never>, 'raises' | 'default'> {
+  /**
+   * Total attempts (db-retry counts attempts, not retries). Default: env DBOP_RETRIES, then
+   * DB_RETRY_RETRIES_NUMBER, then DB_UTILS_RETRIES_NUMBER, read on each call, then 3. A built policy or
+   * `policy.maxRetries` takes precedence over the environment, `attempts` over both.
+   */
+  readonly attempts?: number;
+}
+
+/** The environment variables giving the number of attempts, in order of precedence. */
+export const attemptsEnvVars: readonly string[] = Object.freeze([
+  'DBOP_RETRIES',
+  'DB_RETRY_RETRIES_NUMBER',
+  'DB_UTILS_RETRIES_NUMBER',
+]);
+
+/** Total attempts from the environment (first variable of {@link attemptsEnvVars} that is set), else 3. */
+export function attemptsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): number {
+  for (const key of attemptsEnvVars) {
+    const raw = env[key]?.trim();
+    if (raw === undefined || raw === '') continue;
+    const attempts = Number(raw);
+    if (!Number.isInteger(attempts) || attempts < 1) {
+      throw new TypeError(
+        `Expected env ${key} to be a positive integer (total attempts), got ${JSON.stringify(raw)}`,
+      );
+    }
+    return attempts;
+  }
+  return 3;
+}
+
+type Method<This, A extends unknown[], R> = (this: This, ...args: A) => Promise<R>;
+
+/**
+ * Wraps `fn` so every call runs through execute: retried on transient database errors (classify()), with
+ * backoff and jitter. `this` and the arguments pass through; the original error is rethrown at the end.
+ * @example const save = withRetry(async (user: User) => repo.save(user), { attempts: 5 })
+ */
+export function withRetry<This, A extends unknown[], R>(
+  fn: Method<This, A, R>,
+  options: WithRetryOptions = {},
+): Method<This, A, R> {
+  if (typeof fn !== 'function') invalid('fn', 'a function', fn);
+  const { attempts, policy, ...rest } = options;
+  if (attempts !== undefined && !(Number.isInteger(attempts) && attempts >= 1)) {
+    invalid('attempts', 'a positive integer', attempts);
+  }
+  const base = { name: fn.name || 'operation', ...rest };
+  const fixed = fixedPolicy(attempts, policy);
+  // One frozen options object per attempts count, so execute validates it once, not on every call.
+  const byAttempts = new Map<number, ExecuteOptions<never>>();
+  const optionsFor = (count: number): ExecuteOptions<never> => {
+    let resolved = byAttempts.get(count);
+    if (resolved === undefined) {
+      const built =
+        fixed ?? retryPolicy({ ...(policy as RetryPolicyOptions | undefined), maxRetries: count - 1 });
+      resolved = Object.freeze({ ...base, policy: built });
+      byAttempts.set(count, resolved);
+    }
+    return resolved;
+  };
+  const current = (): ExecuteOptions<never> => optionsFor(fixed === undefined ? attemptsFromEnv() : 0);
+  resolveExecuteOptions(current()); // a bad option fails where the function is wrapped, not at its first call
+  return function retried(this: This, ...args: A): Promise<R> {
+    return execute(() => fn.apply(this, args), current());
+  };
+}
+
+/** The policy when the environment cannot change it: attempts given, or a policy that fixes maxRetries. */
+function fixedPolicy(
+  attempts: number | undefined,
+  policy: RetryPolicy | RetryPolicyOptions | undefined,
+): RetryPolicy | undefined {
+  if (attempts !== undefined) {
+    const options = isRetryPolicy(policy) ? { ...policyOptions(policy) } : { ...policy };
+    return retryPolicy({ ...options, maxRetries: attempts - 1 });
+  }
+  if (isRetryPolicy(policy)) return policy;
+  if (policy?.maxRetries !== undefined) return retryPolicy(policy);
+  return undefined;
+}
+
+function policyOptions({ delays: _, ...options }: RetryPolicy): RetryPolicyOptions {
+  return options;
+}
+
+/**
+ * {@link withRetry} as a TypeScript 5 (standard) method decorator.
+ * @example class Repo { @retryable({ attempts: 5 }) async save(user: User) { ... } }
+ */
+export function retryable(
+  options: WithRetryOptions = {},
+): <This, A extends unknown[], R>(
+  method: Method<This, A, R>,
+  context: ClassMethodDecoratorContext<This, Method<This, A, R>>,
+) => Method<This, A, R> {
+  return (method, context) => withRetry(method, { name: String(context.name), ...options });
+}
+
+const postgresKinds: ReadonlySet<ErrorKind> = new Set<ErrorKind>([
+  'serialization',
+  'deadlock',
+  'connection-lost',
+  'connect-failed',
+  'server-shutdown',
+  'server-starting',
+  'too-many-connections',
+]);
+
+/** db-retry's choice: serialization failures, deadlocks and connection errors; nothing else. */
+function postgresClassifier(error: unknown): Classification {
+  const classification = classify(error, { dialect: 'postgres' });
+  return postgresKinds.has(classification.kind) || !classification.retryable
+    ? classification
+    : { ...classification, retryable: false };
+}
+
+const postgresOptions: WithRetryOptions = Object.freeze({ classifier: postgresClassifier });
+
+/**
+ * db-retry's `postgres_retry`: retries serialization failures, deadlocks and connection errors of
+ * PostgreSQL, attempts from the environment (default 3). Use it as a wrapper or as a bare decorator.
+ * @example const transfer = postgresRetry(async (from: number, to: number) => { ... })
+ * @example class Accounts { @postgresRetry async transfer(from: number, to: number) { ... } }
+ */
+export function postgresRetry<This, A extends unknown[], R>(
+  fn: Method<This, A, R>,
+  context?: ClassMethodDecoratorContext<This, Method<This, A, R>>,
+): Method<This, A, R> {
+  return withRetry(
+    fn,
+    context === undefined ? postgresOptions : { ...postgresOptions, name: String(context.name) },
+  );
+}

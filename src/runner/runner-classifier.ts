@@ -1,0 +1,58 @@
+import type { Backend, Classification } from '../core/classification.js';
+import { isAmbiguousCommitError } from '../core/errors.js';
+import { classify } from '../dialects/classify.js';
+import { isCommitInFlight, isVerifiedAbort } from '../sessions/shared/verify-commit.js';
+
+const escalated: symbol = Symbol.for('dbop.escalated');
+
+/** True when a nested run() handed this error to the owner of the transaction (rule S5). */
+export function isEscalated(error: unknown): boolean {
+  return (
+    typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[escalated] === true
+  );
+}
+
+function markEscalated(error: unknown): void {
+  if (typeof error === 'object' && error !== null && Object.isExtensible(error)) {
+    Object.defineProperty(error, escalated, { value: true, configurable: true });
+  }
+}
+
+/** What the runner knows about where an error happened. */
+export interface RunnerErrorContext {
+  /** The step runs in a savepoint of the caller's transaction. */
+  readonly nested: boolean;
+  /** A new session can be taken for the next attempt (runner.transaction with a SessionSource). */
+  readonly canReconnect: boolean;
+  /** The caller said the work may be applied twice (E9). */
+  readonly idempotent: boolean;
+}
+
+/**
+ * The runner's verdict on one error. Nested: an error that only a restart of the whole transaction (or a
+ * new connection) can fix is not retried in the savepoint; it is marked escalated and propagates (S5).
+ * A COMMIT whose failure the session verified as aborted is safe to retry; one lost in flight and not
+ * verified is ambiguous (E9): retried only when idempotent, else execute reports AmbiguousCommitError.
+ */
+export function runnerClassification(
+  error: unknown,
+  dialect: Backend,
+  where: RunnerErrorContext,
+): Classification {
+  const base = classify(error, isCommitInFlight(error) ? { dialect, inFlight: 'commit' } : { dialect });
+  let result = base;
+  if (isVerifiedAbort(error)) result = { ...base, retryable: true, ambiguous: false };
+  if (result.ambiguous) {
+    // The session's own AmbiguousCommitError is rethrown as is; a raw error is left for execute to wrap.
+    const retryable = where.canReconnect && (where.idempotent || !isAmbiguousCommitError(error));
+    return { ...result, scope: 'connection', retryable };
+  }
+  if (!result.retryable) return result;
+  if (where.nested && (result.scope === 'transaction' || result.scope === 'connection')) {
+    markEscalated(error);
+    return { ...result, retryable: false };
+  }
+  // A lost connection can only be retried on a new one.
+  if (result.scope === 'connection' && !where.canReconnect) return { ...result, retryable: false };
+  return result;
+}

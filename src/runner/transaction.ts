@@ -1,0 +1,76 @@
+import { DbopError } from '../core/errors.js';
+import type { BeginOptions, IsolationLevel, Session } from '../core/session.js';
+
+/** Options of {@link Transaction.begin}. */
+export interface TransactionBeginOptions {
+  readonly isolationLevel?: IsolationLevel;
+  readonly readOnly?: boolean;
+}
+
+/**
+ * One transaction on a session for `await using` (db-retry's Transaction): begun on creation, rolled back
+ * when the block exits unless commit() ran. No retries: use runner.transaction() for those.
+ * @example
+ * await using tx = await Transaction.begin(session, { isolationLevel: 'serializable' });
+ * await tx.session.query('UPDATE accounts SET n = n + 1');
+ * await tx.commit();
+ */
+export class Transaction<Raw = unknown> implements AsyncDisposable {
+  readonly session: Session<Raw>;
+  #done = false;
+
+  private constructor(session: Session<Raw>) {
+    this.session = session;
+  }
+
+  /** Begins a transaction on the session. */
+  static async begin<Raw>(
+    session: Session<Raw>,
+    options: TransactionBeginOptions = {},
+  ): Promise<Transaction<Raw>> {
+    for (const key of Object.keys(options)) {
+      if (key !== 'isolationLevel' && key !== 'readOnly')
+        throw new TypeError(`Unknown Transaction option \`${key}\``);
+    }
+    const begin: BeginOptions = {
+      ...(options.isolationLevel === undefined ? {} : { isolationLevel: options.isolationLevel }),
+      ...(options.readOnly === undefined ? {} : { readOnly: options.readOnly }),
+    };
+    await session.begin(begin);
+    return new Transaction(session);
+  }
+
+  /** True once commit() or rollback() ran. */
+  get done(): boolean {
+    return this.#done;
+  }
+
+  async commit(): Promise<void> {
+    this.#check();
+    this.#done = true;
+    await this.session.commit();
+  }
+
+  async rollback(): Promise<void> {
+    this.#check();
+    this.#done = true;
+    await this.session.rollback();
+  }
+
+  /** Rolls back unless committed; a connection that cannot roll back is destroyed, never reused. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#done) return;
+    this.#done = true;
+    if (this.session.destroyed || !this.session.inTransaction()) return;
+    try {
+      await this.session.rollback();
+    } catch (error) {
+      this.session.destroy(error);
+    }
+  }
+
+  #check(): void {
+    if (this.#done)
+      throw new DbopError('DBOP_TRANSACTION_DONE', 'The transaction was already committed or rolled back');
+  }
+}

@@ -1,0 +1,61 @@
+import type { Session } from '../../core/session.js';
+import { sqliteSql } from '../../dialects/sqlite/sqlite-sql.js';
+import { DriverSession } from '../shared/driver-session.js';
+import type { SqliteDatabaseLike } from './better-sqlite3-types.js';
+
+/** Options of {@link sqliteSession}. */
+export interface SqliteSessionOptions {
+  /**
+   * The longest synchronous busy wait a step may ask for (default 20 ms). better-sqlite3 blocks the event
+   * loop while it waits, so a longer lock wait is left to dbop's async backoff between attempts.
+   */
+  readonly maxBusyTimeoutMs?: number;
+}
+
+const knownKeys = new Set(['maxBusyTimeoutMs']);
+
+/**
+ * A dbop Session over a better-sqlite3 Database. Queries run synchronously; the session is async only to
+ * share the Session shape. The connection's busy timeout at creation is the one restored after each step.
+ * @example
+ * const session = sqliteSession(new Database('app.db'));
+ */
+export function sqliteSession<Database extends SqliteDatabaseLike>(
+  db: Database,
+  options: SqliteSessionOptions = {},
+): Session<Database> {
+  for (const key of Object.keys(options)) {
+    if (!knownKeys.has(key)) throw new TypeError(`Unknown sqliteSession option \`${key}\``);
+  }
+  const baseBusyTimeoutMs = Number(db.pragma('busy_timeout', { simple: true }));
+  const sql = sqliteSql({
+    baseBusyTimeoutMs,
+    ...(options.maxBusyTimeoutMs === undefined ? {} : { maxBusyTimeoutMs: options.maxBusyTimeoutMs }),
+  });
+  let closed = false;
+  return new DriverSession<Database>({
+    dialect: 'sqlite',
+    sql,
+    raw: db,
+    async query(text, params) {
+      const statement = db.prepare(text);
+      const values = params === undefined ? [] : [...params];
+      if (statement.reader) {
+        const rows = statement.all(...values) as Record<string, unknown>[];
+        return { rows, rowCount: rows.length };
+      }
+      return { rows: [], rowCount: statement.run(...values).changes };
+    },
+    async batch(statements) {
+      db.exec(statements.join(';\n'));
+      return [];
+    },
+    inTransaction: () => db.inTransaction,
+    isBroken: () => closed,
+    // The database belongs to the caller and nothing can be left running in it (queries are synchronous):
+    // the session only stops using it.
+    destroy() {
+      closed = true;
+    },
+  });
+}

@@ -1,0 +1,90 @@
+import type { Session } from '../../core/session.js';
+import { mariadbSql } from '../../dialects/mariadb/mariadb-sql.js';
+import { mysqlSql } from '../../dialects/mysql/mysql-sql.js';
+import { DriverSession } from '../shared/driver-session.js';
+import { checkThreadId, endsMysqlTransaction } from '../shared/mysql-family.js';
+import type { MariadbConnectionLike, MariadbQueryable } from './mariadb-types.js';
+
+/** Options of {@link mariadbSession}. */
+export interface MariadbSessionOptions {
+  /** Which server the connection talks to (default 'mariadb'). */
+  readonly flavor?: 'mysql' | 'mariadb';
+  /** A second way to reach the server (usually the pool): it sends KILL QUERY for a timed-out statement. */
+  readonly sidecar?: MariadbQueryable;
+}
+
+const knownKeys = new Set(['flavor', 'sidecar']);
+const watched: WeakSet<object> = new WeakSet();
+
+/**
+ * A dbop Session over a connection of the `mariadb` connector.
+ * @example
+ * const session = mariadbSession(await pool.getConnection(), { sidecar: pool });
+ */
+export function mariadbSession<Connection extends MariadbConnectionLike>(
+  connection: Connection,
+  options: MariadbSessionOptions = {},
+): Session<Connection> {
+  for (const key of Object.keys(options)) {
+    if (!knownKeys.has(key)) throw new TypeError(`Unknown mariadbSession option \`${key}\``);
+  }
+  const flavor = options.flavor ?? 'mariadb';
+  if (flavor !== 'mysql' && flavor !== 'mariadb') {
+    throw new TypeError(`Expected \`flavor\` to be 'mysql' or 'mariadb', got ${String(flavor)}`);
+  }
+  const sidecar = options.sidecar;
+  let broken = false;
+  if (typeof connection.on === 'function' && !watched.has(connection)) {
+    watched.add(connection);
+    connection.on('error', () => {
+      broken = true;
+    });
+  }
+  // An error packet carries no status flags: after one that ended the transaction the copy is stale.
+  let endedByError = false;
+  const run = async (sql: string, params?: readonly unknown[]) => {
+    let result: unknown;
+    try {
+      result = await connection.query(sql, params === undefined ? undefined : [...params]);
+    } catch (error) {
+      if (endsMysqlTransaction(error)) endedByError = true;
+      throw error;
+    }
+    endedByError = false;
+    if (Array.isArray(result))
+      return { rows: [...result] as Record<string, unknown>[], rowCount: result.length };
+    return { rows: [], rowCount: Number((result as { affectedRows?: number | bigint }).affectedRows ?? 0) };
+  };
+  return new DriverSession<Connection>({
+    dialect: flavor,
+    sql: flavor === 'mariadb' ? mariadbSql() : mysqlSql(),
+    raw: connection,
+    query: run,
+    async batch(statements) {
+      // multipleStatements is off by default in the connector (an injection guard): one statement per trip.
+      let rows: Record<string, unknown>[] = [];
+      for (const statement of statements) rows = (await run(statement)).rows;
+      return rows;
+    },
+    endsTransaction: endsMysqlTransaction,
+    inTransaction() {
+      const status = connection.info?.status;
+      if (typeof status !== 'number') return undefined;
+      // SERVER_STATUS_IN_TRANS: the server's own answer, right even for a transaction begun outside dbop.
+      return endedByError ? false : (status & 1) === 1;
+    },
+    isBroken: () => broken || connection.isValid?.() === false,
+    ...(sidecar === undefined
+      ? {}
+      : {
+          async cancel() {
+            const threadId = checkThreadId(connection.threadId);
+            if (threadId !== undefined) await sidecar.query(`KILL QUERY ${threadId}`);
+          },
+        }),
+    destroy() {
+      broken = true;
+      connection.destroy?.();
+    },
+  });
+}

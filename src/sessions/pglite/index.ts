@@ -1,0 +1,2 @@
+export { pgliteSession } from './pglite-session.js';
+export type { PgliteLike } from './pglite-types.js';

@@ -1,0 +1,94 @@
+import type { Session } from '../../core/session.js';
+import { postgresSql } from '../../dialects/postgres/postgres-sql.js';
+import { DriverSession } from '../shared/driver-session.js';
+import type { CommitStatus } from '../shared/session-driver.js';
+import type {
+  PostgresJsPendingQuery,
+  PostgresJsQueryable,
+  PostgresJsReservedLike,
+} from './postgres-js-types.js';
+
+/** Options of {@link postgresJsSession}. */
+export interface PostgresJsSessionOptions {
+  /** The main `sql` instance: verifies a COMMIT whose connection was lost (pg_xact_status). */
+  readonly sidecar?: PostgresJsQueryable;
+}
+
+const knownKeys = new Set(['sidecar']);
+// postgres.js connection errors after which the reserved connection is gone.
+const fatalCodes = new Set([
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'ECONNRESET',
+  'EPIPE',
+]);
+
+type RowList = Record<string, unknown>[] & { count?: number | null };
+
+/**
+ * A dbop Session over a postgres.js reserved connection. Cancellation uses postgres.js's own query.cancel().
+ * @example
+ * const session = postgresJsSession(await sql.reserve(), { sidecar: sql });
+ */
+export function postgresJsSession<Reserved extends PostgresJsReservedLike>(
+  reserved: Reserved,
+  options: PostgresJsSessionOptions = {},
+): Session<Reserved> {
+  for (const key of Object.keys(options)) {
+    if (!knownKeys.has(key)) throw new TypeError(`Unknown postgresJsSession option \`${key}\``);
+  }
+  const sidecar = options.sidecar;
+  const inFlight = new Set<PostgresJsPendingQuery>();
+  let broken = false;
+  const send = async (text: string, params?: unknown[]): Promise<unknown> => {
+    const pending = reserved.unsafe(text, params);
+    inFlight.add(pending);
+    try {
+      return await pending;
+    } catch (error) {
+      if (fatalCodes.has(String((error as { code?: unknown } | null)?.code))) broken = true;
+      throw error;
+    } finally {
+      inFlight.delete(pending);
+    }
+  };
+  return new DriverSession<Reserved>({
+    dialect: 'postgres',
+    sql: postgresSql(),
+    raw: reserved,
+    async query(text, params) {
+      const rows = (await send(text, params === undefined ? [] : [...params])) as RowList;
+      return { rows: [...rows], rowCount: rows.count ?? rows.length };
+    },
+    async batch(statements) {
+      // Without parameters postgres.js uses the simple protocol: one round trip for the whole list.
+      const result = (await send(statements.join(';\n'))) as RowList | RowList[];
+      const last = statements.length > 1 ? (result as RowList[])[(result as RowList[]).length - 1] : result;
+      return Array.isArray(last) ? [...(last as RowList)] : [];
+    },
+    isBroken: () => broken,
+    async cancel() {
+      for (const pending of inFlight) pending.cancel();
+    },
+    ...(sidecar === undefined
+      ? {}
+      : {
+          async commitStatus(transactionId: string): Promise<CommitStatus> {
+            const rows = (await sidecar.unsafe('SELECT pg_xact_status($1::xid8) AS status', [
+              transactionId,
+            ])) as RowList;
+            const status = rows[0]?.status;
+            return status === 'committed' || status === 'aborted' || status === 'in progress'
+              ? status
+              : 'unknown';
+          },
+        }),
+    // postgres.js has no public way to close one reserved connection: the session stops using it and
+    // cancels what runs; the caller must not release it back for reuse (see the report on destroyed).
+    destroy() {
+      broken = true;
+      for (const pending of inFlight) pending.cancel();
+    },
+  });
+}

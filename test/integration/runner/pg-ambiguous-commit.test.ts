@@ -1,0 +1,142 @@
+import pg from 'pg';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { AttemptContext } from '../../../src/core/attempt.js';
+import { isAmbiguousCommitError } from '../../../src/core/errors.js';
+import type { Session, SessionSource } from '../../../src/core/session.js';
+import { DbOpRunner } from '../../../src/runner/index.js';
+import { pgPoolSource, pgSession } from '../../../src/sessions/pg/index.js';
+import {
+  describeIfPostgres,
+  type PgCluster,
+  startPostgres,
+  terminateBackend,
+} from '../../support/servers.js';
+import { recordingLogger, sleep } from './runner-support.js';
+
+const table = `dbop_kill_${process.pid}`;
+
+async function killWhile(url: string, pool: pg.Pool, pid: number, waitEvent: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const { rows } = await pool.query('SELECT wait_event FROM pg_stat_activity WHERE pid = $1', [pid]);
+    if (rows[0]?.wait_event === waitEvent) return terminateBackend(url, pid);
+    await sleep(20);
+  }
+  throw new Error(`backend ${pid} never waited on ${waitEvent}`);
+}
+
+describeIfPostgres('runner.transaction and pg_terminate_backend', () => {
+  let cluster: PgCluster;
+  let pool: pg.Pool;
+  let url: string;
+
+  beforeAll(async () => {
+    cluster = await startPostgres();
+    url = cluster.primary.url;
+    pool = new pg.Pool({ connectionString: url, max: 4 });
+    pool.on('error', () => undefined);
+    await pool.query(`CREATE TABLE ${table} (id INT PRIMARY KEY, n INT NOT NULL DEFAULT 0)`);
+    // A deferred constraint trigger runs inside COMMIT: with a sleep it holds COMMIT open long enough to kill it.
+    await pool.query(`CREATE FUNCTION ${table}_slow() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.n = 1 THEN PERFORM pg_sleep(2); END IF; RETURN NULL; END $$`);
+    await pool.query(`CREATE CONSTRAINT TRIGGER ${table}_slow AFTER INSERT ON ${table}
+      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ${table}_slow()`);
+  }, 120_000);
+  afterAll(async () => {
+    await pool?.end();
+    await cluster?.destroy();
+  });
+
+  it('killed during a step: runner.transaction reconnects through its source and completes once', async () => {
+    const logger = recordingLogger();
+    const runner = new DbOpRunner({ maxRetries: 3, initialDelayMs: 10, logger });
+    await runner.transaction(
+      pgPoolSource(pool),
+      async (s, attempt) => {
+        await s.query(`INSERT INTO ${table} (id) VALUES (1)`);
+        if (attempt.attempt === 1) {
+          await terminateBackend(url, (s.raw as unknown as { processID: number }).processID);
+          await s.query('SELECT 1');
+        }
+      },
+      { name: 'step-kill' },
+    );
+    const { rows } = await pool.query(`SELECT count(*)::int AS c FROM ${table} WHERE id = 1`);
+    expect(rows[0].c).toBe(1);
+    expect(logger.records.some((r) => r.message === 'step-kill failed' && r.level === 'warn')).toBe(true);
+  });
+
+  it('killed during COMMIT before it committed: pg_xact_status says aborted, the retry applies the write once', async () => {
+    const logger = recordingLogger();
+    const runner = new DbOpRunner({ maxRetries: 3, initialDelayMs: 10, logger });
+    let pids: number[] = [];
+    await runner.transaction(
+      pgPoolSource(pool),
+      async (s, attempt) => {
+        const pid = (s.raw as unknown as { processID: number }).processID;
+        pids.push(pid);
+        // n = 1 makes the deferred trigger sleep inside COMMIT on the first attempt only.
+        await s.query(`INSERT INTO ${table} (id, n) VALUES (2, $1)`, [attempt.attempt === 1 ? 1 : 0]);
+        if (attempt.attempt === 1) void killWhile(url, pool, pid, 'PgSleep');
+      },
+      { name: 'commit-kill' },
+    );
+    const { rows } = await pool.query(`SELECT count(*)::int AS c FROM ${table} WHERE id = 2`);
+    expect(rows[0].c).toBe(1);
+    expect(pids.length).toBe(2);
+    pids = [];
+  });
+
+  it('killed while COMMIT waited after committing locally: verified committed, not retried, applied once', async () => {
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      // A synchronous standby that never comes: COMMIT writes locally, then waits forever for it.
+      await admin.query("ALTER SYSTEM SET synchronous_standby_names = 'dbop_nobody'");
+      await admin.query('SELECT pg_reload_conf()');
+      await sleep(200);
+      const runner = new DbOpRunner({ maxRetries: 3, initialDelayMs: 10 });
+      let attempts = 0;
+      await runner.transaction(
+        pgPoolSource(pool),
+        async (s) => {
+          attempts += 1;
+          await s.query(`INSERT INTO ${table} (id) VALUES (3)`);
+          void killWhile(url, pool, (s.raw as unknown as { processID: number }).processID, 'SyncRep');
+        },
+        { name: 'syncrep-kill' },
+      );
+      expect(attempts).toBe(1);
+      const { rows } = await pool.query(`SELECT count(*)::int AS c FROM ${table} WHERE id = 3`);
+      expect(rows[0].c).toBe(1);
+    } finally {
+      await admin.query('ALTER SYSTEM RESET synchronous_standby_names');
+      await admin.query('SELECT pg_reload_conf()');
+      await admin.end();
+    }
+  });
+
+  it('killed during COMMIT with no way to verify: AmbiguousCommitError, no retry; idempotent work is retried', async () => {
+    // Sessions without a sidecar cannot ask pg_xact_status: the outcome must be reported, not guessed.
+    const blind: SessionSource<pg.PoolClient> = {
+      acquire: async () => pgSession(await pool.connect()),
+      release: async (s) => s.raw.release(s.destroyed || s.inTransaction()),
+    };
+    const runner = new DbOpRunner({ maxRetries: 3, initialDelayMs: 10 });
+    let attempts = 0;
+    const body = (id: number) => async (s: Session<pg.PoolClient>, attempt: AttemptContext) => {
+      attempts += 1;
+      // n = 1 makes the deferred trigger sleep inside COMMIT, long enough to kill the backend there.
+      await s.query(`INSERT INTO ${table} (id, n) VALUES ($1, $2)`, [id, attempt.attempt === 1 ? 1 : 0]);
+      if (attempt.attempt === 1)
+        void killWhile(url, pool, (s.raw as unknown as { processID: number }).processID, 'PgSleep');
+    };
+    const error = await runner.transaction(blind, body(4), { name: 'blind-commit' }).catch((e: unknown) => e);
+    expect(isAmbiguousCommitError(error)).toBe(true);
+    expect(attempts).toBe(1);
+    attempts = 0;
+    await runner.transaction(blind, body(5), { name: 'blind-idempotent', idempotent: true });
+    expect(attempts).toBe(2);
+    const { rows } = await pool.query(`SELECT id FROM ${table} WHERE id IN (4, 5) ORDER BY id`);
+    expect(rows.map((r) => r.id)).toEqual([5]);
+  });
+});

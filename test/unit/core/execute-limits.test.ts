@@ -1,0 +1,289 @@
+import { describe, expect, it, vi } from 'vitest';
+import type { AttemptContext } from '../../../src/core/attempt.js';
+import type { Classification } from '../../../src/core/classification.js';
+import {
+  AmbiguousCommitError,
+  AttemptTimeoutError,
+  DeadlineExceededError,
+  isAmbiguousCommitError,
+  isAttemptTimeoutError,
+  isDeadlineExceededError,
+} from '../../../src/core/errors.js';
+import { execute } from '../../../src/core/execute.js';
+import { RetryBudget } from '../../../src/core/retry-budget.js';
+import { FakeClock } from './fake-clock.js';
+import { alwaysFailing, hang, recordingScope, scripted, TransientError } from './helpers.js';
+
+const none = { jitter: 'none' } as const;
+
+describe('execute: attempt timeout (E6)', () => {
+  it('aborts the attempt signal with AttemptTimeoutError, rolls back without waiting for the hung op, and retries', async () => {
+    const clock = new FakeClock(0);
+    const scope = recordingScope();
+    const seen: AttemptContext[] = [];
+    const op = (c: AttemptContext): Promise<string> | string => {
+      seen.push(c);
+      return c.attempt === 1 ? hang() : 'second try';
+    };
+    const result = execute(op, { clock, scope: scope.factory, attemptTimeoutMs: 500, policy: none });
+    await expect(clock.settle(result)).resolves.toBe('second try');
+    expect(scope.log).toEqual(['begin 1', 'rollback 1 AttemptTimeoutError', 'begin 2', 'commit 2']);
+    const first = seen[0]!;
+    expect(first.signal.aborted).toBe(true);
+    expect(isAttemptTimeoutError(first.signal.reason)).toBe(true);
+    expect(first.signal.reason).toMatchObject({ code: 'DBOP_ATTEMPT_TIMEOUT', attempt: 1, timeoutMs: 500 });
+    expect(seen[1]!.signal.aborted).toBe(false);
+    expect(seen[1]!.startedAt).toBe(600); // 500 ms timeout, then 100 ms backoff
+  });
+
+  it('rejects with AttemptTimeoutError when every attempt times out, or returns default with raises false', async () => {
+    const clock = new FakeClock(0);
+    const policy = { maxRetries: 2, ...none };
+    const result = execute(() => hang(), { clock, attemptTimeoutMs: 50, policy });
+    await expect(clock.settle(result)).rejects.toBeInstanceOf(AttemptTimeoutError);
+    const withDefault = execute(() => hang(), {
+      clock,
+      attemptTimeoutMs: 50,
+      policy,
+      raises: false,
+      default: -1,
+    });
+    await expect(clock.settle(withDefault)).resolves.toBe(-1);
+  });
+
+  it('retries a timeout even when retryOn lists only other errors (E6 says retryable)', async () => {
+    const clock = new FakeClock(0);
+    let calls = 0;
+    const op = (): Promise<string> | string => (++calls === 1 ? hang() : 'ok');
+    const result = execute(op, { clock, attemptTimeoutMs: 10, retryOn: [TransientError] });
+    await expect(clock.settle(result)).resolves.toBe('ok');
+  });
+
+  it('times out a hung begin and a hung preAttempt too, and rolls back what begin may have opened', async () => {
+    const clock = new FakeClock(0);
+    const scope = recordingScope({ begin: (c) => (c.attempt === 1 ? hang() : undefined) });
+    const preAttempt = (c: AttemptContext): unknown => (c.attempt === 2 ? hang() : undefined);
+    const result = execute(() => 'ok', { clock, scope: scope.factory, preAttempt, attemptTimeoutMs: 20 });
+    await expect(clock.settle(result)).resolves.toBe('ok');
+    expect(scope.log).toEqual([
+      'begin 1',
+      'rollback 1 AttemptTimeoutError',
+      'begin 2',
+      'rollback 2 AttemptTimeoutError',
+      'begin 3',
+      'commit 3',
+    ]);
+  });
+
+  it('does not interrupt a slow commit: the attempt limit does not cover COMMIT', async () => {
+    const clock = new FakeClock(0);
+    const scope = recordingScope({
+      commit: () => new Promise<void>((resolve) => clock.setTimeout(() => resolve(), 1000)),
+    });
+    const result = execute(() => 'ok', { clock, scope: scope.factory, attemptTimeoutMs: 100 });
+    await expect(clock.settle(result)).resolves.toBe('ok');
+    expect(scope.log).toEqual(['begin 1', 'commit 1']);
+  });
+
+  it('clears its timer when the attempt ends in time', async () => {
+    const clock = new FakeClock(0);
+    await clock.settle(execute(() => 'ok', { clock, attemptTimeoutMs: 100 }));
+    expect(clock.pending).toBe(0);
+  });
+
+  it('reports the time left through remainingMs(), clamped to the deadline', async () => {
+    const clock = new FakeClock(0);
+    const remaining: number[] = [];
+    const op = async (c: AttemptContext): Promise<void> => {
+      remaining.push(c.remainingMs());
+      await new Promise<void>((resolve) => clock.setTimeout(() => resolve(), 40));
+      remaining.push(c.remainingMs());
+    };
+    await clock.settle(execute(op, { clock, attemptTimeoutMs: 100 }));
+    await clock.settle(execute(op, { clock, attemptTimeoutMs: 1000, deadlineMs: 70 }));
+    expect(remaining).toEqual([100, 60, 70, 30]);
+  });
+});
+
+describe('execute: deadline (E7)', () => {
+  it('does not take a sleep that would cross the deadline; rethrows the last error', async () => {
+    const clock = new FakeClock(0);
+    const errors = [new TransientError('1'), new TransientError('2'), new TransientError('3')];
+    const op = scripted('never', ...errors);
+    const onGiveUp = vi.fn();
+    const result = execute(op, { clock, deadlineMs: 250, policy: none, onGiveUp });
+    await expect(clock.settle(result)).rejects.toBe(errors[1]);
+    // Attempt 2 started after the 100 ms sleep; the next 200 ms sleep would cross 250, so it was not taken.
+    expect(op.contexts.map((c) => c.startedAt)).toEqual([0, 100]);
+    expect(clock.now()).toBe(100);
+    expect(onGiveUp.mock.calls[0]![0]).toMatchObject({ reason: 'deadline', attempt: 2 });
+  });
+
+  it('returns default at the deadline with raises false', async () => {
+    const clock = new FakeClock(0);
+    const result = execute(alwaysFailing(new TransientError('x')), {
+      clock,
+      deadlineMs: 250,
+      policy: none,
+      raises: false,
+      default: 0,
+    });
+    await expect(clock.settle(result)).resolves.toBe(0);
+  });
+
+  it('aborts an attempt still running at the deadline with DeadlineExceededError (cause: the previous error), not retried', async () => {
+    const clock = new FakeClock(0);
+    const first = new TransientError('first');
+    const scope = recordingScope();
+    let calls = 0;
+    const op = (): Promise<never> => (++calls === 1 ? Promise.reject(first) : hang());
+    const result = execute(op, {
+      clock,
+      scope: scope.factory,
+      deadlineMs: 300,
+      attemptTimeoutMs: 1000,
+      policy: none,
+    });
+    const error = await clock.settle(result).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DeadlineExceededError);
+    expect(isDeadlineExceededError(error)).toBe(true);
+    expect((error as DeadlineExceededError).cause).toBe(first);
+    expect(clock.now()).toBe(300);
+    expect(calls).toBe(2);
+    expect(scope.log).toEqual([
+      'begin 1',
+      'rollback 1 TransientError',
+      'begin 2',
+      'rollback 2 DeadlineExceededError',
+    ]);
+  });
+});
+
+describe('execute: caller signal (E8)', () => {
+  it('does not call op when the signal is already aborted', async () => {
+    const op = vi.fn(() => 1);
+    const reason = new Error('shutting down');
+    await expect(execute(op, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+    expect(op).not.toHaveBeenCalled();
+  });
+
+  it('stops a running attempt at once with signal.reason, after rolling back, even with raises false', async () => {
+    const clock = new FakeClock(0);
+    const controller = new AbortController();
+    const scope = recordingScope();
+    let attemptSignal: AbortSignal | undefined;
+    const op = (c: AttemptContext): Promise<never> => {
+      attemptSignal = c.signal;
+      return hang();
+    };
+    const result = execute(op, {
+      clock,
+      signal: controller.signal,
+      scope: scope.factory,
+      raises: false,
+      default: 1,
+    });
+    await clock.advance(10);
+    const reason = new Error('user left');
+    controller.abort(reason);
+    await expect(result).rejects.toBe(reason);
+    expect(attemptSignal?.reason).toBe(reason);
+    expect(scope.log).toEqual(['begin 1', 'rollback 1 Error']);
+  });
+
+  it('stops during a backoff sleep without another attempt', async () => {
+    const clock = new FakeClock(0);
+    const controller = new AbortController();
+    const op = alwaysFailing(new TransientError('x'));
+    const onGiveUp = vi.fn();
+    const result = execute(op, { clock, signal: controller.signal, policy: none, onGiveUp });
+    result.catch(() => {});
+    await clock.advance(50); // first attempt failed, sleeping 100 ms
+    expect(clock.pending).toBe(1);
+    controller.abort('stop');
+    await expect(result).rejects.toBe('stop');
+    expect(op.calls).toBe(1);
+    expect(clock.pending).toBe(0);
+    expect(onGiveUp.mock.calls[0]![0]).toMatchObject({ reason: 'aborted', error: 'stop' });
+  });
+
+  it('removes its listener from the caller signal after each attempt', async () => {
+    const controller = new AbortController();
+    const add = vi.spyOn(controller.signal, 'addEventListener');
+    const remove = vi.spyOn(controller.signal, 'removeEventListener');
+    for (let i = 0; i < 3; i++) await execute(() => i, { signal: controller.signal });
+    expect(add).toHaveBeenCalledTimes(3);
+    expect(remove).toHaveBeenCalledTimes(3);
+  });
+});
+
+describe('execute: ambiguous outcomes (E9)', () => {
+  const ambiguous: Classification = {
+    kind: 'connection-lost',
+    retryable: false,
+    scope: 'connection',
+    ambiguous: true,
+  };
+  const lost = Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' });
+
+  it('does not retry an ambiguous failure unless idempotent: AmbiguousCommitError with the original as cause', async () => {
+    const op = alwaysFailing(lost);
+    const error = await execute(op, { classifier: () => ambiguous }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AmbiguousCommitError);
+    expect(isAmbiguousCommitError(error)).toBe(true);
+    expect((error as Error).cause).toBe(lost);
+    expect(op.calls).toBe(1);
+  });
+
+  it('retries an ambiguous failure when idempotent is true', async () => {
+    const op = scripted('ok', lost);
+    await expect(
+      execute(op, { classifier: () => ambiguous, idempotent: true, policy: { initialDelayMs: 0 } }),
+    ).resolves.toBe('ok');
+  });
+
+  it('rethrows an AmbiguousCommitError from a session as is, not wrapped twice', async () => {
+    const fromSession = new AmbiguousCommitError('transfer', { cause: lost });
+    await expect(execute(alwaysFailing(fromSession))).rejects.toBe(fromSession);
+  });
+});
+
+describe('execute: retry budget (E11)', () => {
+  it('fails fast with the original error when the budget refuses the retry', async () => {
+    const budget = new RetryBudget({ ratio: 0, minRetriesPerSecond: 0, clock: new FakeClock() });
+    const error = new TransientError('x');
+    const op = alwaysFailing(error);
+    const onGiveUp = vi.fn();
+    await expect(execute(op, { budget, onGiveUp })).rejects.toBe(error);
+    expect(op.calls).toBe(1);
+    expect(onGiveUp.mock.calls[0]![0]).toMatchObject({ reason: 'budget' });
+  });
+
+  it('is shared by calls: retries stop once the shared floor is spent', async () => {
+    const budget = new RetryBudget({
+      ratio: 0,
+      minRetriesPerSecond: 0.3,
+      ttlMs: 10_000,
+      clock: new FakeClock(),
+    });
+    const policy = { maxRetries: 5, initialDelayMs: 0, maxDelayMs: 0 };
+    const a = alwaysFailing(new TransientError('a'));
+    const b = alwaysFailing(new TransientError('b'));
+    await expect(execute(a, { budget, policy })).rejects.toThrow('a');
+    await expect(execute(b, { budget, policy })).rejects.toThrow('b');
+    expect([a.calls, b.calls]).toEqual([4, 1]); // 0.3/s * 10 s = 3 retries in all
+  });
+
+  it('spends no token on a retry the deadline forbids', async () => {
+    const clock = new FakeClock(0);
+    const budget = new RetryBudget({ ratio: 0, minRetriesPerSecond: 0.1, ttlMs: 10_000, clock });
+    const result = execute(alwaysFailing(new TransientError('x')), {
+      clock,
+      budget,
+      deadlineMs: 50,
+      policy: none,
+    });
+    await expect(clock.settle(result)).rejects.toThrow('x');
+    expect(budget.available).toBe(1);
+  });
+});

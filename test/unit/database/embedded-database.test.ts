@@ -1,0 +1,189 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import BetterSqlite from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isDbopError } from '../../../src/core/errors.js';
+import { createDatabase } from '../../../src/database/create-database.js';
+import type { Database } from '../../../src/database/database.js';
+
+// The facade on the two embedded drivers: real better-sqlite3 files and a real PGlite instance.
+describe('createDatabase on SQLite', () => {
+  let dir: string;
+  let path: string;
+  let db: Database;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'dbop-db-test-'));
+    path = join(dir, 'app.db');
+    db = await createDatabase({
+      url: `sqlite:${path}`,
+      max: 3,
+      maxRetries: 100,
+      initialDelayMs: 1,
+      maxDelayMs: 5,
+    });
+    await db.query('CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT NOT NULL)');
+  });
+
+  afterAll(async () => {
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('query() binds named and positional parameters', async () => {
+    await db.query('INSERT INTO item (id, name) VALUES (:id, :name)', { id: 1, name: "it's :name" });
+    await db.query('INSERT INTO item (id, name) VALUES (?, ?)', [2, 'two']);
+    const { rows } = await db.query('SELECT name FROM item WHERE id IN (:a, :b) ORDER BY id', { a: 1, b: 2 });
+    expect(rows).toEqual([{ name: "it's :name" }, { name: 'two' }]);
+  });
+
+  it('acquire() commits when the callback resolves and rolls back when it throws', async () => {
+    await db.acquire((conn) =>
+      conn.execute('INSERT INTO item (id, name) VALUES (:id, :name)', { id: 10, name: 'kept' }),
+    );
+    const failure = new Error('business rule');
+    await expect(
+      db.acquire(async (conn) => {
+        await conn.execute('INSERT INTO item (id, name) VALUES (:id, :name)', { id: 11, name: 'dropped' });
+        throw failure;
+      }),
+    ).rejects.toBe(failure);
+    const { rows } = await db.query('SELECT id FROM item WHERE id IN (10, 11)');
+    expect(rows).toEqual([{ id: 10 }]);
+  });
+
+  it('transaction() rolls back everything when fn throws, and returns fn value otherwise', async () => {
+    await expect(
+      db.transaction(async (conn) => {
+        await conn.execute('INSERT INTO item (id, name) VALUES (20, :n)', { n: 'x' });
+        throw new Error('nope');
+      }),
+    ).rejects.toThrow('nope');
+    const value = await db.transaction(
+      async (conn) => (await conn.execute('SELECT count(*) AS n FROM item WHERE id = 20')).rows[0],
+    );
+    expect(value).toEqual({ n: 0 });
+  });
+
+  it('stream() yields rows one at a time and stops early on break', async () => {
+    await db.acquire(async (conn) => {
+      for (let id = 100; id < 150; id += 1)
+        await conn.execute('INSERT INTO item (id, name) VALUES (:id, :name)', { id, name: `n${id}` });
+    });
+    const seen: unknown[] = [];
+    await db.acquire(async (conn) => {
+      for await (const row of conn.stream<{ id: number }>(
+        'SELECT id FROM item WHERE id >= :from ORDER BY id',
+        { from: 100 },
+      )) {
+        seen.push(row.id);
+        if (seen.length === 5) break;
+      }
+      // The connection is usable after the early break.
+      await conn.execute('SELECT 1');
+    });
+    expect(seen).toEqual([100, 101, 102, 103, 104]);
+  });
+
+  it('counts every database error by kind and code', async () => {
+    const before = db.stats().errors;
+    await expect(db.query('INSERT INTO item (id, name) VALUES (1, :n)', { n: 'dup' })).rejects.toMatchObject({
+      code: 'SQLITE_CONSTRAINT_PRIMARYKEY',
+    });
+    await expect(db.acquire((conn) => conn.execute('SELEC 1'))).rejects.toMatchObject({
+      code: 'SQLITE_ERROR',
+    });
+    const after = db.stats().errors;
+    expect(after.total - before.total).toBe(2);
+    expect(after.byKind.constraint).toBe((before.byKind.constraint ?? 0) + 1);
+    expect(after.byCode['sqlite:SQLITE_CONSTRAINT_PRIMARYKEY']).toBe(
+      (before.byCode['sqlite:SQLITE_CONSTRAINT_PRIMARYKEY'] ?? 0) + 1,
+    );
+    expect(after.byCode['sqlite:SQLITE_ERROR']).toBe((before.byCode['sqlite:SQLITE_ERROR'] ?? 0) + 1);
+  });
+
+  it('transaction() retries a real SQLITE_BUSY with async backoff until the lock is free', async () => {
+    const other = new BetterSqlite(path);
+    other.exec('BEGIN IMMEDIATE');
+    const release = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        other.exec('COMMIT');
+        resolve();
+      }, 40),
+    );
+    try {
+      const before = db.stats().errors.byCode['sqlite:SQLITE_BUSY'] ?? 0;
+      await db.transaction(
+        (conn) => conn.execute('INSERT INTO item (id, name) VALUES (200, :n)', { n: 'after busy' }),
+        {
+          name: 'busy-test',
+        },
+      );
+      expect(db.stats().errors.byCode['sqlite:SQLITE_BUSY'] ?? 0).toBeGreaterThan(before);
+      expect((await db.query('SELECT name FROM item WHERE id = 200')).rows).toEqual([{ name: 'after busy' }]);
+    } finally {
+      await release;
+      other.close();
+    }
+  });
+
+  it('rejects calls after close() and unknown options', async () => {
+    const scratch = await createDatabase('sqlite::memory:');
+    await scratch.close();
+    await expect(scratch.query('SELECT 1')).rejects.toSatisfy((error) =>
+      isDbopError(error, 'DBOP_DATABASE_CLOSED'),
+    );
+    await expect(createDatabase({ url: 'sqlite::memory:', maxRetrys: 3 } as never)).rejects.toThrow(
+      'Unknown runner option `maxRetrys`',
+    );
+    await expect(createDatabase({ url: 'sqlite::memory:', max: 0 })).rejects.toThrow(
+      'Expected `max` to be a positive integer, got 0',
+    );
+  });
+});
+
+describe('createDatabase on PGlite', () => {
+  let db: Database;
+
+  beforeAll(async () => {
+    db = await createDatabase('pglite:memory');
+    await db.query('CREATE TABLE n (v integer PRIMARY KEY)');
+  });
+
+  afterAll(async () => {
+    await db.close();
+  });
+
+  it('translates named parameters around ::casts and dollar quotes', async () => {
+    const { rows } = await db.query(
+      "SELECT :v::int + 1 AS next, $$ :not_a_param $$ AS text, ':x'::text AS lit",
+      { v: '41' },
+    );
+    expect(rows).toEqual([{ next: 42, text: ' :not_a_param ', lit: ':x' }]);
+  });
+
+  it('stream() reads past one cursor batch inside acquire()', async () => {
+    await db.query('INSERT INTO n SELECT generate_series(1, 450)');
+    const values = await db.acquire(async (conn) => {
+      const out: number[] = [];
+      for await (const row of conn.stream<{ v: number }>('SELECT v FROM n WHERE v > :min ORDER BY v', {
+        min: 0,
+      }))
+        out.push(row.v);
+      return out;
+    });
+    expect(values).toHaveLength(450);
+    expect(values[449]).toBe(450);
+  });
+
+  it('acquire() rolls back on throw', async () => {
+    await expect(
+      db.acquire(async (conn) => {
+        await conn.execute('DELETE FROM n');
+        throw new Error('undo');
+      }),
+    ).rejects.toThrow('undo');
+    expect((await db.query('SELECT count(*)::int AS c FROM n')).rows).toEqual([{ c: 450 }]);
+  });
+});

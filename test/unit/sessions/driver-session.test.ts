@@ -1,0 +1,142 @@
+import { describe, expect, it } from 'vitest';
+import { isAmbiguousCommitError } from '../../../src/core/errors.js';
+import { mariadbSql } from '../../../src/dialects/mariadb/mariadb-sql.js';
+import { postgresSql } from '../../../src/dialects/postgres/postgres-sql.js';
+import { DriverSession } from '../../../src/sessions/shared/driver-session.js';
+import { endsMysqlTransaction } from '../../../src/sessions/shared/mysql-family.js';
+import type { CommitStatus, SessionDriver } from '../../../src/sessions/shared/session-driver.js';
+import { isCommitInFlight, isVerifiedAbort } from '../../../src/sessions/shared/verify-commit.js';
+
+type Fake = SessionDriver<null> & { sent: string[]; failOn?: (sql: string) => unknown };
+
+function fakeDriver(overrides: Partial<SessionDriver<null>> = {}): Fake {
+  const fake: Fake = {
+    dialect: 'postgres',
+    sql: postgresSql(),
+    raw: null,
+    sent: [],
+    async query(sql) {
+      fake.sent.push(sql);
+      const failure = fake.failOn?.(sql);
+      if (failure !== undefined) throw failure;
+      return { rows: [], rowCount: 0 };
+    },
+    async batch(statements) {
+      for (const statement of statements) {
+        fake.sent.push(statement);
+        const failure = fake.failOn?.(statement);
+        if (failure !== undefined) throw failure;
+      }
+      return statements.some((s) => s.includes('pg_current_xact_id')) ? [{ xid: '742' }] : [];
+    },
+    destroy() {},
+    ...overrides,
+  };
+  return fake;
+}
+
+const lost = () => Object.assign(new Error('Connection terminated unexpectedly'), {});
+
+describe('DriverSession', () => {
+  it('records the transaction id at BEGIN (one batch) only when it can verify commits', async () => {
+    const withVerify = fakeDriver({ commitStatus: async () => 'committed' });
+    await new DriverSession(withVerify).begin({ alsoRun: ["SELECT set_config('lock_timeout', '50', true)"] });
+    expect(withVerify.sent).toEqual([
+      'BEGIN',
+      "SELECT set_config('lock_timeout', '50', true)",
+      'SELECT pg_current_xact_id()::text AS xid',
+    ]);
+    const plain = fakeDriver();
+    await new DriverSession(plain).begin({ readOnly: true });
+    expect(plain.sent).toEqual(['BEGIN READ ONLY']);
+  });
+
+  it.each<[CommitStatus, string]>([
+    ['committed', 'resolves'],
+    ['aborted', 'verified abort'],
+    ['unknown', 'ambiguous'],
+  ])('a COMMIT lost with the server answering %s: %s', async (status, expected) => {
+    const asked: string[] = [];
+    const driver = fakeDriver({
+      commitStatus: async (id) => {
+        asked.push(id);
+        return status;
+      },
+    });
+    const error = lost();
+    driver.failOn = (sql) => (sql === 'COMMIT' ? error : undefined);
+    const session = new DriverSession(driver);
+    await session.begin();
+    const outcome = await session.commit().then(
+      () => 'resolves',
+      (e: unknown) =>
+        isAmbiguousCommitError(e)
+          ? 'ambiguous'
+          : isVerifiedAbort(e) && e === error
+            ? 'verified abort'
+            : 'other',
+    );
+    expect(outcome).toBe(expected);
+    expect(asked).toEqual(['742']);
+    expect(session.inTransaction()).toBe(false);
+  });
+
+  it('a COMMIT the server refused with a SQLSTATE is not ambiguous; without verification a lost one is marked', async () => {
+    const refused = Object.assign(new Error('could not serialize'), { code: '40001' });
+    const driver = fakeDriver({ commitStatus: async () => 'committed' });
+    driver.failOn = (sql) => (sql === 'COMMIT' ? refused : undefined);
+    const session = new DriverSession(driver);
+    await session.begin();
+    await expect(session.commit()).rejects.toBe(refused);
+    const unverified = fakeDriver();
+    const error = lost();
+    unverified.failOn = (sql) => (sql === 'COMMIT' ? error : undefined);
+    const other = new DriverSession(unverified);
+    await other.begin();
+    await expect(other.commit()).rejects.toBe(error);
+    expect(isCommitInFlight(error)).toBe(true);
+  });
+
+  it('MySQL 1213 ends the tracked transaction; a broken connection is destroyed and never used again', async () => {
+    const driver = fakeDriver({
+      dialect: 'mariadb',
+      sql: mariadbSql(),
+      endsTransaction: endsMysqlTransaction,
+    });
+    const deadlock = Object.assign(new Error('Deadlock found'), { errno: 1213 });
+    driver.failOn = (sql) => (sql === 'UPDATE' ? deadlock : undefined);
+    const session = new DriverSession(driver);
+    await session.begin();
+    await expect(session.query('UPDATE')).rejects.toBe(deadlock);
+    expect(session.inTransaction()).toBe(false);
+
+    let broken = false;
+    let destroyed = 0;
+    const fragile = fakeDriver({ isBroken: () => broken, destroy: () => void destroyed++ });
+    fragile.failOn = () => {
+      broken = true;
+      return lost();
+    };
+    const gone = new DriverSession(fragile);
+    await expect(gone.query('SELECT 1')).rejects.toThrow('Connection terminated');
+    expect(gone.destroyed).toBe(true);
+    expect(destroyed).toBe(1);
+    await expect(gone.query('SELECT 1')).rejects.toMatchObject({ code: 'DBOP_SESSION_DESTROYED' });
+  });
+
+  it('a BEGIN batch failing after BEGIN leaves no transaction open', async () => {
+    let open = false;
+    const driver = fakeDriver({ inTransaction: () => open });
+    driver.failOn = (sql) => {
+      if (sql === 'BEGIN') open = true;
+      if (sql === 'ROLLBACK') open = false;
+      return sql.startsWith('SELECT set_config') ? new Error('bad setting') : undefined;
+    };
+    const session = new DriverSession(driver);
+    await expect(session.begin({ alsoRun: ["SELECT set_config('x', '1', true)"] })).rejects.toThrow(
+      'bad setting',
+    );
+    expect(driver.sent).toContain('ROLLBACK');
+    expect(session.inTransaction()).toBe(false);
+  });
+});
