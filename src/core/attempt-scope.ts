@@ -71,37 +71,41 @@ export function attemptScope(session: Session, options: AttemptScopeOptions = {}
     }
   };
 
-  return {
-    async begin(context: AttemptContext): Promise<void> {
-      const readOnly = resolved.readOnly ?? context.readOnly;
-      const timeouts = clampTimeouts(resolved, context.remainingMs());
-      const slot = session.nextSlot();
-      try {
-        if (!session.inTransaction()) {
-          const readOnlyStep = readOnly ? sql.readOnlyStep(false) : undefined;
-          const settings = sql.timeouts(timeouts, slot, 'transaction');
-          pendingRestore = [...settings.restore, ...(readOnlyStep?.restore ?? [])];
-          state = 'transaction';
-          await session.begin({
-            readOnly,
-            ...(resolved.isolationLevel === undefined ? {} : { isolationLevel: resolved.isolationLevel }),
-            alsoRun: [...(readOnlyStep?.apply ?? []), ...settings.apply],
-          });
-        } else {
-          const readOnlyStep = readOnly ? sql.readOnlyStep(true) : undefined;
-          const settings = sql.timeouts(timeouts, slot, 'savepoint');
-          undoByRollbackTo = readOnlyStep?.undoByRollbackTo ?? false;
-          pendingRestore = [...settings.restore, ...(readOnlyStep?.restore ?? [])];
-          state = 'savepoint';
-          savepoint = await session.savepoint({
-            alsoRun: [...(readOnlyStep?.apply ?? []), ...settings.apply],
-          });
-        }
-      } catch (error) {
-        await cleanup().catch(() => session.destroy(error));
-        state = 'done';
-        throw error;
+  const open = async (context: AttemptContext): Promise<void> => {
+    const readOnly = resolved.readOnly ?? context.readOnly;
+    const timeouts = clampTimeouts(resolved, context.remainingMs());
+    const slot = session.nextSlot();
+    try {
+      if (!session.inTransaction()) {
+        const readOnlyStep = readOnly ? sql.readOnlyStep(false) : undefined;
+        const settings = sql.timeouts(timeouts, slot, 'transaction');
+        state = 'transaction';
+        await session.begin({
+          readOnly,
+          ...(resolved.isolationLevel === undefined ? {} : { isolationLevel: resolved.isolationLevel }),
+          alsoRun: [...(readOnlyStep?.apply ?? []), ...settings.apply],
+        });
+        pendingRestore = [...settings.restore, ...(readOnlyStep?.restore ?? [])];
+      } else {
+        const readOnlyStep = readOnly ? sql.readOnlyStep(true) : undefined;
+        const settings = sql.timeouts(timeouts, slot, 'savepoint');
+        undoByRollbackTo = readOnlyStep?.undoByRollbackTo ?? false;
+        state = 'savepoint';
+        savepoint = await session.savepoint({ alsoRun: [...(readOnlyStep?.apply ?? []), ...settings.apply] });
+        pendingRestore = [...settings.restore, ...(readOnlyStep?.restore ?? [])];
       }
+    } catch (error) {
+      // The session undid its own half-done BEGIN or SAVEPOINT; settings were not applied, or went with it.
+      state = 'done';
+      throw error;
+    }
+  };
+  let opening: Promise<void> | undefined;
+
+  return {
+    begin(context: AttemptContext): Promise<void> {
+      opening = open(context);
+      return opening;
     },
 
     async commit(): Promise<void> {
@@ -127,13 +131,15 @@ export function attemptScope(session: Session, options: AttemptScopeOptions = {}
     },
 
     async rollback(_context: AttemptContext, error: unknown): Promise<void> {
-      if (state === 'idle' || state === 'done') return;
+      if (state === 'done') return;
       const wasBusy = session.busy;
       try {
         // A timed-out or aborted op may still have a statement running: cancel it first, and give the
         // cleanup a bounded time; a connection that cannot be brought back to a known state is destroyed.
         if (wasBusy) await session.cancel?.().catch(() => undefined);
-        await withLimit(cleanup(), wasBusy ? (resolved.cleanupTimeoutMs ?? 5000) : undefined);
+        // A begin still in flight (the limit fired during it) must settle before we know what to undo.
+        const settled = (opening ?? Promise.resolve()).then(cleanup, () => undefined);
+        await withLimit(settled, wasBusy ? (resolved.cleanupTimeoutMs ?? 5000) : undefined);
       } catch {
         session.destroy(error);
       } finally {

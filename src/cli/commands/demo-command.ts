@@ -65,14 +65,19 @@ export const demoCommand: CliCommand = {
     const durationS = numberFlag('demo', parsed, 'duration', { min: 0.1, max: 3600, fallback: 5 });
     const json = parsed.values.json === true;
     const progress = new ProgressLine(io.stderr);
+    // Ctrl-C ends the run early but still audits the books and drops the tables.
+    const interrupt = new AbortController();
+    const onSigint = (): void => interrupt.abort();
+    process.once('SIGINT', onSigint);
     const report = await runDemo({
+      signal: interrupt.signal,
       ...(url === undefined ? {} : { url }),
       workers,
       ...(accounts === undefined ? {} : { accounts }),
       durationS,
       retry: parsed.values['no-retry'] !== true,
       onProgress: (snapshot) => progress.update(snapshot),
-    });
+    }).finally(() => process.removeListener('SIGINT', onSigint));
     progress.done();
     io.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : formatDemoReport(report));
     return report.invariant.holds ? 0 : 1;

@@ -28,6 +28,8 @@ export interface DemoOptions {
   /** Application think time between the two row locks, ms: [min, max]. Default [1, 3]. */
   readonly thinkMs?: readonly [number, number];
   readonly onProgress?: (snapshot: ProgressSnapshot) => void;
+  /** Stops starting new transfers (Ctrl-C): the run still ends with the audit and the cleanup. */
+  readonly signal?: AbortSignal;
 }
 
 /** The retry policy of the demo's transfers: enough attempts to ride out heavy contention, short waits. */
@@ -98,7 +100,7 @@ async function workload(
   });
 
   const worker = async (index: number): Promise<void> => {
-    for (let sequence = 1; performance.now() < endAt; sequence += 1) {
+    for (let sequence = 1; performance.now() < endAt && options.signal?.aborted !== true; sequence += 1) {
       const transfer = randomTransfer(`w${index}-${sequence}`, options.accounts);
       const body = (connection: Parameters<typeof applyTransfer>[0]) =>
         applyTransfer(connection, tables, backend, transfer, think);

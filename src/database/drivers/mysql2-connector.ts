@@ -15,6 +15,12 @@ interface Mysql2Pool {
   query(sql: string, values?: unknown): Promise<[unknown, unknown]>;
   end(): Promise<void>;
   on(event: 'error', listener: (error: unknown) => void): unknown;
+  /** The callback pool underneath; its counters are not public API, so every one is optional. */
+  readonly pool?: {
+    readonly _allConnections?: { readonly length: number };
+    readonly _freeConnections?: { readonly length: number };
+    readonly _connectionQueue?: { readonly length: number };
+  };
 }
 
 interface Mysql2PoolConnection extends Mysql2ConnectionLike {
@@ -68,7 +74,15 @@ export function mysql2Connector(
       else connection.release();
     },
     close: () => pool.end(),
-    counts: () => ({ total: inUse, idle: 0, waiting: 0 }),
+    counts: () => {
+      const core = pool.pool;
+      const idle = core?._freeConnections?.length ?? 0;
+      return {
+        total: core?._allConnections?.length ?? inUse + idle,
+        idle,
+        waiting: core?._connectionQueue?.length ?? 0,
+      };
+    },
     stream: (session, sql, values) =>
       (session.raw as Mysql2PoolConnection).connection.query(sql, values).stream({ objectMode: true }),
   };

@@ -103,7 +103,14 @@ export class DriverSession<Raw> implements Session<Raw> {
 
   async savepoint(options: AlsoRun = {}): Promise<string> {
     const name = `dbop_sp_${this.nextSlot()}`;
-    await this.batch([this.sql.savepoint(name), ...(options.alsoRun ?? [])]);
+    try {
+      await this.batch([this.sql.savepoint(name), ...(options.alsoRun ?? [])]);
+    } catch (error) {
+      // The SAVEPOINT may exist with its settings half-applied: undo it; if it never existed, this fails too.
+      if (this.inTransaction() && !this.#destroyed)
+        await this.rollbackToSavepoint(name).catch(() => undefined);
+      throw error;
+    }
     return name;
   }
 

@@ -30,63 +30,71 @@ describeIfPostgres('classify: PostgreSQL server faults (private server)', () => 
   const sleeping = (pid: number): string =>
     `SELECT 1 FROM pg_stat_activity WHERE pid = ${pid} AND query LIKE '%pg_sleep%' AND state = 'active'`;
 
-  it.each(drivers)(
-    '%s: server killed (SIGKILL) mid-query is connection-lost, ambiguous during COMMIT',
-    async (_d, connect) => {
-      const server = cluster!.primary;
-      await withConnections(connect, [server.url, server.url], async ([observer, victim]) => {
-        const running = failure(victim!.query('SELECT pg_sleep(10)'));
-        await waitUntilBlocked(observer!, sleeping(victim!.id));
-        await server.kill9();
-        const error = await running;
-        expect(classify(error)).toMatchObject({
-          kind: 'connection-lost',
-          scope: 'connection',
-          retryable: true,
-        });
-        expect(classify(error, { inFlight: 'commit' })).toMatchObject({ ambiguous: true, retryable: false });
-      });
-      await server.start();
-    },
-  );
+  /** Runs pg_sleep on one connection of each driver, then `fault`, and returns what each driver threw. */
+  async function faultMidQuery(fault: () => Promise<void>): Promise<{ pg: unknown; 'postgres.js': unknown }> {
+    const url = cluster!.primary.url;
+    return withConnections(connectPg, [url, url], async ([observer, viaPg]) =>
+      withConnections(connectPostgresJs, [url], async ([viaPostgresJs]) => {
+        const running = [viaPg!, viaPostgresJs!].map((c) => failure(c.query('SELECT pg_sleep(10)')));
+        for (const c of [viaPg!, viaPostgresJs!]) await waitUntilBlocked(observer!, sleeping(c.id));
+        await fault();
+        const errors = await Promise.all(running);
+        return { pg: errors[0], 'postgres.js': errors[1] };
+      }),
+    );
+  }
 
-  it.each(drivers)(
-    '%s: fast shutdown mid-query is server-shutdown or connection-lost',
-    async (driver, connect) => {
-      const server = cluster!.primary;
-      await withConnections(connect, [server.url, server.url], async ([observer, victim]) => {
-        const running = failure(victim!.query('SELECT pg_sleep(10)'));
-        await waitUntilBlocked(observer!, sleeping(victim!.id));
-        await server.stop('fast');
-        const c = classify(await running);
-        expect(c).toMatchObject({
-          kind: driver === 'pg' ? 'server-shutdown' : 'connection-lost',
-          scope: 'connection',
+  it('server killed (SIGKILL) mid-query: connection-lost for both drivers, ambiguous during COMMIT', async () => {
+    try {
+      for (const [driver, error] of Object.entries(await faultMidQuery(() => cluster!.primary.kill9()))) {
+        const c = classify(error);
+        expect(c, driver).toMatchObject({ kind: 'connection-lost', scope: 'connection', retryable: true });
+        expect(classify(error, { inFlight: 'commit' }), driver).toMatchObject({
+          ambiguous: true,
+          retryable: false,
         });
-        expect(c.retryable).toBe(true);
-      });
-      await server.start();
-    },
-  );
+      }
+    } finally {
+      await cluster!.primary.start();
+    }
+  });
 
-  it.each(drivers)(
-    '%s: server stopped is ECONNREFUSED at connect: connect-failed, never ambiguous',
-    async (_d, connect) => {
-      const server = cluster!.primary;
-      await server.stop('fast');
-      try {
-        const error = await failure(connect(server.url));
-        const c = classify(error, { inFlight: 'commit' });
-        expect(c).toMatchObject({
+  it('fast shutdown mid-query: pg sees 57P01 server-shutdown, postgres.js a closed connection', async () => {
+    try {
+      const { pg: viaPg, 'postgres.js': viaPostgresJs } = await faultMidQuery(() =>
+        cluster!.primary.stop('fast'),
+      );
+      expect(classify(viaPg)).toMatchObject({
+        kind: 'server-shutdown',
+        code: '57P01',
+        scope: 'connection',
+        retryable: true,
+      });
+      expect(classify(viaPostgresJs)).toMatchObject({
+        kind: 'connection-lost',
+        scope: 'connection',
+        retryable: true,
+      });
+    } finally {
+      await cluster!.primary.start();
+    }
+  });
+
+  it('server stopped: both drivers get ECONNREFUSED at connect, connect-failed, never ambiguous', async () => {
+    await cluster!.primary.stop('fast');
+    try {
+      for (const [driver, connect] of drivers) {
+        const c = classify(await failure(connect(cluster!.primary.url)), { inFlight: 'commit' });
+        expect(c, driver).toMatchObject({
           kind: 'connect-failed',
           scope: 'connection',
           retryable: true,
           ambiguous: false,
         });
-        expect(c.code).toBe('ECONNREFUSED');
-      } finally {
-        await server.start();
+        expect(c.code, driver).toBe('ECONNREFUSED');
       }
-    },
-  );
+    } finally {
+      await cluster!.primary.start();
+    }
+  });
 });

@@ -119,6 +119,10 @@ for (const scheme of ['mysql', 'mariadb'] as const) {
     it('knows the server is MariaDB, whatever the scheme', async () => {
       await db.query('SELECT 1');
       expect(db.backend).toBe('mariadb');
+      const { pool } = db.stats();
+      expect(pool.inUse).toBe(0);
+      expect(pool.total).toBeGreaterThanOrEqual(1);
+      expect(pool.idle).toBeGreaterThanOrEqual(1);
     });
 
     it('named parameters survive strings with backslash escapes and # comments', async () => {
