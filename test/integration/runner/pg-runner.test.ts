@@ -238,7 +238,7 @@ describeIfPostgres('DbOpRunner on PostgreSQL (node-postgres)', () => {
         s.query(`UPDATE ${table} SET v = v + 1 WHERE id = $1`, [1]),
       );
       expect(sent).toEqual([
-        "BEGIN;\nSELECT set_config('lock_timeout', '10000', true)",
+        'BEGIN;\nSET LOCAL lock_timeout = 10000',
         `UPDATE ${table} SET v = v + 1 WHERE id = $1`,
         'COMMIT',
       ]);

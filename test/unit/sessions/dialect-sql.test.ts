@@ -13,13 +13,13 @@ describe('dialect SQL builders', () => {
       'BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY',
     ]);
     expect(sql.timeouts({ lockTimeoutMs: 50 }, 1, 'transaction')).toEqual({
-      apply: ["SELECT set_config('lock_timeout', '50', true)"],
+      apply: ['SET LOCAL lock_timeout = 50'],
       restore: [],
     });
     const nested = sql.timeouts({ statementTimeoutMs: 200 }, 4, 'savepoint');
     expect(nested.apply).toEqual([
       "SELECT set_config('dbop.statement_timeout_4', current_setting('statement_timeout'), true)",
-      "SELECT set_config('statement_timeout', '200', true)",
+      'SET LOCAL statement_timeout = 200',
     ]);
     expect(nested.restore).toEqual([
       "SELECT set_config('statement_timeout', current_setting('dbop.statement_timeout_4'), true)",
