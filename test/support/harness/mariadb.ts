@@ -38,12 +38,24 @@ export class MariadbServer {
     await waitForPort(this.port, 60_000);
   }
 
-  /** A clean shutdown (SIGTERM). */
+  /**
+   * A clean shutdown (SIGTERM). mariadbd ignores a SIGTERM that arrives while it is still starting up (seen
+   * here right after a restart), so the signal is repeated each second; after 20 s, SIGKILL.
+   */
   async stop(): Promise<void> {
     const pid = await this.pid();
     if (pid === undefined) return;
-    process.kill(pid, 'SIGTERM');
-    await waitForExit(pid, 60_000);
+    for (let second = 0; second < 20; second++) {
+      process.kill(pid, 'SIGTERM');
+      try {
+        await waitForExit(pid, 1_000);
+        return;
+      } catch {
+        // still running: signal again
+      }
+    }
+    process.kill(pid, 'SIGKILL');
+    await waitForExit(pid);
   }
 
   async kill9(): Promise<void> {
