@@ -77,7 +77,14 @@ export function withRetry<This, A extends unknown[], R>(
   const current = (): ExecuteOptions<never> => optionsFor(fixed === undefined ? attemptsFromEnv() : 0);
   resolveExecuteOptions(current()); // a bad option fails where the function is wrapped, not at its first call
   return function retried(this: This, ...args: A): Promise<R> {
-    return execute(() => fn.apply(this, args), current());
+    let options: ExecuteOptions<never>;
+    try {
+      options = current();
+    } catch (error) {
+      // A bad DBOP_RETRIES read at call time: reject like any other failure of the call, never throw.
+      return Promise.reject(error);
+    }
+    return execute(() => fn.apply(this, args), options);
   };
 }
 

@@ -1,5 +1,6 @@
 import { clampTimeouts } from './apply-timeouts.js';
 import type { AttemptContext, AttemptScope } from './attempt.js';
+import type { DialectSql, SettingStatements, TimeoutSettings } from './dialect-sql.js';
 import { checkTimeoutMs } from './dialect-sql.js';
 import type { IsolationLevel, Session } from './session.js';
 import { isolationLevels } from './session.js';
@@ -24,8 +25,11 @@ const knownKeys = new Set([
   'cleanupTimeoutMs',
 ]);
 
-/** Validates {@link AttemptScopeOptions} once; returns a frozen copy. */
+const resolvedOptions = new WeakSet<AttemptScopeOptions>();
+
+/** Validates {@link AttemptScopeOptions} once; returns a frozen copy that attemptScope() accepts as is. */
 export function resolveAttemptScopeOptions(options: AttemptScopeOptions = {}): AttemptScopeOptions {
+  if (resolvedOptions.has(options)) return options;
   for (const key of Object.keys(options)) {
     if (!knownKeys.has(key)) throw new TypeError(`Unknown attempt scope option \`${key}\``);
   }
@@ -37,7 +41,9 @@ export function resolveAttemptScopeOptions(options: AttemptScopeOptions = {}): A
   checkTimeoutMs('lockTimeoutMs', options.lockTimeoutMs);
   checkTimeoutMs('statementTimeoutMs', options.statementTimeoutMs);
   checkTimeoutMs('cleanupTimeoutMs', options.cleanupTimeoutMs);
-  return Object.freeze({ ...options });
+  const resolved = Object.freeze({ ...options });
+  resolvedOptions.add(resolved);
+  return resolved;
 }
 
 /**
@@ -48,105 +54,146 @@ export function resolveAttemptScopeOptions(options: AttemptScopeOptions = {}): A
  * await execute(() => session.query('UPDATE t SET n = n + 1'), { scope: () => attemptScope(session) });
  */
 export function attemptScope(session: Session, options: AttemptScopeOptions = {}): AttemptScope {
-  const resolved = resolveAttemptScopeOptions(options);
-  const sql = session.sql;
-  let state: 'idle' | 'transaction' | 'savepoint' | 'done' = 'idle';
-  let savepoint = '';
-  let undoByRollbackTo = false;
-  let pendingRestore: readonly string[] = [];
+  return new SessionScope(session, resolveAttemptScopeOptions(options));
+}
 
-  const cleanup = async (): Promise<void> => {
-    if (session.destroyed) return;
-    const open = session.inTransaction();
-    const restore = pendingRestore;
-    pendingRestore = [];
-    if (state === 'transaction') {
-      if (open) await session.rollback({ alsoRun: restore });
-      else if (restore.length > 0) await session.batch(restore);
-    } else if (state === 'savepoint') {
-      // A savepoint is gone when the server already ended the transaction (MySQL 1213): only restore.
-      const afterRollbackTo = sql.rollbackToUndoesSettings ? [] : restore;
-      if (open) await session.rollbackToSavepoint(savepoint, { release: true, alsoRun: afterRollbackTo });
-      else if (restore.length > 0 && !sql.rollbackToUndoesSettings) await session.batch(restore);
+/**
+ * One attempt's transaction or savepoint on a session. A class rather than
+ * closures: one is made per attempt, on the hot path of every runner call.
+ */
+class SessionScope implements AttemptScope {
+  readonly #session: Session;
+  readonly #options: AttemptScopeOptions;
+  #state: 'idle' | 'transaction' | 'savepoint' | 'done' = 'idle';
+  #savepoint = '';
+  #undoByRollbackTo = false;
+  #pendingRestore: readonly string[] = [];
+  #opening: Promise<void> | undefined;
+
+  constructor(session: Session, resolvedOptions: AttemptScopeOptions) {
+    this.#session = session;
+    this.#options = resolvedOptions;
+  }
+
+  begin(context: AttemptContext): Promise<void> {
+    this.#opening = this.#open(context);
+    return this.#opening;
+  }
+
+  async commit(): Promise<void> {
+    const session = this.#session;
+    if (this.#state === 'idle' || this.#state === 'done') return;
+    const restore = this.#pendingRestore;
+    try {
+      if (this.#state === 'transaction') {
+        this.#pendingRestore = [];
+        await session.commit({ alsoRun: restore });
+      } else if (this.#undoByRollbackTo) {
+        await session.rollbackToSavepoint(this.#savepoint, { release: true });
+      } else {
+        await session.releaseSavepoint(this.#savepoint, { alsoRun: restore });
+      }
+      this.#state = 'done';
+    } catch (error) {
+      // A COMMIT that failed can leave the transaction open (SQLite BUSY), a RELEASE too: clean up here,
+      // since the attempt's rollback comes after a commit failure only if the executor calls it.
+      await this.#cleanup().catch(() => session.destroy(error));
+      this.#state = 'done';
+      throw error;
     }
-  };
+  }
 
-  const open = async (context: AttemptContext): Promise<void> => {
-    const readOnly = resolved.readOnly ?? context.readOnly;
-    const timeouts = clampTimeouts(resolved, context.remainingMs());
-    const slot = session.nextSlot();
+  async rollback(_context: AttemptContext, error: unknown): Promise<void> {
+    if (this.#state === 'done') return;
+    const session = this.#session;
+    const wasBusy = session.busy;
+    try {
+      // A timed-out or aborted op may still have a statement running: cancel it first, and give the
+      // cleanup a bounded time; a connection that cannot be brought back to a known state is destroyed.
+      if (wasBusy) await session.cancel?.().catch(() => undefined);
+      // A begin still in flight (the limit fired during it) must settle before we know what to undo.
+      const settled = (this.#opening ?? Promise.resolve()).then(
+        () => this.#cleanup(),
+        () => undefined,
+      );
+      await withLimit(settled, wasBusy ? (this.#options.cleanupTimeoutMs ?? 5000) : undefined);
+    } catch {
+      session.destroy(error);
+    } finally {
+      this.#state = 'done';
+    }
+  }
+
+  async #open(context: AttemptContext): Promise<void> {
+    const session = this.#session;
+    const sql = session.sql;
+    const options = this.#options;
+    const readOnly = options.readOnly ?? context.readOnly;
+    const timeouts = clampTimeouts(options, context.remainingMs());
     try {
       if (!session.inTransaction()) {
         const readOnlyStep = readOnly ? sql.readOnlyStep(false) : undefined;
-        const settings = sql.timeouts(timeouts, slot, 'transaction');
-        state = 'transaction';
+        const settings = ownedSettings(sql, timeouts);
+        this.#state = 'transaction';
         await session.begin({
           readOnly,
-          ...(resolved.isolationLevel === undefined ? {} : { isolationLevel: resolved.isolationLevel }),
-          alsoRun: [...(readOnlyStep?.apply ?? []), ...settings.apply],
+          ...(options.isolationLevel === undefined ? {} : { isolationLevel: options.isolationLevel }),
+          alsoRun: readOnlyStep === undefined ? settings.apply : [...readOnlyStep.apply, ...settings.apply],
         });
-        pendingRestore = [...settings.restore, ...(readOnlyStep?.restore ?? [])];
+        this.#pendingRestore =
+          readOnlyStep === undefined ? settings.restore : [...settings.restore, ...readOnlyStep.restore];
       } else {
         const readOnlyStep = readOnly ? sql.readOnlyStep(true) : undefined;
-        const settings = sql.timeouts(timeouts, slot, 'savepoint');
-        undoByRollbackTo = readOnlyStep?.undoByRollbackTo ?? false;
-        state = 'savepoint';
-        savepoint = await session.savepoint({ alsoRun: [...(readOnlyStep?.apply ?? []), ...settings.apply] });
-        pendingRestore = [...settings.restore, ...(readOnlyStep?.restore ?? [])];
+        const settings = sql.timeouts(timeouts, session.nextSlot(), 'savepoint');
+        this.#undoByRollbackTo = readOnlyStep?.undoByRollbackTo ?? false;
+        this.#state = 'savepoint';
+        this.#savepoint = await session.savepoint({
+          alsoRun: [...(readOnlyStep?.apply ?? []), ...settings.apply],
+        });
+        this.#pendingRestore = [...settings.restore, ...(readOnlyStep?.restore ?? [])];
       }
     } catch (error) {
       // The session undid its own half-done BEGIN or SAVEPOINT; settings were not applied, or went with it.
-      state = 'done';
+      this.#state = 'done';
       throw error;
     }
-  };
-  let opening: Promise<void> | undefined;
+  }
 
-  return {
-    begin(context: AttemptContext): Promise<void> {
-      opening = open(context);
-      return opening;
-    },
+  async #cleanup(): Promise<void> {
+    const session = this.#session;
+    if (session.destroyed) return;
+    const sql = session.sql;
+    const open = session.inTransaction();
+    const restore = this.#pendingRestore;
+    this.#pendingRestore = [];
+    if (this.#state === 'transaction') {
+      if (open) await session.rollback({ alsoRun: restore });
+      else if (restore.length > 0) await session.batch(restore);
+    } else if (this.#state === 'savepoint') {
+      // A savepoint is gone when the server already ended the transaction (MySQL 1213): only restore.
+      const afterRollbackTo = sql.rollbackToUndoesSettings ? [] : restore;
+      if (open)
+        await session.rollbackToSavepoint(this.#savepoint, { release: true, alsoRun: afterRollbackTo });
+      else if (restore.length > 0 && !sql.rollbackToUndoesSettings) await session.batch(restore);
+    }
+  }
+}
 
-    async commit(): Promise<void> {
-      if (state === 'idle' || state === 'done') return;
-      const restore = pendingRestore;
-      try {
-        if (state === 'transaction') {
-          pendingRestore = [];
-          await session.commit({ alsoRun: restore });
-        } else if (undoByRollbackTo) {
-          await session.rollbackToSavepoint(savepoint, { release: true });
-        } else {
-          await session.releaseSavepoint(savepoint, { alsoRun: restore });
-        }
-        state = 'done';
-      } catch (error) {
-        // A COMMIT that failed can leave the transaction open (SQLite BUSY), a RELEASE too: clean up here,
-        // since the attempt's rollback comes after a commit failure only if the executor calls it.
-        await cleanup().catch(() => session.destroy(error));
-        state = 'done';
-        throw error;
-      }
-    },
+// The statements for a transaction the scope owns depend only on the dialect and the timeout values:
+// built once per pair and reused (slot 0: a session has one owned transaction at a time).
+const ownedCache = new WeakMap<DialectSql, Map<string, SettingStatements>>();
 
-    async rollback(_context: AttemptContext, error: unknown): Promise<void> {
-      if (state === 'done') return;
-      const wasBusy = session.busy;
-      try {
-        // A timed-out or aborted op may still have a statement running: cancel it first, and give the
-        // cleanup a bounded time; a connection that cannot be brought back to a known state is destroyed.
-        if (wasBusy) await session.cancel?.().catch(() => undefined);
-        // A begin still in flight (the limit fired during it) must settle before we know what to undo.
-        const settled = (opening ?? Promise.resolve()).then(cleanup, () => undefined);
-        await withLimit(settled, wasBusy ? (resolved.cleanupTimeoutMs ?? 5000) : undefined);
-      } catch {
-        session.destroy(error);
-      } finally {
-        state = 'done';
-      }
-    },
-  };
+function ownedSettings(sql: DialectSql, timeouts: TimeoutSettings): SettingStatements {
+  let cache = ownedCache.get(sql);
+  if (cache === undefined) ownedCache.set(sql, (cache = new Map()));
+  const key = `${timeouts.lockTimeoutMs}/${timeouts.statementTimeoutMs}`;
+  let statements = cache.get(key);
+  if (statements === undefined) {
+    statements = sql.timeouts(timeouts, 0, 'transaction');
+    if (cache.size >= 64) cache.clear();
+    cache.set(key, statements);
+  }
+  return statements;
 }
 
 async function withLimit(work: Promise<void>, limitMs: number | undefined): Promise<void> {

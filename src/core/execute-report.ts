@@ -138,6 +138,13 @@ function codeOf(error: unknown): string | undefined {
   return typeof code === 'string' || typeof code === 'number' ? String(code) : undefined;
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+/**
+ * The error for a log line: its name and the first line of its message, at most 300 characters. Drivers
+ * append the SQL and its parameter values on later lines (mariadb's default logParam), and parameters may
+ * be secrets.
+ */
+export function messageOf(error: unknown): string {
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  const firstLine = text.split('\n', 1)[0]!;
+  return firstLine.length > 300 ? `${firstLine.slice(0, 299)}…` : firstLine;
 }

@@ -1,11 +1,11 @@
-import type { AttemptContext, AttemptScope } from '../core/attempt.js';
-import { attemptScope } from '../core/attempt-scope.js';
+import type { AttemptContext } from '../core/attempt.js';
+import { type AttemptScopeOptions, attemptScope, resolveAttemptScopeOptions } from '../core/attempt-scope.js';
 import { checkTimeoutMs } from '../core/dialect-sql.js';
 import { DbopError } from '../core/errors.js';
 import { execute } from '../core/execute.js';
 import type { ExecuteOptions, Logger } from '../core/execute-options.js';
 import { type RetryPolicy, retryPolicy } from '../core/retry-policy.js';
-import { isSessionSource, type Session, type SessionSource } from '../core/session.js';
+import { type IsolationLevel, isSessionSource, type Session, type SessionSource } from '../core/session.js';
 import { runnerClassification } from './runner-classifier.js';
 import { withDialect } from './runner-logger.js';
 import {
@@ -14,6 +14,7 @@ import {
   type RunOptions,
   type TransactionOptions,
 } from './runner-options.js';
+import { SourcedCall } from './sourced-call.js';
 
 /** A step or transaction body: gets the session (and the attempt) and may return anything. */
 export type StepFunction<T, Raw = unknown> = (
@@ -71,7 +72,7 @@ export class DbOpRunner {
   ): Promise<T | D> {
     checkKeys(options, 'run');
     const nested = session.inTransaction();
-    const scope = this.#scopeOptions(options);
+    const scope = this.#scopeOptions(options, undefined);
     return execute(
       (context) => fn(session, context),
       this.#executeOptions(options, session.dialect, 'run', {
@@ -104,81 +105,60 @@ export class DbOpRunner {
         'runner.transaction() needs a session with no open transaction; use run() inside one',
       );
     }
-    const scopeOptions = {
-      ...this.#scopeOptions(options),
-      ...(options.isolationLevel === undefined ? {} : { isolationLevel: options.isolationLevel }),
-    };
-    let current = fixed;
-    let dialect = fixed?.dialect;
+    const scopeOptions = this.#scopeOptions(options, options.isolationLevel);
+    const idempotent = options.idempotent === true;
+    if (fixed !== undefined) {
+      const dialect = fixed.dialect;
+      return execute(
+        (context) => fn(fixed, context),
+        this.#executeOptions(options, dialect, 'transaction', {
+          scope: () => attemptScope(fixed, scopeOptions),
+          classifier: (error) =>
+            runnerClassification(error, dialect, { nested: false, canReconnect: false, idempotent }),
+        }),
+      ) as Promise<T | D>;
+    }
+    const call = new SourcedCall(source!, scopeOptions);
     return execute(
-      (context) => fn(current!, context),
-      this.#executeOptions(options, () => dialect, 'transaction', {
-        scope: (): AttemptScope => {
-          let inner: AttemptScope | undefined;
-          let held = false;
-          // Given back exactly once per attempt, whichever of commit and rollback runs last.
-          const finish = async (): Promise<void> => {
-            if (!held || current === undefined) return;
-            held = false;
-            await source!.release(current);
-          };
-          return {
-            async begin(context) {
-              if (source !== undefined) {
-                current = await source.acquire();
-                held = true;
-                dialect = current.dialect;
-              }
-              inner = attemptScope(current!, scopeOptions);
-              try {
-                await inner.begin(context);
-              } catch (error) {
-                await finish();
-                throw error;
-              }
-            },
-            async commit(context) {
-              try {
-                await inner!.commit(context);
-              } finally {
-                await finish();
-              }
-            },
-            async rollback(context, error) {
-              try {
-                await inner?.rollback(context, error);
-              } finally {
-                await finish();
-              }
-            },
-          };
-        },
+      (context) => fn(call.session(), context),
+      this.#executeOptions(options, () => call.dialect, 'transaction', {
+        scope: () => call.scope(),
         classifier: (error) =>
-          runnerClassification(error, dialect ?? 'postgres', {
+          runnerClassification(error, call.dialect ?? 'postgres', {
             nested: false,
-            canReconnect: source !== undefined,
-            idempotent: options.idempotent === true,
+            canReconnect: true,
+            idempotent,
           }),
       }),
     ) as Promise<T | D>;
   }
 
-  #scopeOptions(options: RunOptions<unknown>): {
-    lockTimeoutMs?: number;
-    statementTimeoutMs?: number;
-    readOnly?: boolean;
-  } {
+  // Resolved scope options per distinct combination, so a call with the usual options validates nothing.
+  readonly #scopeCache = new Map<string, AttemptScopeOptions>();
+
+  #scopeOptions(
+    options: RunOptions<unknown>,
+    isolationLevel: IsolationLevel | undefined,
+  ): AttemptScopeOptions {
     const lock =
       options.lockTimeoutMs === undefined ? this.#lockTimeoutMs : (options.lockTimeoutMs ?? undefined);
     const statement =
       options.statementTimeoutMs === undefined
         ? this.#statementTimeoutMs
         : (options.statementTimeoutMs ?? undefined);
-    return {
-      ...(lock === undefined ? {} : { lockTimeoutMs: lock }),
-      ...(statement === undefined ? {} : { statementTimeoutMs: statement }),
-      ...(options.readOnly === undefined ? {} : { readOnly: options.readOnly }),
-    };
+    const key = `${lock}/${statement}/${options.readOnly}/${isolationLevel}`;
+    let resolved = this.#scopeCache.get(key);
+    if (resolved === undefined) {
+      resolved = resolveAttemptScopeOptions({
+        ...(lock === undefined ? {} : { lockTimeoutMs: lock }),
+        ...(statement === undefined ? {} : { statementTimeoutMs: statement }),
+        ...(options.readOnly === undefined ? {} : { readOnly: options.readOnly }),
+        ...(isolationLevel === undefined ? {} : { isolationLevel }),
+      });
+      if (this.#scopeCache.size >= 64) this.#scopeCache.clear();
+      this.#scopeCache.set(key, resolved);
+    }
+    return resolved;
   }
 
   #executeOptions<D>(
@@ -187,20 +167,22 @@ export class DbOpRunner {
     kind: string,
     extra: Pick<ExecuteOptions<D>, 'scope' | 'classifier'>,
   ): ExecuteOptions<D> {
-    const { name, readOnly, attemptTimeoutMs, deadlineMs, raises, idempotent, signal } = options;
-    return {
-      name: name ?? kind,
+    // Built by assignment, not spreads: this runs on every call and spreads of small objects add up.
+    const o: Record<string, unknown> = {
+      name: options.name ?? kind,
       policy: this.#policy,
-      raises: raises ?? this.#raises,
-      ...('default' in options ? { default: options.default as D } : {}),
-      ...(readOnly === undefined ? {} : { readOnly }),
-      ...(attemptTimeoutMs === undefined ? {} : { attemptTimeoutMs }),
-      ...(deadlineMs === undefined ? {} : { deadlineMs }),
-      ...(idempotent === undefined ? {} : { idempotent }),
-      ...(signal === undefined ? {} : { signal }),
-      ...(this.#budget === undefined ? {} : { budget: this.#budget }),
-      ...(this.#logger === undefined ? {} : { logger: withDialect(this.#logger, dialect) }),
-      ...extra,
+      raises: options.raises ?? this.#raises,
+      scope: extra.scope,
+      classifier: extra.classifier,
     };
+    if ('default' in options) o.default = options.default;
+    if (options.readOnly !== undefined) o.readOnly = options.readOnly;
+    if (options.attemptTimeoutMs !== undefined) o.attemptTimeoutMs = options.attemptTimeoutMs;
+    if (options.deadlineMs !== undefined) o.deadlineMs = options.deadlineMs;
+    if (options.idempotent !== undefined) o.idempotent = options.idempotent;
+    if (options.signal !== undefined) o.signal = options.signal;
+    if (this.#budget !== undefined) o.budget = this.#budget;
+    if (this.#logger !== undefined) o.logger = withDialect(this.#logger, dialect);
+    return o as ExecuteOptions<D>;
   }
 }

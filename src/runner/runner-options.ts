@@ -27,6 +27,11 @@ export interface DbOpRunnerOptions {
 /** Options of one runner.run() call (rule R1). */
 export interface RunOptions<D = undefined> {
   readonly name?: string;
+  /**
+   * Refuse writes in this step. Postgres and SQLite enforce it inside a caller's transaction too (and undo it
+   * afterwards, rule S2); MySQL and MariaDB can only start a READ ONLY transaction, so there a nested step
+   * is not enforced read-only rather than making the caller's transaction read-only.
+   */
   readonly readOnly?: boolean;
   /** null: leave the lock timeout alone for this step. */
   readonly lockTimeoutMs?: number | null;

@@ -12,6 +12,7 @@ export interface TestConnection {
   close(): Promise<void>;
 }
 
+/** Opens one connection of one driver to a URL. */
 export type Connect = (url: string) => Promise<TestConnection>;
 
 /** The rejection of `promise`; fails the test when it resolves instead. */
@@ -44,7 +45,7 @@ export async function withConnections<T>(
   }
 }
 
-/** Resolves once `id` waits on a lock (or runs `sleep`), seen from another connection; 5 s at most. */
+/** Resolves once `sql` (run on `observer`) returns a row, e.g. another connection waits on a lock; 5 s at most. */
 export async function waitUntilBlocked(observer: TestConnection, sql: string): Promise<void> {
   for (let i = 0; i < 250; i++) {
     const rows = (await observer.query(sql)) as unknown[];
@@ -54,6 +55,7 @@ export async function waitUntilBlocked(observer: TestConnection, sql: string): P
   throw new Error('the other connection never blocked');
 }
 
+/** node-postgres Client. */
 export const connectPg: Connect = async (url) => {
   const client = new pg.Client({ connectionString: url });
   client.on('error', () => {}); // a terminated backend must not crash the run
@@ -66,6 +68,7 @@ export const connectPg: Connect = async (url) => {
   };
 };
 
+/** postgres.js with one connection. */
 export const connectPostgresJs: Connect = async (url) => {
   // max 1: raw BEGIN/COMMIT stay on one connection, as a session would use it.
   const sql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 5 });
@@ -94,6 +97,7 @@ function mysqlOptions(url: string): {
   };
 }
 
+/** mysql2/promise connection. */
 export const connectMysql2: Connect = async (url) => {
   const connection = await mysql.createConnection(mysqlOptions(url));
   connection.on('error', () => {}); // a killed connection must not crash the run
@@ -104,6 +108,7 @@ export const connectMysql2: Connect = async (url) => {
   };
 };
 
+/** mariadb connector connection. */
 export const connectMariadb: Connect = async (url) => {
   const connection = await mariadb.createConnection({ ...mysqlOptions(url), connectTimeout: 5000 });
   connection.on('error', () => {});

@@ -1,6 +1,8 @@
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { attemptScope } from '../../../src/core/attempt-scope.js';
 import { isAttemptTimeoutError } from '../../../src/core/errors.js';
+import { execute } from '../../../src/core/execute.js';
 import { DbOpRunner } from '../../../src/runner/index.js';
 import { pgPoolSource, pgSession } from '../../../src/sessions/pg/index.js';
 import { describeIfPostgres, postgresUrl } from '../../support/servers.js';
@@ -245,6 +247,31 @@ describeIfPostgres('DbOpRunner on PostgreSQL (node-postgres)', () => {
       expect(await value(1)).toBe(1);
     } finally {
       client.release();
+    }
+  });
+
+  it('a connection whose state is unknown after a timeout (no cancel, cleanup too slow) is destroyed, not reused', async () => {
+    const single = new pg.Pool({ connectionString: postgresUrl(), max: 1 });
+    single.on('error', () => undefined);
+    const client = await single.connect();
+    const firstPid = (client as unknown as { processID: number }).processID;
+    const s = pgSession(client); // no sidecar: nothing can cancel the statement
+    const error = await execute(() => s.query('SELECT pg_sleep(5)'), {
+      scope: () => attemptScope(s, { cleanupTimeoutMs: 20, statementTimeoutMs: 5000 }),
+      attemptTimeoutMs: 100,
+      policy: { maxRetries: 0 },
+    }).catch((e: unknown) => e);
+    expect(isAttemptTimeoutError(error)).toBe(true);
+    expect(s.destroyed).toBe(true);
+    await expect(s.query('SELECT 1')).rejects.toMatchObject({ code: 'DBOP_SESSION_DESTROYED' });
+    client.release(s.destroyed);
+    const next = await single.connect();
+    try {
+      expect((next as unknown as { processID: number }).processID).not.toBe(firstPid);
+      expect((await next.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    } finally {
+      next.release();
+      await single.end();
     }
   });
 });
