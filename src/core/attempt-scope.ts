@@ -185,7 +185,10 @@ const ownedCache = new WeakMap<DialectSql, Map<string, SettingStatements>>();
 
 function ownedSettings(sql: DialectSql, timeouts: TimeoutSettings): SettingStatements {
   let cache = ownedCache.get(sql);
-  if (cache === undefined) ownedCache.set(sql, (cache = new Map()));
+  if (cache === undefined) {
+    cache = new Map();
+    ownedCache.set(sql, cache);
+  }
   const key = `${timeouts.lockTimeoutMs}/${timeouts.statementTimeoutMs}`;
   let statements = cache.get(key);
   if (statements === undefined) {
