@@ -48,7 +48,9 @@ describeIfPostgres('test harness: shared PostgreSQL primary and standbys', () =>
           return rowCount === 1 ? true : undefined;
         });
         expect(seen).toBe(true);
-        await expect(c.query('INSERT INTO harness_rows VALUES ($1)', ['x'])).rejects.toMatchObject({ code: '25006' });
+        await expect(c.query('INSERT INTO harness_rows VALUES ($1)', ['x'])).rejects.toMatchObject({
+          code: '25006',
+        });
       });
     }
   });
@@ -84,7 +86,10 @@ describeIfPostgres('test harness: private cluster faults', () => {
       code: 'ECONNREFUSED',
     });
     await primary.start();
-    const n = await withClient(primary.url, async (c) => (await c.query('SELECT count(*)::int AS n FROM t')).rows[0].n);
+    const n = await withClient(
+      primary.url,
+      async (c) => (await c.query('SELECT count(*)::int AS n FROM t')).rows[0].n,
+    );
     expect(n).toBe(0);
   });
 });

@@ -39,7 +39,9 @@ describe('execute types', () => {
   it('resolves to the op type, widened by `default` only when raises may be false', async () => {
     expectTypeOf(await execute(async () => 1)).toEqualTypeOf<number>();
     expectTypeOf(await execute(() => 'sync', { name: 'x', attemptTimeoutMs: 5 })).toEqualTypeOf<string>();
-    expectTypeOf(await execute(async () => 1, { raises: false, default: null })).toEqualTypeOf<number | null>();
+    expectTypeOf(await execute(async () => 1, { raises: false, default: null })).toEqualTypeOf<
+      number | null
+    >();
     expectTypeOf(await execute(async () => 1, { raises: false })).toEqualTypeOf<number | undefined>();
   });
 });
