@@ -9,6 +9,7 @@ export { backends, errorKinds, retryScopes } from './core/classification.js';
 // core (issue 3): execute, policies, budget, errors, diagnostics
 export type { Clock } from './core/clock.js';
 export { systemClock } from './core/clock.js';
+export { isCommitInFlight, markCommitInFlight } from './core/commit-marker.js';
 export type {
   AttemptMessage,
   ErrorMessage,

@@ -8,7 +8,11 @@ import { AttemptTimeoutError, DeadlineExceededError } from './errors.js';
 import type { ExecuteOptions, Operation } from './execute-options.js';
 import { type Reporter, reportGiveUp, reportRetry, reportSuccess } from './execute-report.js';
 import { judgeFailure } from './judge-failure.js';
-import { type ResolvedExecuteOptions, resolveExecuteOptions } from './resolve-execute-options.js';
+import {
+  type FallbackClassifiers,
+  type ResolvedExecuteOptions,
+  resolveExecuteOptions,
+} from './resolve-execute-options.js';
 import { RollbackFailure, runAttempt } from './run-attempt.js';
 import { sleep } from './sleep.js';
 import { invalid } from './validate.js';
@@ -24,7 +28,7 @@ const neverAborted: SignalSource = Object.freeze({ signal: new AbortController()
 let operations = 0;
 
 /** Builds an execute whose classifier, when the caller names none, is `fallbackClassifier`. */
-export function createExecute(fallbackClassifier: Classifier): ExecuteFunction {
+export function createExecute(fallbackClassifier: Classifier | FallbackClassifiers): ExecuteFunction {
   const defaults = resolveExecuteOptions({}, fallbackClassifier);
   return ((op: Operation<unknown>, options?: ExecuteOptions<unknown>) =>
     run(op, options, fallbackClassifier, defaults)) as ExecuteFunction;
@@ -40,7 +44,7 @@ export const execute: ExecuteFunction = createExecute(coreClassifier);
 function run(
   op: Operation<unknown>,
   options: ExecuteOptions<unknown> | undefined,
-  fallbackClassifier: Classifier,
+  fallbackClassifier: Classifier | FallbackClassifiers,
   defaults: ResolvedExecuteOptions,
 ): Promise<unknown> {
   let o: ResolvedExecuteOptions;

@@ -67,13 +67,29 @@ const defaultPolicy: RetryPolicy = retryPolicy();
 const cache = new WeakMap<object, ResolvedExecuteOptions>();
 let last: { readonly options: object; readonly resolved: ResolvedExecuteOptions } | undefined;
 
+/**
+ * The classifiers execute falls back on when the caller names none. `autocommitWrite` serves an op with no
+ * scope that is not readOnly: if its connection is lost mid-statement, an autocommit write may or may not
+ * have been applied (E9), so that classifier should call such a loss ambiguous.
+ */
+export interface FallbackClassifiers {
+  readonly default: Classifier;
+  readonly autocommitWrite: Classifier;
+}
+
 /** Validates execute's options once (precise TypeErrors, unknown keys rejected) and fills in defaults. */
 export function resolveExecuteOptions(
   options: ExecuteOptions<unknown> | undefined,
-  fallbackClassifier: Classifier = coreClassifier,
+  fallback: Classifier | FallbackClassifiers = coreClassifier,
 ): ResolvedExecuteOptions {
   expectOptionsObject(options, 'execute()');
   const o = options ?? {};
+  const fallbackClassifier =
+    typeof fallback === 'function'
+      ? fallback
+      : o.scope === undefined && o.readOnly !== true
+        ? fallback.autocommitWrite
+        : fallback.default;
   // One options object reused by a hot loop hits the one-entry memo: an identity check, no WeakMap lookup.
   const cached = o === last?.options ? last.resolved : cache.get(o);
   if (cached !== undefined && cached.classifier === (o.classifier ?? fallbackClassifier)) return cached;

@@ -1,4 +1,5 @@
 import type { Classification } from '../core/classification.js';
+import { isCommitInFlight } from '../core/commit-marker.js';
 import { isMarkedCancelledByDbop } from './cancel-marker.js';
 import type { ClassifyOptions } from './classify-options.js';
 import { variant } from './error-table.js';
@@ -18,6 +19,10 @@ export function applyHints(
     (options?.cancelledByDbop === true || nodes.some(isMarkedCancelledByDbop))
   ) {
     result = variant(result, { kind: 'attempt-timeout', retryable: true, scope: 'statement' });
+  }
+  // A session marks an error that its COMMIT received, so a caller classifying it later needs no hint.
+  if (nodes.some(isCommitInFlight) && outcomeUnknown(result)) {
+    result = variant(result, { ambiguous: true, retryable: false });
   }
   if (options === undefined) return result;
   if (options.deferredUpgrade === true && result.kind === 'lock-timeout' && result.backend === 'sqlite') {
