@@ -1,11 +1,11 @@
 import { isDbopError } from '../core/errors.js';
-import { redactUrl } from '../database/redact-url.js';
 import type { CliCommand } from './cli-command.js';
 import { type CliIo, processIo } from './cli-io.js';
 import { checkCommand } from './commands/check-command.js';
 import { classifyCommand } from './commands/classify-command.js';
 import { demoCommand } from './commands/demo-command.js';
 import { runCommand } from './commands/run-command.js';
+import { errorLine } from './error-line.js';
 
 const commands: readonly CliCommand[] = [demoCommand, runCommand, checkCommand, classifyCommand];
 
@@ -40,15 +40,8 @@ export async function main(args: readonly string[], io: CliIo = processIo()): Pr
     return await command.run(rest, io);
   } catch (error) {
     const usage = isDbopError(error, 'DBOP_USAGE') || isDbopError(error, 'DBOP_BAD_URL');
-    io.stderr.write(`${redactUrl(describeError(error))}\n`);
+    io.stderr.write(`${errorLine(error)}\n`);
     if (usage) io.stderr.write(`Run "dbop ${command.name} --help" for usage.\n`);
     return usage ? 2 : 1;
   }
-}
-
-function describeError(error: unknown): string {
-  if (!(error instanceof Error)) return `dbop: ${String(error)}`;
-  const code = (error as { code?: unknown }).code;
-  const prefix = isDbopError(error) || code === undefined ? '' : `${String(code)} `;
-  return error.message.startsWith('dbop') ? error.message : `dbop: ${prefix}${error.message}`;
 }

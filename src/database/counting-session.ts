@@ -1,4 +1,5 @@
 import type { Session } from '../core/session.js';
+import { concealSql } from './conceal-sql.js';
 
 const counted: ReadonlySet<PropertyKey> = new Set([
   'query',
@@ -13,7 +14,8 @@ const counted: ReadonlySet<PropertyKey> = new Set([
 
 /**
  * The same session, with every failed statement (transaction control included) passed to `record` before
- * it propagates: FAForever's stat_db_errors, without touching the adapter.
+ * it propagates (FAForever's stat_db_errors, without touching the adapter); the error's interpolated SQL is
+ * concealed from printing first.
  */
 export function countingSession<Raw>(session: Session<Raw>, record: (error: unknown) => void): Session<Raw> {
   return new Proxy(session, {
@@ -26,6 +28,7 @@ export function countingSession<Raw>(session: Session<Raw>, record: (error: unkn
         try {
           return await value.apply(target, args);
         } catch (error) {
+          concealSql(error);
           record(error);
           throw error;
         }

@@ -4,14 +4,9 @@ import type { DbOpRunnerOptions } from '../runner/runner-options.js';
 import type { ParameterDialect } from './bind-parameters.js';
 import { Database } from './database.js';
 import { type DatabaseTarget, parseDatabaseUrl } from './database-url.js';
-import type { ConnectorSettings, DriverConnector } from './drivers/driver-connector.js';
-import { mariadbConnector } from './drivers/mariadb-connector.js';
-import { mysql2Connector } from './drivers/mysql2-connector.js';
-import { pgConnector } from './drivers/pg-connector.js';
-import { pgliteConnector } from './drivers/pglite-connector.js';
-import { sqliteConnector } from './drivers/sqlite-connector.js';
+import type { ConnectorSettings } from './drivers/driver-connector.js';
+import { openConnector } from './drivers/open-connector.js';
 import { ErrorCounter } from './error-counter.js';
-import { loadDriver } from './load-driver.js';
 
 /** Options of {@link createDatabase}: the URL, the pool, and the retry policy every run() and transaction() uses. */
 export interface DatabaseOptions extends DbOpRunnerOptions {
@@ -61,21 +56,6 @@ export async function createDatabase(urlOrOptions: string | DatabaseOptions): Pr
     errors: new ErrorCounter((error) => classify(error, { dialect: connector.backend() })),
     parameters: parameterDialect(target),
   });
-}
-
-async function openConnector(target: DatabaseTarget, settings: ConnectorSettings): Promise<DriverConnector> {
-  switch (target.driver) {
-    case 'pg':
-      return pgConnector(await loadDriver('pg'), target, settings);
-    case 'mysql2':
-      return mysql2Connector(await loadDriver('mysql2', 'mysql2/promise'), target, settings);
-    case 'mariadb':
-      return mariadbConnector(await loadDriver('mariadb'), target, settings);
-    case 'better-sqlite3':
-      return sqliteConnector(await loadDriver('better-sqlite3'), target, settings);
-    case '@electric-sql/pglite':
-      return pgliteConnector(await loadDriver('@electric-sql/pglite'), target);
-  }
 }
 
 function parameterDialect(target: DatabaseTarget): ParameterDialect {

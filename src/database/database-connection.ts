@@ -1,15 +1,11 @@
 import type { Classification } from '../core/classification.js';
 import type { QueryResult, Session } from '../core/session.js';
 import { bindParameters, type ParameterDialect, type SqlParameters } from './bind-parameters.js';
+import { concealSql } from './conceal-sql.js';
+import { type DeadlockRetryOptions, resolveDeadlockRetryOptions } from './database-options.js';
 import type { RowStream } from './drivers/driver-connector.js';
 
-/** Options of {@link DatabaseConnection.deadlockRetryExecute}. */
-export interface DeadlockRetryOptions {
-  /** Total attempts, the last one without error handling (FAForever's max_attempts). Default 3. */
-  readonly maxAttempts?: number;
-  /** Base delay before re-running after a rollback, ms; doubles per retry (FAForever: 300). Default 300. */
-  readonly delayMs?: number;
-}
+export type { DeadlockRetryOptions } from './database-options.js';
 
 /** What a connection needs from its Database. */
 export interface ConnectionContext {
@@ -78,6 +74,7 @@ export class DatabaseConnection {
       }
       this.#succeeded += 1;
     } catch (error) {
+      concealSql(error);
       this.#context.record(error);
       throw error;
     }
@@ -93,16 +90,9 @@ export class DatabaseConnection {
   async deadlockRetryExecute<Row = Record<string, unknown>>(
     sql: string,
     params?: SqlParameters,
-    options: DeadlockRetryOptions = {},
+    options?: DeadlockRetryOptions,
   ): Promise<QueryResult<Row>> {
-    const maxAttempts = options.maxAttempts ?? 3;
-    const delayMs = options.delayMs ?? 300;
-    if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
-      throw new TypeError(`Expected \`maxAttempts\` to be a positive integer, got ${String(maxAttempts)}`);
-    }
-    if (!Number.isFinite(delayMs) || delayMs < 0) {
-      throw new TypeError(`Expected \`delayMs\` to be a non-negative number, got ${String(delayMs)}`);
-    }
+    const { maxAttempts, delayMs } = resolveDeadlockRetryOptions(options);
     let restartPending = false;
     for (let attempt = 1; ; attempt += 1) {
       const restartable = this.#context.begin !== undefined && this.#succeeded === 0;

@@ -1,21 +1,19 @@
 import type { AttemptContext } from '../core/attempt.js';
 import type { Backend } from '../core/classification.js';
-import type { IsolationLevel, QueryResult, Session, SessionSource } from '../core/session.js';
+import type { QueryResult, Session, SessionSource } from '../core/session.js';
+import { describeValue } from '../core/validate.js';
 import type { DbOpRunner } from '../runner/dbop-runner.js';
-import type { RunOptions, TransactionOptions } from '../runner/runner-options.js';
+import { checkKeys, type RunOptions, type TransactionOptions } from '../runner/runner-options.js';
 import type { ParameterDialect, SqlParameters } from './bind-parameters.js';
 import { countingSession } from './counting-session.js';
 import { DatabaseConnection } from './database-connection.js';
 import { DatabaseClosedError } from './database-errors.js';
+import { type AcquireOptions, expectStep, resolveAcquireOptions } from './database-options.js';
 import type { DatabaseStats } from './database-stats.js';
 import type { DriverConnector } from './drivers/driver-connector.js';
 import type { ErrorCounter } from './error-counter.js';
 
-/** Options of {@link Database.acquire}. */
-export interface AcquireOptions {
-  readonly isolationLevel?: IsolationLevel;
-  readonly readOnly?: boolean;
-}
+export type { AcquireOptions } from './database-options.js';
 
 /** A step or transaction body: gets a connection (and the attempt) and may return anything. */
 export type DatabaseStep<T> = (connection: DatabaseConnection, attempt: AttemptContext) => T | PromiseLike<T>;
@@ -38,6 +36,21 @@ export class Database {
   /** The URL with its password redacted. */
   readonly url: string;
   readonly #parts: DatabaseParts;
+  /** The pool's own session behind each counting proxy handed out, for giving it back. */
+  readonly #real = new WeakMap<Session, Session>();
+  /**
+   * Every run(), query() and transaction() attempt takes its connection here, inside the runner's
+   * execute: a connect failure or a connection lost mid-step is retried on a fresh connection.
+   */
+  readonly #source: SessionSource = {
+    acquire: async () => {
+      const real = await this.#take(undefined);
+      const counted = countingSession(real, (error) => this.#parts.errors.record(error));
+      this.#real.set(counted, real);
+      return counted;
+    },
+    release: (session) => this.#give(this.#real.get(session) ?? session),
+  };
   #inUse = 0;
   #closed = false;
 
@@ -52,21 +65,14 @@ export class Database {
   }
 
   /**
-   * Runs fn as one step with retries: in its own transaction, committed when fn resolves.
+   * Runs fn as one step with retries: in its own transaction on a pooled connection, committed when fn
+   * resolves; a connection that fails to open or breaks is replaced for the next attempt.
    * @example const n = await db.run((conn) => conn.execute('UPDATE job SET state = :s WHERE id = :id', { s: 'done', id }));
    */
-  async run<T, D = never>(fn: DatabaseStep<T>, options?: RunOptions<D>): Promise<T | D> {
-    const session = await this.#take();
-    try {
-      const counted = countingSession(session, (error) => this.#parts.errors.record(error));
-      return await this.#parts.runner.run(
-        counted,
-        (s, attempt) => fn(this.#connection(s, undefined), attempt),
-        options,
-      );
-    } finally {
-      await this.#give(session);
-    }
+  async run<T, D = never>(fn: DatabaseStep<T>, options: RunOptions<D> = {}): Promise<T | D> {
+    expectStep(fn, 'run()');
+    checkKeys(options, 'run');
+    return this.#unit(fn, { ...options, name: options.name ?? 'run' });
   }
 
   /**
@@ -74,28 +80,28 @@ export class Database {
    * serialization failure, a deadlock or a lost connection.
    * @example await db.transaction(async (conn) => { ... }, { isolationLevel: 'serializable' });
    */
-  transaction<T, D = never>(fn: DatabaseStep<T>, options?: TransactionOptions<D>): Promise<T | D> {
-    const source: SessionSource = {
-      acquire: async () => countingSession(await this.#take(), (error) => this.#parts.errors.record(error)),
-      release: (session) => this.#give(session),
-    };
-    return this.#parts.runner.transaction(
-      source,
-      (s, attempt) => fn(this.#connection(s, undefined), attempt),
-      options,
-    );
+  async transaction<T, D = never>(fn: DatabaseStep<T>, options: TransactionOptions<D> = {}): Promise<T | D> {
+    expectStep(fn, 'transaction()');
+    checkKeys(options, 'transaction');
+    return this.#unit(fn, options);
   }
 
   /**
    * Runs one statement as a retried step; `params` are named (`:name`) or positional.
    * @example const { rows } = await db.query('SELECT * FROM player WHERE id = :id', { id: 42 });
    */
-  query<Row = Record<string, unknown>, D = never>(
+  async query<Row = Record<string, unknown>, D = never>(
     sql: string,
     params?: SqlParameters,
-    options?: RunOptions<D>,
+    options: RunOptions<D> = {},
   ): Promise<QueryResult<Row> | D> {
-    return this.run((connection) => connection.execute<Row>(sql, params), { name: 'query', ...options });
+    if (typeof sql !== 'string') {
+      throw new TypeError(`Expected the SQL of query() to be a string, got ${describeValue(sql)}`);
+    }
+    return this.run((connection) => connection.execute<Row>(sql, params), {
+      ...options,
+      name: options.name ?? 'query',
+    });
   }
 
   /**
@@ -104,13 +110,15 @@ export class Database {
    */
   async acquire<T>(
     fn: (connection: DatabaseConnection) => T | PromiseLike<T>,
-    options: AcquireOptions = {},
+    options?: AcquireOptions,
   ): Promise<T> {
-    const real = await this.#take();
+    expectStep(fn, 'acquire()');
+    const begin = resolveAcquireOptions(options);
+    const real = await this.#take('acquire');
     const session = countingSession(real, (error) => this.#parts.errors.record(error, 'acquire'));
     try {
-      await session.begin(options);
-      const result = await fn(this.#connection(session, 'acquire', () => session.begin(options)));
+      await session.begin(begin);
+      const result = await fn(this.#connection(session, 'acquire', () => session.begin(begin)));
       await session.commit();
       return result;
     } catch (error) {
@@ -130,7 +138,7 @@ export class Database {
     await this.#parts.connector.close();
   }
 
-  /** Pool counts and database errors by kind and code. */
+  /** Pool counts and database errors (connect failures included) by kind and code. */
   stats(): DatabaseStats {
     return Object.freeze({
       backend: this.backend,
@@ -139,9 +147,25 @@ export class Database {
     });
   }
 
-  async #take(): Promise<Session> {
+  #unit<T, D>(fn: DatabaseStep<T>, options: TransactionOptions<D>): Promise<T | D> {
+    if (this.#closed) return Promise.reject(new DatabaseClosedError());
+    return this.#parts.runner.transaction(
+      this.#source,
+      (s, attempt) => fn(this.#connection(s, undefined), attempt),
+      options,
+    );
+  }
+
+  /** A pooled session; a failure to get one (refused, timed out, pool closed) is counted, then thrown. */
+  async #take(publishAs: string | undefined): Promise<Session> {
     if (this.#closed) throw new DatabaseClosedError();
-    const session = await this.#parts.connector.acquire();
+    let session: Session;
+    try {
+      session = await this.#parts.connector.acquire();
+    } catch (error) {
+      this.#parts.errors.record(error, publishAs);
+      throw error;
+    }
     this.#inUse += 1;
     return session;
   }

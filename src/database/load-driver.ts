@@ -4,19 +4,16 @@ import type { DriverName } from './database-url.js';
 const loaded = new Map<string, Promise<unknown>>();
 
 /**
- * Imports a driver package on first use, so importing dbop never loads one. A missing package becomes a
- * {@link DriverMissingError} that names the package to install.
+ * Runs a driver's importer (the `import()` lives in src/sessions/<driver>/) once and shares the module. A
+ * missing package becomes a {@link DriverMissingError} that names the package to install; a failed import
+ * is forgotten, so installing the package and calling again works.
  */
-export function loadDriver(
-  name: DriverName,
-  specifier: string = name,
-  importer: (specifier: string) => Promise<unknown> = (s) => import(s),
-): Promise<unknown> {
-  let driver = loaded.get(specifier);
+export function loadDriver(name: DriverName, importer: () => Promise<unknown>): Promise<unknown> {
+  let driver = loaded.get(name);
   if (driver === undefined) {
-    driver = importer(specifier).catch((error: unknown) => {
-      loaded.delete(specifier);
-      throw isMissing(error, name) || isMissing(error, specifier)
+    driver = importer().catch((error: unknown) => {
+      loaded.delete(name);
+      throw isMissing(error, name)
         ? new DriverMissingError(
             name,
             `The "${name}" driver is not installed. Install it with: npm install ${name}`,
@@ -24,7 +21,7 @@ export function loadDriver(
           )
         : error;
     });
-    loaded.set(specifier, driver);
+    loaded.set(name, driver);
   }
   return driver;
 }
@@ -34,5 +31,5 @@ function isMissing(error: unknown, name: string): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') return false;
   const message = String((error as { message?: unknown }).message);
-  return message.includes(`'${name}'`) || message.includes(`"${name}"`);
+  return message.includes(`'${name}'`) || message.includes(`"${name}"`) || message.includes(`'${name}/`);
 }

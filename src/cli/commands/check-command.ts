@@ -1,8 +1,8 @@
 import { createDatabase } from '../../database/create-database.js';
 import { type DatabaseHost, type DatabaseTarget, parseDatabaseUrl } from '../../database/database-url.js';
-import { redactUrl } from '../../database/redact-url.js';
 import type { CliCommand } from '../cli-command.js';
 import type { CliIo } from '../cli-io.js';
+import { errorLine } from '../error-line.js';
 import { integerFlag, parseCommandArgs } from '../parse-command-args.js';
 import { UsageError } from '../usage-error.js';
 
@@ -96,13 +96,7 @@ async function checkHost(
       latencyMs: round(latencyMs),
     };
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    const message = error instanceof Error ? error.message || error.name : String(error);
-    return {
-      host: label,
-      reachable: false,
-      error: redactUrl(`${code === undefined ? '' : `${String(code)} `}${message}`),
-    };
+    return { host: label, reachable: false, error: errorLine(error).replace(/^dbop: /, '') };
   } finally {
     await db?.close().catch(() => undefined);
   }

@@ -27,9 +27,3 @@ export function mysqlPoolConfig(
     },
   };
 }
-
-/** Asks the server which flavor it is. */
-export async function serverFlavor(query: (sql: string) => Promise<unknown>): Promise<MysqlFlavor> {
-  const rows = (await query('SELECT VERSION() AS version')) as Array<{ version?: unknown }>;
-  return String(rows[0]?.version ?? '').includes('MariaDB') ? 'mariadb' : 'mysql';
-}

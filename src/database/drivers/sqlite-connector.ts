@@ -1,19 +1,11 @@
 import type { Session } from '../../core/session.js';
-import type { SqliteDatabaseLike } from '../../sessions/better-sqlite3/better-sqlite3-types.js';
-import { sqliteSession } from '../../sessions/better-sqlite3/sqlite-session.js';
+import {
+  type BetterSqlite3Database,
+  betterSqlite3Connect,
+} from '../../sessions/better-sqlite3/better-sqlite3-connect.js';
 import type { DatabaseTarget } from '../database-url.js';
 import { LocalPool } from '../local-pool.js';
 import type { ConnectorSettings, DriverConnector } from './driver-connector.js';
-
-/** The subset of a better-sqlite3 Database we use beyond the session's. */
-interface SqliteDatabase extends SqliteDatabaseLike {
-  prepare(sql: string): ReturnType<SqliteDatabaseLike['prepare']> & {
-    iterate(...values: unknown[]): Iterable<Record<string, unknown>>;
-  };
-  close(): void;
-}
-
-type SqliteConstructor = new (path: string, options: { timeout: number }) => SqliteDatabase;
 
 /**
  * Several better-sqlite3 connections to one file. The driver waits for a lock synchronously, blocking
@@ -25,45 +17,27 @@ export function sqliteConnector(
   target: DatabaseTarget,
   settings: ConnectorSettings,
 ): DriverConnector {
-  const Sqlite = ((module as { default?: SqliteConstructor }).default ?? module) as SqliteConstructor;
   const path = target.path ?? ':memory:';
+  const driver = betterSqlite3Connect(module, {
+    path,
+    busyTimeoutMs: settings.busyTimeoutMs,
+    wal: settings.wal,
+  });
   // Each :memory: connection is its own database: one connection is the only coherent pool.
-  const max = path === ':memory:' ? 1 : settings.max;
-  const sessions = new WeakMap<SqliteDatabase, Session>();
-  const pool = new LocalPool<SqliteDatabase>(
-    {
-      async create() {
-        const db = new Sqlite(path, { timeout: settings.busyTimeoutMs });
-        if (settings.wal && path !== ':memory:') db.pragma('journal_mode = WAL');
-        sessions.set(db, sqliteSession(db, { maxBusyTimeoutMs: settings.busyTimeoutMs }));
-        return db;
-      },
-      async destroy(db) {
-        db.close();
-      },
-    },
-    max,
+  const pool = new LocalPool<Session<BetterSqlite3Database>>(
+    { create: async () => driver.open(), destroy: async (session) => driver.close(session) },
+    path === ':memory:' ? 1 : settings.max,
   );
   return {
     backend: () => 'sqlite',
-    async acquire() {
-      const db = await pool.acquire();
-      return sessions.get(db)!;
-    },
+    acquire: () => pool.acquire(),
     async release(session) {
-      const db = session.raw as SqliteDatabase;
-      if (!session.destroyed && session.inTransaction()) db.exec('ROLLBACK');
-      await pool.release(db, session.destroyed);
+      const own = session as Session<BetterSqlite3Database>;
+      if (!own.destroyed && own.inTransaction()) await own.rollback().catch((error) => own.destroy(error));
+      await pool.release(own, own.destroyed);
     },
     close: () => pool.close(),
     counts: () => pool.counts(),
-    async *stream(session, sql, values) {
-      const statement = (session.raw as SqliteDatabase).prepare(sql);
-      if (!statement.reader) {
-        statement.run(...values);
-        return;
-      }
-      yield* statement.iterate(...values);
-    },
+    stream: (session, sql, values) => driver.stream(session, sql, values),
   };
 }

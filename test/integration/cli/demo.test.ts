@@ -1,3 +1,7 @@
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import BetterSqlite from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { DemoReport } from '../../../src/cli/demo/demo-report.js';
 import { main } from '../../../src/cli/main.js';
@@ -41,6 +45,67 @@ describe('dbop demo on the embedded SQLite default', () => {
     expect(report.failuresByReason['lock-timeout SQLITE_BUSY']).toBe(report.failed);
     expect(sum(report.retriesByKind)).toBe(0);
     expectBooksBalance(report);
+  });
+});
+
+/**
+ * Waits for the demo's SQLite file under `dir` and adds 7 to account 1 while the workers run: the books
+ * no longer balance, whatever the workload does. Resolves once the change is committed.
+ */
+async function changeBalanceBehindTheDemosBack(dir: string, timeoutMs: number): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  const pause = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5));
+  while (Date.now() < until) {
+    const run = readdirSync(dir).find((name) => name.startsWith('dbop-demo-'));
+    const path = run === undefined ? undefined : join(dir, run, 'bank.db');
+    if (path !== undefined && existsSync(path)) {
+      // Busy timeout 0: a blocking wait here would block the demo's own workers in this process.
+      const db = new BetterSqlite(path, { timeout: 0 });
+      try {
+        const table = db
+          .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '%\\_accounts' ESCAPE '\\'",
+          )
+          .pluck()
+          .get() as string | undefined;
+        if (
+          table !== undefined &&
+          db.prepare(`UPDATE ${table} SET balance = balance + 7 WHERE id = 1`).run().changes === 1
+        ) {
+          return true;
+        }
+      } catch (error) {
+        if (!String((error as { code?: unknown }).code).startsWith('SQLITE_BUSY')) throw error;
+      } finally {
+        db.close();
+      }
+    }
+    await pause();
+  }
+  return false;
+}
+
+describe('dbop demo when the books do not balance', () => {
+  it('exits 1 and reports the invariant BROKEN when a balance changes behind its back', async () => {
+    // The demo's SQLite file goes to os.tmpdir(): point it at a directory this test can watch.
+    const scratch = mkdtempSync(join(tmpdir(), 'dbop-sabotage-'));
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = scratch;
+    try {
+      const io = recordingIo();
+      const running = main(['demo', '--duration', '2', '--workers', '4'], io);
+      const sabotaged = await changeBalanceBehindTheDemosBack(scratch, 10_000);
+      const code = await running;
+      expect(sabotaged).toBe(true);
+      expect(code).toBe(1);
+      expect(io.out()).toMatch(
+        /\n {2}invariant {5}BROKEN: total balance 10007 \(expected 10000\), 0 lost, 0 unexpected, 1 accounts off the ledger\n/,
+      );
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+      rmSync(scratch, { recursive: true, force: true });
+    }
   });
 });
 

@@ -5,7 +5,13 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { channelNames, type ErrorMessage } from '../../../src/core/diagnostics.js';
 import { createDatabase } from '../../../src/database/create-database.js';
 import type { Database } from '../../../src/database/database.js';
-import { describeIfMariadb, describeIfPostgres, mariadbUrl, postgresUrl } from '../../support/servers.js';
+import {
+  describeIfMariadb,
+  describeIfPostgres,
+  mariadbUrl,
+  postgresUrl,
+  terminateBackend,
+} from '../../support/servers.js';
 
 const table = (name: string): string => `dbop_facade_${name}_${process.pid}`;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -70,6 +76,23 @@ describeIfPostgres('createDatabase on PostgreSQL (pg)', () => {
       { id: 1, v: 11, note: null },
       { id: 2, v: 0, note: 'kept across the retries' },
     ]);
+  });
+
+  it('run() redoes a step whose connection was killed mid-step, on a fresh connection', async () => {
+    const before = db.stats().errors.total;
+    const pids: number[] = [];
+    const last = await db.run(async (conn, attempt) => {
+      const pid = (await conn.execute<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      pids.push(pid);
+      if (attempt.attempt === 1) await terminateBackend(postgresUrl(), pid);
+      await conn.execute(`UPDATE ${t} SET note = :note WHERE id = 3`, { note: `attempt ${attempt.attempt}` });
+      return attempt.attempt;
+    });
+    expect(last).toBe(2);
+    expect(pids[1]).not.toBe(pids[0]);
+    expect(db.stats().errors.total).toBe(before + 1);
+    const { rows } = await db.query(`SELECT note FROM ${t} WHERE id = 3`);
+    expect(rows).toEqual([{ note: 'attempt 2' }]);
   });
 
   it('acquire() errors are counted and published on dbop:error', async () => {

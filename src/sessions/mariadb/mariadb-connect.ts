@@ -1,0 +1,79 @@
+import type { Session, SessionSource } from '../../core/session.js';
+import { mariadbSession } from './mariadb-session.js';
+import type { MariadbConnectionLike } from './mariadb-types.js';
+
+/** How {@link mariadbConnect} opens the connector's pool. */
+export interface MariadbConnectOptions {
+  /** Connection options (host, port, user, password, database...); holds the password: never print it. */
+  readonly config: Readonly<Record<string, unknown>>;
+  readonly max: number;
+  readonly connectTimeoutMs: number;
+}
+
+/** A pooled mariadb connection as a session's raw handle. */
+export interface MariadbPoolConnection extends MariadbConnectionLike {
+  release(): Promise<void>;
+  destroy(): void;
+  queryStream(sql: string, values: readonly unknown[]): AsyncIterable<Record<string, unknown>>;
+}
+
+/** Sessions over one mariadb pool, with its counts and the connector's own row stream. */
+export interface MariadbConnection extends SessionSource<MariadbPoolConnection> {
+  close(): Promise<void>;
+  counts(): { readonly total: number; readonly idle: number; readonly waiting: number };
+  stream(session: Session, sql: string, values: readonly unknown[]): AsyncIterable<Record<string, unknown>>;
+}
+
+/** The subset of the mariadb connector we use. */
+interface MariadbModule {
+  createPool(config: Record<string, unknown>): MariadbPool;
+}
+
+interface MariadbPool {
+  getConnection(): Promise<MariadbPoolConnection>;
+  query(sql: string, values?: unknown): Promise<unknown>;
+  end(): Promise<void>;
+  on(event: 'error', listener: (error: unknown) => void): unknown;
+  totalConnections(): number;
+  idleConnections(): number;
+  taskQueueSize(): number;
+}
+
+/** Imports the mariadb connector on first use, so importing dbop never loads it. */
+export function importMariadb(): Promise<unknown> {
+  return import('mariadb');
+}
+
+/**
+ * Sessions over the mariadb connector's own pool (until dbop's pool lands); `module` is what
+ * {@link importMariadb} resolved to.
+ */
+export function mariadbConnect(module: unknown, options: MariadbConnectOptions): MariadbConnection {
+  const mariadb = ((module as { default?: MariadbModule }).default ?? module) as MariadbModule;
+  const pool = mariadb.createPool({
+    ...options.config,
+    connectionLimit: options.max,
+    acquireTimeout: options.connectTimeoutMs,
+    // The connector's default (true) appends every parameter value to error messages: a password
+    // inserted by a failing statement would end up in logs.
+    logParam: false,
+  });
+  pool.on('error', () => {});
+  return {
+    async acquire(): Promise<Session<MariadbPoolConnection>> {
+      return mariadbSession(await pool.getConnection(), { flavor: 'mariadb', sidecar: pool });
+    },
+    async release(session) {
+      const connection = session.raw;
+      if (session.destroyed || session.inTransaction()) connection.destroy();
+      else await connection.release();
+    },
+    close: () => pool.end(),
+    counts: () => ({
+      total: pool.totalConnections(),
+      idle: pool.idleConnections(),
+      waiting: pool.taskQueueSize(),
+    }),
+    stream: (session, sql, values) => (session.raw as MariadbPoolConnection).queryStream(sql, values),
+  };
+}
