@@ -33,6 +33,9 @@ export function resolveAttemptScopeOptions(options: AttemptScopeOptions = {}): A
   for (const key of Object.keys(options)) {
     if (!knownKeys.has(key)) throw new TypeError(`Unknown attempt scope option \`${key}\``);
   }
+  if (options.readOnly !== undefined && typeof options.readOnly !== 'boolean') {
+    throw new TypeError(`Expected \`readOnly\` to be a boolean, got ${String(options.readOnly)}`);
+  }
   if (options.isolationLevel !== undefined && !isolationLevels.includes(options.isolationLevel)) {
     throw new TypeError(
       `Expected \`isolationLevel\` to be one of ${isolationLevels.join(', ')}, got ${String(options.isolationLevel)}`,
@@ -46,6 +49,12 @@ export function resolveAttemptScopeOptions(options: AttemptScopeOptions = {}): A
   return resolved;
 }
 
+/** An {@link attemptScope}: also says, once begin decided, whether the step runs in a savepoint. */
+export interface SessionAttemptScope extends AttemptScope {
+  /** True inside a caller's transaction (SAVEPOINT), false for a transaction of its own; undefined before begin. */
+  readonly nested: boolean | undefined;
+}
+
 /**
  * The scope of one attempt on a session (rule S1): with no open transaction BEGIN [READ ONLY] ... COMMIT,
  * or ROLLBACK on failure; inside one SAVEPOINT ... RELEASE, or ROLLBACK TO + RELEASE. Timeouts and the
@@ -53,7 +62,7 @@ export function resolveAttemptScopeOptions(options: AttemptScopeOptions = {}): A
  * @example
  * await execute(() => session.query('UPDATE t SET n = n + 1'), { scope: () => attemptScope(session) });
  */
-export function attemptScope(session: Session, options: AttemptScopeOptions = {}): AttemptScope {
+export function attemptScope(session: Session, options: AttemptScopeOptions = {}): SessionAttemptScope {
   return new SessionScope(session, resolveAttemptScopeOptions(options));
 }
 
@@ -61,7 +70,7 @@ export function attemptScope(session: Session, options: AttemptScopeOptions = {}
  * One attempt's transaction or savepoint on a session. A class rather than
  * closures: one is made per attempt, on the hot path of every runner call.
  */
-class SessionScope implements AttemptScope {
+class SessionScope implements SessionAttemptScope {
   readonly #session: Session;
   readonly #options: AttemptScopeOptions;
   #state: 'idle' | 'transaction' | 'savepoint' | 'done' = 'idle';
@@ -69,10 +78,15 @@ class SessionScope implements AttemptScope {
   #undoByRollbackTo = false;
   #pendingRestore: readonly string[] = [];
   #opening: Promise<void> | undefined;
+  #nested: boolean | undefined;
 
   constructor(session: Session, resolvedOptions: AttemptScopeOptions) {
     this.#session = session;
     this.#options = resolvedOptions;
+  }
+
+  get nested(): boolean | undefined {
+    return this.#nested;
   }
 
   begin(context: AttemptContext): Promise<void> {
@@ -117,8 +131,11 @@ class SessionScope implements AttemptScope {
         () => undefined,
       );
       await withLimit(settled, wasBusy ? (this.#options.cleanupTimeoutMs ?? 5000) : undefined);
-    } catch {
+    } catch (cleanupError) {
+      // The connection's state is unknown: destroy it, and say so, so that execute stops here (rule S4)
+      // with the attempt's own error rather than retry on a destroyed session.
       session.destroy(error);
+      throw cleanupError;
     } finally {
       this.#state = 'done';
     }
@@ -131,7 +148,11 @@ class SessionScope implements AttemptScope {
     const readOnly = options.readOnly ?? context.readOnly;
     const timeouts = clampTimeouts(options, context.remainingMs());
     try {
-      if (!session.inTransaction()) {
+      // The driver may not know of a transaction the caller began with it: then the session asks the server.
+      const probed = session.probeTransaction?.() ?? session.inTransaction();
+      const open = typeof probed === 'boolean' ? probed : await probed;
+      this.#nested = open;
+      if (!open) {
         const readOnlyStep = readOnly ? sql.readOnlyStep(false) : undefined;
         const settings = ownedSettings(sql, timeouts);
         this.#state = 'transaction';
@@ -167,7 +188,8 @@ class SessionScope implements AttemptScope {
     const restore = this.#pendingRestore;
     this.#pendingRestore = [];
     if (this.#state === 'transaction') {
-      if (open) await session.rollback({ alsoRun: restore });
+      // A transaction the server ended (endedBy) is still rolled back: that is what clears the record.
+      if (open || session.endedBy !== undefined) await session.rollback({ alsoRun: restore });
       else if (restore.length > 0) await session.batch(restore);
     } else if (this.#state === 'savepoint') {
       // A savepoint is gone when the server already ended the transaction (MySQL 1213): only restore.

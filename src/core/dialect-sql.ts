@@ -45,6 +45,11 @@ export interface DialectSql {
       }
     | undefined;
   timeouts(settings: TimeoutSettings, slot: number, scope: SettingScope): SettingStatements;
+  /**
+   * Where BEGIN cannot say READ ONLY (SQLite): statements run right after BEGIN to make the transaction
+   * read-only (`apply`), and the ones that undo them once it ended (`restore`).
+   */
+  readonly readOnlyTransaction?: SettingStatements;
   /** A statement returning the current transaction id as column `xid` (Postgres), for commit verification. */
   readonly transactionIdQuery?: string;
 }

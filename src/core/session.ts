@@ -52,7 +52,24 @@ export interface Session<Raw = unknown> {
   /** Runs parameterless statements in order, in as few round trips as the driver allows; returns the last rows. */
   batch(statements: readonly string[]): Promise<Record<string, unknown>[]>;
   inTransaction(): boolean;
+  /**
+   * Whether a transaction is open, asking the server when the driver cannot tell (postgres.js, mysql2: the
+   * caller may have begun one with the driver itself); also true while {@link endedBy} is set, so no step
+   * opens a transaction of its own inside the owner's. A boolean when known without a round trip.
+   */
+  probeTransaction?(): boolean | Promise<boolean>;
+  /**
+   * The error with which the server ended the transaction this session began (MySQL 1213: the whole
+   * transaction is rolled back), until the session's commit, rollback or next begin. Meanwhile query()
+   * rejects with it rather than run in autocommit, and commit() throws it instead of reporting success.
+   */
+  readonly endedBy?: unknown;
+  /** Begins a transaction; rejects with DBOP_TRANSACTION_OPEN when one is already open (also one begun outside dbop). */
   begin(options?: BeginOptions): Promise<void>;
+  /**
+   * Commits. Throws, never reports success, when the transaction did not commit: the server had already
+   * ended it ({@link endedBy}), or it was aborted by an earlier error (Postgres answers COMMIT with ROLLBACK).
+   */
   commit(options?: AlsoRun): Promise<void>;
   rollback(options?: AlsoRun): Promise<void>;
   /** Opens a SAVEPOINT with a generated name and returns the name. */

@@ -6,10 +6,13 @@ import { execute } from '../core/execute.js';
 import type { ExecuteOptions, Logger } from '../core/execute-options.js';
 import { type RetryPolicy, retryPolicy } from '../core/retry-policy.js';
 import { type IsolationLevel, isSessionSource, type Session, type SessionSource } from '../core/session.js';
+import { nestedPolicy } from './nested-policy.js';
 import { runnerClassification } from './runner-classifier.js';
 import { withDialect } from './runner-logger.js';
 import {
+  checkBudget,
   checkKeys,
+  checkLogger,
   type DbOpRunnerOptions,
   type RunOptions,
   type TransactionOptions,
@@ -32,6 +35,7 @@ export type StepFunction<T, Raw = unknown> = (
  */
 export class DbOpRunner {
   readonly #policy: RetryPolicy;
+  readonly #nestedPolicy: RetryPolicy;
   readonly #lockTimeoutMs: number | undefined;
   readonly #statementTimeoutMs: number | undefined;
   readonly #raises: boolean;
@@ -47,6 +51,7 @@ export class DbOpRunner {
       ...(maxDelayMs === undefined ? {} : { maxDelayMs }),
       ...(jitter === undefined ? {} : { jitter }),
     });
+    this.#nestedPolicy = nestedPolicy(this.#policy);
     const lock = options.defaultLockTimeoutMs === undefined ? 10_000 : options.defaultLockTimeoutMs;
     this.#lockTimeoutMs = checkTimeoutMs('defaultLockTimeoutMs', lock ?? undefined);
     this.#statementTimeoutMs = checkTimeoutMs(
@@ -57,32 +62,51 @@ export class DbOpRunner {
       throw new TypeError(`Expected \`defaultRaises\` to be a boolean, got ${String(options.defaultRaises)}`);
     }
     this.#raises = options.defaultRaises ?? true;
-    this.#logger = options.logger;
-    this.#budget = options.budget;
+    this.#logger = checkLogger(options.logger);
+    this.#budget = checkBudget(options.budget);
   }
 
   /**
    * Runs fn(session) in an attempt scope with retries (R1): a transaction it commits itself when none is
-   * open, else a SAVEPOINT that never commits the caller's work.
+   * open, else a SAVEPOINT that never commits the caller's work. Inside the caller's transaction a step is
+   * retried only for statement-scope errors, after ROLLBACK TO released what the step took, and with at
+   * most 10 ms of backoff: a longer sleep would hold the caller's locks (never sleep
+   * inside an open transaction); the lock wait itself (lockTimeoutMs) is where such a step waits.
    */
   run<T, Raw, D = undefined>(
     session: Session<Raw>,
     fn: StepFunction<T, Raw>,
     options: RunOptions<D> = {},
   ): Promise<T | D> {
-    checkKeys(options, 'run');
-    const nested = session.inTransaction();
-    const scope = this.#scopeOptions(options, undefined);
+    let scope: AttemptScopeOptions;
+    let probed: boolean | Promise<boolean>;
+    try {
+      checkKeys(options, 'run');
+      scope = this.#scopeOptions(options, undefined);
+      // Where the driver cannot tell, the session asks the server: a transaction the caller began with the
+      // driver itself is theirs, never committed by dbop (R1).
+      probed = session.probeTransaction?.() ?? session.inTransaction();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (typeof probed === 'boolean') return this.#runStep(session, fn, options, scope, probed);
+    return probed.then((nested) => this.#runStep(session, fn, options, scope, nested));
+  }
+
+  #runStep<T, Raw, D>(
+    session: Session<Raw>,
+    fn: StepFunction<T, Raw>,
+    options: RunOptions<D>,
+    scope: AttemptScopeOptions,
+    nested: boolean,
+  ): Promise<T | D> {
+    const idempotent = options.idempotent === true;
     return execute(
       (context) => fn(session, context),
-      this.#executeOptions(options, session.dialect, 'run', {
+      this.#executeOptions(options, session.dialect, 'run', nested ? this.#nestedPolicy : this.#policy, {
         scope: () => attemptScope(session, scope),
         classifier: (error) =>
-          runnerClassification(error, session.dialect, {
-            nested,
-            canReconnect: false,
-            idempotent: options.idempotent === true,
-          }),
+          runnerClassification(error, session.dialect, { nested, canReconnect: false, idempotent }),
       }),
     ) as Promise<T | D>;
   }
@@ -96,32 +120,39 @@ export class DbOpRunner {
     fn: StepFunction<T, Raw>,
     options: TransactionOptions<D> = {},
   ): Promise<T | D> {
+    try {
+      return this.#transaction(target, fn, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #transaction<T, Raw, D>(
+    target: Session<Raw> | SessionSource<Raw>,
+    fn: StepFunction<T, Raw>,
+    options: TransactionOptions<D>,
+  ): Promise<T | D> {
     checkKeys(options, 'transaction');
     const source = isSessionSource(target) ? (target as SessionSource<Raw>) : undefined;
     const fixed = source === undefined ? (target as Session<Raw>) : undefined;
-    if (fixed?.inTransaction() === true) {
-      throw new DbopError(
-        'DBOP_TRANSACTION_OPEN',
-        'runner.transaction() needs a session with no open transaction; use run() inside one',
-      );
-    }
     const scopeOptions = this.#scopeOptions(options, options.isolationLevel);
     const idempotent = options.idempotent === true;
     if (fixed !== undefined) {
-      const dialect = fixed.dialect;
-      return execute(
-        (context) => fn(fixed, context),
-        this.#executeOptions(options, dialect, 'transaction', {
-          scope: () => attemptScope(fixed, scopeOptions),
-          classifier: (error) =>
-            runnerClassification(error, dialect, { nested: false, canReconnect: false, idempotent }),
-        }),
-      ) as Promise<T | D>;
+      // Also a transaction the caller began with the driver itself, where the session must ask the server.
+      const probed = fixed.probeTransaction?.() ?? fixed.inTransaction();
+      if (typeof probed === 'boolean') {
+        if (probed) throw transactionOpen();
+        return this.#fixedTransaction(fixed, fn, options, scopeOptions);
+      }
+      return probed.then((open) => {
+        if (open) throw transactionOpen();
+        return this.#fixedTransaction(fixed, fn, options, scopeOptions);
+      });
     }
     const call = new SourcedCall(source!, scopeOptions);
     return execute(
       (context) => fn(call.session(), context),
-      this.#executeOptions(options, () => call.dialect, 'transaction', {
+      this.#executeOptions(options, () => call.dialect, 'transaction', this.#policy, {
         scope: () => call.scope(),
         classifier: (error) =>
           runnerClassification(error, call.dialect ?? 'postgres', {
@@ -129,6 +160,24 @@ export class DbOpRunner {
             canReconnect: true,
             idempotent,
           }),
+      }),
+    ) as Promise<T | D>;
+  }
+
+  #fixedTransaction<T, Raw, D>(
+    fixed: Session<Raw>,
+    fn: StepFunction<T, Raw>,
+    options: TransactionOptions<D>,
+    scopeOptions: AttemptScopeOptions,
+  ): Promise<T | D> {
+    const dialect = fixed.dialect;
+    const idempotent = options.idempotent === true;
+    return execute(
+      (context) => fn(fixed, context),
+      this.#executeOptions(options, dialect, 'transaction', this.#policy, {
+        scope: () => attemptScope(fixed, scopeOptions),
+        classifier: (error) =>
+          runnerClassification(error, dialect, { nested: false, canReconnect: false, idempotent }),
       }),
     ) as Promise<T | D>;
   }
@@ -165,12 +214,13 @@ export class DbOpRunner {
     options: RunOptions<D>,
     dialect: string | (() => string | undefined),
     kind: string,
+    policy: RetryPolicy,
     extra: Pick<ExecuteOptions<D>, 'scope' | 'classifier'>,
   ): ExecuteOptions<D> {
     // Built by assignment, not spreads: this runs on every call and spreads of small objects add up.
     const o: Record<string, unknown> = {
       name: options.name ?? kind,
-      policy: this.#policy,
+      policy,
       raises: options.raises ?? this.#raises,
       scope: extra.scope,
       classifier: extra.classifier,
@@ -185,4 +235,11 @@ export class DbOpRunner {
     if (this.#logger !== undefined) o.logger = withDialect(this.#logger, dialect);
     return o as ExecuteOptions<D>;
   }
+}
+
+function transactionOpen(): DbopError {
+  return new DbopError(
+    'DBOP_TRANSACTION_OPEN',
+    'runner.transaction() needs a session with no open transaction; use run() inside one',
+  );
 }

@@ -43,8 +43,14 @@ export function runnerClassification(
   let result = base;
   if (isVerifiedAbort(error)) result = { ...base, retryable: true, ambiguous: false };
   if (result.ambiguous) {
+    // A fixed session cannot reconnect: the verdict is final even for idempotent work (a retry would only
+    // meet the dead session). Idempotent callers get the original error (they may replay it themselves);
+    // others an AmbiguousCommitError with it as cause, as execute reports every ambiguous failure.
+    if (!where.canReconnect) {
+      return { ...result, scope: 'connection', retryable: false, ambiguous: !where.idempotent };
+    }
     // The session's own AmbiguousCommitError is rethrown as is; a raw error is left for execute to wrap.
-    const retryable = where.canReconnect && (where.idempotent || !isAmbiguousCommitError(error));
+    const retryable = where.idempotent || !isAmbiguousCommitError(error);
     return { ...result, scope: 'connection', retryable };
   }
   if (!result.retryable) return result;

@@ -1,7 +1,8 @@
 import type { Logger } from '../core/execute-options.js';
-import type { RetryBudget } from '../core/retry-budget.js';
+import { RetryBudget } from '../core/retry-budget.js';
 import type { Jitter } from '../core/retry-policy.js';
 import type { IsolationLevel } from '../core/session.js';
+import { describeValue } from '../core/validate.js';
 
 /** Options of {@link DbOpRunner}; every field is optional. */
 export interface DbOpRunnerOptions {
@@ -83,4 +84,30 @@ export function checkKeys(options: object, kind: 'runner' | 'run' | 'transaction
   for (const key of Object.keys(options)) {
     if (!known.has(key)) throw new TypeError(`Unknown ${kind} option \`${key}\``);
   }
+}
+
+/** Checks the runner's logger once, at construction: a pino-style object with at least one level method. */
+export function checkLogger(logger: unknown): Logger | undefined {
+  if (logger === undefined) return undefined;
+  const methods = ['debug', 'info', 'warn', 'error'] as const;
+  const valid =
+    typeof logger === 'object' &&
+    logger !== null &&
+    methods.every((m) => {
+      const method = (logger as Record<string, unknown>)[m];
+      return method === undefined || typeof method === 'function';
+    }) &&
+    methods.some((m) => typeof (logger as Record<string, unknown>)[m] === 'function');
+  if (!valid) {
+    throw new TypeError(
+      `Expected \`logger\` to be a pino-style logger (debug, info, warn, error methods), got ${describeValue(logger)}`,
+    );
+  }
+  return logger as Logger;
+}
+
+/** Checks the runner's shared RetryBudget once, at construction. */
+export function checkBudget(budget: unknown): RetryBudget | undefined {
+  if (budget === undefined || budget instanceof RetryBudget) return budget;
+  throw new TypeError(`Expected \`budget\` to be a RetryBudget, got ${describeValue(budget)}`);
 }

@@ -1,6 +1,7 @@
 import type { AttemptContext, AttemptScope } from '../core/attempt.js';
 import { type AttemptScopeOptions, attemptScope } from '../core/attempt-scope.js';
 import type { Backend } from '../core/classification.js';
+import { DbopError } from '../core/errors.js';
 import type { Session, SessionSource } from '../core/session.js';
 
 /**
@@ -33,10 +34,14 @@ export class SourcedCall<Raw> {
     return new SourcedScope(this);
   }
 
-  async acquire(): Promise<Session<Raw>> {
-    this.#current = await this.#source.acquire();
-    this.#dialect = this.#current.dialect;
-    return this.#current;
+  acquire(): Promise<Session<Raw>> {
+    return this.#source.acquire();
+  }
+
+  /** Makes the session the running attempt's (an acquisition that arrived too late never becomes it). */
+  use(session: Session<Raw>): void {
+    this.#current = session;
+    this.#dialect = session.dialect;
   }
 
   inner(session: Session<Raw>): AttemptScope {
@@ -52,14 +57,24 @@ class SourcedScope<Raw> implements AttemptScope {
   readonly #call: SourcedCall<Raw>;
   #session: Session<Raw> | undefined;
   #inner: AttemptScope | undefined;
+  // Set once rollback ran: a session that arrives later is given back at once, never begun.
+  #ended = false;
 
   constructor(call: SourcedCall<Raw>) {
     this.#call = call;
   }
 
   async begin(context: AttemptContext): Promise<void> {
-    this.#session = await this.#call.acquire();
-    this.#inner = this.#call.inner(this.#session);
+    const session = await this.#call.acquire();
+    // The attempt's limit may have fired while the source was still handing out the session (a busy
+    // pool): rollback has run and found nothing to undo, so this attempt must not BEGIN on it.
+    if (this.#ended || context.signal.aborted) {
+      await this.#call.release(session);
+      throw context.signal.reason ?? new DbopError('DBOP_ATTEMPT_ENDED', 'The attempt ended before it began');
+    }
+    this.#session = session;
+    this.#call.use(session);
+    this.#inner = this.#call.inner(session);
     try {
       await this.#inner.begin(context);
     } catch (error) {
@@ -77,8 +92,14 @@ class SourcedScope<Raw> implements AttemptScope {
   }
 
   async rollback(context: AttemptContext, error: unknown): Promise<void> {
+    this.#ended = true;
+    const session = this.#session;
     try {
       await this.#inner?.rollback(context, error);
+    } catch (cleanupError) {
+      // The session whose cleanup failed was destroyed and is given back as such; the next attempt takes a
+      // fresh one, so the whole transaction can still be retried.
+      if (session?.destroyed !== true) throw cleanupError;
     } finally {
       await this.#finish();
     }

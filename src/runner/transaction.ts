@@ -1,5 +1,6 @@
 import { DbopError } from '../core/errors.js';
 import type { BeginOptions, IsolationLevel, Session } from '../core/session.js';
+import { isolationLevels } from '../core/session.js';
 
 /** Options of {@link Transaction.begin}. */
 export interface TransactionBeginOptions {
@@ -16,6 +17,7 @@ export interface TransactionBeginOptions {
  * await tx.commit();
  */
 export class Transaction<Raw = unknown> implements AsyncDisposable {
+  /** The session the transaction runs on. */
   readonly session: Session<Raw>;
   #done = false;
 
@@ -23,7 +25,7 @@ export class Transaction<Raw = unknown> implements AsyncDisposable {
     this.session = session;
   }
 
-  /** Begins a transaction on the session. */
+  /** Begins a transaction on the session (read-only where asked, SQLite included). */
   static async begin<Raw>(
     session: Session<Raw>,
     options: TransactionBeginOptions = {},
@@ -32,9 +34,18 @@ export class Transaction<Raw = unknown> implements AsyncDisposable {
       if (key !== 'isolationLevel' && key !== 'readOnly')
         throw new TypeError(`Unknown Transaction option \`${key}\``);
     }
+    const { isolationLevel, readOnly } = options;
+    if (readOnly !== undefined && typeof readOnly !== 'boolean') {
+      throw new TypeError(`Expected \`readOnly\` to be a boolean, got ${String(readOnly)}`);
+    }
+    if (isolationLevel !== undefined && !isolationLevels.includes(isolationLevel)) {
+      throw new TypeError(
+        `Expected \`isolationLevel\` to be one of ${isolationLevels.join(', ')}, got ${String(isolationLevel)}`,
+      );
+    }
     const begin: BeginOptions = {
-      ...(options.isolationLevel === undefined ? {} : { isolationLevel: options.isolationLevel }),
-      ...(options.readOnly === undefined ? {} : { readOnly: options.readOnly }),
+      ...(isolationLevel === undefined ? {} : { isolationLevel }),
+      ...(readOnly === undefined ? {} : { readOnly }),
     };
     await session.begin(begin);
     return new Transaction(session);
@@ -45,16 +56,31 @@ export class Transaction<Raw = unknown> implements AsyncDisposable {
     return this.#done;
   }
 
+  /**
+   * Commits. When COMMIT fails and the transaction is still open (SQLite BUSY), it stays this object's:
+   * commit() may be called again, and leaving the `await using` block rolls it back.
+   */
   async commit(): Promise<void> {
     this.#check();
     this.#done = true;
-    await this.session.commit();
+    try {
+      await this.session.commit();
+    } catch (error) {
+      if (!this.session.destroyed && this.session.inTransaction()) this.#done = false;
+      throw error;
+    }
   }
 
+  /** Rolls back; a connection that cannot roll back is destroyed, never reused. */
   async rollback(): Promise<void> {
     this.#check();
     this.#done = true;
-    await this.session.rollback();
+    try {
+      await this.session.rollback();
+    } catch (error) {
+      this.session.destroy(error);
+      throw error;
+    }
   }
 
   /** Rolls back unless committed; a connection that cannot roll back is destroyed, never reused. */

@@ -34,7 +34,9 @@ export function postgresSql(dialect: Backend = 'postgres'): DialectSql {
     readOnlyStep: (nested: boolean) =>
       nested ? { apply: ['SET TRANSACTION READ ONLY'], restore: [], undoByRollbackTo: true } : undefined,
     timeouts: postgresTimeouts,
-    transactionIdQuery: 'SELECT pg_current_xact_id()::text AS xid',
+    // txid_current()/txid_status() exist from PostgreSQL 10 on (13 added pg_current_xact_id() as their new
+    // name and keeps them): one statement for every supported version, no version probe.
+    transactionIdQuery: 'SELECT txid_current()::text AS xid',
   });
 }
 

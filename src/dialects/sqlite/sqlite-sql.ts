@@ -6,6 +6,8 @@ import type { IsolationLevel } from '../../core/session.js';
 export interface SqliteSqlOptions {
   /** The connection's own busy timeout, restored after a step (default 0). */
   readonly baseBusyTimeoutMs?: number;
+  /** The connection's own PRAGMA query_only, restored after a read-only step or transaction (default false). */
+  readonly baseQueryOnly?: boolean;
   /**
    * The longest busy wait a step may ask for. better-sqlite3 waits synchronously, blocking the event loop,
    * so long waits are better left to dbop's async backoff (default 20).
@@ -21,6 +23,10 @@ export interface SqliteSqlOptions {
 export function sqliteSql(options: SqliteSqlOptions = {}): DialectSql {
   const base = options.baseBusyTimeoutMs ?? 0;
   const cap = options.maxBusyTimeoutMs ?? 20;
+  const queryOnly = {
+    apply: ['PRAGMA query_only = 1'],
+    restore: [`PRAGMA query_only = ${options.baseQueryOnly === true ? 1 : 0}`],
+  };
   if (!Number.isSafeInteger(base) || base < 0) {
     throw new TypeError(`Expected \`baseBusyTimeoutMs\` to be a non-negative integer, got ${String(base)}`);
   }
@@ -45,11 +51,9 @@ export function sqliteSql(options: SqliteSqlOptions = {}): DialectSql {
     savepoint: (name: string): string => `SAVEPOINT ${checkIdentifier(name)}`,
     releaseSavepoint: (name: string): string => `RELEASE SAVEPOINT ${checkIdentifier(name)}`,
     rollbackToSavepoint: (name: string): string => `ROLLBACK TO SAVEPOINT ${checkIdentifier(name)}`,
-    readOnlyStep: () => ({
-      apply: ['PRAGMA query_only = 1'],
-      restore: ['PRAGMA query_only = 0'],
-      undoByRollbackTo: false,
-    }),
+    // A transaction of its own gets the switch from begin (readOnlyTransaction); a nested step sets it here.
+    readOnlyStep: (nested: boolean) => (nested ? { ...queryOnly, undoByRollbackTo: false } : undefined),
+    readOnlyTransaction: queryOnly,
     timeouts(settings: TimeoutSettings): SettingStatements {
       checkTimeoutMs('statementTimeoutMs', settings.statementTimeoutMs);
       const lock = checkTimeoutMs('lockTimeoutMs', settings.lockTimeoutMs);

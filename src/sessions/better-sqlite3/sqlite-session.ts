@@ -30,6 +30,7 @@ export function sqliteSession<Database extends SqliteDatabaseLike>(
   const baseBusyTimeoutMs = Number(db.pragma('busy_timeout', { simple: true }));
   const sql = sqliteSql({
     baseBusyTimeoutMs,
+    baseQueryOnly: Number(db.pragma('query_only', { simple: true })) === 1,
     ...(options.maxBusyTimeoutMs === undefined ? {} : { maxBusyTimeoutMs: options.maxBusyTimeoutMs }),
   });
   let closed = false;

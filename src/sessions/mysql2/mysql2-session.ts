@@ -62,6 +62,14 @@ export function mysql2Session<Connection extends Mysql2ConnectionLike>(
       for (const statement of statements) [rows] = await connection.query(statement);
       return Array.isArray(rows) ? (rows as Record<string, unknown>[]) : [];
     },
+    // mysql2 keeps no copy of the server status: DO 0 returns an OK packet whose status flags say
+    // whether a transaction is open (SERVER_STATUS_IN_TRANS), also one begun with the driver itself.
+    async probeTransaction() {
+      const [header] = await connection.query('DO 0');
+      const status = (header as { serverStatus?: unknown } | null)?.serverStatus;
+      if (typeof status !== 'number') throw new TypeError('mysql2 returned no server status for DO 0');
+      return (status & 1) === 1;
+    },
     endsTransaction: endsMysqlTransaction,
     isBroken: () =>
       broken || connection.connection?._closing === true || Boolean(connection.connection?._fatalError),

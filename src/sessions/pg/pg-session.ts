@@ -8,7 +8,7 @@ import type { PgClientLike, PgQueryable, PgResultLike } from './pg-types.js';
 export interface PgSessionOptions {
   /**
    * A second way to reach the server (usually the pg Pool): it cancels a timed-out statement
-   * (pg_cancel_backend) and verifies a COMMIT whose connection was lost (pg_xact_status).
+   * (pg_cancel_backend) and verifies a COMMIT whose connection was lost (txid_status).
    */
   readonly sidecar?: PgQueryable;
 }
@@ -39,6 +39,7 @@ export function pgSession<Client extends PgClientLike>(
     });
   }
   const internals = client as unknown as { _queryable?: boolean; _ending?: boolean };
+  let lastCommand: string | undefined;
   return new DriverSession<Client>({
     dialect: 'postgres',
     sql: postgresSql(),
@@ -54,8 +55,10 @@ export function pgSession<Client extends PgClientLike>(
       // No parameters: node-postgres uses the simple protocol, so the whole list is one round trip.
       const result = (await client.query(statements.join(';\n'))) as PgResultLike | PgResultLike[];
       const last = Array.isArray(result) ? result[result.length - 1] : result;
+      lastCommand = last?.command;
       return last?.rows ?? [];
     },
+    lastCommand: () => lastCommand,
     inTransaction() {
       const status = client.getTransactionStatus?.();
       return status === 'T' || status === 'E' ? true : status === 'I' ? false : undefined;
@@ -70,7 +73,7 @@ export function pgSession<Client extends PgClientLike>(
             }
           },
           async commitStatus(transactionId: string): Promise<CommitStatus> {
-            const result = (await sidecar.query('SELECT pg_xact_status($1::xid8) AS status', [
+            const result = (await sidecar.query('SELECT txid_status($1::bigint) AS status', [
               transactionId,
             ])) as PgResultLike;
             const status = result.rows[0]?.status;

@@ -2,6 +2,8 @@
 export interface PgResultLike {
   readonly rows: Record<string, unknown>[];
   readonly rowCount: number | null;
+  /** The command tag ('COMMIT', or 'ROLLBACK' when COMMIT met an aborted transaction). */
+  readonly command?: string;
 }
 
 /** Anything that runs a query: a pg Pool, Client or PoolClient (used for side work: cancel, verification). */

@@ -11,6 +11,7 @@ import type { PgliteLike } from './pglite-types.js';
  */
 export function pgliteSession<Db extends PgliteLike>(db: Db): Session<Db> {
   let stopped = false;
+  let lastCommand: string | undefined;
   return new DriverSession<Db>({
     dialect: 'postgres',
     sql: postgresSql(),
@@ -23,8 +24,10 @@ export function pgliteSession<Db extends PgliteLike>(db: Db): Session<Db> {
     },
     async batch(statements) {
       const results = await db.exec(statements.join(';\n'));
+      lastCommand = results[results.length - 1]?.command;
       return (results[results.length - 1]?.rows ?? []) as Record<string, unknown>[];
     },
+    lastCommand: () => lastCommand,
     inTransaction: () => db.isInTransaction?.(),
     isBroken: () => stopped,
     // The database is the caller's: the session only stops using it.

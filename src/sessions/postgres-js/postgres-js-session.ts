@@ -10,7 +10,7 @@ import type {
 
 /** Options of {@link postgresJsSession}. */
 export interface PostgresJsSessionOptions {
-  /** The main `sql` instance: verifies a COMMIT whose connection was lost (pg_xact_status). */
+  /** The main `sql` instance: verifies a COMMIT whose connection was lost (txid_status). */
   readonly sidecar?: PostgresJsQueryable;
 }
 
@@ -24,7 +24,12 @@ const fatalCodes = new Set([
   'EPIPE',
 ]);
 
-type RowList = Record<string, unknown>[] & { count?: number | null };
+type RowList = Record<string, unknown>[] & { count?: number | null; command?: string };
+
+// Set transaction-locally by one statement and read by the next, each in its own implicit transaction
+// unless a transaction block is open: only then does the value survive. Pipelined: one round trip.
+const probeSet = "SELECT set_config('dbop.in_block', 'on', true)";
+const probeGet = "SELECT current_setting('dbop.in_block', true) AS v";
 
 /**
  * A dbop Session over a postgres.js reserved connection. Cancellation uses postgres.js's own query.cancel().
@@ -41,6 +46,7 @@ export function postgresJsSession<Reserved extends PostgresJsReservedLike>(
   const sidecar = options.sidecar;
   const inFlight = new Set<PostgresJsPendingQuery>();
   let broken = false;
+  let lastCommand: string | undefined;
   const send = async (text: string, params?: unknown[]): Promise<unknown> => {
     const pending = reserved.unsafe(text, params);
     inFlight.add(pending);
@@ -65,7 +71,19 @@ export function postgresJsSession<Reserved extends PostgresJsReservedLike>(
       // Without parameters postgres.js uses the simple protocol: one round trip for the whole list.
       const result = (await send(statements.join(';\n'))) as RowList | RowList[];
       const last = statements.length > 1 ? (result as RowList[])[(result as RowList[]).length - 1] : result;
+      lastCommand = (last as RowList | undefined)?.command;
       return Array.isArray(last) ? [...(last as RowList)] : [];
+    },
+    lastCommand: () => lastCommand,
+    // postgres.js keeps no transaction status: ask the server. An aborted block fails both: open too.
+    async probeTransaction() {
+      const [, rows] = await Promise.all([send(probeSet).catch(() => undefined), send(probeGet)]).catch(
+        (error: unknown) => {
+          if ((error as { code?: unknown } | null)?.code === '25P02') return [undefined, [{ v: 'on' }]];
+          throw error;
+        },
+      );
+      return (rows as RowList)[0]?.v === 'on';
     },
     isBroken: () => broken,
     async cancel() {
@@ -75,7 +93,7 @@ export function postgresJsSession<Reserved extends PostgresJsReservedLike>(
       ? {}
       : {
           async commitStatus(transactionId: string): Promise<CommitStatus> {
-            const rows = (await sidecar.unsafe('SELECT pg_xact_status($1::xid8) AS status', [
+            const rows = (await sidecar.unsafe('SELECT txid_status($1::bigint) AS status', [
               transactionId,
             ])) as RowList;
             const status = rows[0]?.status;

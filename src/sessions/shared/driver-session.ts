@@ -16,6 +16,16 @@ export class DriverSession<Raw> implements Session<Raw> {
   #slot = 0;
   #destroyed = false;
   #transactionId: string | undefined;
+  // The open transaction was begun through this session (not found open by a probe).
+  #began = false;
+  #ended: unknown;
+  // The last error inside the transaction not undone by a ROLLBACK TO: what aborted it, if COMMIT says so.
+  #failure: unknown;
+  // Statements owed once the transaction ends (SQLite's read-only switch).
+  #afterEnd: readonly string[] = [];
+  #runs = 0;
+  #probedAt = -1;
+  #probed = false;
 
   constructor(driver: SessionDriver<Raw>) {
     this.#driver = driver;
@@ -42,12 +52,45 @@ export class DriverSession<Raw> implements Session<Raw> {
     return this.#slot;
   }
 
+  get endedBy(): unknown {
+    return this.#ended;
+  }
+
   inTransaction(): boolean {
     if (this.#destroyed) return false;
     return this.#driver.inTransaction?.() ?? this.#open;
   }
 
+  probeTransaction(): boolean | Promise<boolean> {
+    if (this.#destroyed) return false;
+    // The server ended dbop's transaction, but its owner has not: a step now must not open one of its own.
+    if (this.#ended !== undefined) return true;
+    const known = this.#driver.inTransaction?.();
+    if (known !== undefined) return known;
+    // Nothing ran since the last probe, or dbop began the transaction itself: the answer is known.
+    if ((this.#open && this.#began) || this.#driver.probeTransaction === undefined) return this.#open;
+    if (this.#probedAt === this.#runs) return this.#probed;
+    return this.#probe();
+  }
+
+  async #probe(): Promise<boolean> {
+    const open = await this.#run(() => this.#driver.probeTransaction!());
+    this.#open = open;
+    this.#began = false;
+    // The answer is reused by the begin that follows in the same turn (run() -> scope -> begin), and only
+    // then: the caller can change the state with the driver itself once I/O had a chance to run.
+    this.#probed = open;
+    const at = this.#runs;
+    this.#probedAt = at;
+    setImmediate(() => {
+      if (this.#probedAt === at) this.#probedAt = -1;
+    });
+    return open;
+  }
+
   query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
+    // Statements after the server ended the transaction would run in autocommit, outside it.
+    if (this.#ended !== undefined) return Promise.reject(this.#ended);
     return this.#run(() => this.#driver.query(sql, params)) as Promise<QueryResult<Row>>;
   }
 
@@ -57,14 +100,22 @@ export class DriverSession<Raw> implements Session<Raw> {
   }
 
   async begin(options: BeginOptions = {}): Promise<void> {
-    if (this.inTransaction())
+    const probed = this.probeTransaction();
+    if (typeof probed === 'boolean' ? probed : await probed)
       throw new DbopError('DBOP_TRANSACTION_OPEN', 'A transaction is already open on this session');
-    const statements = [...this.sql.begin(options), ...(options.alsoRun ?? [])];
+    const readOnly = options.readOnly === true ? this.sql.readOnlyTransaction : undefined;
+    // What a previous transaction still owes (it ended on its own) goes first, then BEGIN.
+    const statements = [...this.#afterEnd, ...this.sql.begin(options), ...(readOnly?.apply ?? [])];
+    statements.push(...(options.alsoRun ?? []));
     const recordId = this.#driver.commitStatus !== undefined && options.readOnly !== true;
     const idQuery = recordId ? this.sql.transactionIdQuery : undefined;
     if (idQuery !== undefined) statements.push(idQuery);
     this.#transactionId = undefined;
+    this.#ended = undefined;
+    this.#failure = undefined;
+    this.#afterEnd = readOnly?.restore ?? [];
     this.#open = true;
+    this.#began = true;
     try {
       const rows = await this.batch(statements);
       if (idQuery !== undefined) this.#transactionId = String(rows[0]?.xid);
@@ -79,29 +130,53 @@ export class DriverSession<Raw> implements Session<Raw> {
   async commit(options: AlsoRun = {}): Promise<void> {
     const transactionId = this.#transactionId;
     this.#transactionId = undefined;
+    const ended = this.#ended;
+    const failure = this.#failure;
+    this.#ended = undefined;
+    this.#failure = undefined;
+    if (ended !== undefined) {
+      // The server already rolled the transaction back: there is nothing to commit, and saying so is the point.
+      this.#open = false;
+      if (this.#afterEnd.length > 0) await this.batch(this.#takeAfterEnd());
+      throw ended;
+    }
     try {
-      await this.batch([...(options.alsoRun ?? []), this.sql.commit()]);
+      await this.batch([...(options.alsoRun ?? []), this.sql.commit(), ...this.#afterEnd]);
+      this.#afterEnd = [];
+      this.#open = false;
     } catch (error) {
+      // A statement before COMMIT met the aborted transaction (COMMIT never ran, it is still open): the
+      // caller must roll back, and learns what aborted it.
+      if ((error as { code?: unknown } | null)?.code === '25P02') throw failure ?? error;
+      this.#open = false;
       if (!this.#lostConnection(error)) throw error;
       if (transactionId === undefined || this.#driver.commitStatus === undefined)
         throw markCommitInFlight(error);
       // The COMMIT may or may not have landed: ask the server, never guess.
       await verifyCommit(error, () => this.#driver.commitStatus!(transactionId));
-    } finally {
-      this.#open = false;
+    }
+    // Postgres answers COMMIT of a transaction an earlier error aborted with ROLLBACK, and no error.
+    if (this.#driver.lastCommand?.() === 'ROLLBACK') {
+      throw (
+        failure ?? new DbopError('DBOP_TRANSACTION_ABORTED', 'COMMIT rolled back: the transaction had failed')
+      );
     }
   }
 
   async rollback(options: AlsoRun = {}): Promise<void> {
     this.#transactionId = undefined;
+    this.#ended = undefined;
+    this.#failure = undefined;
     try {
-      await this.batch([this.sql.rollback(), ...(options.alsoRun ?? [])]);
+      await this.batch([this.sql.rollback(), ...(options.alsoRun ?? []), ...this.#afterEnd]);
+      this.#afterEnd = [];
     } finally {
       this.#open = false;
     }
   }
 
   async savepoint(options: AlsoRun = {}): Promise<string> {
+    if (this.#ended !== undefined) throw this.#ended;
     const name = `dbop_sp_${this.nextSlot()}`;
     try {
       await this.batch([this.sql.savepoint(name), ...(options.alsoRun ?? [])]);
@@ -115,13 +190,17 @@ export class DriverSession<Raw> implements Session<Raw> {
   }
 
   async releaseSavepoint(name: string, options: AlsoRun = {}): Promise<void> {
+    // The savepoint went with the transaction the server ended: report why, not "does not exist" (1305).
+    if (this.#ended !== undefined) throw this.#ended;
     await this.batch([this.sql.releaseSavepoint(name), ...(options.alsoRun ?? [])]);
   }
 
   async rollbackToSavepoint(name: string, options: RollbackToOptions = {}): Promise<void> {
+    if (this.#ended !== undefined) throw this.#ended;
     const statements = [this.sql.rollbackToSavepoint(name)];
     if (options.release !== false) statements.push(this.sql.releaseSavepoint(name));
     await this.batch([...statements, ...(options.alsoRun ?? [])]);
+    this.#failure = undefined;
   }
 
   cancel(): Promise<void> {
@@ -133,6 +212,7 @@ export class DriverSession<Raw> implements Session<Raw> {
     if (this.#destroyed) return;
     this.#destroyed = true;
     this.#open = false;
+    this.#ended = undefined;
     try {
       this.#driver.destroy();
     } catch {
@@ -148,15 +228,33 @@ export class DriverSession<Raw> implements Session<Raw> {
       );
     }
     this.#busy += 1;
+    this.#runs += 1;
     try {
       return await work();
     } catch (error) {
-      if (this.#driver.endsTransaction?.(error) === true) this.#open = false;
+      this.#recordFailure(error);
       if (this.#driver.isBroken?.() === true) this.destroy(error);
       throw error;
     } finally {
       this.#busy -= 1;
     }
+  }
+
+  #recordFailure(error: unknown): void {
+    if (this.#driver.endsTransaction?.(error) === true) {
+      // Only a transaction dbop began is held to it: one the caller began is the caller's to end.
+      if (this.#began && this.#open) this.#ended ??= error;
+      this.#open = false;
+      return;
+    }
+    // 25P02 ("current transaction is aborted") is a symptom: keep the error that caused it.
+    if ((error as { code?: unknown } | null)?.code !== '25P02') this.#failure = error;
+  }
+
+  #takeAfterEnd(): readonly string[] {
+    const statements = this.#afterEnd;
+    this.#afterEnd = [];
+    return statements;
   }
 
   #lostConnection(error: unknown): boolean {

@@ -15,7 +15,14 @@ export interface SessionDriver<Raw> {
   batch(statements: readonly string[]): Promise<Record<string, unknown>[]>;
   /** The transaction state the driver itself knows (pg, PGlite, better-sqlite3), or undefined. */
   inTransaction?(): boolean | undefined;
-  /** True when an error ended the whole transaction on the server (MySQL 1213, 1305). */
+  /**
+   * Asks the server whether a transaction is open, for drivers that cannot tell (one cheap round trip);
+   * without it, only transactions begun through the session are known.
+   */
+  probeTransaction?(): Promise<boolean>;
+  /** The command tag of the last statement of the last batch (Postgres: 'ROLLBACK' for a failed COMMIT). */
+  lastCommand?(): string | undefined;
+  /** True when an error ended the whole transaction on the server (MySQL 1213). */
   endsTransaction?(error: unknown): boolean;
   /** True when the connection can no longer be used (socket closed, fatal error). */
   isBroken?(): boolean;

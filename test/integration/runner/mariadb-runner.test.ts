@@ -111,6 +111,33 @@ describeIfMariadb('DbOpRunner on MariaDB (mysql2)', () => {
     }
   });
 
+  it('a cleanup that fails after a failed step (1305) ends the call with the step error, never a retry on the destroyed session', async () => {
+    const connection = await mysql.createConnection(mariadbUrl());
+    try {
+      const s = mysql2Session(connection, { flavor: 'mariadb' });
+      const runner = new DbOpRunner({ maxRetries: 3, initialDelayMs: 1, jitter: 'none' });
+      await s.begin();
+      let attempts = 0;
+      const error = await runner
+        .run(
+          s,
+          async () => {
+            attempts += 1;
+            // The transaction ends behind the session's back, so ROLLBACK TO SAVEPOINT meets 1305.
+            await connection.query('COMMIT');
+            await connection.query('SELECT SLEEP(2)');
+          },
+          { statementTimeoutMs: 200 },
+        )
+        .catch((e: unknown) => e);
+      expect((error as { errno?: unknown }).errno).toBe(1969);
+      expect(attempts).toBe(1);
+      expect(s.destroyed).toBe(true);
+    } finally {
+      connection.destroy();
+    }
+  });
+
   it('an attempt timeout kills the query on the server (KILL QUERY) and the connection stays usable', async () => {
     const connection = await pool.getConnection();
     try {

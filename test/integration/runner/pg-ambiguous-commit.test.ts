@@ -139,4 +139,32 @@ describeIfPostgres('runner.transaction and pg_terminate_backend', () => {
     const { rows } = await pool.query(`SELECT id FROM ${table} WHERE id IN (4, 5) ORDER BY id`);
     expect(rows.map((r) => r.id)).toEqual([5]);
   });
+
+  it('idempotent run() on a fixed session killed during COMMIT: the original error, no retry on the dead session', async () => {
+    const runner = new DbOpRunner({ maxRetries: 3, initialDelayMs: 10 });
+    for (const [id, sidecar] of [
+      [6, undefined],
+      [7, pool],
+    ] as const) {
+      const client = await pool.connect();
+      const session = sidecar === undefined ? pgSession(client) : pgSession(client, { sidecar });
+      let attempts = 0;
+      const error = await runner
+        .run(
+          session,
+          async (s) => {
+            attempts += 1;
+            await s.query(`INSERT INTO ${table} (id, n) VALUES ($1, 1)`, [id]);
+            void killWhile(url, pool, (client as unknown as { processID: number }).processID, 'PgSleep');
+          },
+          { name: 'fixed-idempotent', idempotent: true },
+        )
+        .catch((e: unknown) => e);
+      client.release(true);
+      expect(attempts).toBe(1);
+      expect((error as { code?: unknown }).code).not.toBe('DBOP_SESSION_DESTROYED');
+      expect(String((error as Error).message)).toMatch(/terminat/i);
+      expect(session.destroyed).toBe(true);
+    }
+  });
 });

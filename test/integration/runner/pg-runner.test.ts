@@ -274,4 +274,29 @@ describeIfPostgres('DbOpRunner on PostgreSQL (node-postgres)', () => {
       await single.end();
     }
   });
+
+  it('an attempt that times out while the pool is still handing out its connection leaves nothing checked out or open', async () => {
+    const single = new pg.Pool({ connectionString: postgresUrl(), max: 1 });
+    const holder = await single.connect();
+    try {
+      setTimeout(() => holder.release(), 300);
+      const runner = new DbOpRunner({ maxRetries: 0 });
+      const error = await runner
+        .transaction(pgPoolSource(single), (s) => s.query('SELECT 1'), { attemptTimeoutMs: 100 })
+        .catch((e: unknown) => e);
+      expect(isAttemptTimeoutError(error)).toBe(true);
+      await sleep(400);
+      // The late connection went straight back: idle, no transaction, and the pool serves the next caller.
+      expect(single.idleCount).toBe(1);
+      const next = await single.connect();
+      try {
+        expect((await next.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+        expect((next as unknown as { getTransactionStatus(): string }).getTransactionStatus()).toBe('I');
+      } finally {
+        next.release();
+      }
+    } finally {
+      await single.end();
+    }
+  });
 });

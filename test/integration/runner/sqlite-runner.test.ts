@@ -70,4 +70,36 @@ describe('DbOpRunner on SQLite (better-sqlite3, two connections to one file)', (
     await s.commit();
     expect(b.prepare('SELECT id FROM t ORDER BY id').all()).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }]);
   });
+
+  it('inside the caller transaction a busy step is retried after ROLLBACK TO with at most 10 ms of backoff', async () => {
+    a.exec('BEGIN IMMEDIATE; UPDATE t SET v = 100 WHERE id = 1');
+    setTimeout(() => a.exec('COMMIT'), 150);
+    const logger = recordingLogger();
+    // A policy that would sleep 200 ms and more between attempts at the top level.
+    const runner = new DbOpRunner({ maxRetries: 50, initialDelayMs: 200, jitter: 'none', logger });
+    const s = sqliteSession(b);
+    b.exec('BEGIN DEFERRED');
+    const started = Date.now();
+    await runner.run(s, (t) => t.query('INSERT INTO t VALUES (2, 2)'), { name: 'nested', lockTimeoutMs: 5 });
+    const elapsed = Date.now() - started;
+    expect(b.inTransaction).toBe(true);
+    b.exec('COMMIT');
+    const retries = logger.records.filter((r) => r.message === 'nested failed');
+    expect(retries.length).toBeGreaterThan(0);
+    expect(retries.every((r) => r.object.kind === 'lock-timeout' && Number(r.object.delayMs) <= 10)).toBe(
+      true,
+    );
+    expect(elapsed).toBeLessThan(1000);
+    expect(b.prepare('SELECT id FROM t ORDER BY id').all()).toEqual([{ id: 1 }, { id: 2 }]);
+  });
+
+  it('a top-level step keeps the full backoff (no transaction is open while it sleeps)', async () => {
+    a.exec('BEGIN IMMEDIATE; UPDATE t SET v = 100 WHERE id = 1');
+    setTimeout(() => a.exec('COMMIT'), 100);
+    const logger = recordingLogger();
+    const runner = new DbOpRunner({ maxRetries: 5, initialDelayMs: 200, jitter: 'none', logger });
+    await runner.run(sqliteSession(b), (t) => t.query('INSERT INTO t VALUES (3, 3)'), { name: 'top' });
+    const retries = logger.records.filter((r) => r.message === 'top failed');
+    expect(retries.map((r) => r.object.delayMs)).toEqual([200]);
+  });
 });

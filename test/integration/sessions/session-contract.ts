@@ -282,4 +282,22 @@ export function sessionContract(setup: () => Promise<ContractFixture>): void {
       expect(await count(s)).toBe(1);
     }),
   );
+
+  it(
+    'Transaction.begin({ readOnly: true }) refuses writes; the connection is writable after it',
+    withFixture(async (_f, s) => {
+      {
+        await using tx = await Transaction.begin(s, { readOnly: true });
+        await expect(tx.session.query(`INSERT INTO ${table} (id, v) VALUES (1, 1)`)).rejects.toBeTruthy();
+      }
+      expect(s.inTransaction()).toBe(false);
+      {
+        await using tx = await Transaction.begin(s, { readOnly: true });
+        expect(await count(s)).toBe(0);
+        await tx.commit();
+      }
+      await s.query(`INSERT INTO ${table} (id, v) VALUES (2, 2)`);
+      expect(await count(s)).toBe(1);
+    }),
+  );
 }

@@ -25,7 +25,7 @@ describe('dialect SQL builders', () => {
       "SELECT set_config('statement_timeout', current_setting('dbop.statement_timeout_4'), true)",
     ]);
     expect(sql.readOnlyStep(true)?.undoByRollbackTo).toBe(true);
-    expect(sql.transactionIdQuery).toContain('pg_current_xact_id');
+    expect(sql.transactionIdQuery).toContain('txid_current()');
   });
 
   it('MariaDB and MySQL: one SET saves and applies, one SET restores and clears the user variables', () => {

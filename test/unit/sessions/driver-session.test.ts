@@ -27,7 +27,7 @@ function fakeDriver(overrides: Partial<SessionDriver<null>> = {}): Fake {
         const failure = fake.failOn?.(statement);
         if (failure !== undefined) throw failure;
       }
-      return statements.some((s) => s.includes('pg_current_xact_id')) ? [{ xid: '742' }] : [];
+      return statements.some((s) => s.includes('txid_current')) ? [{ xid: '742' }] : [];
     },
     destroy() {},
     ...overrides,
@@ -44,7 +44,7 @@ describe('DriverSession', () => {
     expect(withVerify.sent).toEqual([
       'BEGIN',
       "SELECT set_config('lock_timeout', '50', true)",
-      'SELECT pg_current_xact_id()::text AS xid',
+      'SELECT txid_current()::text AS xid',
     ]);
     const plain = fakeDriver();
     await new DriverSession(plain).begin({ readOnly: true });

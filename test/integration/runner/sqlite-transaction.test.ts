@@ -1,0 +1,110 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Transaction } from '../../../src/runner/index.js';
+import { sqliteSession } from '../../../src/sessions/better-sqlite3/index.js';
+
+describe('Transaction and session.begin on SQLite (better-sqlite3, rollback journal)', () => {
+  let dir: string;
+  let a: Database.Database;
+  let b: Database.Database;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'dbop-sqlite-tx-'));
+    a = new Database(join(dir, 'db.sqlite'));
+    // Rollback journal: a reader's SHARED lock makes the writer's COMMIT fail with SQLITE_BUSY.
+    a.pragma('journal_mode = DELETE');
+    a.exec('CREATE TABLE t (id INTEGER PRIMARY KEY)');
+    a.pragma('busy_timeout = 0');
+    b = new Database(join(dir, 'db.sqlite'));
+    b.pragma('busy_timeout = 0');
+  });
+  afterEach(() => {
+    a.close();
+    b.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a COMMIT that fails with BUSY leaves the transaction to await using, which rolls it back', async () => {
+    const s = sqliteSession(b);
+    a.exec('BEGIN');
+    a.prepare('SELECT * FROM t').all();
+    let code: unknown;
+    try {
+      await using tx = await Transaction.begin(s);
+      await tx.session.query('INSERT INTO t VALUES (1)');
+      await tx.commit().catch((e: { code?: unknown }) => {
+        code = e.code;
+        expect(tx.done).toBe(false);
+        throw e;
+      });
+    } catch {
+      // expected: the BUSY commit
+    }
+    expect(code).toBe('SQLITE_BUSY');
+    expect(b.inTransaction).toBe(false);
+    a.exec('COMMIT');
+    expect(b.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 0 });
+  });
+
+  it('commit() may be retried after BUSY once the reader is gone', async () => {
+    const s = sqliteSession(b);
+    a.exec('BEGIN');
+    a.prepare('SELECT * FROM t').all();
+    {
+      await using tx = await Transaction.begin(s);
+      await tx.session.query('INSERT INTO t VALUES (2)');
+      await expect(tx.commit()).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+      a.exec('COMMIT');
+      await tx.commit();
+      expect(tx.done).toBe(true);
+    }
+    expect(a.prepare('SELECT id FROM t').all()).toEqual([{ id: 2 }]);
+  });
+
+  it('Transaction.begin({ readOnly: true }) refuses writes; query_only is back after commit and rollback', async () => {
+    const s = sqliteSession(b);
+    for (const end of ['commit', 'rollback'] as const) {
+      {
+        await using tx = await Transaction.begin(s, { readOnly: true });
+        await expect(tx.session.query('INSERT INTO t VALUES (3)')).rejects.toMatchObject({
+          code: 'SQLITE_READONLY',
+        });
+        expect(await tx.session.query('SELECT count(*) AS n FROM t')).toMatchObject({ rows: [{ n: 0 }] });
+        await tx[end]();
+      }
+      expect(b.pragma('query_only', { simple: true })).toBe(0);
+    }
+    await s.begin({ readOnly: true });
+    await expect(s.query('INSERT INTO t VALUES (4)')).rejects.toMatchObject({ code: 'SQLITE_READONLY' });
+    await s.rollback();
+    await s.query('INSERT INTO t VALUES (5)');
+    expect(b.prepare('SELECT id FROM t').all()).toEqual([{ id: 5 }]);
+  });
+
+  it('a connection that is query_only by its own choice stays so after a read-only transaction', async () => {
+    b.pragma('query_only = 1');
+    const s = sqliteSession(b);
+    {
+      await using tx = await Transaction.begin(s, { readOnly: true });
+      await tx.commit();
+    }
+    expect(b.pragma('query_only', { simple: true })).toBe(1);
+  });
+
+  it('Transaction.begin validates its options (a rejected promise, the session untouched)', async () => {
+    const s = sqliteSession(b);
+    await expect(Transaction.begin(s, { readOnly: 'yes' as never })).rejects.toThrow(
+      'Expected `readOnly` to be a boolean, got yes',
+    );
+    await expect(Transaction.begin(s, { isolationLevel: 'snapshot' as never })).rejects.toThrow(
+      /Expected `isolationLevel` to be one of/,
+    );
+    await expect(Transaction.begin(s, { readonly: true } as never)).rejects.toThrow(
+      'Unknown Transaction option `readonly`',
+    );
+    expect(b.inTransaction).toBe(false);
+  });
+});

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { attemptScope } from '../../../src/core/attempt-scope.js';
+import { DbopError } from '../../../src/core/errors.js';
+import { postgresSql } from '../../../src/dialects/postgres/postgres-sql.js';
+import { DbOpRunner } from '../../../src/runner/index.js';
+import { DriverSession } from '../../../src/sessions/shared/driver-session.js';
+
+function session(open = false) {
+  return new DriverSession<null>({
+    dialect: 'postgres',
+    sql: postgresSql(),
+    raw: null,
+    query: async () => ({ rows: [], rowCount: 0 }),
+    batch: async () => [],
+    inTransaction: () => open,
+    destroy() {},
+  });
+}
+
+describe('DbOpRunner options', () => {
+  it('validates logger and budget at construction', () => {
+    expect(() => new DbOpRunner({ logger: 'console' as never })).toThrow(
+      'Expected `logger` to be a pino-style logger (debug, info, warn, error methods), got "console"',
+    );
+    expect(() => new DbOpRunner({ logger: { warn: 1 } as never })).toThrow(/Expected `logger`/);
+    expect(() => new DbOpRunner({ logger: {} as never })).toThrow(/Expected `logger`/);
+    expect(() => new DbOpRunner({ budget: { tryRetry: () => true } as never })).toThrow(
+      'Expected `budget` to be a RetryBudget, got an object',
+    );
+    expect(() => new DbOpRunner({ logger: { warn() {} } })).not.toThrow();
+  });
+
+  it('run() and transaction() reject, never throw, on bad options and an open transaction', async () => {
+    const runner = new DbOpRunner();
+    const calls: (() => Promise<unknown>)[] = [
+      () => runner.run(session(), () => 1, { lockTimeout: 5 } as never),
+      () => runner.run(session(), () => 1, { lockTimeoutMs: -1 }),
+      () => runner.run(session(), () => 1, { readOnly: 'yes' as never }),
+      () => runner.transaction(session(), () => 1, { isolationLevel: 'snapshot' as never }),
+      () => runner.transaction(session(true), () => 1),
+    ];
+    for (const call of calls) {
+      let result: Promise<unknown> | undefined;
+      expect(() => {
+        result = call();
+      }).not.toThrow();
+      await expect(result).rejects.toBeInstanceOf(Error);
+    }
+    await expect(runner.transaction(session(true), () => 1)).rejects.toBeInstanceOf(DbopError);
+  });
+
+  it('attemptScope validates readOnly and rejects unknown keys', () => {
+    expect(() => attemptScope(session(), { readOnly: 1 as never })).toThrow(
+      'Expected `readOnly` to be a boolean, got 1',
+    );
+    expect(() => attemptScope(session(), { readonly: true } as never)).toThrow(
+      'Unknown attempt scope option `readonly`',
+    );
+  });
+});
