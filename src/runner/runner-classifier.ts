@@ -1,7 +1,7 @@
 import type { Backend, Classification } from '../core/classification.js';
 import { isAmbiguousCommitError } from '../core/errors.js';
 import { classify } from '../dialects/classify.js';
-import { isCommitInFlight, isVerifiedAbort } from '../sessions/shared/verify-commit.js';
+import { isVerifiedAbort } from '../sessions/shared/verify-commit.js';
 
 const escalated: symbol = Symbol.for('dbop.escalated');
 
@@ -39,7 +39,8 @@ export function runnerClassification(
   dialect: Backend,
   where: RunnerErrorContext,
 ): Classification {
-  const base = classify(error, isCommitInFlight(error) ? { dialect, inFlight: 'commit' } : { dialect });
+  // classify() itself reads the session's commit-in-flight mark.
+  const base = classify(error, { dialect });
   let result = base;
   if (isVerifiedAbort(error)) result = { ...base, retryable: true, ambiguous: false };
   if (result.ambiguous) {

@@ -1,24 +1,11 @@
 import { AmbiguousCommitError } from '../../core/errors.js';
+
+// The mark lives in core so that classify() reads it too.
+export { isCommitInFlight, markCommitInFlight } from '../../core/commit-marker.js';
+
 import type { CommitStatus } from './session-driver.js';
 
 const verified: symbol = Symbol.for('dbop.commitVerified');
-const commitInFlight: symbol = Symbol.for('dbop.commitInFlight');
-
-/** Marks an error that a COMMIT in flight received (its outcome may be unknown); returns the error. */
-export function markCommitInFlight<T>(error: T): T {
-  if (typeof error === 'object' && error !== null && Object.isExtensible(error)) {
-    Object.defineProperty(error, commitInFlight, { value: true, configurable: true });
-  }
-  return error;
-}
-
-/** True for an error marked by {@link markCommitInFlight}. */
-export function isCommitInFlight(error: unknown): boolean {
-  return (
-    typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[commitInFlight] === true
-  );
-}
-
 /** True when the session asked the server and learned that this failed COMMIT did not commit. */
 export function isVerifiedAbort(error: unknown): boolean {
   return (
