@@ -194,7 +194,7 @@ class SessionScope implements SessionAttemptScope {
     } else if (this.#state === 'savepoint') {
       // A savepoint is gone when the server already ended the transaction (MySQL 1213): only restore.
       const afterRollbackTo = sql.rollbackToUndoesSettings ? [] : restore;
-      if (open)
+      if (open && session.endedBy === undefined)
         await session.rollbackToSavepoint(this.#savepoint, { release: true, alsoRun: afterRollbackTo });
       else if (restore.length > 0 && !sql.rollbackToUndoesSettings) await session.batch(restore);
     }

@@ -51,6 +51,10 @@ export interface Session<Raw = unknown> {
   query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>>;
   /** Runs parameterless statements in order, in as few round trips as the driver allows; returns the last rows. */
   batch(statements: readonly string[]): Promise<Record<string, unknown>[]>;
+  /**
+   * Whether a transaction is open, as far as its owner is concerned: also true while {@link endedBy} is set
+   * (the server ended it, the owner has not rolled back yet), so owners and pools still roll back or discard.
+   */
   inTransaction(): boolean;
   /**
    * Whether a transaction is open, asking the server when the driver cannot tell (postgres.js, mysql2: the

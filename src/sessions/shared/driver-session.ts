@@ -58,6 +58,9 @@ export class DriverSession<Raw> implements Session<Raw> {
 
   inTransaction(): boolean {
     if (this.#destroyed) return false;
+    // The server ended the transaction (MySQL 1213), but to its owner it stays open until rolled back: the
+    // owner's ROLLBACK is what clears the error that later statements and COMMIT would otherwise report.
+    if (this.#ended !== undefined) return true;
     return this.#driver.inTransaction?.() ?? this.#open;
   }
 
