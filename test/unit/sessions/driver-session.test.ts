@@ -97,7 +97,7 @@ describe('DriverSession', () => {
     expect(isCommitInFlight(error)).toBe(true);
   });
 
-  it('MySQL 1213 ends the tracked transaction; a broken connection is destroyed and never used again', async () => {
+  it('MySQL 1213 ends the tracked transaction (open to its owner until rolled back); a broken connection is destroyed and never used again', async () => {
     const driver = fakeDriver({
       dialect: 'mariadb',
       sql: mariadbSql(),
@@ -108,6 +108,11 @@ describe('DriverSession', () => {
     const session = new DriverSession(driver);
     await session.begin();
     await expect(session.query('UPDATE')).rejects.toBe(deadlock);
+    // The server ended it; to its owner it stays open (endedBy) until the owner rolls back.
+    expect(session.endedBy).toBe(deadlock);
+    expect(session.inTransaction()).toBe(true);
+    await session.rollback();
+    expect(session.endedBy).toBeUndefined();
     expect(session.inTransaction()).toBe(false);
 
     let broken = false;
