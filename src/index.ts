@@ -1,4 +1,5 @@
-// sessions, scopes, timeouts, runner (issue 5)
+// The public API of `dbop`. Driver adapters are separate subpaths (dbop/pg, dbop/mysql2, ...), so that
+// importing `dbop` never loads a driver.
 export type { AppliedTimeouts } from './core/apply-timeouts.js';
 export { applyTimeouts } from './core/apply-timeouts.js';
 export type { AttemptContext, AttemptScope, ScopeFactory } from './core/attempt.js';
@@ -6,7 +7,6 @@ export type { AttemptScopeOptions } from './core/attempt-scope.js';
 export { attemptScope } from './core/attempt-scope.js';
 export type { Backend, Classification, Classifier, ErrorKind, RetryScope } from './core/classification.js';
 export { backends, errorKinds, retryScopes } from './core/classification.js';
-// core (issue 3): execute, policies, budget, errors, diagnostics
 export type { Clock } from './core/clock.js';
 export { systemClock } from './core/clock.js';
 export { isCommitInFlight, markCommitInFlight } from './core/commit-marker.js';
@@ -56,7 +56,6 @@ export type {
   SessionSource,
 } from './core/session.js';
 export { isolationLevels, isSessionSource } from './core/session.js';
-// database facade (issue 6)
 export type { BoundStatement, ParameterDialect, SqlParameters } from './database/bind-parameters.js';
 export { bindParameters } from './database/bind-parameters.js';
 export type { DatabaseOptions } from './database/create-database.js';
@@ -73,7 +72,6 @@ export {
 } from './database/database-errors.js';
 export type { DatabaseStats } from './database/database-stats.js';
 export type { ErrorCounts } from './database/error-counter.js';
-// dialects (issue 4): classify, isTransient
 export { markCancelledByDbop } from './dialects/cancel-marker.js';
 export { classifierFor, classify, isTransient } from './dialects/classify.js';
 export type { ClassifyOptions, InFlight } from './dialects/classify-options.js';
