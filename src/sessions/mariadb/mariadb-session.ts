@@ -1,8 +1,11 @@
 import type { Session } from '../../core/session.js';
-import { mariadbSql } from '../../dialects/mariadb/mariadb-sql.js';
-import { mysqlSql } from '../../dialects/mysql/mysql-sql.js';
 import { DriverSession } from '../shared/driver-session.js';
-import { checkThreadId, endsMysqlTransaction } from '../shared/mysql-family.js';
+import {
+  checkThreadId,
+  endsMysqlTransaction,
+  resolveMysqlFamilyOptions,
+  watchConnectionErrors,
+} from '../shared/mysql-family.js';
 import type { MariadbConnectionLike, MariadbQueryable } from './mariadb-types.js';
 
 /** Options of {@link mariadbSession}. */
@@ -13,9 +16,6 @@ export interface MariadbSessionOptions {
   readonly sidecar?: MariadbQueryable;
 }
 
-const knownKeys = new Set(['flavor', 'sidecar']);
-const watched: WeakSet<object> = new WeakSet();
-
 /**
  * A dbop Session over a connection of the `mariadb` connector.
  * @example
@@ -25,21 +25,11 @@ export function mariadbSession<Connection extends MariadbConnectionLike>(
   connection: Connection,
   options: MariadbSessionOptions = {},
 ): Session<Connection> {
-  for (const key of Object.keys(options)) {
-    if (!knownKeys.has(key)) throw new TypeError(`Unknown mariadbSession option \`${key}\``);
-  }
-  const flavor = options.flavor ?? 'mariadb';
-  if (flavor !== 'mysql' && flavor !== 'mariadb') {
-    throw new TypeError(`Expected \`flavor\` to be 'mysql' or 'mariadb', got ${String(flavor)}`);
-  }
-  const sidecar = options.sidecar;
+  const { flavor, sql, sidecar } = resolveMysqlFamilyOptions(options, 'mariadbSession', 'mariadb');
   let broken = false;
-  if (typeof connection.on === 'function' && !watched.has(connection)) {
-    watched.add(connection);
-    connection.on('error', () => {
-      broken = true;
-    });
-  }
+  watchConnectionErrors(connection, () => {
+    broken = true;
+  });
   // An error packet carries no status flags: after one that ended the transaction the copy is stale.
   let endedByError = false;
   const run = async (sql: string, params?: readonly unknown[]) => {
@@ -57,7 +47,7 @@ export function mariadbSession<Connection extends MariadbConnectionLike>(
   };
   return new DriverSession<Connection>({
     dialect: flavor,
-    sql: flavor === 'mariadb' ? mariadbSql() : mysqlSql(),
+    sql,
     raw: connection,
     query: run,
     async batch(statements) {

@@ -1,8 +1,11 @@
 import type { Session } from '../../core/session.js';
-import { mariadbSql } from '../../dialects/mariadb/mariadb-sql.js';
-import { mysqlSql } from '../../dialects/mysql/mysql-sql.js';
 import { DriverSession } from '../shared/driver-session.js';
-import { checkThreadId, endsMysqlTransaction } from '../shared/mysql-family.js';
+import {
+  checkThreadId,
+  endsMysqlTransaction,
+  resolveMysqlFamilyOptions,
+  watchConnectionErrors,
+} from '../shared/mysql-family.js';
 import type { Mysql2ConnectionLike, Mysql2Queryable } from './mysql2-types.js';
 
 /** Options of {@link mysql2Session}. */
@@ -13,9 +16,6 @@ export interface Mysql2SessionOptions {
   readonly sidecar?: Mysql2Queryable;
 }
 
-const knownKeys = new Set(['flavor', 'sidecar']);
-const watched: WeakSet<object> = new WeakSet();
-
 /**
  * A dbop Session over a mysql2/promise Connection or PoolConnection.
  * @example
@@ -25,26 +25,15 @@ export function mysql2Session<Connection extends Mysql2ConnectionLike>(
   connection: Connection,
   options: Mysql2SessionOptions = {},
 ): Session<Connection> {
-  for (const key of Object.keys(options)) {
-    if (!knownKeys.has(key)) throw new TypeError(`Unknown mysql2Session option \`${key}\``);
-  }
-  const flavor = options.flavor ?? 'mysql';
-  if (flavor !== 'mysql' && flavor !== 'mariadb') {
-    throw new TypeError(`Expected \`flavor\` to be 'mysql' or 'mariadb', got ${String(flavor)}`);
-  }
-  const sidecar = options.sidecar;
+  const { flavor, sql, sidecar } = resolveMysqlFamilyOptions(options, 'mysql2Session', 'mysql');
   let broken = false;
-  // A connection killed while checked out emits 'error'; unhandled, it would crash the process.
-  if (typeof connection.on === 'function' && !watched.has(connection)) {
-    watched.add(connection);
-    connection.on('error', () => {
-      broken = true;
-    });
-  }
+  watchConnectionErrors(connection, () => {
+    broken = true;
+  });
   const multi = connection.connection?.config?.multipleStatements === true;
   return new DriverSession<Connection>({
     dialect: flavor,
-    sql: flavor === 'mariadb' ? mariadbSql() : mysqlSql(),
+    sql,
     raw: connection,
     async query(sql, params) {
       const [result] = await connection.query(sql, params === undefined ? undefined : [...params]);

@@ -1,3 +1,7 @@
+import type { DialectSql } from '../../core/dialect-sql.js';
+import { mariadbSql } from '../../dialects/mariadb/mariadb-sql.js';
+import { mysqlSql } from '../../dialects/mysql/mysql-sql.js';
+
 /** MySQL errnos after which the server has already rolled the whole transaction back. */
 const transactionEnding = new Set([1213]);
 
@@ -12,4 +16,44 @@ export function checkThreadId(threadId: unknown): number | undefined {
   return typeof threadId === 'number' && Number.isSafeInteger(threadId) && threadId > 0
     ? threadId
     : undefined;
+}
+
+/** What the options of mysql2Session and mariadbSession resolve to. */
+export interface MysqlFamilyOptions<Sidecar> {
+  readonly flavor: 'mysql' | 'mariadb';
+  readonly sql: DialectSql;
+  readonly sidecar: Sidecar | undefined;
+}
+
+const knownKeys: ReadonlySet<string> = new Set(['flavor', 'sidecar']);
+
+/** Validates the options both MySQL-family sessions take (unknown keys rejected) and picks the SQL. */
+export function resolveMysqlFamilyOptions<Sidecar>(
+  options: { readonly flavor?: 'mysql' | 'mariadb'; readonly sidecar?: Sidecar },
+  constructor: string,
+  defaultFlavor: 'mysql' | 'mariadb',
+): MysqlFamilyOptions<Sidecar> {
+  for (const key of Object.keys(options)) {
+    if (!knownKeys.has(key)) throw new TypeError(`Unknown ${constructor} option \`${key}\``);
+  }
+  const flavor = options.flavor ?? defaultFlavor;
+  if (flavor !== 'mysql' && flavor !== 'mariadb') {
+    throw new TypeError(`Expected \`flavor\` to be 'mysql' or 'mariadb', got ${String(flavor)}`);
+  }
+  return { flavor, sql: flavor === 'mariadb' ? mariadbSql() : mysqlSql(), sidecar: options.sidecar };
+}
+
+const watched: WeakSet<object> = new WeakSet();
+
+/**
+ * Listens once per connection for 'error': a connection killed while checked out emits one, and unhandled
+ * it would crash the process. `onError` marks the session broken.
+ */
+export function watchConnectionErrors(
+  connection: { on?: (event: 'error', listener: (error: unknown) => void) => unknown },
+  onError: () => void,
+): void {
+  if (typeof connection.on !== 'function' || watched.has(connection)) return;
+  watched.add(connection);
+  connection.on('error', onError);
 }
