@@ -55,6 +55,9 @@ const intro = `# Error classification
 step), **transaction** (restart the whole transaction), **connection** (new connection, then restart), **none**.
 An **ambiguous** verdict means the outcome of a COMMIT (or autocommit write) is unknown: it is never retryable,
 but a caller that knows the work is idempotent may retry it (E9): \`retry = retryable || (ambiguous && idempotent)\`.
+A lost connection is ambiguous when the hint \`inFlight: 'commit' | 'write'\` says so, or when a session marked the
+error with \`markCommitInFlight\` because its COMMIT was in flight. The \`execute\` exported from 'dbop' passes
+\`inFlight: 'write'\` for an op with no scope that is not \`readOnly\` (it may be an autocommit write).
 
 ## How an error is read
 
