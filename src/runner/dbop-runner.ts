@@ -6,6 +6,7 @@ import { execute } from '../core/execute.js';
 import type { ExecuteOptions, Logger } from '../core/execute-options.js';
 import { type RetryPolicy, retryPolicy } from '../core/retry-policy.js';
 import { type IsolationLevel, isSessionSource, type Session, type SessionSource } from '../core/session.js';
+import { fenceSession } from './fenced-session.js';
 import { nestedPolicy } from './nested-policy.js';
 import { runnerClassification } from './runner-classifier.js';
 import { withDialect } from './runner-logger.js';
@@ -102,7 +103,7 @@ export class DbOpRunner {
   ): Promise<T | D> {
     const idempotent = options.idempotent === true;
     return execute(
-      (context) => fn(session, context),
+      (context) => fn(this.#fenced(session, options, context.signal), context),
       this.#executeOptions(options, session.dialect, 'run', nested ? this.#nestedPolicy : this.#policy, {
         scope: () => attemptScope(session, scope),
         classifier: (error) =>
@@ -151,7 +152,7 @@ export class DbOpRunner {
     }
     const call = new SourcedCall(source!, scopeOptions);
     return execute(
-      (context) => fn(call.session(), context),
+      (context) => fn(this.#fenced(call.session(), options, context.signal), context),
       this.#executeOptions(options, () => call.dialect, 'transaction', this.#policy, {
         scope: () => call.scope(),
         classifier: (error) =>
@@ -173,7 +174,7 @@ export class DbOpRunner {
     const dialect = fixed.dialect;
     const idempotent = options.idempotent === true;
     return execute(
-      (context) => fn(fixed, context),
+      (context) => fn(this.#fenced(fixed, options, context.signal), context),
       this.#executeOptions(options, dialect, 'transaction', this.#policy, {
         scope: () => attemptScope(fixed, scopeOptions),
         classifier: (error) =>
@@ -208,6 +209,15 @@ export class DbOpRunner {
       this.#scopeCache.set(key, resolved);
     }
     return resolved;
+  }
+
+  // Only an attempt that can end before its step does (a time limit or an abort) needs the fence.
+  #fenced<Raw>(session: Session<Raw>, options: RunOptions<unknown>, signal: AbortSignal): Session<Raw> {
+    const abandonable =
+      options.attemptTimeoutMs !== undefined ||
+      options.deadlineMs !== undefined ||
+      options.signal !== undefined;
+    return abandonable ? fenceSession(session, signal) : session;
   }
 
   #executeOptions<D>(

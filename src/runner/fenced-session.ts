@@ -1,0 +1,35 @@
+import type { Session } from '../core/session.js';
+
+// The methods that send something to the server. Everything else (state getters, destroy, cancel) passes.
+const sending: ReadonlySet<PropertyKey> = new Set([
+  'query',
+  'batch',
+  'begin',
+  'commit',
+  'rollback',
+  'savepoint',
+  'releaseSavepoint',
+  'rollbackToSavepoint',
+]);
+
+/**
+ * The session as one attempt's step sees it: once the attempt ended (its signal aborted: attempt timeout,
+ * deadline, the caller's abort), every statement the step still tries rejects with the signal's reason. A
+ * step abandoned at its time limit keeps running as JavaScript; without the fence its next statements would
+ * run after dbop rolled the attempt back, in autocommit, in the retry's transaction, or on a connection the
+ * pool already gave to someone else. Only statements sent through the session are fenced, not the raw
+ * driver handle.
+ */
+export function fenceSession<Raw>(session: Session<Raw>, signal: AbortSignal): Session<Raw> {
+  return new Proxy(session, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      if (typeof value !== 'function') return value;
+      if (!sending.has(property)) return value.bind(target);
+      return (...args: unknown[]) =>
+        signal.aborted
+          ? Promise.reject(signal.reason)
+          : (value as (...a: unknown[]) => unknown).apply(target, args);
+    },
+  });
+}
