@@ -140,7 +140,10 @@ export class DriverSession<Raw> implements Session<Raw> {
     if (ended !== undefined) {
       // The server already rolled the transaction back: there is nothing to commit, and saying so is the point.
       this.#open = false;
-      if (this.#afterEnd.length > 0) await this.batch(this.#takeAfterEnd());
+      // What the owner meant to run with the COMMIT (restoring session settings, MySQL) still has to run, or
+      // the pooled connection keeps dbop's timeouts; if it cannot, the connection's state is unknown.
+      const pending = [...(options.alsoRun ?? []), ...this.#takeAfterEnd()];
+      if (pending.length > 0) await this.batch(pending).catch(() => this.destroy(ended));
       throw ended;
     }
     try {
@@ -247,6 +250,13 @@ export class DriverSession<Raw> implements Session<Raw> {
     if (this.#driver.endsTransaction?.(error) === true) {
       // Only a transaction dbop began is held to it: one the caller began is the caller's to end.
       if (this.#began && this.#open) this.#ended ??= error;
+      this.#open = false;
+      return;
+    }
+    // SQLite rolls a transaction back on its own (ON CONFLICT ROLLBACK, RAISE(ROLLBACK), I/O errors): a driver
+    // that knows its state says so, and the transaction is then as ended as after a MySQL deadlock.
+    if (this.#began && this.#open && this.#driver.inTransaction?.() === false) {
+      this.#ended ??= error;
       this.#open = false;
       return;
     }

@@ -10,6 +10,7 @@ import { pgSession } from '../../../src/sessions/pg/index.js';
 import { pgliteSession } from '../../../src/sessions/pglite/index.js';
 import { postgresJsSession } from '../../../src/sessions/postgres-js/index.js';
 import { describeIfMariadb, describeIfPostgres, mariadbUrl, postgresUrl } from '../../support/servers.js';
+import { sleep } from './runner-support.js';
 
 // The server ended or aborted the transaction, the caller's code swallowed the error and went on:
 // transaction() must never report the work committed.
@@ -77,6 +78,50 @@ describeIfMariadb('MariaDB: a deadlock swallowed inside runner.transaction', () 
     } finally {
       other.release();
       connection.release();
+    }
+  });
+
+  it('a deadlock the step swallowed: the retry commits, and the session settings dbop changed come back', async () => {
+    await pool.query(`DELETE FROM ${table}`);
+    await pool.query(`DELETE FROM ${table}_heavy`);
+    await pool.query(`INSERT INTO ${table} VALUES (1, 0), (2, 0)`);
+    const other = await pool.getConnection();
+    const connection = await pool.getConnection();
+    try {
+      const [[before]] = (await connection.query(
+        'SELECT @@SESSION.innodb_lock_wait_timeout AS t',
+      )) as unknown as [[{ t: number }]];
+      const session = mysql2Session(connection, { flavor: 'mariadb' });
+      const runner = new DbOpRunner({
+        maxRetries: 2,
+        initialDelayMs: 1,
+        maxDelayMs: 1,
+        defaultLockTimeoutMs: 7000,
+      });
+      let swallowed: unknown;
+      await runner.transaction(session, async (s, context) => {
+        if (context.attempt > 1) return;
+        await s.query(`UPDATE ${table} SET v = v + 1 WHERE id = 1`);
+        // The other transaction changes many rows, so InnoDB picks ours as the deadlock victim.
+        await other.query('START TRANSACTION');
+        await other.query(`INSERT INTO ${table}_heavy SELECT seq FROM seq_1_to_200`);
+        await other.query(`UPDATE ${table} SET v = v + 1 WHERE id = 2`);
+        const blocked = other.query(`UPDATE ${table} SET v = v + 1 WHERE id = 1`).catch((e: unknown) => e);
+        await sleep(200);
+        await s.query(`UPDATE ${table} SET v = v + 1 WHERE id = 2`).catch((e: unknown) => {
+          swallowed = e;
+        });
+        await blocked;
+        await other.query('ROLLBACK');
+      });
+      expect((swallowed as { errno?: number }).errno).toBe(1213);
+      const [[after]] = (await connection.query(
+        'SELECT @@SESSION.innodb_lock_wait_timeout AS t',
+      )) as unknown as [[{ t: number }]];
+      expect(Number(after.t)).toBe(Number(before.t));
+    } finally {
+      connection.release();
+      other.release();
     }
   });
 });

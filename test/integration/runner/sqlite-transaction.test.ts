@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Transaction } from '../../../src/runner/index.js';
+import { DbOpRunner, Transaction } from '../../../src/runner/index.js';
 import { sqliteSession } from '../../../src/sessions/better-sqlite3/index.js';
 
 describe('Transaction and session.begin on SQLite (better-sqlite3, rollback journal)', () => {
@@ -106,5 +106,36 @@ describe('Transaction and session.begin on SQLite (better-sqlite3, rollback jour
       'Unknown Transaction option `readonly`',
     );
     expect(b.inTransaction).toBe(false);
+  });
+});
+
+describe('a transaction SQLite rolled back on its own (better-sqlite3)', () => {
+  it('ON CONFLICT ROLLBACK inside runner.transaction: later statements do not autocommit, the call rejects', async () => {
+    const db = new Database(':memory:');
+    try {
+      db.exec('CREATE TABLE u (email TEXT UNIQUE ON CONFLICT ROLLBACK); CREATE TABLE ledger (note TEXT)');
+      db.exec("INSERT INTO u VALUES ('taken')");
+      const runner = new DbOpRunner({ maxRetries: 0 });
+      const seen: unknown[] = [];
+      const outcome = await runner
+        .transaction(sqliteSession(db), async (s) => {
+          await s.query("INSERT INTO ledger VALUES ('A')");
+          await s.query("INSERT INTO u VALUES ('taken')").catch((e: unknown) => seen.push(e));
+          await s.query("INSERT INTO ledger VALUES ('B')").catch((e: unknown) => seen.push(e));
+        })
+        .then(
+          () => 'resolved',
+          (error: { code?: string }) => error.code,
+        );
+      expect(seen.map((e) => (e as { code?: string }).code)).toEqual([
+        'SQLITE_CONSTRAINT_UNIQUE',
+        'SQLITE_CONSTRAINT_UNIQUE',
+      ]);
+      expect(outcome).toBe('SQLITE_CONSTRAINT_UNIQUE');
+      expect(db.prepare('SELECT note FROM ledger').all()).toEqual([]);
+      expect(db.inTransaction).toBe(false);
+    } finally {
+      db.close();
+    }
   });
 });
