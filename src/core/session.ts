@@ -52,6 +52,11 @@ export interface Session<Raw = unknown> {
   /** Runs parameterless statements in order, in as few round trips as the driver allows; returns the last rows. */
   batch(statements: readonly string[]): Promise<Record<string, unknown>[]>;
   /**
+   * How many statements (queries, batches, transaction control) went through this session so far: lets a
+   * caller tell whether anything ran since a point it noted. Optional; absent means unknown.
+   */
+  readonly statements?: number;
+  /**
    * Whether a transaction is open, as far as its owner is concerned: also true while {@link endedBy} is set
    * (the server ended it, the owner has not rolled back yet), so owners and pools still roll back or discard.
    */
@@ -104,3 +109,15 @@ export function isSessionSource(value: unknown): value is SessionSource {
     !('dialect' in value)
   );
 }
+
+/** The Session methods that send statements to the server; wrappers that fence or count them use this. */
+export const statementMethods: ReadonlySet<PropertyKey> = new Set([
+  'query',
+  'batch',
+  'begin',
+  'commit',
+  'rollback',
+  'savepoint',
+  'releaseSavepoint',
+  'rollbackToSavepoint',
+]);

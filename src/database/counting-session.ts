@@ -1,16 +1,5 @@
-import type { Session } from '../core/session.js';
+import { type Session, statementMethods } from '../core/session.js';
 import { concealSql } from './conceal-sql.js';
-
-const counted: ReadonlySet<PropertyKey> = new Set([
-  'query',
-  'batch',
-  'begin',
-  'commit',
-  'rollback',
-  'savepoint',
-  'releaseSavepoint',
-  'rollbackToSavepoint',
-]);
 
 /**
  * The same session, with every failed statement (transaction control included) passed to `record` before
@@ -23,7 +12,7 @@ export function countingSession<Raw>(session: Session<Raw>, record: (error: unkn
       // The receiver is the real session: its #private fields do not exist on the proxy.
       const value: unknown = Reflect.get(target, property, target);
       if (typeof value !== 'function') return value;
-      if (!counted.has(property)) return value.bind(target);
+      if (!statementMethods.has(property)) return value.bind(target);
       return async (...args: unknown[]): Promise<unknown> => {
         try {
           return await value.apply(target, args);

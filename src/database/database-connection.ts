@@ -33,12 +33,16 @@ export class DatabaseConnection {
   /** The session underneath, for what this class does not cover. */
   readonly session: Session;
   readonly #context: ConnectionContext;
-  /** Statements that succeeded in the current transaction: a retry may only restart a transaction that has none. */
-  #succeeded = 0;
+  /**
+   * The session's statement count when the transaction began: deadlockRetryExecute may restart the
+   * transaction only while nothing else ran in it, whichever way it was sent (execute, stream, the session).
+   */
+  #statementsAtBegin: number | undefined;
 
   constructor(session: Session, context: ConnectionContext) {
     this.session = session;
     this.#context = context;
+    this.#statementsAtBegin = session.statements;
   }
 
   /**
@@ -51,9 +55,7 @@ export class DatabaseConnection {
   ): Promise<QueryResult<Row>> {
     const bound = bindParameters(sql, params, this.#context.parameters);
     try {
-      const result = await this.session.query<Row>(bound.sql, bound.values);
-      this.#succeeded += 1;
-      return result;
+      return await this.session.query<Row>(bound.sql, bound.values);
     } catch (error) {
       this.#context.record(error);
       throw error;
@@ -72,7 +74,6 @@ export class DatabaseConnection {
       } else {
         yield* this.#cursor<Row>(bound.sql, bound.values);
       }
-      this.#succeeded += 1;
     } catch (error) {
       concealSql(error);
       this.#context.record(error);
@@ -95,13 +96,20 @@ export class DatabaseConnection {
     const { maxAttempts, delayMs } = resolveDeadlockRetryOptions(options);
     let restartPending = false;
     for (let attempt = 1; ; attempt += 1) {
-      const restartable = this.#context.begin !== undefined && this.#succeeded === 0;
+      let restartable = false;
       let savepoint: string | undefined;
       try {
         if (restartPending) {
           await this.#context.begin!();
           restartPending = false;
+          this.#statementsAtBegin = this.session.statements;
         }
+        // A session that cannot count its statements is never restarted: earlier work would be lost.
+        const statements = this.session.statements;
+        restartable =
+          this.#context.begin !== undefined &&
+          statements !== undefined &&
+          statements === this.#statementsAtBegin;
         if (!restartable && attempt < maxAttempts) savepoint = await this.session.savepoint();
         const result = await this.execute<Row>(sql, params);
         if (savepoint !== undefined) await this.session.releaseSavepoint(savepoint);

@@ -1,16 +1,4 @@
-import type { Session } from '../core/session.js';
-
-// The methods that send something to the server. Everything else (state getters, destroy, cancel) passes.
-const sending: ReadonlySet<PropertyKey> = new Set([
-  'query',
-  'batch',
-  'begin',
-  'commit',
-  'rollback',
-  'savepoint',
-  'releaseSavepoint',
-  'rollbackToSavepoint',
-]);
+import { type Session, statementMethods } from '../core/session.js';
 
 /**
  * The session as one attempt's step sees it: once the attempt ended (its signal aborted: attempt timeout,
@@ -25,7 +13,7 @@ export function fenceSession<Raw>(session: Session<Raw>, signal: AbortSignal): S
     get(target, property) {
       const value: unknown = Reflect.get(target, property, target);
       if (typeof value !== 'function') return value;
-      if (!sending.has(property)) return value.bind(target);
+      if (!statementMethods.has(property)) return value.bind(target);
       return (...args: unknown[]) =>
         signal.aborted
           ? Promise.reject(signal.reason)

@@ -24,6 +24,8 @@ export class DriverSession<Raw> implements Session<Raw> {
   // Statements owed once the transaction ends (SQLite's read-only switch).
   #afterEnd: readonly string[] = [];
   #runs = 0;
+  // True while the BEGIN batch runs: a failure then means no transaction, not one that ended.
+  #beginning = false;
   #probedAt = -1;
   #probed = false;
 
@@ -50,6 +52,10 @@ export class DriverSession<Raw> implements Session<Raw> {
   nextSlot(): number {
     this.#slot += 1;
     return this.#slot;
+  }
+
+  get statements(): number {
+    return this.#runs;
   }
 
   get endedBy(): unknown {
@@ -119,6 +125,7 @@ export class DriverSession<Raw> implements Session<Raw> {
     this.#afterEnd = readOnly?.restore ?? [];
     this.#open = true;
     this.#began = true;
+    this.#beginning = true;
     try {
       const rows = await this.batch(statements);
       if (idQuery !== undefined) this.#transactionId = String(rows[0]?.xid);
@@ -127,6 +134,8 @@ export class DriverSession<Raw> implements Session<Raw> {
       if (this.inTransaction()) await this.rollback().catch(() => this.destroy(error));
       this.#open = false;
       throw error;
+    } finally {
+      this.#beginning = false;
     }
   }
 
@@ -178,6 +187,10 @@ export class DriverSession<Raw> implements Session<Raw> {
       this.#afterEnd = [];
     } finally {
       this.#open = false;
+      // A statement cancelled just before this ROLLBACK may have recorded its failure meanwhile: the
+      // transaction it would have ended is gone now.
+      this.#ended = undefined;
+      this.#failure = undefined;
     }
   }
 
@@ -254,8 +267,15 @@ export class DriverSession<Raw> implements Session<Raw> {
       return;
     }
     // SQLite rolls a transaction back on its own (ON CONFLICT ROLLBACK, RAISE(ROLLBACK), I/O errors): a driver
-    // that knows its state says so, and the transaction is then as ended as after a MySQL deadlock.
-    if (this.#began && this.#open && this.#driver.inTransaction?.() === false) {
+    // that reads its state live says so, and the transaction is then as ended as after a MySQL deadlock. The
+    // MySQL family answers from the last OK packet, stale after an error; its ending errors are endsTransaction.
+    if (
+      this.#began &&
+      this.#open &&
+      !this.#beginning &&
+      this.#driver.endsTransaction === undefined &&
+      this.#driver.inTransaction?.() === false
+    ) {
       this.#ended ??= error;
       this.#open = false;
       return;

@@ -256,8 +256,8 @@ export function sessionContract(setup: () => Promise<ContractFixture>): void {
       ).catch((e: unknown) => e);
       expect(isAttemptTimeoutError(error)).toBe(true);
       expect(Date.now() - started).toBeLessThan(3000);
-      expect(s.destroyed).toBe(false);
-      expect(s.inTransaction()).toBe(false);
+      expect(s.destroyed, 'destroyed').toBe(false);
+      expect(s.inTransaction(), 'inTransaction').toBe(false);
       expect(f.cancelledByDbop?.(outcome), JSON.stringify(String(outcome.error))).toBe(true);
       expect(await first(s, f.lockTimeoutQuery)).toBe(before);
     } finally {
