@@ -124,13 +124,21 @@ class SessionScope implements SessionAttemptScope {
     try {
       // A timed-out or aborted op may still have a statement running: cancel it first, and give the
       // cleanup a bounded time; a connection that cannot be brought back to a known state is destroyed.
-      if (wasBusy) await session.cancel?.().catch(() => undefined);
+      // The cancel counts against the same limit: it may need a second connection from a pool that is
+      // exhausted (mysql2's pool would wait for one forever).
+      const limitMs = wasBusy ? (this.#options.cleanupTimeoutMs ?? 5000) : undefined;
+      if (wasBusy && session.cancel !== undefined) {
+        await withLimit(
+          session.cancel().catch(() => undefined),
+          limitMs,
+        );
+      }
       // A begin still in flight (the limit fired during it) must settle before we know what to undo.
       const settled = (this.#opening ?? Promise.resolve()).then(
         () => this.#cleanup(),
         () => undefined,
       );
-      await withLimit(settled, wasBusy ? (this.#options.cleanupTimeoutMs ?? 5000) : undefined);
+      await withLimit(settled, limitMs);
     } catch (cleanupError) {
       // The connection's state is unknown: destroy it, and say so, so that execute stops here (rule S4)
       // with the attempt's own error rather than retry on a destroyed session.
