@@ -112,13 +112,16 @@ interface Authority {
 }
 
 function parseAuthority(text: string, redacted: string): Authority {
-  const end = text.search(/[/?#]/);
-  const authority = end === -1 ? text : text.slice(0, end);
-  const tail = end === -1 ? '' : text.slice(end);
-  const at = authority.lastIndexOf('@');
+  // The userinfo ends at the LAST '@': a password with an unencoded '/', '?', '#' or '@' must not spill
+  // into the host, port or path (and from there into an error message).
+  const at = text.lastIndexOf('@');
+  const afterUser = text.slice(at + 1);
+  const end = afterUser.search(/[/?#]/);
+  const authority = end === -1 ? text : text.slice(0, at + 1 + end);
+  const tail = end === -1 ? '' : afterUser.slice(end);
   const result: Authority = { hosts: [], query: {} };
   if (at !== -1) {
-    const userinfo = authority.slice(0, at);
+    const userinfo = text.slice(0, at);
     const colon = userinfo.indexOf(':');
     result.user = decode(colon === -1 ? userinfo : userinfo.slice(0, colon), 'user name', redacted);
     if (colon !== -1) result.password = decode(userinfo.slice(colon + 1), 'password', redacted);

@@ -1,4 +1,5 @@
-const userinfoPassword = /([a-z][a-z0-9+.-]*:\/\/[^\s/?#@:]*:)[^\s/?#]*@/gi;
+// Up to the last '@' of the URL: a password may hold an unencoded '/', '?', '#' or '@'.
+const userinfoPassword = /([a-z][a-z0-9+.-]*:\/\/[^\s/?#@:]*:)\S*@/gi;
 const queryPassword = /([?&](?:password|pass|pwd)=)[^&#\s]*/gi;
 
 /** Replaces every password in `text` (URL userinfo or a `password=` query parameter) with `***`. */

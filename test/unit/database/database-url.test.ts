@@ -96,6 +96,25 @@ describe('redactUrl', () => {
     );
   });
 
+  it('redacts a password holding an unencoded / ? or #, and parses the URL around it', () => {
+    for (const [url, host] of [
+      ['postgres://app:Se/cret1@127.0.0.1:5432/test', '127.0.0.1'],
+      ['mysql://app:pa#ss@db:3306/test', 'db'],
+      ['mariadb://app:pa?ss=1@db:3306/test', 'db'],
+    ] as const) {
+      expect(redactUrl(`could not connect to ${url}`)).not.toMatch(/Se\/cret1|pa#ss|pa\?ss/);
+      const target = parseDatabaseUrl(url);
+      expect(target.hosts[0]?.host).toBe(host);
+      expect(target.database).toBe('test');
+      expect(JSON.stringify(target)).not.toMatch(/Se\/cret1|pa#ss|pa\?ss/);
+      expect(target.redacted).toMatch(/:\*\*\*@/);
+    }
+    // A bad port next to such a password names the port, never the password.
+    expect(() => parseDatabaseUrl('postgres://app:Se/cret1@127.0.0.1:54x2/test')).toThrow(
+      expect.objectContaining({ message: expect.not.stringMatching(/Se\/cret1/) }),
+    );
+  });
+
   it('leaves URLs without a password alone', () => {
     for (const url of ['postgres://u@h:5432/db', 'postgres://h:5432/db', 'sqlite:/tmp/a.db'])
       expect(redactUrl(url)).toBe(url);
