@@ -79,6 +79,7 @@ class SessionScope implements SessionAttemptScope {
   #pendingRestore: readonly string[] = [];
   #opening: Promise<void> | undefined;
   #nested: boolean | undefined;
+  #slot: number | undefined;
 
   constructor(session: Session, resolvedOptions: AttemptScopeOptions) {
     this.#session = session;
@@ -107,12 +108,12 @@ class SessionScope implements SessionAttemptScope {
       } else {
         await session.releaseSavepoint(this.#savepoint, { alsoRun: restore });
       }
-      this.#state = 'done';
+      this.#finish();
     } catch (error) {
       // A COMMIT that failed can leave the transaction open (SQLite BUSY), a RELEASE too: clean up here,
       // since the attempt's rollback comes after a commit failure only if the executor calls it.
       await this.#cleanup().catch(() => session.destroy(error));
-      this.#state = 'done';
+      this.#finish();
       throw error;
     }
   }
@@ -145,7 +146,7 @@ class SessionScope implements SessionAttemptScope {
       session.destroy(error);
       throw cleanupError;
     } finally {
-      this.#state = 'done';
+      this.#finish();
     }
   }
 
@@ -173,7 +174,12 @@ class SessionScope implements SessionAttemptScope {
           readOnlyStep === undefined ? settings.restore : [...settings.restore, ...readOnlyStep.restore];
       } else {
         const readOnlyStep = readOnly ? sql.readOnlyStep(true) : undefined;
-        const settings = sql.timeouts(timeouts, session.nextSlot(), 'savepoint');
+        // The slot names where the outer values are saved (dbop.lock_timeout_<slot> on Postgres, a user
+        // variable on MySQL): the nesting depth, so names are reused instead of piling up on the connection.
+        const slot = (depths.get(depthKey(session)) ?? 0) + 1;
+        depths.set(depthKey(session), slot);
+        this.#slot = slot;
+        const settings = sql.timeouts(timeouts, slot, 'savepoint');
         this.#undoByRollbackTo = readOnlyStep?.undoByRollbackTo ?? false;
         this.#state = 'savepoint';
         this.#savepoint = await session.savepoint({
@@ -183,8 +189,16 @@ class SessionScope implements SessionAttemptScope {
       }
     } catch (error) {
       // The session undid its own half-done BEGIN or SAVEPOINT; settings were not applied, or went with it.
-      this.#state = 'done';
+      this.#finish();
       throw error;
+    }
+  }
+
+  #finish(): void {
+    this.#state = 'done';
+    if (this.#slot !== undefined) {
+      depths.set(depthKey(this.#session), this.#slot - 1);
+      this.#slot = undefined;
     }
   }
 
@@ -207,6 +221,15 @@ class SessionScope implements SessionAttemptScope {
       else if (restore.length > 0 && !sql.rollbackToUndoesSettings) await session.batch(restore);
     }
   }
+}
+
+// How deep each connection's dbop savepoints are nested now. Keyed by the driver's connection, which every
+// wrapper of a session (the runner's fence, the facade's error counter) shares.
+const depths = new WeakMap<object, number>();
+
+function depthKey(session: Session): object {
+  const raw = session.raw;
+  return typeof raw === 'object' && raw !== null ? raw : session;
 }
 
 // The statements for a transaction the scope owns depend only on the dialect and the timeout values:

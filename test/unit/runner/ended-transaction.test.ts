@@ -36,14 +36,14 @@ it('after a swallowed 1213 on a fixed session, runner.transaction rolls back and
   expect(sent).toEqual([
     'START TRANSACTION',
     'INSERT 1',
-    'SAVEPOINT dbop_sp_2',
+    'SAVEPOINT dbop_sp_1',
     'UPDATE hot',
     // commit() threw the 1213 without a statement: the server had already rolled back.
     'START TRANSACTION',
     'INSERT 1',
-    'SAVEPOINT dbop_sp_4',
+    'SAVEPOINT dbop_sp_2',
     'UPDATE hot',
-    'RELEASE SAVEPOINT dbop_sp_4',
+    'RELEASE SAVEPOINT dbop_sp_2',
     'INSERT 2',
     'COMMIT',
   ]);
