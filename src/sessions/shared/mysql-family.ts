@@ -30,11 +30,11 @@ const knownKeys: ReadonlySet<string> = new Set(['flavor', 'sidecar']);
 /** Validates the options both MySQL-family sessions take (unknown keys rejected) and picks the SQL. */
 export function resolveMysqlFamilyOptions<Sidecar>(
   options: { readonly flavor?: 'mysql' | 'mariadb'; readonly sidecar?: Sidecar },
-  constructor: string,
+  factory: string,
   defaultFlavor: 'mysql' | 'mariadb',
 ): MysqlFamilyOptions<Sidecar> {
   for (const key of Object.keys(options)) {
-    if (!knownKeys.has(key)) throw new TypeError(`Unknown ${constructor} option \`${key}\``);
+    if (!knownKeys.has(key)) throw new TypeError(`Unknown ${factory} option \`${key}\``);
   }
   const flavor = options.flavor ?? defaultFlavor;
   if (flavor !== 'mysql' && flavor !== 'mariadb') {
