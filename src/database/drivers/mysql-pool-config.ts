@@ -1,5 +1,6 @@
 import type { DatabaseTarget } from '../database-url.js';
 import type { ConnectorSettings } from './driver-connector.js';
+import { mysqlUrlOptions } from './mysql-url-options.js';
 
 /** MySQL or MariaDB: their error numbers and timeout settings differ. */
 export type MysqlFlavor = 'mysql' | 'mariadb';
@@ -17,7 +18,7 @@ export function mysqlPoolConfig(
   return {
     flavor: target.backend === 'mariadb' ? 'mariadb' : flavor,
     config: {
-      ...query,
+      ...mysqlUrlOptions(query, target.redacted),
       host: host?.host,
       port: host?.port ?? 3306,
       ...(target.user === undefined ? {} : { user: target.user }),
