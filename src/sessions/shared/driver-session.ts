@@ -155,6 +155,9 @@ export class DriverSession<Raw> implements Session<Raw> {
       if (pending.length > 0) await this.batch(pending).catch(() => this.destroy(ended));
       throw ended;
     }
+    // A connection that died before COMMIT was sent (killed while idle in the transaction) took the
+    // transaction with it: its loss is a plain connection loss, not an unknown outcome.
+    const deadBefore = this.#driver.isBroken?.() === true;
     try {
       await this.batch([...(options.alsoRun ?? []), this.sql.commit(), ...this.#afterEnd]);
       this.#afterEnd = [];
@@ -164,7 +167,7 @@ export class DriverSession<Raw> implements Session<Raw> {
       // caller must roll back, and learns what aborted it.
       if ((error as { code?: unknown } | null)?.code === '25P02') throw failure ?? error;
       this.#open = false;
-      if (!this.#lostConnection(error)) throw error;
+      if (!this.#lostConnection(error) || deadBefore) throw error;
       if (transactionId === undefined || this.#driver.commitStatus === undefined)
         throw markCommitInFlight(error);
       // The COMMIT may or may not have landed: ask the server, never guess.
