@@ -118,3 +118,15 @@ export const connectMariadb: Connect = async (url) => {
     close: () => connection.end().catch(() => connection.destroy()),
   };
 };
+
+/** Both Postgres drivers, each test runs once per driver. */
+export const postgresDrivers: readonly (readonly [string, Connect])[] = [
+  ['pg', connectPg],
+  ['postgres.js', connectPostgresJs],
+];
+
+/** Both MySQL-family drivers against MariaDB. */
+export const mariadbDrivers: readonly (readonly [string, Connect])[] = [
+  ['mysql2', connectMysql2],
+  ['mariadb', connectMariadb],
+];

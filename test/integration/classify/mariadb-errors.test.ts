@@ -2,19 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classify } from '../../../src/dialects/classify.js';
 import { describeIfMariadb, sharedServers } from '../../support/servers.js';
 import {
-  type Connect,
-  connectMariadb,
   connectMysql2,
   failure,
+  mariadbDrivers,
   uniqueName,
   waitUntilBlocked,
   withConnections,
 } from './drivers.js';
-
-const drivers: readonly (readonly [string, Connect])[] = [
-  ['mysql2', connectMysql2],
-  ['mariadb', connectMariadb],
-];
 
 describeIfMariadb('classify: errors MariaDB really raised', () => {
   const url = (): string => sharedServers().mariadb!.url;
@@ -33,7 +27,7 @@ describeIfMariadb('classify: errors MariaDB really raised', () => {
     await withConnections(connectMysql2, [url()], ([admin]) => admin!.query(`DROP TABLE IF EXISTS ${table}`));
   });
 
-  describe.each(drivers)('%s', (_driver, connect) => {
+  describe.each(mariadbDrivers)('%s', (_driver, connect) => {
     const dialect = { dialect: 'mariadb' } as const;
 
     it('1213: crossed row locks roll the whole transaction back', async () => {

@@ -2,20 +2,16 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { classify } from '../../../src/dialects/classify.js';
 import { describeIfMariadb, type MariadbServer, startMariadb } from '../../support/servers.js';
 import {
-  type Connect,
   connectMariadb,
   connectMysql2,
   failure,
+  mariadbDrivers,
   type TestConnection,
   uniqueName,
   waitUntilBlocked,
   withConnections,
 } from './drivers.js';
 
-const drivers: readonly (readonly [string, Connect])[] = [
-  ['mysql2', connectMysql2],
-  ['mariadb', connectMariadb],
-];
 const dialect = { dialect: 'mariadb' } as const;
 
 // A private server: these tests change global settings, stop it and kill it.
@@ -45,54 +41,60 @@ describeIfMariadb('classify: MariaDB server faults (private server)', () => {
   const sleeping = (id: number): string =>
     `SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = ${id} AND INFO LIKE '%SLEEP(%'`;
 
-  it.each(drivers)('%s: 1290 on a read_only server (an old primary after failover)', async (_d, connect) => {
-    await server!.sql('SET GLOBAL read_only = 1');
-    try {
-      await withConnections(connect, [plainUrl()], async ([c]) => {
-        const error = await failure(c!.query(`INSERT INTO ${table} VALUES (1)`));
-        expect(classify(error, dialect)).toMatchObject({
-          kind: 'read-only',
-          scope: 'none',
-          retryable: false,
-          code: '1290',
+  it.each(mariadbDrivers)(
+    '%s: 1290 on a read_only server (an old primary after failover)',
+    async (_d, connect) => {
+      await server!.sql('SET GLOBAL read_only = 1');
+      try {
+        await withConnections(connect, [plainUrl()], async ([c]) => {
+          const error = await failure(c!.query(`INSERT INTO ${table} VALUES (1)`));
+          expect(classify(error, dialect)).toMatchObject({
+            kind: 'read-only',
+            scope: 'none',
+            retryable: false,
+            code: '1290',
+          });
         });
-      });
-    } finally {
-      await server!.sql('SET GLOBAL read_only = 0');
-    }
-  });
-
-  it.each(drivers)('%s: 1040 when max_connections (10, its minimum) is reached', async (_d, connect) => {
-    await server!.sql('SET GLOBAL max_connections = 10');
-    const open: TestConnection[] = [];
-    try {
-      let error: unknown;
-      for (let i = 0; i < 15 && error === undefined; i++) {
-        await connect(plainUrl()).then(
-          (c) => open.push(c),
-          (e: unknown) => {
-            error = e;
-          },
-        );
+      } finally {
+        await server!.sql('SET GLOBAL read_only = 0');
       }
-      expect(classify(error, dialect)).toMatchObject({
-        kind: 'too-many-connections',
-        scope: 'connection',
-        retryable: true,
-        code: '1040',
-      });
-    } finally {
-      await Promise.allSettled(open.map((c) => c.close()));
-      await server!.sql('SET GLOBAL max_connections = 200');
-    }
-  });
+    },
+  );
 
-  // Each fault happens once, seen by both drivers at the same time: fewer restarts, and a SIGTERM stop of a
+  it.each(mariadbDrivers)(
+    '%s: 1040 when max_connections (10, its minimum) is reached',
+    async (_d, connect) => {
+      await server!.sql('SET GLOBAL max_connections = 10');
+      const open: TestConnection[] = [];
+      try {
+        let error: unknown;
+        for (let i = 0; i < 15 && error === undefined; i++) {
+          await connect(plainUrl()).then(
+            (c) => open.push(c),
+            (e: unknown) => {
+              error = e;
+            },
+          );
+        }
+        expect(classify(error, dialect)).toMatchObject({
+          kind: 'too-many-connections',
+          scope: 'connection',
+          retryable: true,
+          code: '1040',
+        });
+      } finally {
+        await Promise.allSettled(open.map((c) => c.close()));
+        await server!.sql('SET GLOBAL max_connections = 200');
+      }
+    },
+  );
+
+  // Each fault happens once, seen by both mariadbDrivers at the same time: fewer restarts, and a SIGTERM stop of a
   // restarted server has hung the harness for 60 s (reported to the lead).
-  it('server stopped: both drivers get ECONNREFUSED, connect-failed, never ambiguous', async () => {
+  it('server stopped: both mariadbDrivers get ECONNREFUSED, connect-failed, never ambiguous', async () => {
     await server!.stop();
     try {
-      for (const [driver, connect] of drivers) {
+      for (const [driver, connect] of mariadbDrivers) {
         const error = await failure(connect(server!.url));
         expect(error, `${driver}: ${String(error)}`).toMatchObject({ code: 'ECONNREFUSED' });
         const c = classify(error, { ...dialect, inFlight: 'commit' });
@@ -108,7 +110,7 @@ describeIfMariadb('classify: MariaDB server faults (private server)', () => {
     }
   });
 
-  it('server killed (SIGKILL) mid-query: connection-lost for both drivers, ambiguous during COMMIT', async () => {
+  it('server killed (SIGKILL) mid-query: connection-lost for both mariadbDrivers, ambiguous during COMMIT', async () => {
     const urls = [server!.url, server!.url, server!.url];
     await withConnections(connectMysql2, urls.slice(0, 2), async ([observer, viaMysql2]) => {
       await withConnections(connectMariadb, urls.slice(2), async ([viaMariadb]) => {

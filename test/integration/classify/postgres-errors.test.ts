@@ -2,19 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classify } from '../../../src/dialects/classify.js';
 import { describeIfPostgres, sharedServers } from '../../support/servers.js';
 import {
-  type Connect,
   connectPg,
-  connectPostgresJs,
   failure,
+  postgresDrivers,
   uniqueName,
   waitUntilBlocked,
   withConnections,
 } from './drivers.js';
-
-const drivers: readonly (readonly [string, Connect])[] = [
-  ['pg', connectPg],
-  ['postgres.js', connectPostgresJs],
-];
 
 describeIfPostgres('classify: errors PostgreSQL really raised', () => {
   const primary = (): string => sharedServers().postgres!.primary.url;
@@ -34,7 +28,7 @@ describeIfPostgres('classify: errors PostgreSQL really raised', () => {
   const blockedOn = (pid: number): string =>
     `SELECT 1 FROM pg_stat_activity WHERE pid = ${pid} AND (wait_event_type = 'Lock' OR query LIKE '%pg_sleep%') AND state = 'active'`;
 
-  describe.each(drivers)('%s', (driver, connect) => {
+  describe.each(postgresDrivers)('%s', (driver, connect) => {
     it('40001: two SERIALIZABLE transactions updating the same row', async () => {
       await withConnections(connect, [primary(), primary()], async ([a, b]) => {
         await a!.query('BEGIN ISOLATION LEVEL SERIALIZABLE');

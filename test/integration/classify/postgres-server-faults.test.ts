@@ -2,18 +2,13 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { classify } from '../../../src/dialects/classify.js';
 import { describeIfPostgres, type PgCluster, startPostgres } from '../../support/servers.js';
 import {
-  type Connect,
   connectPg,
   connectPostgresJs,
   failure,
+  postgresDrivers,
   waitUntilBlocked,
   withConnections,
 } from './drivers.js';
-
-const drivers: readonly (readonly [string, Connect])[] = [
-  ['pg', connectPg],
-  ['postgres.js', connectPostgresJs],
-];
 
 // A private server: these tests stop and kill it.
 describeIfPostgres('classify: PostgreSQL server faults (private server)', () => {
@@ -44,7 +39,7 @@ describeIfPostgres('classify: PostgreSQL server faults (private server)', () => 
     );
   }
 
-  it('server killed (SIGKILL) mid-query: connection-lost for both drivers, ambiguous during COMMIT', async () => {
+  it('server killed (SIGKILL) mid-query: connection-lost for both postgresDrivers, ambiguous during COMMIT', async () => {
     try {
       for (const [driver, error] of Object.entries(await faultMidQuery(() => cluster!.primary.kill9()))) {
         const c = classify(error);
@@ -80,10 +75,10 @@ describeIfPostgres('classify: PostgreSQL server faults (private server)', () => 
     }
   });
 
-  it('server stopped: both drivers get ECONNREFUSED at connect, connect-failed, never ambiguous', async () => {
+  it('server stopped: both postgresDrivers get ECONNREFUSED at connect, connect-failed, never ambiguous', async () => {
     await cluster!.primary.stop('fast');
     try {
-      for (const [driver, connect] of drivers) {
+      for (const [driver, connect] of postgresDrivers) {
         const c = classify(await failure(connect(cluster!.primary.url)), { inFlight: 'commit' });
         expect(c, driver).toMatchObject({
           kind: 'connect-failed',
