@@ -1,24 +1,31 @@
 import type { Classification, ErrorKind } from './core/classification.js';
 import type { ExecuteOptions } from './core/execute-options.js';
-import { resolveExecuteOptions } from './core/resolve-execute-options.js';
+import { executeOptionKeys, resolveExecuteOptions } from './core/resolve-execute-options.js';
 import {
   isRetryPolicy,
   type RetryPolicy,
   type RetryPolicyOptions,
   retryPolicy,
 } from './core/retry-policy.js';
-import { invalid } from './core/validate.js';
+import { expectIntegerAtLeast, expectOptions, expectOptionsObject, invalid } from './core/validate.js';
 import { classify } from './dialects/classify.js';
+import type { ClassifyOptions } from './dialects/classify-options.js';
 import { execute } from './execute.js';
 
-/** Options of {@link withRetry} and {@link retryable}: execute's options, plus `attempts`. */
+/**
+ * Options of {@link withRetry} and {@link retryable}: execute's options, plus `attempts` or `maxRetries`.
+ * dbop counts retries after the first attempt everywhere (`maxRetries`, attempts = maxRetries + 1);
+ * `attempts` and the environment variables count total attempts, as db-retry did.
+ */
 export interface WithRetryOptions extends Omit<ExecuteOptions<never>, 'raises' | 'default'> {
   /**
-   * Total attempts (db-retry counts attempts, not retries). Default: env DBOP_RETRIES, then
-   * DB_RETRY_RETRIES_NUMBER, then DB_UTILS_RETRIES_NUMBER, read on each call, then 3. A built policy or
-   * `policy.maxRetries` takes precedence over the environment, `attempts` over both.
+   * Total attempts (db-retry counts attempts, not retries): `attempts: 3` is `maxRetries: 2`. Default: env
+   * DBOP_RETRIES, then DB_RETRY_RETRIES_NUMBER, then DB_UTILS_RETRIES_NUMBER, read on each call, then 3. A
+   * built policy or `policy.maxRetries` takes precedence over the environment, `attempts` over both.
    */
   readonly attempts?: number;
+  /** Retries after the first attempt, as in execute's policy and DbOpRunner; give this or `attempts`. */
+  readonly maxRetries?: number;
 }
 
 /** The environment variables giving the number of attempts, in order of precedence. */
@@ -44,6 +51,10 @@ export function attemptsFromEnv(env: Readonly<Record<string, string | undefined>
   return 3;
 }
 
+const withRetryKeys: ReadonlySet<string> = new Set(
+  [...executeOptionKeys, 'attempts', 'maxRetries'].filter((key) => key !== 'raises' && key !== 'default'),
+);
+
 type Method<This, A extends unknown[], R> = (this: This, ...args: A) => Promise<R>;
 
 /**
@@ -53,13 +64,23 @@ type Method<This, A extends unknown[], R> = (this: This, ...args: A) => Promise<
  */
 export function withRetry<This, A extends unknown[], R>(
   fn: Method<This, A, R>,
-  options: WithRetryOptions = {},
+  options?: WithRetryOptions,
 ): Method<This, A, R> {
   if (typeof fn !== 'function') invalid('fn', 'a function', fn);
-  const { attempts, policy, ...rest } = options;
-  if (attempts !== undefined && !(Number.isInteger(attempts) && attempts >= 1)) {
-    invalid('attempts', 'a positive integer', attempts);
+  const {
+    attempts: givenAttempts,
+    maxRetries,
+    policy,
+    ...rest
+  } = expectOptions(options, withRetryKeys, 'withRetry()');
+  if (givenAttempts !== undefined) expectIntegerAtLeast('attempts', givenAttempts, 1);
+  if (maxRetries !== undefined) {
+    if (givenAttempts !== undefined) {
+      throw new TypeError('Expected one of `attempts` (total) and `maxRetries` (after the first), got both');
+    }
+    expectIntegerAtLeast('maxRetries', maxRetries, 0);
   }
+  const attempts = maxRetries === undefined ? givenAttempts : maxRetries + 1;
   const base = { name: fn.name || 'operation', ...rest };
   const fixed = fixedPolicy(attempts, policy);
   // One frozen options object per attempts count, so execute validates it once, not on every call.
@@ -116,6 +137,7 @@ export function retryable(
   method: Method<This, A, R>,
   context: ClassMethodDecoratorContext<This, Method<This, A, R>>,
 ) => Method<This, A, R> {
+  expectOptionsObject(options, 'retryable()');
   return (method, context) => withRetry(method, { name: String(context.name), ...options });
 }
 
@@ -129,9 +151,15 @@ const postgresKinds: ReadonlySet<ErrorKind> = new Set<ErrorKind>([
   'too-many-connections',
 ]);
 
-/** db-retry's choice: serialization failures, deadlocks and connection errors; nothing else. */
+const autocommitWrite: ClassifyOptions = Object.freeze({ dialect: 'postgres', inFlight: 'write' });
+
+/**
+ * db-retry's choice: serialization failures, deadlocks and connection errors; nothing else. A connection
+ * lost while the function ran is judged as withRetry judges it (E9): the function may have been writing, so
+ * the loss is ambiguous and not retried; postgresRetry has no `idempotent` switch, use withRetry for that.
+ */
 function postgresClassifier(error: unknown): Classification {
-  const classification = classify(error, { dialect: 'postgres' });
+  const classification = classify(error, autocommitWrite);
   return postgresKinds.has(classification.kind) || !classification.retryable
     ? classification
     : { ...classification, retryable: false };

@@ -1,9 +1,15 @@
 import { clampTimeouts } from './apply-timeouts.js';
 import type { AttemptContext, AttemptScope } from './attempt.js';
 import type { DialectSql, SettingStatements, TimeoutSettings } from './dialect-sql.js';
-import { checkTimeoutMs } from './dialect-sql.js';
 import type { IsolationLevel, Session } from './session.js';
 import { isolationLevels } from './session.js';
+import {
+  expectOptionalBoolean,
+  expectOptionalOneOf,
+  expectOptionalTimerMs,
+  expectOptions,
+  expectServerTimeoutMs,
+} from './validate.js';
 
 /** Options of {@link attemptScope}. */
 export interface AttemptScopeOptions {
@@ -11,13 +17,15 @@ export interface AttemptScopeOptions {
   readonly readOnly?: boolean;
   /** Only used when the scope opens the transaction itself. */
   readonly isolationLevel?: IsolationLevel;
+  /** Lock wait limit of the step, whole ms; 0 means no timeout (the server waits forever). */
   readonly lockTimeoutMs?: number;
+  /** Statement limit of the step, whole ms; 0 means no timeout. */
   readonly statementTimeoutMs?: number;
   /** How long cleanup after a timed-out attempt may take before the connection is destroyed (default 5000). */
   readonly cleanupTimeoutMs?: number;
 }
 
-const knownKeys = new Set([
+const knownKeys: ReadonlySet<string> = new Set([
   'readOnly',
   'isolationLevel',
   'lockTimeoutMs',
@@ -28,23 +36,15 @@ const knownKeys = new Set([
 const resolvedOptions = new WeakSet<AttemptScopeOptions>();
 
 /** Validates {@link AttemptScopeOptions} once; returns a frozen copy that attemptScope() accepts as is. */
-export function resolveAttemptScopeOptions(options: AttemptScopeOptions = {}): AttemptScopeOptions {
-  if (resolvedOptions.has(options)) return options;
-  for (const key of Object.keys(options)) {
-    if (!knownKeys.has(key)) throw new TypeError(`Unknown attempt scope option \`${key}\``);
-  }
-  if (options.readOnly !== undefined && typeof options.readOnly !== 'boolean') {
-    throw new TypeError(`Expected \`readOnly\` to be a boolean, got ${String(options.readOnly)}`);
-  }
-  if (options.isolationLevel !== undefined && !isolationLevels.includes(options.isolationLevel)) {
-    throw new TypeError(
-      `Expected \`isolationLevel\` to be one of ${isolationLevels.join(', ')}, got ${String(options.isolationLevel)}`,
-    );
-  }
-  checkTimeoutMs('lockTimeoutMs', options.lockTimeoutMs);
-  checkTimeoutMs('statementTimeoutMs', options.statementTimeoutMs);
-  checkTimeoutMs('cleanupTimeoutMs', options.cleanupTimeoutMs);
-  const resolved = Object.freeze({ ...options });
+export function resolveAttemptScopeOptions(options?: AttemptScopeOptions): AttemptScopeOptions {
+  if (options !== undefined && resolvedOptions.has(options)) return options;
+  const o = expectOptions(options, knownKeys, 'attemptScope()');
+  expectOptionalBoolean('readOnly', o.readOnly);
+  expectOptionalOneOf('isolationLevel', o.isolationLevel, isolationLevels);
+  expectServerTimeoutMs('lockTimeoutMs', o.lockTimeoutMs);
+  expectServerTimeoutMs('statementTimeoutMs', o.statementTimeoutMs);
+  expectOptionalTimerMs('cleanupTimeoutMs', o.cleanupTimeoutMs);
+  const resolved = Object.freeze({ ...o });
   resolvedOptions.add(resolved);
   return resolved;
 }
@@ -62,7 +62,7 @@ export interface SessionAttemptScope extends AttemptScope {
  * @example
  * await execute(() => session.query('UPDATE t SET n = n + 1'), { scope: () => attemptScope(session) });
  */
-export function attemptScope(session: Session, options: AttemptScopeOptions = {}): SessionAttemptScope {
+export function attemptScope(session: Session, options?: AttemptScopeOptions): SessionAttemptScope {
   return new SessionScope(session, resolveAttemptScopeOptions(options));
 }
 

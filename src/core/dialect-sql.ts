@@ -1,7 +1,8 @@
 import type { Backend } from './classification.js';
 import type { IsolationLevel } from './session.js';
+import { expectServerTimeoutMs } from './validate.js';
 
-/** Per-step server timeouts in milliseconds; undefined leaves the setting alone. */
+/** Per-step server timeouts in milliseconds; 0 means no timeout, undefined leaves the setting alone. */
 export interface TimeoutSettings {
   readonly lockTimeoutMs?: number | undefined;
   readonly statementTimeoutMs?: number | undefined;
@@ -54,15 +55,12 @@ export interface DialectSql {
   readonly transactionIdQuery?: string;
 }
 
-/** Checks a timeout before it goes into SQL: a positive safe integer of milliseconds, or undefined. */
+/**
+ * Checks a server timeout before it goes into SQL: whole ms from 0 to 2^31 - 1, or undefined. 0 means no
+ * timeout; each dialect turns it into its own "wait forever" value.
+ */
 export function checkTimeoutMs(name: string, value: unknown): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw new TypeError(
-      `Expected \`${name}\` to be a positive integer of milliseconds, got ${String(value)}`,
-    );
-  }
-  return value;
+  return expectServerTimeoutMs(name, value);
 }
 
 /** Checks a generated identifier (savepoint name) before it goes into SQL. */

@@ -8,9 +8,12 @@ import { isRetryPolicy, type RetryPolicy, retryPolicy } from './retry-policy.js'
 import {
   expectOptionalBoolean,
   expectOptionalFunction,
+  expectOptionalSignal,
+  expectOptionalString,
+  expectOptionalTimerMs,
   expectOptionsObject,
-  expectPositive,
   invalid,
+  orDefault,
   rejectUnknownKeys,
 } from './validate.js';
 
@@ -38,7 +41,8 @@ export interface ResolvedExecuteOptions {
   readonly random: () => number;
 }
 
-const known: ReadonlySet<string> = new Set([
+/** The option keys of execute(). */
+export const executeOptionKeys: ReadonlySet<string> = new Set([
   'name',
   'policy',
   'retryOn',
@@ -93,10 +97,9 @@ export function resolveExecuteOptions(
   // One options object reused by a hot loop hits the one-entry memo: an identity check, no WeakMap lookup.
   const cached = o === last?.options ? last.resolved : cache.get(o);
   if (cached !== undefined && cached.classifier === (o.classifier ?? fallbackClassifier)) return cached;
-  rejectUnknownKeys(o, known, 'execute()');
-  if (o.name !== undefined && typeof o.name !== 'string') invalid('name', 'a string', o.name);
-  const policy =
-    o.policy === undefined ? defaultPolicy : isRetryPolicy(o.policy) ? o.policy : retryPolicy(o.policy);
+  rejectUnknownKeys(o, executeOptionKeys, 'execute()');
+  expectOptionalString('name', o.name);
+  const policy = resolvePolicy(o.policy);
   if (o.retryOn !== undefined) {
     if (!Array.isArray(o.retryOn)) invalid('retryOn', 'an array of error classes or predicates', o.retryOn);
     for (const matcher of o.retryOn) {
@@ -116,16 +119,15 @@ export function resolveExecuteOptions(
     expectOptionalFunction(key, o[key]);
   }
   for (const key of ['raises', 'readOnly', 'idempotent'] as const) expectOptionalBoolean(key, o[key]);
-  if (o.attemptTimeoutMs !== undefined) expectPositive('attemptTimeoutMs', o.attemptTimeoutMs);
-  if (o.deadlineMs !== undefined) expectPositive('deadlineMs', o.deadlineMs);
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal))
-    invalid('signal', 'an AbortSignal', o.signal);
+  expectOptionalTimerMs('attemptTimeoutMs', o.attemptTimeoutMs);
+  expectOptionalTimerMs('deadlineMs', o.deadlineMs);
+  expectOptionalSignal('signal', o.signal);
   if (o.budget !== undefined && !(o.budget instanceof RetryBudget))
     invalid('budget', 'a RetryBudget', o.budget);
   if (o.logger !== undefined && (typeof o.logger !== 'object' || o.logger === null)) {
     invalid('logger', 'a pino-style logger object', o.logger);
   }
-  const clock = o.clock ?? systemClock;
+  const clock = orDefault(o.clock, systemClock);
   if (
     typeof clock !== 'object' ||
     clock === null ||
@@ -162,4 +164,14 @@ export function resolveExecuteOptions(
     last = { options: o, resolved };
   }
   return resolved;
+}
+
+/** A built policy as is, else its options validated (a non-object named as `policy`). */
+function resolvePolicy(policy: unknown): RetryPolicy {
+  if (policy === undefined) return defaultPolicy;
+  if (isRetryPolicy(policy)) return policy;
+  if (typeof policy !== 'object' || policy === null || Array.isArray(policy)) {
+    invalid('policy', 'a RetryPolicy or its options object', policy);
+  }
+  return retryPolicy(policy);
 }

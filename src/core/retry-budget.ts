@@ -4,6 +4,7 @@ import {
   expectOptionsObject,
   expectPositive,
   invalid,
+  orDefault,
   rejectUnknownKeys,
 } from './validate.js';
 
@@ -40,10 +41,10 @@ export class RetryBudget {
     expectOptionsObject(options, 'new RetryBudget()');
     const o = options ?? {};
     rejectUnknownKeys(o, known, 'new RetryBudget()');
-    this.#ratio = expectFiniteAtLeast('ratio', o.ratio ?? 0.2, 0);
-    const perSecond = expectFiniteAtLeast('minRetriesPerSecond', o.minRetriesPerSecond ?? 10, 0);
-    const ttlMs = expectPositive('ttlMs', o.ttlMs ?? 10_000);
-    const clock = o.clock ?? systemClock;
+    this.#ratio = expectFiniteAtLeast('ratio', orDefault(o.ratio, 0.2), 0);
+    const perSecond = expectFiniteAtLeast('minRetriesPerSecond', orDefault(o.minRetriesPerSecond, 10), 0);
+    const ttlMs = expectPositive('ttlMs', orDefault(o.ttlMs, 10_000));
+    const clock = orDefault(o.clock, systemClock);
     if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function') {
       invalid('clock', 'an object with a now() method', clock);
     }

@@ -1,9 +1,11 @@
 import {
   describeValue,
+  expectDelayMs,
   expectFiniteAtLeast,
   expectOptionalFunction,
   expectOptionsObject,
   invalid,
+  orDefault,
   rejectUnknownKeys,
 } from './validate.js';
 
@@ -58,19 +60,19 @@ export function retryPolicy(options?: RetryPolicyOptions): RetryPolicy {
   expectOptionsObject(options, 'retryPolicy()');
   const o = options ?? {};
   rejectUnknownKeys(o, known, 'retryPolicy()');
-  const maxRetries = o.maxRetries ?? 5;
+  const maxRetries = orDefault(o.maxRetries, 5);
   if (maxRetries !== Number.POSITIVE_INFINITY && !(Number.isInteger(maxRetries) && maxRetries >= 0)) {
     invalid('maxRetries', 'a non-negative integer or Infinity', maxRetries);
   }
-  const initialDelayMs = expectFiniteAtLeast('initialDelayMs', o.initialDelayMs ?? 100, 0);
-  const maxDelayMs = expectFiniteAtLeast('maxDelayMs', o.maxDelayMs ?? 1000, 0);
+  const initialDelayMs = expectDelayMs('initialDelayMs', orDefault(o.initialDelayMs, 100));
+  const maxDelayMs = expectDelayMs('maxDelayMs', orDefault(o.maxDelayMs, 1000));
   if (maxDelayMs < initialDelayMs) {
     throw new TypeError(
       `Expected \`maxDelayMs\` to be at least \`initialDelayMs\` (${initialDelayMs}), got ${describeValue(maxDelayMs)}`,
     );
   }
-  const multiplier = expectFiniteAtLeast('multiplier', o.multiplier ?? 2, 1);
-  const jitter = o.jitter ?? 'full';
+  const multiplier = expectFiniteAtLeast('multiplier', orDefault(o.multiplier, 2), 1);
+  const jitter = orDefault(o.jitter, 'full');
   if (typeof jitter === 'number') {
     if (!(jitter >= 0 && jitter <= 1))
       invalid('jitter', "a number in [0, 1] or one of 'full', 'equal', 'decorrelated', 'none'", jitter);

@@ -1,10 +1,29 @@
-/** Shows a bad option value in an error message without dumping whole objects. */
+/**
+ * The one option validator every public option bag goes through, so every bad value fails the same way:
+ * a TypeError that names the option ("Expected `attemptTimeoutMs` to be ..., got 1000000000000").
+ */
+
+/**
+ * The longest time a timer or a server timeout may be, ms (2^31 - 1, about 24.8 days). Node's setTimeout
+ * fires at once, with a TimeoutOverflowWarning, past it; PostgreSQL's lock_timeout and statement_timeout
+ * stop there too, and MySQL's and MariaDB's limits are higher, so one cap serves every backend.
+ */
+export const maxTimeoutMs: number = 2 ** 31 - 1;
+
+/** Shows a bad option value in an error message without dumping whole objects or long strings. */
 export function describeValue(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'string')
+    return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value);
   if (typeof value === 'function') return 'a function';
+  if (typeof value === 'bigint') return `${value}n`;
   if (Array.isArray(value)) return 'an array';
   if (value === null || typeof value !== 'object') return String(value);
   return 'an object';
+}
+
+/** The default only for a missing option: null is a value, and gets validated (and refused) as one. */
+export function orDefault<T, D>(value: T | undefined, fallback: D): T | D {
+  return value === undefined ? fallback : value;
 }
 
 /** Throws the precise TypeError every option check uses. */
@@ -21,11 +40,23 @@ export function rejectUnknownKeys(options: object, known: ReadonlySet<string>, w
   }
 }
 
-/** Checks that options is undefined or a plain object. */
+/** Checks that options is undefined or a plain object (not null, an array, a function or a primitive). */
 export function expectOptionsObject(options: unknown, where: string): asserts options is object | undefined {
   if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
     throw new TypeError(`Expected the options of ${where} to be an object, got ${describeValue(options)}`);
   }
+}
+
+/** An options bag: undefined (then `{}`) or a plain object whose keys are all known. */
+export function expectOptions<T extends object>(
+  options: T | undefined,
+  known: ReadonlySet<string>,
+  where: string,
+): T {
+  expectOptionsObject(options, where);
+  if (options === undefined) return {} as T;
+  rejectUnknownKeys(options, known, where);
+  return options;
 }
 
 /** A finite number >= min. */
@@ -44,6 +75,54 @@ export function expectPositive(name: string, value: unknown): number {
   return value;
 }
 
+/** A safe integer >= min (and <= max when given). */
+export function expectIntegerAtLeast(name: string, value: unknown, min: number, max?: number): number {
+  if (
+    typeof value !== 'number' ||
+    !Number.isSafeInteger(value) ||
+    value < min ||
+    (max !== undefined && value > max)
+  ) {
+    const kind =
+      min === 0 ? 'a non-negative integer' : min === 1 ? 'a positive integer' : `an integer >= ${min}`;
+    invalid(name, max === undefined ? kind : `${kind} at most ${max}`, value);
+  }
+  return value;
+}
+
+/** A time a dbop timer waits (attempt timeout, deadline, cleanup limit): ms > 0, at most {@link maxTimeoutMs}. */
+export function expectTimerMs(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !(value > 0 && value <= maxTimeoutMs)) {
+    invalid(name, `a positive number of milliseconds at most ${maxTimeoutMs} (Node's timer limit)`, value);
+  }
+  return value;
+}
+
+/** A sleep between attempts, ms: from 0 to {@link maxTimeoutMs}. */
+export function expectDelayMs(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !(value >= 0 && value <= maxTimeoutMs)) {
+    invalid(name, `a number of milliseconds from 0 to ${maxTimeoutMs} (Node's timer limit)`, value);
+  }
+  return value;
+}
+
+/** {@link expectTimerMs}, or undefined. */
+export function expectOptionalTimerMs(name: string, value: unknown): number | undefined {
+  return value === undefined ? undefined : expectTimerMs(name, value);
+}
+
+/**
+ * A server-side timeout (lock, statement): whole ms from 0 to {@link maxTimeoutMs}, or undefined. 0 means
+ * no timeout (Postgres's and MySQL's own convention); each dialect maps it to its "wait forever" value.
+ */
+export function expectServerTimeoutMs(name: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > maxTimeoutMs) {
+    invalid(name, `an integer of milliseconds from 0 (no timeout) to ${maxTimeoutMs}`, value);
+  }
+  return value;
+}
+
 /** A function, or undefined. */
 export function expectOptionalFunction(name: string, value: unknown): void {
   if (value !== undefined && typeof value !== 'function') invalid(name, 'a function', value);
@@ -52,4 +131,22 @@ export function expectOptionalFunction(name: string, value: unknown): void {
 /** A boolean, or undefined. */
 export function expectOptionalBoolean(name: string, value: unknown): void {
   if (value !== undefined && typeof value !== 'boolean') invalid(name, 'a boolean', value);
+}
+
+/** A string, or undefined. */
+export function expectOptionalString(name: string, value: unknown): void {
+  if (value !== undefined && typeof value !== 'string') invalid(name, 'a string', value);
+}
+
+/** An AbortSignal, or undefined. */
+export function expectOptionalSignal(name: string, value: unknown): void {
+  if (value !== undefined && !(value instanceof AbortSignal)) invalid(name, 'an AbortSignal', value);
+}
+
+/** One of `values`, or undefined. */
+export function expectOptionalOneOf<T>(name: string, value: unknown, values: readonly T[]): T | undefined {
+  if (value !== undefined && !(values as readonly unknown[]).includes(value)) {
+    invalid(name, `one of ${values.map((v) => JSON.stringify(v)).join(', ')}`, value);
+  }
+  return value as T | undefined;
 }

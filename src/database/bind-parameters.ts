@@ -55,6 +55,11 @@ export function bindParameters(
   return render(tokens, params as Readonly<Record<string, unknown>>, dialect);
 }
 
+/** True when the SQL has a `:name` placeholder (outside literals, identifiers, comments and `::casts`). */
+export function usesNamedParameters(sql: string, dialect: ParameterDialect): boolean {
+  return tokenize(sql, dialect).some((token) => token.type === 'named');
+}
+
 function render(
   tokens: readonly Token[],
   params: Readonly<Record<string, unknown>>,

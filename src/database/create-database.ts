@@ -1,6 +1,13 @@
+import {
+  expectIntegerAtLeast,
+  expectOptionalBoolean,
+  expectOptions,
+  maxTimeoutMs,
+  orDefault,
+} from '../core/validate.js';
 import { classify } from '../dialects/classify.js';
 import { DbOpRunner } from '../runner/dbop-runner.js';
-import type { DbOpRunnerOptions } from '../runner/runner-options.js';
+import { type DbOpRunnerOptions, runnerOptionKeys } from '../runner/runner-options.js';
 import type { ParameterDialect } from './bind-parameters.js';
 import { Database } from './database.js';
 import { type DatabaseTarget, parseDatabaseUrl } from './database-url.js';
@@ -33,10 +40,11 @@ export interface DatabaseOptions extends DbOpRunnerOptions {
  * await db.transaction((conn) => conn.execute('UPDATE stock SET n = n - 1 WHERE sku = :sku', { sku }));
  */
 export async function createDatabase(urlOrOptions: string | DatabaseOptions): Promise<Database> {
-  const options: DatabaseOptions = typeof urlOrOptions === 'string' ? { url: urlOrOptions } : urlOrOptions;
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`Expected a database URL or options, got ${String(options)}`);
-  }
+  if (urlOrOptions === undefined) throw new TypeError('Expected a database URL or options, got undefined');
+  const options: DatabaseOptions =
+    typeof urlOrOptions === 'string'
+      ? { url: urlOrOptions }
+      : expectOptions(urlOrOptions, databaseKeys, 'createDatabase()');
   const target = parseDatabaseUrl(options.url);
   const settings = resolveSettings(options);
   const {
@@ -58,29 +66,36 @@ export async function createDatabase(urlOrOptions: string | DatabaseOptions): Pr
   });
 }
 
+const databaseKeys: ReadonlySet<string> = new Set([
+  'url',
+  'max',
+  'connectTimeoutMs',
+  'sqliteBusyTimeoutMs',
+  'sqliteWal',
+  ...runnerOptionKeys,
+]);
+
 function parameterDialect(target: DatabaseTarget): ParameterDialect {
   if (target.backend === 'sqlite') return 'sqlite';
   return target.backend === 'postgres' || target.backend === 'cockroach' ? 'postgres' : 'mysql';
 }
 
 function resolveSettings(options: DatabaseOptions): ConnectorSettings {
-  const max = options.max ?? 10;
-  if (!Number.isSafeInteger(max) || max < 1)
-    throw new TypeError(`Expected \`max\` to be a positive integer, got ${String(max)}`);
-  const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
-  if (!Number.isSafeInteger(connectTimeoutMs) || connectTimeoutMs < 1) {
-    throw new TypeError(
-      `Expected \`connectTimeoutMs\` to be a positive integer, got ${String(connectTimeoutMs)}`,
-    );
-  }
-  const busyTimeoutMs = options.sqliteBusyTimeoutMs ?? 0;
-  if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
-    throw new TypeError(
-      `Expected \`sqliteBusyTimeoutMs\` to be a non-negative integer, got ${String(busyTimeoutMs)}`,
-    );
-  }
-  const wal = options.sqliteWal ?? true;
-  if (typeof wal !== 'boolean')
-    throw new TypeError(`Expected \`sqliteWal\` to be a boolean, got ${String(wal)}`);
+  const max = expectIntegerAtLeast('max', orDefault(options.max, 10), 1);
+  const connectTimeoutMs = expectIntegerAtLeast(
+    'connectTimeoutMs',
+    orDefault(options.connectTimeoutMs, 10_000),
+    1,
+    maxTimeoutMs,
+  );
+  // SQLite keeps its busy timeout in a C int.
+  const busyTimeoutMs = expectIntegerAtLeast(
+    'sqliteBusyTimeoutMs',
+    orDefault(options.sqliteBusyTimeoutMs, 0),
+    0,
+    maxTimeoutMs,
+  );
+  const wal = orDefault(options.sqliteWal, true);
+  expectOptionalBoolean('sqliteWal', wal);
   return Object.freeze({ max, connectTimeoutMs, busyTimeoutMs, wal });
 }

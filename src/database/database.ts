@@ -3,8 +3,13 @@ import type { Backend } from '../core/classification.js';
 import type { QueryResult, Session, SessionSource } from '../core/session.js';
 import { describeValue } from '../core/validate.js';
 import type { DbOpRunner } from '../runner/dbop-runner.js';
-import { checkKeys, type RunOptions, type TransactionOptions } from '../runner/runner-options.js';
-import type { ParameterDialect, SqlParameters } from './bind-parameters.js';
+import {
+  checkRunOptions,
+  type RunOptions,
+  runOptionKeys,
+  type TransactionOptions,
+} from '../runner/runner-options.js';
+import { type ParameterDialect, type SqlParameters, usesNamedParameters } from './bind-parameters.js';
 import { countingSession } from './counting-session.js';
 import { DatabaseConnection } from './database-connection.js';
 import { DatabaseClosedError } from './database-errors.js';
@@ -71,7 +76,7 @@ export class Database {
    */
   async run<T, D = never>(fn: DatabaseStep<T>, options: RunOptions<D> = {}): Promise<T | D> {
     expectStep(fn, 'run()');
-    checkKeys(options, 'run');
+    checkRunOptions(options, 'run', 'db.run()');
     return this.#unit(fn, { ...options, name: options.name ?? 'run' });
   }
 
@@ -82,25 +87,50 @@ export class Database {
    */
   async transaction<T, D = never>(fn: DatabaseStep<T>, options: TransactionOptions<D> = {}): Promise<T | D> {
     expectStep(fn, 'transaction()');
-    checkKeys(options, 'transaction');
+    checkRunOptions(options, 'transaction', 'db.transaction()');
     return this.#unit(fn, options);
   }
 
   /**
-   * Runs one statement as a retried step; `params` are named (`:name`) or positional.
+   * Runs one statement as a retried step; `params` are named (`:name`) or positional. Options come third,
+   * or second when the statement takes no values: a second argument is read as options only when the SQL
+   * has no `:name` placeholder, no third argument is given, and every one of its keys is an option of
+   * run() (`name`, `readOnly`, `lockTimeoutMs`, ...). Anything else is parameters, as before.
    * @example const { rows } = await db.query('SELECT * FROM player WHERE id = :id', { id: 42 });
+   * @example const { rows } = await db.query('SELECT count(*) AS n FROM player', { readOnly: true });
    */
   async query<Row = Record<string, unknown>, D = never>(
     sql: string,
+    options: RunOptions<D>,
+  ): Promise<QueryResult<Row> | D>;
+  async query<Row = Record<string, unknown>, D = never>(
+    sql: string,
     params?: SqlParameters,
-    options: RunOptions<D> = {},
+    options?: RunOptions<D>,
+  ): Promise<QueryResult<Row> | D>;
+  async query<Row = Record<string, unknown>, D = never>(
+    sql: string,
+    paramsOrOptions?: SqlParameters | RunOptions<D>,
+    maybeOptions?: RunOptions<D>,
   ): Promise<QueryResult<Row> | D> {
     if (typeof sql !== 'string') {
       throw new TypeError(`Expected the SQL of query() to be a string, got ${describeValue(sql)}`);
     }
+    let params = paramsOrOptions as SqlParameters;
+    let options = maybeOptions;
+    if (
+      maybeOptions === undefined &&
+      looksLikeRunOptions(paramsOrOptions) &&
+      !usesNamedParameters(sql, this.#parts.parameters)
+    ) {
+      params = undefined;
+      options = paramsOrOptions as RunOptions<D>;
+    }
+    checkRunOptions(options, 'run', 'db.query()');
+    const given = options ?? {};
     return this.run((connection) => connection.execute<Row>(sql, params), {
-      ...options,
-      name: options.name ?? 'query',
+      ...given,
+      name: given.name ?? 'query',
     });
   }
 
@@ -191,4 +221,13 @@ export class Database {
       begin,
     });
   }
+}
+
+/** A plain object with at least one key, all of them run() options: query()'s second-argument options. */
+function looksLikeRunOptions(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  const keys = Object.keys(value);
+  return keys.length > 0 && keys.every((key) => runOptionKeys.has(key));
 }

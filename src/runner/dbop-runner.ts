@@ -1,6 +1,5 @@
 import type { AttemptContext } from '../core/attempt.js';
 import { type AttemptScopeOptions, attemptScope, resolveAttemptScopeOptions } from '../core/attempt-scope.js';
-import { checkTimeoutMs } from '../core/dialect-sql.js';
 import { DbopError } from '../core/errors.js';
 import { execute } from '../core/execute.js';
 import type { ExecuteOptions, Logger } from '../core/execute-options.js';
@@ -11,11 +10,10 @@ import { nestedPolicy } from './nested-policy.js';
 import { runnerClassification } from './runner-classifier.js';
 import { withDialect } from './runner-logger.js';
 import {
-  checkBudget,
-  checkKeys,
-  checkLogger,
+  checkRunOptions,
   type DbOpRunnerOptions,
   type RunOptions,
+  resolveRunnerOptions,
   type TransactionOptions,
 } from './runner-options.js';
 import { SourcedCall } from './sourced-call.js';
@@ -43,28 +41,15 @@ export class DbOpRunner {
   readonly #logger: Logger | undefined;
   readonly #budget: DbOpRunnerOptions['budget'];
 
-  constructor(options: DbOpRunnerOptions = {}) {
-    checkKeys(options, 'runner');
-    const { maxRetries, initialDelayMs, maxDelayMs, jitter } = options;
-    this.#policy = retryPolicy({
-      ...(maxRetries === undefined ? {} : { maxRetries }),
-      ...(initialDelayMs === undefined ? {} : { initialDelayMs }),
-      ...(maxDelayMs === undefined ? {} : { maxDelayMs }),
-      ...(jitter === undefined ? {} : { jitter }),
-    });
+  constructor(options?: DbOpRunnerOptions) {
+    const resolved = resolveRunnerOptions(options, 'new DbOpRunner()');
+    this.#policy = retryPolicy(resolved.policy);
     this.#nestedPolicy = nestedPolicy(this.#policy);
-    const lock = options.defaultLockTimeoutMs === undefined ? 10_000 : options.defaultLockTimeoutMs;
-    this.#lockTimeoutMs = checkTimeoutMs('defaultLockTimeoutMs', lock ?? undefined);
-    this.#statementTimeoutMs = checkTimeoutMs(
-      'defaultStatementTimeoutMs',
-      options.defaultStatementTimeoutMs ?? undefined,
-    );
-    if (options.defaultRaises !== undefined && typeof options.defaultRaises !== 'boolean') {
-      throw new TypeError(`Expected \`defaultRaises\` to be a boolean, got ${String(options.defaultRaises)}`);
-    }
-    this.#raises = options.defaultRaises ?? true;
-    this.#logger = checkLogger(options.logger);
-    this.#budget = checkBudget(options.budget);
+    this.#lockTimeoutMs = resolved.lockTimeoutMs;
+    this.#statementTimeoutMs = resolved.statementTimeoutMs;
+    this.#raises = resolved.raises;
+    this.#logger = resolved.logger;
+    this.#budget = resolved.budget;
   }
 
   /**
@@ -82,7 +67,7 @@ export class DbOpRunner {
     let scope: AttemptScopeOptions;
     let probed: boolean | Promise<boolean>;
     try {
-      checkKeys(options, 'run');
+      checkRunOptions(options, 'run', 'run()');
       scope = this.#scopeOptions(options, undefined);
       // Where the driver cannot tell, the session asks the server: a transaction the caller began with the
       // driver itself is theirs, never committed by dbop (R1).
@@ -133,7 +118,7 @@ export class DbOpRunner {
     fn: StepFunction<T, Raw>,
     options: TransactionOptions<D>,
   ): Promise<T | D> {
-    checkKeys(options, 'transaction');
+    checkRunOptions(options, 'transaction', 'transaction()');
     const source = isSessionSource(target) ? (target as SessionSource<Raw>) : undefined;
     const fixed = source === undefined ? (target as Session<Raw>) : undefined;
     const scopeOptions = this.#scopeOptions(options, options.isolationLevel);

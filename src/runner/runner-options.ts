@@ -1,12 +1,23 @@
 import type { Logger } from '../core/execute-options.js';
 import { RetryBudget } from '../core/retry-budget.js';
-import type { Jitter } from '../core/retry-policy.js';
-import type { IsolationLevel } from '../core/session.js';
-import { describeValue } from '../core/validate.js';
+import type { Jitter, RetryPolicyOptions } from '../core/retry-policy.js';
+import { type IsolationLevel, isolationLevels } from '../core/session.js';
+import {
+  describeValue,
+  expectOptionalBoolean,
+  expectOptionalOneOf,
+  expectOptionalSignal,
+  expectOptionalString,
+  expectOptionalTimerMs,
+  expectOptions,
+  expectOptionsObject,
+  expectServerTimeoutMs,
+  rejectUnknownKeys,
+} from '../core/validate.js';
 
 /** Options of {@link DbOpRunner}; every field is optional. */
 export interface DbOpRunnerOptions {
-  /** Default 5. */
+  /** Retries after the first attempt (attempts = maxRetries + 1), as in retryPolicy(). Default 5. */
   readonly maxRetries?: number;
   /** Default 100. */
   readonly initialDelayMs?: number;
@@ -14,9 +25,12 @@ export interface DbOpRunnerOptions {
   readonly maxDelayMs?: number;
   /** Default 'full'. */
   readonly jitter?: Jitter;
-  /** Lock timeout of every step unless the call says otherwise; null leaves the server's own (default 10000). */
+  /**
+   * Lock timeout of every step unless the call says otherwise, whole ms (default 10000); 0 means no timeout
+   * (the server waits forever), null leaves the server's own setting.
+   */
   readonly defaultLockTimeoutMs?: number | null;
-  /** Statement timeout of every step unless the call says otherwise (default none). */
+  /** Statement timeout of every step unless the call says otherwise (default none); 0 and null as above. */
   readonly defaultStatementTimeoutMs?: number | null;
   /** Default true: rethrow the last error; false: resolve to the call's `default`. */
   readonly defaultRaises?: boolean;
@@ -34,11 +48,13 @@ export interface RunOptions<D = undefined> {
    * is not enforced read-only rather than making the caller's transaction read-only.
    */
   readonly readOnly?: boolean;
-  /** null: leave the lock timeout alone for this step. */
+  /** Lock wait limit of this step, whole ms up to 2^31 - 1; 0: no timeout; null: leave the server's own. */
   readonly lockTimeoutMs?: number | null;
+  /** Statement limit of this step, whole ms up to 2^31 - 1; 0: no timeout; null: leave the server's own. */
   readonly statementTimeoutMs?: number | null;
-  /** Limit of one attempt; the statement is cancelled on the server where the driver allows. */
+  /** Limit of one attempt, ms up to 2^31 - 1; the statement is cancelled on the server where the driver allows. */
   readonly attemptTimeoutMs?: number;
+  /** Limit of the whole call, sleeps included, ms up to 2^31 - 1. */
   readonly deadlineMs?: number;
   readonly raises?: boolean;
   readonly default?: D;
@@ -75,14 +91,87 @@ const runnerKeys: ReadonlySet<string> = new Set([
   'logger',
   'budget',
 ]);
-const runKeySet: ReadonlySet<string> = new Set(runKeys);
+
+/** The option keys of new DbOpRunner() (createDatabase() takes them too). */
+export const runnerOptionKeys: ReadonlySet<string> = runnerKeys;
+/** The option keys of run() (runner and Database); query() takes the same. */
+export const runOptionKeys: ReadonlySet<string> = new Set(runKeys);
 const transactionKeySet: ReadonlySet<string> = new Set([...runKeys, 'isolationLevel']);
 
-/** Rejects unknown keys, so a typo ('lockTimeout') is an error rather than a silently ignored option. */
-export function checkKeys(options: object, kind: 'runner' | 'run' | 'transaction'): void {
-  const known = kind === 'runner' ? runnerKeys : kind === 'run' ? runKeySet : transactionKeySet;
-  for (const key of Object.keys(options)) {
-    if (!known.has(key)) throw new TypeError(`Unknown ${kind} option \`${key}\``);
+/** What {@link resolveRunnerOptions} returns: the policy options, and the runner's own settings. */
+export interface ResolvedRunnerOptions {
+  readonly policy: RetryPolicyOptions;
+  readonly lockTimeoutMs: number | undefined;
+  readonly statementTimeoutMs: number | undefined;
+  readonly raises: boolean;
+  readonly logger: Logger | undefined;
+  readonly budget: RetryBudget | undefined;
+}
+
+/** Validates new DbOpRunner()'s options once (the policy's own fields are left to retryPolicy()). */
+export function resolveRunnerOptions(
+  options: DbOpRunnerOptions | undefined,
+  where: string,
+): ResolvedRunnerOptions {
+  const o = expectOptions(options, runnerKeys, where);
+  const policy: Record<string, unknown> = {};
+  for (const key of ['maxRetries', 'initialDelayMs', 'maxDelayMs', 'jitter'] as const) {
+    if (o[key] !== undefined) policy[key] = o[key];
+  }
+  const lock = o.defaultLockTimeoutMs === undefined ? 10_000 : o.defaultLockTimeoutMs;
+  expectOptionalBoolean('defaultRaises', o.defaultRaises);
+  return {
+    policy,
+    lockTimeoutMs: lock === null ? undefined : expectServerTimeoutMs('defaultLockTimeoutMs', lock),
+    statementTimeoutMs:
+      o.defaultStatementTimeoutMs === null
+        ? undefined
+        : expectServerTimeoutMs('defaultStatementTimeoutMs', o.defaultStatementTimeoutMs),
+    raises: o.defaultRaises ?? true,
+    logger: checkLogger(o.logger),
+    budget: checkBudget(o.budget),
+  };
+}
+
+/**
+ * Validates the options of one run(), query() or transaction() call, in one pass over its keys: a
+ * non-object, an unknown key or a bad value (null included, except the timeouts' documented null) is a
+ * TypeError naming the option.
+ */
+export function checkRunOptions(options: unknown, kind: 'run' | 'transaction', where: string): void {
+  expectOptionsObject(options, where);
+  if (options === undefined) return;
+  const known = kind === 'run' ? runOptionKeys : transactionKeySet;
+  const o = options as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (!known.has(key)) rejectUnknownKeys(o, known, where);
+    const value = o[key];
+    switch (key) {
+      case 'name':
+        expectOptionalString(key, value);
+        break;
+      case 'readOnly':
+      case 'raises':
+      case 'idempotent':
+        expectOptionalBoolean(key, value);
+        break;
+      case 'lockTimeoutMs':
+      case 'statementTimeoutMs':
+        if (value !== null) expectServerTimeoutMs(key, value);
+        break;
+      case 'attemptTimeoutMs':
+      case 'deadlineMs':
+        expectOptionalTimerMs(key, value);
+        break;
+      case 'signal':
+        expectOptionalSignal(key, value);
+        break;
+      case 'isolationLevel':
+        if (kind === 'transaction') expectOptionalOneOf(key, value, isolationLevels);
+        break;
+      default:
+        break;
+    }
   }
 }
 

@@ -4,6 +4,9 @@ import { checkIdentifier, checkTimeoutMs } from '../../core/dialect-sql.js';
 import type { IsolationLevel } from '../../core/session.js';
 import { isolationKeyword } from '../postgres/postgres-sql.js';
 
+/** innodb_lock_wait_timeout's maximum on MariaDB 10.x/11.x (MySQL 8 allows 1073741824): about 3 years. */
+const noLockTimeoutSeconds = '100000000';
+
 /** How one flavor turns a statement timeout (ms) into a session variable assignment. */
 export interface StatementTimeoutVariable {
   readonly name: string;
@@ -48,8 +51,10 @@ export function mysqlFamilySql(dialect: Backend, statementTimeout: StatementTime
         restores.push(`SESSION ${variable} = ${saved}`, `${saved} = NULL`);
       };
       const lock = checkTimeoutMs('lockTimeoutMs', settings.lockTimeoutMs);
-      // innodb_lock_wait_timeout is whole seconds: round up so the wait is never shorter than asked.
-      if (lock !== undefined) add('innodb_lock_wait_timeout', String(Math.ceil(lock / 1000)));
+      // innodb_lock_wait_timeout is whole seconds: round up so the wait is never shorter than asked. Its 0
+      // fails a lock wait at once, so "no timeout" is the largest value MariaDB and MySQL both take.
+      if (lock !== undefined)
+        add('innodb_lock_wait_timeout', lock === 0 ? noLockTimeoutSeconds : String(Math.ceil(lock / 1000)));
       const statement = checkTimeoutMs('statementTimeoutMs', settings.statementTimeoutMs);
       if (statement !== undefined) add(statementTimeout.name, statementTimeout.format(statement));
       if (sets.length === 0) return { apply: [], restore: [] };
@@ -58,7 +63,7 @@ export function mysqlFamilySql(dialect: Backend, statementTimeout: StatementTime
   });
 }
 
-/** MySQL scope SQL: innodb_lock_wait_timeout, and max_execution_time (ms, SELECT only) for statements. */
+/** MySQL scope SQL: innodb_lock_wait_timeout, and max_execution_time (ms, SELECT only; 0 is none) for statements. */
 export function mysqlSql(): DialectSql {
   return mysqlFamilySql('mysql', { name: 'max_execution_time', format: (ms) => String(ms) });
 }

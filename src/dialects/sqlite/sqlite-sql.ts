@@ -59,7 +59,8 @@ export function sqliteSql(options: SqliteSqlOptions = {}): DialectSql {
       const lock = checkTimeoutMs('lockTimeoutMs', settings.lockTimeoutMs);
       if (lock === undefined) return { apply: [], restore: [] };
       return {
-        apply: [`PRAGMA busy_timeout = ${Math.min(lock, cap)}`],
+        // 0 ("no timeout") waits as long as a step may: the cap, since the wait blocks the event loop.
+        apply: [`PRAGMA busy_timeout = ${lock === 0 ? cap : Math.min(lock, cap)}`],
         restore: [`PRAGMA busy_timeout = ${base}`],
       };
     },

@@ -1,19 +1,22 @@
 import type { Session, SessionSource } from '../../core/session.js';
 import { pgSession } from './pg-session.js';
-import type { PgClientLike, PgPoolLike } from './pg-types.js';
-
-type PooledClient = PgClientLike & { release(destroy?: boolean | Error): void };
+import type { PgPoolClientOf, PgPooledClientLike, PgPoolLike } from './pg-types.js';
 
 /**
  * A SessionSource over a pg Pool: a fresh PoolClient per acquire, the pool as sidecar (cancel, commit
- * verification), and a destroyed session's client removed from the pool rather than reused.
+ * verification), and a destroyed session's client removed from the pool rather than reused. Generic over
+ * the pool's client type, so steps see `Session<pg.PoolClient>`.
+ * @example await runner.transaction(pgPoolSource(pool), async (session) => session.query('SELECT 1'));
  */
-export function pgPoolSource(pool: PgPoolLike): SessionSource<PooledClient> {
+export function pgPoolSource<Pool extends PgPoolLike<PgPooledClientLike>>(
+  pool: Pool,
+): SessionSource<PgPoolClientOf<Pool>> {
+  type Client = PgPoolClientOf<Pool>;
   return {
-    async acquire(): Promise<Session<PooledClient>> {
-      return pgSession(await pool.connect(), { sidecar: pool });
+    async acquire(): Promise<Session<Client>> {
+      return pgSession((await pool.connect()) as Client, { sidecar: pool });
     },
-    async release(session: Session<PooledClient>): Promise<void> {
+    async release(session: Session<Client>): Promise<void> {
       session.raw.release(session.destroyed || session.inTransaction());
     },
   };

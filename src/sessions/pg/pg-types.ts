@@ -19,7 +19,24 @@ export interface PgClientLike extends PgQueryable {
   on?(event: 'error', listener: (error: Error) => void): unknown;
 }
 
-/** The subset of a pg Pool that {@link pgPoolSource} needs. */
-export interface PgPoolLike extends PgQueryable {
-  connect(): Promise<PgClientLike & { release(destroy?: boolean | Error): void }>;
+/** The subset of a pg PoolClient that {@link pgPoolSource} needs: a client that can be given back. */
+export interface PgPooledClientLike extends PgClientLike {
+  release(destroy?: boolean | Error): void;
 }
+
+/** The subset of a pg Pool that {@link pgPoolSource} needs; `Client` is the pool's own client type. */
+export interface PgPoolLike<Client extends PgPooledClientLike = PgPooledClientLike> extends PgQueryable {
+  connect(): Promise<Client>;
+}
+
+/**
+ * The client type a pool hands out. pg's Pool declares connect() twice (promise, then callback), and
+ * TypeScript infers from the last declaration only, so the callback's client is read when there is one.
+ */
+export type PgPoolClientOf<Pool extends PgPoolLike<PgPooledClientLike>> = Pool['connect'] extends (
+  callback: (error: never, client: infer Client, ...rest: never[]) => void,
+) => void
+  ? unknown extends Client
+    ? Awaited<ReturnType<Pool['connect']>>
+    : Exclude<Client, undefined>
+  : Awaited<ReturnType<Pool['connect']>>;

@@ -170,8 +170,14 @@ describe('execute: diagnostics channels', () => {
 
 describe('execute: option validation', () => {
   it.each([
-    [{ attemptTimeoutMs: 0 }, 'Expected `attemptTimeoutMs` to be a finite positive number, got 0'],
-    [{ deadlineMs: Number.NaN }, 'Expected `deadlineMs` to be a finite positive number, got NaN'],
+    [
+      { attemptTimeoutMs: 0 },
+      "Expected `attemptTimeoutMs` to be a positive number of milliseconds at most 2147483647 (Node's timer limit), got 0",
+    ],
+    [
+      { deadlineMs: Number.NaN },
+      "Expected `deadlineMs` to be a positive number of milliseconds at most 2147483647 (Node's timer limit), got NaN",
+    ],
     [
       { retryOn: TransientError },
       'Expected `retryOn` to be an array of error classes or predicates, got a function',

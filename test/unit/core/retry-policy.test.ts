@@ -73,11 +73,17 @@ describe('retryPolicy', () => {
     [{ maxRetries: 1.5 }, 'Expected `maxRetries` to be a non-negative integer or Infinity, got 1.5'],
     [{ maxRetries: Number.NaN }, 'Expected `maxRetries` to be a non-negative integer or Infinity, got NaN'],
     [{ maxRetries: '3' }, 'Expected `maxRetries` to be a non-negative integer or Infinity, got "3"'],
-    [{ initialDelayMs: -5 }, 'Expected `initialDelayMs` to be a finite non-negative number, got -5'],
-    [{ initialDelayMs: Number.NaN }, 'Expected `initialDelayMs` to be a finite non-negative number, got NaN'],
+    [
+      { initialDelayMs: -5 },
+      "Expected `initialDelayMs` to be a number of milliseconds from 0 to 2147483647 (Node's timer limit), got -5",
+    ],
+    [
+      { initialDelayMs: Number.NaN },
+      "Expected `initialDelayMs` to be a number of milliseconds from 0 to 2147483647 (Node's timer limit), got NaN",
+    ],
     [
       { maxDelayMs: Number.POSITIVE_INFINITY },
-      'Expected `maxDelayMs` to be a finite non-negative number, got Infinity',
+      "Expected `maxDelayMs` to be a number of milliseconds from 0 to 2147483647 (Node's timer limit), got Infinity",
     ],
     [
       { initialDelayMs: 200, maxDelayMs: 100 },

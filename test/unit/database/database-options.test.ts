@@ -101,11 +101,17 @@ describe('Database options are checked, and a bad one is a rejected promise', ()
     const cases: Array<[() => Promise<unknown>, RegExp]> = [
       [
         () => db.transaction(() => 1, bad({ isolation: 'serializable' })),
-        /Unknown transaction option `isolation`/,
+        /Unknown option `isolation` of db.transaction\(\)/,
       ],
-      [() => db.run(() => 1, bad({ lockTimeout: 5 })), /Unknown run option `lockTimeout`/],
-      [() => db.run(() => 1, bad({ isolationLevel: 'serializable' })), /Unknown run option `isolationLevel`/],
-      [() => db.query('SELECT 1', undefined, bad({ readonly: true })), /Unknown run option `readonly`/],
+      [() => db.run(() => 1, bad({ lockTimeout: 5 })), /Unknown option `lockTimeout` of db.run\(\)/],
+      [
+        () => db.run(() => 1, bad({ isolationLevel: 'serializable' })),
+        /Unknown option `isolationLevel` of db.run\(\)/,
+      ],
+      [
+        () => db.query('SELECT 1', undefined, bad({ readonly: true })),
+        /Unknown option `readonly` of db.query\(\)/,
+      ],
       [() => db.query(bad(42)), /^Expected the SQL of query\(\) to be a string, got 42$/],
       [() => db.run(bad('SELECT 1')), /^Expected the argument of run\(\) to be a function, got "SELECT 1"$/],
       [() => db.transaction(bad(undefined)), /^Expected the argument of transaction\(\) to be a function/],

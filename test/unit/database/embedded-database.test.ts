@@ -135,7 +135,7 @@ describe('createDatabase on SQLite', () => {
       isDbopError(error, 'DBOP_DATABASE_CLOSED'),
     );
     await expect(createDatabase({ url: 'sqlite::memory:', maxRetrys: 3 } as never)).rejects.toThrow(
-      'Unknown runner option `maxRetrys`',
+      'Unknown option `maxRetrys` of createDatabase()',
     );
     await expect(createDatabase({ url: 'sqlite::memory:', max: 0 })).rejects.toThrow(
       'Expected `max` to be a positive integer, got 0',

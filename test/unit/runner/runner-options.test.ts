@@ -54,7 +54,7 @@ describe('DbOpRunner options', () => {
       'Expected `readOnly` to be a boolean, got 1',
     );
     expect(() => attemptScope(session(), { readonly: true } as never)).toThrow(
-      'Unknown attempt scope option `readonly`',
+      'Unknown option `readonly` of attemptScope()',
     );
   });
 });

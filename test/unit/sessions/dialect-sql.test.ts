@@ -62,7 +62,9 @@ describe('dialect SQL builders', () => {
     for (const sql of [postgresSql(), mariadbSql(), mysqlSql(), sqliteSql(), cockroachSql()]) {
       expect(() =>
         sql.timeouts({ lockTimeoutMs: '1; DROP TABLE x' as unknown as number }, 1, 'savepoint'),
-      ).toThrow('Expected `lockTimeoutMs` to be a positive integer of milliseconds, got 1; DROP TABLE x');
+      ).toThrow(
+        'Expected `lockTimeoutMs` to be an integer of milliseconds from 0 (no timeout) to 2147483647, got "1; DROP TABLE x"',
+      );
       expect(() => sql.timeouts({ lockTimeoutMs: 1.5 }, 1, 'savepoint')).toThrow(TypeError);
       expect(() => sql.savepoint('x; COMMIT')).toThrow(TypeError);
     }
