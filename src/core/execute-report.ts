@@ -1,5 +1,6 @@
 import type { Classification } from './classification.js';
 import { channels } from './diagnostics.js';
+import { innermostError } from './error-cause.js';
 import type { GiveUpReason, Logger } from './execute-options.js';
 import type { ResolvedExecuteOptions } from './resolve-execute-options.js';
 
@@ -139,12 +140,23 @@ function codeOf(error: unknown): string | undefined {
 }
 
 /**
- * The error for a log line: its name and the first line of its message, at most 300 characters. Drivers
- * append the SQL and its parameter values on later lines (mariadb's default logParam), and parameters may
- * be secrets.
+ * The error for a log line: the innermost error it wraps (the driver's, not an ORM wrapper's whose first
+ * line is the SQL, sometimes with its values), its name and the first line of its message, at most 300
+ * characters. Drivers append the SQL and its parameter values on later lines (mariadb's default logParam),
+ * and parameters may be secrets.
  */
 export function messageOf(error: unknown): string {
-  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  const inner = innermostError(error);
+  const text = describe(inner);
   const firstLine = text.split('\n', 1)[0]!;
   return firstLine.length > 300 ? `${firstLine.slice(0, 299)}…` : firstLine;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  if (typeof error === 'object' && error !== null) {
+    const { name, message } = error as { name?: unknown; message?: unknown };
+    if (typeof message === 'string') return typeof name === 'string' ? `${name}: ${message}` : message;
+  }
+  return String(error);
 }

@@ -1,5 +1,4 @@
-/** Properties under which drivers and ORMs keep the error they wrap. */
-const causeKeys = ['cause', 'original', 'parent', 'driverError', 'orig', 'meta'] as const;
+import { causeKeys } from '../core/error-cause.js';
 
 /** Deeper chains than this are cut: real wrappers nest a handful of levels. */
 const maxDepth = 8;

@@ -1,4 +1,5 @@
 import type { Session } from '../../core/session.js';
+import { expectOptions } from '../../core/validate.js';
 import { sqliteSql } from '../../dialects/sqlite/sqlite-sql.js';
 import { DriverSession } from '../shared/driver-session.js';
 import type { SqliteDatabaseLike } from './better-sqlite3-types.js';
@@ -12,7 +13,7 @@ export interface SqliteSessionOptions {
   readonly maxBusyTimeoutMs?: number;
 }
 
-const knownKeys = new Set(['maxBusyTimeoutMs']);
+const knownKeys: ReadonlySet<string> = new Set(['maxBusyTimeoutMs']);
 
 /**
  * A dbop Session over a better-sqlite3 Database. Queries run synchronously; the session is async only to
@@ -24,9 +25,7 @@ export function sqliteSession<Database extends SqliteDatabaseLike>(
   db: Database,
   options: SqliteSessionOptions = {},
 ): Session<Database> {
-  for (const key of Object.keys(options)) {
-    if (!knownKeys.has(key)) throw new TypeError(`Unknown sqliteSession option \`${key}\``);
-  }
+  expectOptions(options, knownKeys, 'sqliteSession()');
   const baseBusyTimeoutMs = Number(db.pragma('busy_timeout', { simple: true }));
   const sql = sqliteSql({
     baseBusyTimeoutMs,

@@ -10,7 +10,10 @@ import type { Mysql2ConnectionLike, Mysql2Queryable } from './mysql2-types.js';
 
 /** Options of {@link mysql2Session}. */
 export interface Mysql2SessionOptions {
-  /** Which server the connection talks to: the SQL and error numbers differ (default 'mysql'). */
+  /**
+   * Which server the connection talks to: the SQL and error numbers differ. Default: what the server said
+   * in its handshake (a version with "MariaDB" in it), else 'mysql'.
+   */
   readonly flavor?: 'mysql' | 'mariadb';
   /** A second way to reach the server (usually the pool): it sends KILL QUERY for a timed-out statement. */
   readonly sidecar?: Mysql2Queryable;
@@ -19,13 +22,15 @@ export interface Mysql2SessionOptions {
 /**
  * A dbop Session over a mysql2/promise Connection or PoolConnection.
  * @example
- * const session = mysql2Session(await pool.getConnection(), { flavor: 'mariadb', sidecar: pool });
+ * const session = mysql2Session(await pool.getConnection(), { sidecar: pool });
  */
 export function mysql2Session<Connection extends Mysql2ConnectionLike>(
   connection: Connection,
-  options: Mysql2SessionOptions = {},
+  options?: Mysql2SessionOptions,
 ): Session<Connection> {
-  const { flavor, sql, sidecar } = resolveMysqlFamilyOptions(options, 'mysql2Session', 'mysql');
+  const { flavor, sql, sidecar } = resolveMysqlFamilyOptions(options, 'mysql2Session', () =>
+    handshakeFlavor(connection),
+  );
   let broken = false;
   watchConnectionErrors(connection, () => {
     broken = true;
@@ -75,4 +80,11 @@ export function mysql2Session<Connection extends Mysql2ConnectionLike>(
       connection.destroy?.();
     },
   });
+}
+
+/** The flavor the server announced in the handshake mysql2 already read (no round trip), else 'mysql'. */
+function handshakeFlavor(connection: Mysql2ConnectionLike): 'mysql' | 'mariadb' {
+  const inner = connection.connection ?? (connection as Mysql2ConnectionLike['connection']);
+  const version = inner?._handshakePacket?.serverVersion;
+  return typeof version === 'string' && /mariadb/i.test(version) ? 'mariadb' : 'mysql';
 }

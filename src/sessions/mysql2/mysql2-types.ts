@@ -13,5 +13,7 @@ export interface Mysql2ConnectionLike extends Mysql2Queryable {
     readonly _fatalError?: unknown;
     readonly _closing?: boolean;
     readonly config?: { readonly multipleStatements?: boolean };
+    /** The server's handshake: its version string says MariaDB on a MariaDB server. */
+    readonly _handshakePacket?: { readonly serverVersion?: unknown } | null;
   };
 }

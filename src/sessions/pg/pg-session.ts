@@ -1,4 +1,5 @@
 import type { Session } from '../../core/session.js';
+import { expectOptions } from '../../core/validate.js';
 import { postgresSql } from '../../dialects/postgres/postgres-sql.js';
 import { DriverSession } from '../shared/driver-session.js';
 import type { CommitStatus } from '../shared/session-driver.js';
@@ -13,7 +14,7 @@ export interface PgSessionOptions {
   readonly sidecar?: PgQueryable;
 }
 
-const knownKeys = new Set(['sidecar']);
+const knownKeys: ReadonlySet<string> = new Set(['sidecar']);
 const watched: WeakSet<object> = new WeakSet();
 
 /**
@@ -26,9 +27,7 @@ export function pgSession<Client extends PgClientLike>(
   client: Client,
   options: PgSessionOptions = {},
 ): Session<Client> {
-  for (const key of Object.keys(options)) {
-    if (!knownKeys.has(key)) throw new TypeError(`Unknown pgSession option \`${key}\``);
-  }
+  expectOptions(options, knownKeys, 'pgSession()');
   const sidecar = options.sidecar;
   let broken = false;
   // A backend killed while the client is checked out emits 'error'; unhandled, it would crash the process.

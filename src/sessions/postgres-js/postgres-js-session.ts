@@ -1,4 +1,5 @@
 import type { Session } from '../../core/session.js';
+import { expectOptions } from '../../core/validate.js';
 import { postgresSql } from '../../dialects/postgres/postgres-sql.js';
 import { DriverSession } from '../shared/driver-session.js';
 import type { CommitStatus } from '../shared/session-driver.js';
@@ -14,7 +15,7 @@ export interface PostgresJsSessionOptions {
   readonly sidecar?: PostgresJsQueryable;
 }
 
-const knownKeys = new Set(['sidecar']);
+const knownKeys: ReadonlySet<string> = new Set(['sidecar']);
 // postgres.js connection errors after which the reserved connection is gone.
 const fatalCodes = new Set([
   'CONNECTION_CLOSED',
@@ -40,9 +41,7 @@ export function postgresJsSession<Reserved extends PostgresJsReservedLike>(
   reserved: Reserved,
   options: PostgresJsSessionOptions = {},
 ): Session<Reserved> {
-  for (const key of Object.keys(options)) {
-    if (!knownKeys.has(key)) throw new TypeError(`Unknown postgresJsSession option \`${key}\``);
-  }
+  expectOptions(options, knownKeys, 'postgresJsSession()');
   const sidecar = options.sidecar;
   const inFlight = new Set<PostgresJsPendingQuery>();
   let broken = false;

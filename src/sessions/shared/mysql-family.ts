@@ -1,4 +1,5 @@
 import type { DialectSql } from '../../core/dialect-sql.js';
+import { expectOptionalOneOf, expectOptions } from '../../core/validate.js';
 import { mariadbSql } from '../../dialects/mariadb/mariadb-sql.js';
 import { mysqlSql } from '../../dialects/mysql/mysql-sql.js';
 
@@ -27,21 +28,23 @@ export interface MysqlFamilyOptions<Sidecar> {
 
 const knownKeys: ReadonlySet<string> = new Set(['flavor', 'sidecar']);
 
-/** Validates the options both MySQL-family sessions take (unknown keys rejected) and picks the SQL. */
+/**
+ * Validates the options both MySQL-family sessions take (unknown keys rejected) and picks the SQL. Without a
+ * `flavor`, `defaultFlavor` decides (a function is asked only then: the server the connection reports).
+ */
 export function resolveMysqlFamilyOptions<Sidecar>(
-  options: { readonly flavor?: 'mysql' | 'mariadb'; readonly sidecar?: Sidecar },
+  options: { readonly flavor?: 'mysql' | 'mariadb'; readonly sidecar?: Sidecar } | undefined,
   factory: string,
-  defaultFlavor: 'mysql' | 'mariadb',
+  defaultFlavor: 'mysql' | 'mariadb' | (() => 'mysql' | 'mariadb'),
 ): MysqlFamilyOptions<Sidecar> {
-  for (const key of Object.keys(options)) {
-    if (!knownKeys.has(key)) throw new TypeError(`Unknown ${factory} option \`${key}\``);
-  }
-  const flavor = options.flavor ?? defaultFlavor;
-  if (flavor !== 'mysql' && flavor !== 'mariadb') {
-    throw new TypeError(`Expected \`flavor\` to be 'mysql' or 'mariadb', got ${String(flavor)}`);
-  }
-  return { flavor, sql: flavor === 'mariadb' ? mariadbSql() : mysqlSql(), sidecar: options.sidecar };
+  const o = expectOptions(options, knownKeys, `${factory}()`);
+  const flavor =
+    expectOptionalOneOf('flavor', o.flavor, flavors) ??
+    (typeof defaultFlavor === 'function' ? defaultFlavor() : defaultFlavor);
+  return { flavor, sql: flavor === 'mariadb' ? mariadbSql() : mysqlSql(), sidecar: o.sidecar };
 }
+
+const flavors = ['mysql', 'mariadb'] as const;
 
 const watched: WeakSet<object> = new WeakSet();
 

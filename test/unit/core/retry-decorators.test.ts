@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { isDbopError } from '../../../src/core/errors.js';
 import { retryPolicy } from '../../../src/core/retry-policy.js';
 import { attemptsFromEnv, postgresRetry, retryable, withRetry } from '../../../src/retry-decorators.js';
 import { TransientError } from './helpers.js';
@@ -103,7 +104,7 @@ describe('withRetry', () => {
       'Expected `attempts` to be a positive integer, got 0',
     );
     expect(() => withRetry(async () => 1, { retires: 2 } as never)).toThrow(
-      'Unknown option `retires` of execute()',
+      'Unknown option `retires` of withRetry()',
     );
   });
 });
@@ -132,7 +133,6 @@ describe('retryable (decorator) and postgresRetry', () => {
     const cases: [string, string, number][] = [
       ['40001', 'could not serialize access due to concurrent update', 2],
       ['40P01', 'deadlock detected', 2],
-      ['57P01', 'terminating connection due to administrator command', 2],
       ['53300', 'sorry, too many clients already', 2],
       ['55P03', 'canceling statement due to lock timeout', 1],
       ['23505', 'duplicate key value violates unique constraint', 1],
@@ -143,6 +143,52 @@ describe('retryable (decorator) and postgresRetry', () => {
       expect([code, fn.calls]).toEqual([code, expected]);
       expect((error as { code: string }).code).toBe(code);
     }
+    const refused = counting(
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }),
+    );
+    await postgresRetry(refused)().catch(() => undefined);
+    expect(refused.calls).toBe(2);
+  });
+
+  it('postgresRetry judges a connection lost mid-call as withRetry does: ambiguous, not retried (E9)', async () => {
+    vi.stubEnv('DBOP_RETRIES', '3');
+    for (const lost of [
+      pgError('57P01', 'terminating connection due to administrator command'),
+      Object.assign(new Error('Connection terminated unexpectedly'), {}),
+      Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }),
+    ]) {
+      const viaPreset = counting(lost);
+      const viaWithRetry = counting(lost);
+      const presetError = await postgresRetry(viaPreset)().catch((e: unknown) => e);
+      const withRetryError = await withRetry(viaWithRetry)().catch((e: unknown) => e);
+      expect([lost.message, viaPreset.calls]).toEqual([lost.message, viaWithRetry.calls]);
+      expect(viaPreset.calls).toBe(1);
+      expect(isDbopError(presetError, 'DBOP_AMBIGUOUS_COMMIT')).toBe(true);
+      expect(isDbopError(withRetryError, 'DBOP_AMBIGUOUS_COMMIT')).toBe(true);
+      expect((presetError as Error).cause).toBe(lost);
+    }
+  });
+
+  it('counts like execute and DbOpRunner with `maxRetries`, and refuses both counts at once', async () => {
+    vi.stubEnv('DBOP_RETRIES', '9');
+    const fn = counting(new TransientError());
+    await withRetry(fn, { maxRetries: 2, policy: zero, classifier: always })().catch(() => undefined);
+    expect(fn.calls).toBe(3);
+    const byAttempts = counting(new TransientError());
+    await withRetry(byAttempts, { attempts: 3, policy: zero, classifier: always })().catch(() => undefined);
+    expect(byAttempts.calls).toBe(3);
+    expect(() => withRetry(fn, { attempts: 3, maxRetries: 2 })).toThrow(
+      'Expected one of `attempts` (total) and `maxRetries` (after the first), got both',
+    );
+    expect(() => withRetry(fn, { maxRetries: -1 })).toThrow(
+      'Expected `maxRetries` to be a non-negative integer, got -1',
+    );
+    expect(() => withRetry(fn, null as never)).toThrow(
+      'Expected the options of withRetry() to be an object, got null',
+    );
+    expect(() => retryable(42 as never)).toThrow(
+      'Expected the options of retryable() to be an object, got 42',
+    );
   });
 
   it('works as real TS 5 decorators (compiled by esbuild through tsx)', async () => {
