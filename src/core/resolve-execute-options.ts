@@ -8,6 +8,7 @@ import { isRetryPolicy, type RetryPolicy, retryPolicy } from './retry-policy.js'
 import {
   expectOptionalBoolean,
   expectOptionalFunction,
+  expectOptionalLogger,
   expectOptionalSignal,
   expectOptionalString,
   expectOptionalTimerMs,
@@ -124,9 +125,7 @@ export function resolveExecuteOptions(
   expectOptionalSignal('signal', o.signal);
   if (o.budget !== undefined && !(o.budget instanceof RetryBudget))
     invalid('budget', 'a RetryBudget', o.budget);
-  if (o.logger !== undefined && (typeof o.logger !== 'object' || o.logger === null)) {
-    invalid('logger', 'a pino-style logger object', o.logger);
-  }
+  expectOptionalLogger('logger', o.logger);
   const clock = orDefault(o.clock, systemClock);
   if (
     typeof clock !== 'object' ||

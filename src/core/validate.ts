@@ -150,3 +150,17 @@ export function expectOptionalOneOf<T>(name: string, value: unknown, values: rea
   }
   return value as T | undefined;
 }
+
+/** A pino-style logger (debug, info, warn, error; at least one of them a method), or undefined. */
+export function expectOptionalLogger<L extends object>(name: string, value: unknown): L | undefined {
+  if (value === undefined) return undefined;
+  const methods = ['debug', 'info', 'warn', 'error'] as const;
+  const record = value as Record<string, unknown>;
+  const valid =
+    typeof value === 'object' &&
+    value !== null &&
+    methods.every((m) => record[m] === undefined || typeof record[m] === 'function') &&
+    methods.some((m) => typeof record[m] === 'function');
+  if (!valid) invalid(name, 'a pino-style logger (debug, info, warn, error methods)', value);
+  return value as L;
+}

@@ -5,6 +5,7 @@ import { type IsolationLevel, isolationLevels } from '../core/session.js';
 import {
   describeValue,
   expectOptionalBoolean,
+  expectOptionalLogger,
   expectOptionalOneOf,
   expectOptionalSignal,
   expectOptionalString,
@@ -177,22 +178,7 @@ export function checkRunOptions(options: unknown, kind: 'run' | 'transaction', w
 
 /** Checks the runner's logger once, at construction: a pino-style object with at least one level method. */
 export function checkLogger(logger: unknown): Logger | undefined {
-  if (logger === undefined) return undefined;
-  const methods = ['debug', 'info', 'warn', 'error'] as const;
-  const valid =
-    typeof logger === 'object' &&
-    logger !== null &&
-    methods.every((m) => {
-      const method = (logger as Record<string, unknown>)[m];
-      return method === undefined || typeof method === 'function';
-    }) &&
-    methods.some((m) => typeof (logger as Record<string, unknown>)[m] === 'function');
-  if (!valid) {
-    throw new TypeError(
-      `Expected \`logger\` to be a pino-style logger (debug, info, warn, error methods), got ${describeValue(logger)}`,
-    );
-  }
-  return logger as Logger;
+  return expectOptionalLogger<Logger>('logger', logger);
 }
 
 /** Checks the runner's shared RetryBudget once, at construction. */
