@@ -1,6 +1,6 @@
 import type { Classification, ErrorKind } from './core/classification.js';
 import type { ExecuteOptions } from './core/execute-options.js';
-import { executeOptionKeys, resolveExecuteOptions } from './core/resolve-execute-options.js';
+import { executeOptionKeys, resolveExecuteOptions, resolvePolicy } from './core/resolve-execute-options.js';
 import {
   isRetryPolicy,
   type RetryPolicy,
@@ -81,6 +81,7 @@ export function withRetry<This, A extends unknown[], R>(
     expectIntegerAtLeast('maxRetries', maxRetries, 0);
   }
   const attempts = maxRetries === undefined ? givenAttempts : maxRetries + 1;
+  if (policy !== undefined) resolvePolicy(policy);
   const base = { name: fn.name || 'operation', ...rest };
   const fixed = fixedPolicy(attempts, policy);
   // One frozen options object per attempts count, so execute validates it once, not on every call.

@@ -166,7 +166,7 @@ export function resolveExecuteOptions(
 }
 
 /** A built policy as is, else its options validated (a non-object named as `policy`). */
-function resolvePolicy(policy: unknown): RetryPolicy {
+export function resolvePolicy(policy: unknown): RetryPolicy {
   if (policy === undefined) return defaultPolicy;
   if (isRetryPolicy(policy)) return policy;
   if (typeof policy !== 'object' || policy === null || Array.isArray(policy)) {

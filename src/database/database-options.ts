@@ -1,9 +1,11 @@
 import { type BeginOptions, type IsolationLevel, isolationLevels } from '../core/session.js';
 import {
   describeValue,
+  expectDelayMs,
   expectOptionalBoolean,
   expectOptionsObject,
   invalid,
+  orDefault,
   rejectUnknownKeys,
 } from '../core/validate.js';
 
@@ -52,14 +54,12 @@ export function resolveDeadlockRetryOptions(options: unknown): Required<Deadlock
   expectOptionsObject(options, 'deadlockRetryExecute()');
   const given = (options ?? {}) as DeadlockRetryOptions;
   rejectUnknownKeys(given, deadlockRetryKeys, 'deadlockRetryExecute()');
-  const maxAttempts = given.maxAttempts ?? 3;
-  const delayMs = given.delayMs ?? 300;
+  const maxAttempts = orDefault(given.maxAttempts, 3);
+  const delayMs = orDefault(given.delayMs, 300);
   if (typeof maxAttempts !== 'number' || !Number.isSafeInteger(maxAttempts) || maxAttempts < 1) {
     invalid('maxAttempts', 'a positive integer', maxAttempts);
   }
-  if (typeof delayMs !== 'number' || !Number.isFinite(delayMs) || delayMs < 0) {
-    invalid('delayMs', 'a finite non-negative number', delayMs);
-  }
+  expectDelayMs('delayMs', delayMs);
   return Object.freeze({ maxAttempts, delayMs });
 }
 

@@ -6,7 +6,8 @@ import { isolationLevels } from '../../../src/core/session.js';
 /** What one option accepts (`valid`) and values it must refuse (`junk`). */
 export interface OptionSpec {
   readonly valid: fc.Arbitrary<unknown>;
-  readonly junk: fc.Arbitrary<unknown>;
+  /** None: every value is valid (`default`). */
+  readonly junk?: fc.Arbitrary<unknown>;
 }
 
 export type BagSpec = Readonly<Record<string, OptionSpec>>;
@@ -35,7 +36,7 @@ export const serverTimeout: OptionSpec = {
 /** A server timeout where null means "leave the server's own". */
 export const nullableServerTimeout: OptionSpec = {
   valid: fc.oneof(fc.constant(null), serverTimeout.valid),
-  junk: serverTimeout.junk.filter((value) => value !== null),
+  junk: serverTimeout.junk!.filter((value) => value !== null),
 };
 
 export const boolean: OptionSpec = {
@@ -112,7 +113,9 @@ export function bagOf(spec: BagSpec): fc.Arbitrary<Bag> {
       fc.oneof(
         { weight: 3, arbitrary: fc.constant(undefined) },
         { weight: 3, arbitrary: spec[key]!.valid.map((value) => ({ value, junk: false })) },
-        { weight: 1, arbitrary: spec[key]!.junk.map((value) => ({ value, junk: true })) },
+        ...(spec[key]!.junk === undefined
+          ? []
+          : [{ weight: 1, arbitrary: spec[key]!.junk.map((value) => ({ value, junk: true })) }]),
       ),
     ]),
   );

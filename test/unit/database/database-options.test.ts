@@ -87,7 +87,15 @@ describe('Database options are checked, and a bad one is a rejected promise', ()
       ],
       [{ maxAttempts: 0 }, 'Expected `maxAttempts` to be a positive integer, got 0'],
       [{ maxAttempts: '3' }, 'Expected `maxAttempts` to be a positive integer, got "3"'],
-      [{ delayMs: -1 }, 'Expected `delayMs` to be a finite non-negative number, got -1'],
+      [
+        { delayMs: -1 },
+        "Expected `delayMs` to be a number of milliseconds from 0 to 2147483647 (Node's timer limit), got -1",
+      ],
+      [
+        { delayMs: 1e12 },
+        "Expected `delayMs` to be a number of milliseconds from 0 to 2147483647 (Node's timer limit), got 1000000000000",
+      ],
+      [{ maxAttempts: null }, 'Expected `maxAttempts` to be a positive integer, got null'],
     ];
     for (const [options, message] of cases) {
       const error = await db.acquire((conn) =>
