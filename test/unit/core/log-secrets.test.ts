@@ -49,4 +49,62 @@ describe('withRetry reads the environment at call time', () => {
     }).not.toThrow();
     await expect(promise).rejects.toThrow('Expected env DBOP_RETRIES to be a positive integer');
   });
+
+  it("logs the innermost driver error's first line, not an ORM wrapper's (SQL, or SQL with values)", async () => {
+    const driver = Object.assign(new Error('deadlock detected'), {
+      name: 'error',
+      code: '40P01',
+      severity: 'ERROR',
+    });
+    const wrappers = [
+      // Drizzle: the SQL and its values on the wrapper, the driver error as cause.
+      Object.assign(new Error('Failed query: UPDATE users SET password = $1\nparams: hunter2-SECRET'), {
+        name: 'DrizzleQueryError',
+        cause: driver,
+      }),
+      // Sequelize: `parent` and `original`.
+      Object.assign(new Error("UPDATE users SET password = 'hunter2-SECRET'"), {
+        name: 'SequelizeDatabaseError',
+        parent: driver,
+        original: driver,
+      }),
+      // TypeORM: `driverError`.
+      Object.assign(new Error("UPDATE users SET password = 'hunter2-SECRET' - deadlock"), {
+        name: 'QueryFailedError',
+        driverError: driver,
+      }),
+    ];
+    for (const wrapper of wrappers) {
+      const lines: { obj: { error?: unknown } }[] = [];
+      const record = (obj: object): void => {
+        lines.push({ obj });
+      };
+      await execute(
+        () => {
+          throw wrapper;
+        },
+        {
+          policy: retryPolicy({ maxRetries: 1, initialDelayMs: 0, maxDelayMs: 0 }),
+          logger: { warn: record, error: record },
+          classifier: () => true,
+        },
+      ).catch(() => undefined);
+      expect(lines.map((line) => line.obj.error)).toEqual([
+        'error: deadlock detected',
+        'error: deadlock detected',
+      ]);
+      expect(JSON.stringify(lines)).not.toContain('hunter2');
+    }
+  });
+
+  it("keeps dbop's own errors as they are (a deadline says more than its cause)", async () => {
+    const lines: { obj: { error?: unknown } }[] = [];
+    const record = (obj: object): void => {
+      lines.push({ obj });
+    };
+    await execute(() => new Promise(() => undefined), { deadlineMs: 20, logger: { error: record } }).catch(
+      () => undefined,
+    );
+    expect(String(lines[0]?.obj.error)).toMatch(/^(DeadlineExceededError|AttemptTimeoutError)/);
+  });
 });
