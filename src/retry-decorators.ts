@@ -60,7 +60,7 @@ type Method<This, A extends unknown[], R> = (this: This, ...args: A) => Promise<
 /**
  * Wraps `fn` so every call runs through execute: retried on transient database errors (classify()), with
  * backoff and jitter. `this` and the arguments pass through; the original error is rethrown at the end.
- * @example const save = withRetry(async (user: User) => repo.save(user), { attempts: 5 })
+ * @example const markDone = withRetry(async (id: number) => pool.query('UPDATE job SET done = true WHERE id = $1', [id]), { maxRetries: 4, idempotent: true })
  */
 export function withRetry<This, A extends unknown[], R>(
   fn: Method<This, A, R>,
@@ -130,7 +130,7 @@ function policyOptions({ delays: _, ...options }: RetryPolicy): RetryPolicyOptio
 
 /**
  * {@link withRetry} as a TypeScript 5 (standard) method decorator.
- * @example class Repo { @retryable({ attempts: 5 }) async save(user: User) { ... } }
+ * @example class Jobs { @retryable({ maxRetries: 4, idempotent: true }) async markDone(id: number) { return pool.query('UPDATE job SET done = true WHERE id = $1', [id]); } }
  */
 export function retryable(
   options: WithRetryOptions = {},
@@ -171,8 +171,8 @@ const postgresOptions: WithRetryOptions = Object.freeze({ classifier: postgresCl
 /**
  * db-retry's `postgres_retry`: retries serialization failures, deadlocks and connection errors of
  * PostgreSQL, attempts from the environment (default 3). Use it as a wrapper or as a bare decorator.
- * @example const transfer = postgresRetry(async (from: number, to: number) => { ... })
- * @example class Accounts { @postgresRetry async transfer(from: number, to: number) { ... } }
+ * @example const count = postgresRetry(async () => (await pool.query('SELECT count(*) FROM job')).rows[0])
+ * @example class Jobs { @postgresRetry async count() { return (await pool.query('SELECT count(*) FROM job')).rows[0]; } }
  */
 export function postgresRetry<This, A extends unknown[], R>(
   fn: Method<This, A, R>,

@@ -73,9 +73,9 @@ export interface ExecuteOptions<D = undefined> {
   /** Runs inside the scope before op, on every attempt (E5). */
   readonly preAttempt?: (context: AttemptContext) => unknown;
   readonly readOnly?: boolean;
-  /** Limit of one attempt, ms (E6). */
+  /** Limit of one attempt, ms (E6); at most 2^31 - 1 (Node's timer limit). */
   readonly attemptTimeoutMs?: number;
-  /** Limit of the whole call, sleeps included, ms from the call's start (E7). */
+  /** Limit of the whole call, sleeps included, ms from the call's start (E7); at most 2^31 - 1. */
   readonly deadlineMs?: number;
   /** Aborting it stops the call at once, sleeps included, rejecting with `signal.reason` even with raises: false (E8). */
   readonly signal?: AbortSignal;

@@ -37,7 +37,7 @@ export function createExecute(fallbackClassifier: Classifier | FallbackClassifie
 /**
  * Runs `op(attempt)` with retries (rules E1 to E12), using core's database-agnostic classifier by default.
  * The `execute` exported from 'dbop' is the same engine with the dialects' classify() as default.
- * @example await execute((attempt) => pool.query('SELECT 1', { signal: attempt.signal }), { attemptTimeoutMs: 2000 })
+ * @example const response = await execute((attempt) => fetch(url, { signal: attempt.signal }), { attemptTimeoutMs: 2000 })
  */
 export const execute: ExecuteFunction = createExecute(coreClassifier);
 

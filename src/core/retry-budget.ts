@@ -26,7 +26,7 @@ const slots = 10;
 /**
  * A token bucket shared by many calls that caps retries at `ratio` of recent calls plus a per-second floor
  * (Finagle's RetryBudget, rule E11). Calls and retries count for `ttlMs`, in ten slots.
- * @example const budget = new RetryBudget({ ratio: 0.1 }); await execute(op, { budget });
+ * @example const budget = new RetryBudget({ ratio: 0.1 }); await execute(() => pool.query('SELECT 1'), { budget, readOnly: true });
  */
 export class RetryBudget {
   readonly #ratio: number;

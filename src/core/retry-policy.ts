@@ -20,11 +20,14 @@ export type Jitter = JitterKind | number;
 
 /** What retryPolicy() accepts; every field is optional. */
 export interface RetryPolicyOptions {
-  /** Retries after the first attempt (attempts = maxRetries + 1). Default 5; Infinity is allowed with a deadline. */
+  /**
+   * Retries after the first attempt (attempts = maxRetries + 1), the count every dbop API uses (withRetry's
+   * `attempts` and the DBOP_RETRIES variables are total attempts). Default 5; Infinity is allowed with a deadline.
+   */
   readonly maxRetries?: number;
-  /** Base delay before the first retry, ms. Default 100. */
+  /** Base delay before the first retry, ms (0 to 2^31 - 1). Default 100. */
   readonly initialDelayMs?: number;
-  /** Cap on every delay, ms. Default 1000. */
+  /** Cap on every delay, ms (0 to 2^31 - 1). Default 1000. */
   readonly maxDelayMs?: number;
   /** Growth of the base delay per retry. Default 2. */
   readonly multiplier?: number;

@@ -37,7 +37,7 @@ export interface DatabaseOptions extends DbOpRunnerOptions {
  * missing one fails with the package to install. Errors never show the password.
  * @example
  * const db = await createDatabase('postgres://app@localhost/shop');
- * await db.transaction((conn) => conn.execute('UPDATE stock SET n = n - 1 WHERE sku = :sku', { sku }));
+ * await db.transaction((conn) => conn.execute('UPDATE stock SET n = n - 1 WHERE sku = :sku', { sku: 'A-1' }));
  */
 export async function createDatabase(urlOrOptions: string | DatabaseOptions): Promise<Database> {
   if (urlOrOptions === undefined) throw new TypeError('Expected a database URL or options, got undefined');

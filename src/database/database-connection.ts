@@ -47,7 +47,7 @@ export class DatabaseConnection {
 
   /**
    * Runs one statement and returns its rows and row count; every error is counted before it propagates.
-   * @example await conn.execute('UPDATE account SET balance = balance - :amount WHERE id = :id', { id, amount })
+   * @example await conn.execute('UPDATE account SET balance = balance - :amount WHERE id = :id', { id: 1, amount: 10 })
    */
   async execute<Row = Record<string, unknown>>(
     sql: string,

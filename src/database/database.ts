@@ -72,7 +72,7 @@ export class Database {
   /**
    * Runs fn as one step with retries: in its own transaction on a pooled connection, committed when fn
    * resolves; a connection that fails to open or breaks is replaced for the next attempt.
-   * @example const n = await db.run((conn) => conn.execute('UPDATE job SET state = :s WHERE id = :id', { s: 'done', id }));
+   * @example const n = await db.run((conn) => conn.execute('UPDATE job SET state = :s WHERE id = :id', { s: 'done', id: 7 }));
    */
   async run<T, D = never>(fn: DatabaseStep<T>, options: RunOptions<D> = {}): Promise<T | D> {
     expectStep(fn, 'run()');
@@ -83,7 +83,7 @@ export class Database {
   /**
    * Runs fn as one transaction, retried as a whole (on a fresh connection when the old one broke) after a
    * serialization failure, a deadlock or a lost connection.
-   * @example await db.transaction(async (conn) => { ... }, { isolationLevel: 'serializable' });
+   * @example await db.transaction((conn) => conn.execute('UPDATE stock SET n = n - 1 WHERE sku = :sku', { sku: 'A-1' }), { isolationLevel: 'serializable' });
    */
   async transaction<T, D = never>(fn: DatabaseStep<T>, options: TransactionOptions<D> = {}): Promise<T | D> {
     expectStep(fn, 'transaction()');

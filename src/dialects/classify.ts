@@ -53,7 +53,7 @@ export function isTransient(error: unknown, options?: ClassifyOptions): boolean 
 /**
  * A classifier bound to validated options (throws a TypeError on a bad option, once), for sessions and for
  * execute's `classifier` option.
- * @example execute(op, { classifier: classifierFor({ dialect: 'mariadb' }) })
+ * @example await execute(() => pool.query('SELECT 1'), { classifier: classifierFor({ dialect: 'mariadb' }), readOnly: true })
  */
 export function classifierFor(options?: ClassifyOptions): (error: unknown) => Classification {
   const resolved = resolveClassifyOptions(options);

@@ -29,8 +29,11 @@ export type StepFunction<T, Raw = unknown> = (
  * in a SAVEPOINT when the caller has a transaction open; transaction() owns a whole transaction and
  * retries all of it, also for transaction-scope errors escalated from nested run() steps.
  * @example
- * const runner = new DbOpRunner({ maxRetries: 3, logger });
- * await runner.transaction(pgPoolSource(pool), async (s) => { await runner.run(s, debit); await runner.run(s, credit); });
+ * const runner = new DbOpRunner({ maxRetries: 3, logger: console });
+ * await runner.transaction(pgPoolSource(pool), async (s) => {
+ *   await runner.run(s, (t) => t.query('UPDATE account SET balance = balance - $1 WHERE id = $2', [10, 1]));
+ *   await runner.run(s, (t) => t.query('UPDATE account SET balance = balance + $1 WHERE id = $2', [10, 2]));
+ * });
  */
 export class DbOpRunner {
   readonly #policy: RetryPolicy;
