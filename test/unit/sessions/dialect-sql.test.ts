@@ -80,4 +80,42 @@ describe('dialect SQL builders', () => {
     });
     expect(clampTimeouts({}, 200)).toEqual({ lockTimeoutMs: undefined, statementTimeoutMs: 300 });
   });
+
+  it('0 is "no timeout", mapped per dialect; the cap passes, one more does not', () => {
+    expect(
+      postgresSql().timeouts({ lockTimeoutMs: 0, statementTimeoutMs: 0 }, 0, 'transaction').apply,
+    ).toEqual(['SET LOCAL lock_timeout = 0', 'SET LOCAL statement_timeout = 0']);
+    // innodb_lock_wait_timeout = 0 fails a lock wait at once: "none" is the largest value instead.
+    expect(
+      mariadbSql().timeouts({ lockTimeoutMs: 0, statementTimeoutMs: 0 }, 1, 'transaction').apply,
+    ).toEqual([
+      'SET @dbop_innodb_lock_wait_timeout_1 = @@SESSION.innodb_lock_wait_timeout, @dbop_max_statement_time_1 = @@SESSION.max_statement_time, SESSION innodb_lock_wait_timeout = 100000000, SESSION max_statement_time = 0.000',
+    ]);
+    expect(mysqlSql().timeouts({ statementTimeoutMs: 0 }, 1, 'transaction').apply).toEqual([
+      'SET @dbop_max_execution_time_1 = @@SESSION.max_execution_time, SESSION max_execution_time = 0',
+    ]);
+    expect(
+      sqliteSql({ maxBusyTimeoutMs: 25 }).timeouts({ lockTimeoutMs: 0 }, 0, 'transaction').apply,
+    ).toEqual(['PRAGMA busy_timeout = 25']);
+    expect(postgresSql().timeouts({ lockTimeoutMs: 2 ** 31 - 1 }, 0, 'transaction').apply).toEqual([
+      'SET LOCAL lock_timeout = 2147483647',
+    ]);
+    for (const value of [2 ** 31, 1e12, -1, Number.NaN, null]) {
+      expect(() => postgresSql().timeouts({ lockTimeoutMs: value as number }, 0, 'transaction')).toThrow(
+        /^Expected `lockTimeoutMs` to be an integer of milliseconds from 0 \(no timeout\) to 2147483647, got /,
+      );
+    }
+  });
+
+  it("clamping reads 0 as no timeout: the attempt's remaining time becomes the limit, never past the cap", () => {
+    expect(clampTimeouts({ lockTimeoutMs: 0, statementTimeoutMs: 0 }, 500)).toEqual({
+      lockTimeoutMs: 500,
+      statementTimeoutMs: 600,
+    });
+    expect(clampTimeouts({ lockTimeoutMs: 0 }, Number.POSITIVE_INFINITY)).toEqual({ lockTimeoutMs: 0 });
+    expect(clampTimeouts({ lockTimeoutMs: 0 }, 2 ** 31 - 1)).toEqual({
+      lockTimeoutMs: 2 ** 31 - 1,
+      statementTimeoutMs: 2 ** 31 - 1,
+    });
+  });
 });
