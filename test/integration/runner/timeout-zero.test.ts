@@ -133,9 +133,10 @@ describeIfMariadb('timeouts of 0 (none) and the cap on MariaDB (mysql2, flavor f
       const spy = new Proxy(connection, {
         get(target, key, receiver) {
           if (key === 'query')
-            return (sql: string, ...rest: unknown[]) => (
-              queries.push(sql), target.query(sql, ...(rest as []))
-            );
+            return (sql: string, ...rest: unknown[]) => {
+              queries.push(sql);
+              return target.query(sql, ...(rest as []));
+            };
           return Reflect.get(target, key, receiver);
         },
       });

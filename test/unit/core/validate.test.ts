@@ -129,7 +129,7 @@ describe('the option validator: random junk never passes and never crashes', () 
           return;
         checkBag(bag, thrown);
       }),
-      { numRuns: 300 },
+      { numRuns: 200 },
     );
     await fc.assert(
       fc.asyncProperty(
@@ -139,7 +139,7 @@ describe('the option validator: random junk never passes and never crashes', () 
         },
       ),
     );
-  });
+  }, 60_000);
 
   it('retryPolicy(), new RetryBudget(), attemptScope(), applyTimeouts(), withRetry()', async () => {
     fc.assert(
@@ -160,7 +160,7 @@ describe('the option validator: random junk never passes and never crashes', () 
           thrownBy(() => new RetryBudget(bag.value)),
         ),
       ),
-      { numRuns: 300 },
+      { numRuns: 200 },
     );
     fc.assert(
       fc.property(bagOf(scopeSpec), (bag) =>
@@ -169,7 +169,7 @@ describe('the option validator: random junk never passes and never crashes', () 
           thrownBy(() => attemptScope(fakeSession(), bag.value)),
         ),
       ),
-      { numRuns: 300 },
+      { numRuns: 200 },
     );
     const timeoutSpec = { lockTimeoutMs: serverTimeout, statementTimeoutMs: serverTimeout };
     await fc.assert(
@@ -194,7 +194,7 @@ describe('the option validator: random junk never passes and never crashes', () 
             thrownBy(() => withRetry(async () => 1, bag.value)),
           ),
       ),
-      { numRuns: 300 },
+      { numRuns: 200 },
     );
     for (const [call, where] of [
       [(o: unknown) => retryPolicy(o as never), 'retryPolicy()'],
@@ -211,7 +211,7 @@ describe('the option validator: random junk never passes and never crashes', () 
         ),
       );
     }
-  });
+  }, 60_000);
 });
 
 describe("Node's timer limit and the servers' caps", () => {

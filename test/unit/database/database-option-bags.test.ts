@@ -103,7 +103,7 @@ describe('run(), transaction(), query() and DbOpRunner refuse junk options namin
       expect(error).toBeInstanceOf(TypeError);
       expect((error as Error).message).toContain(`\`${key}\``);
     }
-  });
+  }, 60_000);
 
   it('db.run(), db.transaction() and db.query(): every bag, with the options third or second', async () => {
     await fc.assert(
@@ -131,7 +131,7 @@ describe('run(), transaction(), query() and DbOpRunner refuse junk options namin
       }),
       { numRuns: 50 },
     );
-  });
+  }, 60_000);
 
   it("the issue's cases: 42, true, [] or a function as options; { name: null }, { raises: null }", async () => {
     for (const options of [42, true, [], () => 1]) {
