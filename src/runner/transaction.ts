@@ -1,6 +1,9 @@
 import { DbopError } from '../core/errors.js';
 import type { BeginOptions, IsolationLevel, Session } from '../core/session.js';
 import { isolationLevels } from '../core/session.js';
+import { expectOptionalBoolean, expectOptionalOneOf, expectOptions } from '../core/validate.js';
+
+const beginKeys: ReadonlySet<string> = new Set(['isolationLevel', 'readOnly']);
 
 /** Options of {@link Transaction.begin}. */
 export interface TransactionBeginOptions {
@@ -28,21 +31,11 @@ export class Transaction<Raw = unknown> implements AsyncDisposable {
   /** Begins a transaction on the session (read-only where asked, SQLite included). */
   static async begin<Raw>(
     session: Session<Raw>,
-    options: TransactionBeginOptions = {},
+    options?: TransactionBeginOptions,
   ): Promise<Transaction<Raw>> {
-    for (const key of Object.keys(options)) {
-      if (key !== 'isolationLevel' && key !== 'readOnly')
-        throw new TypeError(`Unknown Transaction option \`${key}\``);
-    }
-    const { isolationLevel, readOnly } = options;
-    if (readOnly !== undefined && typeof readOnly !== 'boolean') {
-      throw new TypeError(`Expected \`readOnly\` to be a boolean, got ${String(readOnly)}`);
-    }
-    if (isolationLevel !== undefined && !isolationLevels.includes(isolationLevel)) {
-      throw new TypeError(
-        `Expected \`isolationLevel\` to be one of ${isolationLevels.join(', ')}, got ${String(isolationLevel)}`,
-      );
-    }
+    const { isolationLevel, readOnly } = expectOptions(options, beginKeys, 'Transaction.begin()');
+    expectOptionalBoolean('readOnly', readOnly);
+    expectOptionalOneOf('isolationLevel', isolationLevel, isolationLevels);
     const begin: BeginOptions = {
       ...(isolationLevel === undefined ? {} : { isolationLevel }),
       ...(readOnly === undefined ? {} : { readOnly }),

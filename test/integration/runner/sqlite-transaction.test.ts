@@ -97,13 +97,13 @@ describe('Transaction and session.begin on SQLite (better-sqlite3, rollback jour
   it('Transaction.begin validates its options (a rejected promise, the session untouched)', async () => {
     const s = sqliteSession(b);
     await expect(Transaction.begin(s, { readOnly: 'yes' as never })).rejects.toThrow(
-      'Expected `readOnly` to be a boolean, got yes',
+      'Expected `readOnly` to be a boolean, got "yes"',
     );
     await expect(Transaction.begin(s, { isolationLevel: 'snapshot' as never })).rejects.toThrow(
       /Expected `isolationLevel` to be one of/,
     );
     await expect(Transaction.begin(s, { readonly: true } as never)).rejects.toThrow(
-      'Unknown Transaction option `readonly`',
+      'Unknown option `readonly` of Transaction.begin()',
     );
     expect(b.inTransaction).toBe(false);
   });
