@@ -56,6 +56,7 @@ export type {
   SessionSource,
 } from './core/session.js';
 export { isolationLevels, isSessionSource } from './core/session.js';
+export { maxTimeoutMs } from './core/validate.js';
 export type { BoundStatement, ParameterDialect, SqlParameters } from './database/bind-parameters.js';
 export { bindParameters } from './database/bind-parameters.js';
 export type { DatabaseOptions } from './database/create-database.js';
