@@ -128,7 +128,8 @@ export class Database {
     }
     checkRunOptions(options, 'run', 'db.query()');
     const given = options ?? {};
-    return this.run((connection) => connection.execute<Row>(sql, params), {
+    // Checked above: straight to the unit, not through run()'s second check.
+    return this.#unit((connection) => connection.execute<Row>(sql, params), {
       ...given,
       name: given.name ?? 'query',
     });
