@@ -1,6 +1,7 @@
 /**
  * Benchmark runner: `npm run bench` runs every bench/*.bench.ts; `npm run bench -- execute` (or a path)
- * runs the files whose name contains one of the arguments.
+ * runs the files whose name contains one of the arguments; `--flag=value` arguments go to suites with a
+ * `run` of their own (`npm run bench -- goodput --seconds=5`).
  *
  * File format: a bench file exports `suite: BenchSuite` (see bench/suite.ts):
  *   export const suite: BenchSuite = {
@@ -24,7 +25,9 @@ import type { BenchCase, BenchSuite } from './suite.js';
 const here = dirname(fileURLToPath(import.meta.url));
 
 async function main(): Promise<void> {
-  const filters = process.argv.slice(2);
+  // `--name=value` arguments are flags for the suites that take them (goodput), not file filters.
+  const flags = process.argv.slice(2).filter((arg) => arg.startsWith('--'));
+  const filters = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
   const files = (await readdir(here))
     .filter((file) => file.endsWith('.bench.ts'))
     .filter((file) => filters.length === 0 || filters.some((f) => file.includes(basename(f, '.bench.ts'))))
@@ -36,7 +39,8 @@ async function main(): Promise<void> {
     try {
       const module = (await import(pathToFileURL(resolve(here, file)).href)) as { suite?: BenchSuite };
       if (module.suite === undefined) throw new Error('it does not export `suite`');
-      await runSuite(module.suite);
+      if (module.suite.run === undefined) await runSuite(module.suite);
+      else await module.suite.run(flags);
     } catch (error) {
       console.error(
         `\n## ${join('bench', file)} failed: ${error instanceof Error ? error.message : String(error)}`,

@@ -18,4 +18,9 @@ export interface BenchSuite {
   readonly timeMs?: number;
   /** Extra checks run after the table (heap growth, ...); each returned line is printed. */
   readonly after?: () => Promise<readonly string[]> | readonly string[];
+  /**
+   * A load test rather than timed calls (goodput): the runner calls it instead of measuring `cases`, with
+   * the command line's `--flags`, and it prints its own table.
+   */
+  readonly run?: (flags: readonly string[]) => Promise<void>;
 }

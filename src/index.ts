@@ -11,6 +11,14 @@ export type { Clock } from './core/clock.js';
 export { systemClock } from './core/clock.js';
 export { isCommitInFlight, markCommitInFlight } from './core/commit-marker.js';
 export type {
+  AdmissionOutcome,
+  ConcurrencyLimiterOptions,
+  LimiterMessage,
+  LimiterStats,
+  Permit,
+} from './core/concurrency-limiter.js';
+export { AdmissionTimeoutError, ConcurrencyLimiter, contentionKinds } from './core/concurrency-limiter.js';
+export type {
   AttemptMessage,
   ErrorMessage,
   OperationMessage,

@@ -3,7 +3,8 @@ import type { Classification } from './classification.js';
 
 /**
  * Names of the node:diagnostics_channel channels the engine publishes on. Messages are plain objects
- * ({@link OperationMessage}, {@link AttemptMessage}, {@link RetryMessage}, {@link ErrorMessage}); they never
+ * ({@link OperationMessage}, {@link AttemptMessage}, {@link RetryMessage}, {@link ErrorMessage}, and the
+ * concurrency limiter's LimiterMessage); they never
  * carry SQL parameters, but `error` is the op's own error object, so do not serialize it blindly.
  */
 export const channelNames: {
@@ -11,11 +12,13 @@ export const channelNames: {
   readonly attempt: 'dbop:attempt';
   readonly retry: 'dbop:retry';
   readonly error: 'dbop:error';
+  readonly limiter: 'dbop:limiter';
 } = Object.freeze({
   operation: 'dbop:operation',
   attempt: 'dbop:attempt',
   retry: 'dbop:retry',
   error: 'dbop:error',
+  limiter: 'dbop:limiter',
 });
 
 /** How a call ended: its value, the caller's `default`, or an error. */

@@ -1,6 +1,7 @@
 import type { AttemptContext, ScopeFactory } from './attempt.js';
 import type { Classification, Classifier } from './classification.js';
 import type { Clock } from './clock.js';
+import type { ConcurrencyLimiter } from './concurrency-limiter.js';
 import type { RetryBudget } from './retry-budget.js';
 import type { RetryPolicy, RetryPolicyOptions } from './retry-policy.js';
 
@@ -87,6 +88,11 @@ export interface ExecuteOptions<D = undefined> {
   readonly idempotent?: boolean;
   /** Shared cap on retries (E11). */
   readonly budget?: RetryBudget;
+  /**
+   * Admission shared by every unit on one database: each attempt waits for a permit (FIFO, within the
+   * deadline and the signal) unless the calling context already holds one of this limiter (a nested step).
+   */
+  readonly limiter?: ConcurrencyLimiter;
   readonly onRetry?: (event: RetryEvent) => void;
   readonly onGiveUp?: (event: GiveUpEvent) => void;
   readonly onSuccess?: (event: SuccessEvent) => void;

@@ -2,6 +2,7 @@ import { Attempt } from './attempt-context.js';
 import { AttemptGuard, type SignalSource } from './attempt-guard.js';
 import type { Classifier } from './classification.js';
 import type { Clock } from './clock.js';
+import { AdmissionTimeoutError, contentionKinds, type Permit } from './concurrency-limiter.js';
 import { coreClassifier } from './core-classifier.js';
 import { channels } from './diagnostics.js';
 import { AttemptTimeoutError, DeadlineExceededError } from './errors.js';
@@ -62,6 +63,7 @@ function run(
   o.budget?.recordCall();
   if (
     o.scope !== undefined ||
+    o.limiter !== undefined ||
     o.preAttempt !== undefined ||
     o.attemptTimeoutMs !== undefined ||
     o.deadlineMs !== undefined ||
@@ -115,8 +117,33 @@ async function loop(
   let delays: Iterator<number, void> | undefined;
   let previousError: unknown;
 
+  // A nested unit (a step inside a transaction that holds a permit) is not admitted again: on a limit of 1
+  // it would wait for its own caller forever.
+  const limiter = o.limiter?.held() === false ? o.limiter : undefined;
+
   for (let attempt = 1; ; attempt++) {
-    const startedAt = attempt === 1 ? callStartedAt : clock.now();
+    let permit: Permit | undefined;
+    let waited = false;
+    if (limiter !== undefined) {
+      permit = limiter.tryAcquire();
+      if (permit === undefined) {
+        waited = true;
+        try {
+          const waitMs = deadlineAt === Number.POSITIVE_INFINITY ? undefined : deadlineAt - clock.now();
+          permit = await limiter.acquire(signal, waitMs);
+        } catch (waitError) {
+          return giveUpWaiting(
+            o,
+            { options: o, name, operationId },
+            attempt - 1,
+            waitError,
+            previousError,
+            callStartedAt,
+          );
+        }
+      }
+    }
+    const startedAt = attempt === 1 && !waited ? callStartedAt : clock.now();
     // An attempt that already ran on the hot path was not announced; its end is not either.
     const announced = !(attempt === 1 && first !== undefined) && channels.attempt.hasSubscribers;
     if (announced) channels.attempt.publish({ phase: 'start', operationId, name, attempt });
@@ -131,7 +158,8 @@ async function loop(
     } else if (direct) {
       // No scope and nothing that can abort: just the op.
       try {
-        value = await op(new Attempt(attempt, neverAborted, o.readOnly, name, startedAt, Infinity, clock));
+        const context = new Attempt(attempt, neverAborted, o.readOnly, name, startedAt, Infinity, clock);
+        value = await (permit === undefined ? op(context) : limiter!.runHolding(() => op(context)));
       } catch (thrown) {
         failed = true;
         error = thrown;
@@ -152,7 +180,9 @@ async function loop(
         clock,
       );
       try {
-        value = await runAttempt(op, o, context, guard);
+        value = await (permit === undefined
+          ? runAttempt(op, o, context, guard)
+          : limiter!.runHolding(() => runAttempt(op, o, context, guard)));
       } catch (thrown) {
         failed = true;
         if (thrown instanceof RollbackFailure) {
@@ -164,6 +194,8 @@ async function loop(
     }
 
     if (!failed) {
+      // The scope has committed: the permit goes back only now, so the limit counts whole transactions.
+      permit?.release('success');
       if (announced) publishAttemptEnd(operationId, name, attempt, clock, startedAt, true, undefined);
       // Reading the clock costs 50-110 ns on some hosts: only when someone will see the elapsed time.
       if (o.logger !== undefined || o.onSuccess !== undefined || channels.operation.hasSubscribers) {
@@ -172,7 +204,14 @@ async function loop(
       return value;
     }
 
-    const judged = judgeFailure(error, o, name, rollbackFailed);
+    let judged: ReturnType<typeof judgeFailure> | undefined;
+    try {
+      judged = judgeFailure(error, o, name, rollbackFailed);
+    } finally {
+      // Rolled back (runAttempt awaited the scope): the permit goes back before any sleep.
+      const kind = judged?.classification?.kind;
+      permit?.release(kind !== undefined && contentionKinds.has(kind) ? 'contention' : 'other');
+    }
     const { classification, retryable } = judged;
     let { reason, thrown } = judged;
     // Then attempts (E1), the deadline (E7) and last the budget (E11): a token is spent only on a retry
@@ -223,6 +262,43 @@ async function loop(
     if (usedDefault) return o.default;
     throw thrown;
   }
+}
+
+/** Ends a call whose wait for admission was aborted (E8) or outlasted the deadline (E7). */
+function giveUpWaiting(
+  o: ResolvedExecuteOptions,
+  reporter: Reporter,
+  attempts: number,
+  waitError: unknown,
+  previousError: unknown,
+  callStartedAt: number,
+): unknown {
+  const aborted = o.signal?.aborted === true;
+  const thrown = aborted
+    ? o.signal!.reason
+    : waitError instanceof AdmissionTimeoutError
+      ? new DeadlineExceededError(
+          reporter.name,
+          o.deadlineMs!,
+          previousError === undefined ? {} : { cause: previousError },
+        )
+      : waitError;
+  const reason = aborted ? 'aborted' : 'deadline';
+  const usedDefault = !o.raises && !aborted;
+  reportGiveUp(reporter, {
+    attempt: attempts,
+    error: previousError ?? thrown,
+    thrown,
+    reason,
+    retryable: false,
+    classification: undefined,
+    rollbackFailed: false,
+    rollbackError: undefined,
+    usedDefault,
+    elapsedMs: o.clock.now() - callStartedAt,
+  });
+  if (usedDefault) return o.default;
+  throw thrown;
 }
 
 /** The limit of one attempt: whichever comes first of its own timeout (E6) and the call's deadline (E7). */

@@ -1,6 +1,7 @@
 import type { ScopeFactory } from './attempt.js';
 import type { Classifier } from './classification.js';
 import { type Clock, systemClock } from './clock.js';
+import { ConcurrencyLimiter } from './concurrency-limiter.js';
 import { coreClassifier } from './core-classifier.js';
 import type { ExecuteOptions, Logger, RetryMatcher } from './execute-options.js';
 import { RetryBudget } from './retry-budget.js';
@@ -34,6 +35,7 @@ export interface ResolvedExecuteOptions {
   readonly signal: AbortSignal | undefined;
   readonly idempotent: boolean;
   readonly budget: RetryBudget | undefined;
+  readonly limiter: ConcurrencyLimiter | undefined;
   readonly onRetry: ExecuteOptions['onRetry'];
   readonly onGiveUp: ExecuteOptions['onGiveUp'];
   readonly onSuccess: ExecuteOptions['onSuccess'];
@@ -58,6 +60,7 @@ export const executeOptionKeys: ReadonlySet<string> = new Set([
   'signal',
   'idempotent',
   'budget',
+  'limiter',
   'onRetry',
   'onGiveUp',
   'onSuccess',
@@ -125,6 +128,8 @@ export function resolveExecuteOptions(
   expectOptionalSignal('signal', o.signal);
   if (o.budget !== undefined && !(o.budget instanceof RetryBudget))
     invalid('budget', 'a RetryBudget', o.budget);
+  if (o.limiter !== undefined && !(o.limiter instanceof ConcurrencyLimiter))
+    invalid('limiter', 'a ConcurrencyLimiter', o.limiter);
   expectOptionalLogger('logger', o.logger);
   const clock = orDefault(o.clock, systemClock);
   if (
@@ -151,6 +156,7 @@ export function resolveExecuteOptions(
     signal: o.signal,
     idempotent: o.idempotent ?? false,
     budget: o.budget,
+    limiter: o.limiter,
     onRetry: o.onRetry,
     onGiveUp: o.onGiveUp,
     onSuccess: o.onSuccess,

@@ -1,3 +1,4 @@
+import { ConcurrencyLimiter } from '../core/concurrency-limiter.js';
 import {
   expectIntegerAtLeast,
   expectOptionalBoolean,
@@ -15,7 +16,10 @@ import type { ConnectorSettings } from './drivers/driver-connector.js';
 import { openConnector } from './drivers/open-connector.js';
 import { ErrorCounter } from './error-counter.js';
 
-/** Options of {@link createDatabase}: the URL, the pool, and the retry policy every run() and transaction() uses. */
+/**
+ * Options of {@link createDatabase}: the URL, the pool, and the retry policy every run() and transaction()
+ * uses. `limiter` defaults to a ConcurrencyLimiter of at most `max` units; pass false to admit every unit.
+ */
 export interface DatabaseOptions extends DbOpRunnerOptions {
   readonly url: string;
   /** Most connections open at once. Default 10; SQLite :memory: and PGlite always 1. */
@@ -55,7 +59,12 @@ export async function createDatabase(urlOrOptions: string | DatabaseOptions): Pr
     sqliteWal: _w,
     ...runnerOptions
   } = options;
-  const runner = new DbOpRunner(runnerOptions);
+  // On by default: one limiter per Database, so every unit on this pool shares one view of contention.
+  const limiter =
+    runnerOptions.limiter === undefined
+      ? new ConcurrencyLimiter({ maxLimit: settings.max, name: target.redacted })
+      : runnerOptions.limiter;
+  const runner = new DbOpRunner({ ...runnerOptions, limiter });
   const connector = await openConnector(target, settings);
   return new Database({
     redactedUrl: target.redacted,

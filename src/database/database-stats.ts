@@ -1,4 +1,5 @@
 import type { Backend } from '../core/classification.js';
+import type { LimiterStats } from '../core/concurrency-limiter.js';
 import type { ErrorCounts } from './error-counter.js';
 import type { PoolCounts } from './local-pool.js';
 
@@ -9,4 +10,6 @@ export interface DatabaseStats {
   readonly pool: PoolCounts & { readonly inUse: number };
   /** Every database error seen, by kind and by `backend:code`. */
   readonly errors: ErrorCounts;
+  /** The concurrency limiter's current limit, units in flight and queued; absent with `limiter: false`. */
+  readonly limiter?: LimiterStats;
 }

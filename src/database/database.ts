@@ -171,10 +171,12 @@ export class Database {
 
   /** Pool counts and database errors (connect failures included) by kind and code. */
   stats(): DatabaseStats {
+    const limiter = this.#parts.runner.limiter;
     return Object.freeze({
       backend: this.backend,
       pool: Object.freeze({ ...this.#parts.connector.counts(), inUse: this.#inUse }),
       errors: this.#parts.errors.snapshot(),
+      ...(limiter === undefined ? {} : { limiter: limiter.stats() }),
     });
   }
 

@@ -1,5 +1,6 @@
 import type { AttemptContext } from '../core/attempt.js';
 import { type AttemptScopeOptions, attemptScope, resolveAttemptScopeOptions } from '../core/attempt-scope.js';
+import type { ConcurrencyLimiter } from '../core/concurrency-limiter.js';
 import { DbopError } from '../core/errors.js';
 import { execute } from '../core/execute.js';
 import type { ExecuteOptions, Logger } from '../core/execute-options.js';
@@ -43,6 +44,7 @@ export class DbOpRunner {
   readonly #raises: boolean;
   readonly #logger: Logger | undefined;
   readonly #budget: DbOpRunnerOptions['budget'];
+  readonly #limiter: ConcurrencyLimiter | undefined;
 
   constructor(options?: DbOpRunnerOptions) {
     const resolved = resolveRunnerOptions(options, 'new DbOpRunner()');
@@ -53,6 +55,12 @@ export class DbOpRunner {
     this.#raises = resolved.raises;
     this.#logger = resolved.logger;
     this.#budget = resolved.budget;
+    this.#limiter = resolved.limiter;
+  }
+
+  /** The limiter every unit of this runner is admitted by, if any. */
+  get limiter(): ConcurrencyLimiter | undefined {
+    return this.#limiter;
   }
 
   /**
@@ -96,6 +104,8 @@ export class DbOpRunner {
         scope: () => attemptScope(session, scope),
         classifier: (error) =>
           runnerClassification(error, session.dialect, { nested, canReconnect: false, idempotent }),
+        // A step inside the caller's transaction runs under that transaction's admission, if any.
+        admitted: !nested,
       }),
     ) as Promise<T | D>;
   }
@@ -213,7 +223,7 @@ export class DbOpRunner {
     dialect: string | (() => string | undefined),
     kind: string,
     policy: RetryPolicy,
-    extra: Pick<ExecuteOptions<D>, 'scope' | 'classifier'>,
+    extra: Pick<ExecuteOptions<D>, 'scope' | 'classifier'> & { readonly admitted?: boolean },
   ): ExecuteOptions<D> {
     // Built by assignment, not spreads: this runs on every call and spreads of small objects add up.
     const o: Record<string, unknown> = {
@@ -230,6 +240,7 @@ export class DbOpRunner {
     if (options.idempotent !== undefined) o.idempotent = options.idempotent;
     if (options.signal !== undefined) o.signal = options.signal;
     if (this.#budget !== undefined) o.budget = this.#budget;
+    if (this.#limiter !== undefined && extra.admitted !== false) o.limiter = this.#limiter;
     if (this.#logger !== undefined) o.logger = withDialect(this.#logger, dialect);
     return o as ExecuteOptions<D>;
   }

@@ -1,3 +1,4 @@
+import { ConcurrencyLimiter } from '../core/concurrency-limiter.js';
 import type { Logger } from '../core/execute-options.js';
 import { RetryBudget } from '../core/retry-budget.js';
 import type { Jitter, RetryPolicyOptions } from '../core/retry-policy.js';
@@ -38,6 +39,12 @@ export interface DbOpRunnerOptions {
   /** pino-style: '<name> failed' (warn or error) and '<name> done' (info) with the dialect (rule R3). */
   readonly logger?: Logger;
   readonly budget?: RetryBudget;
+  /**
+   * Admission shared by every unit on one database (createDatabase makes one per Database): each
+   * transaction, and each run() that owns its transaction, waits for a permit; a step nested in a unit
+   * that holds one does not take another. Default none; false also means none.
+   */
+  readonly limiter?: ConcurrencyLimiter | false;
 }
 
 /** Options of one runner.run() call (rule R1). */
@@ -91,6 +98,7 @@ const runnerKeys: ReadonlySet<string> = new Set([
   'defaultRaises',
   'logger',
   'budget',
+  'limiter',
 ]);
 
 /** The option keys of new DbOpRunner() (createDatabase() takes them too). */
@@ -107,6 +115,7 @@ export interface ResolvedRunnerOptions {
   readonly raises: boolean;
   readonly logger: Logger | undefined;
   readonly budget: RetryBudget | undefined;
+  readonly limiter: ConcurrencyLimiter | undefined;
 }
 
 /** Validates new DbOpRunner()'s options once (the policy's own fields are left to retryPolicy()). */
@@ -131,6 +140,7 @@ export function resolveRunnerOptions(
     raises: o.defaultRaises ?? true,
     logger: checkLogger(o.logger),
     budget: checkBudget(o.budget),
+    limiter: checkLimiter(o.limiter),
   };
 }
 
@@ -179,6 +189,15 @@ export function checkRunOptions(options: unknown, kind: 'run' | 'transaction', w
 /** Checks the runner's logger once, at construction: a pino-style object with at least one level method. */
 export function checkLogger(logger: unknown): Logger | undefined {
   return expectOptionalLogger<Logger>('logger', logger);
+}
+
+/** Checks the runner's shared ConcurrencyLimiter once, at construction; false means none. */
+export function checkLimiter(limiter: unknown): ConcurrencyLimiter | undefined {
+  if (limiter === undefined || limiter === false) return undefined;
+  if (limiter instanceof ConcurrencyLimiter) return limiter;
+  throw new TypeError(
+    `Expected \`limiter\` to be a ConcurrencyLimiter or false, got ${describeValue(limiter)}`,
+  );
 }
 
 /** Checks the runner's shared RetryBudget once, at construction. */

@@ -1,0 +1,223 @@
+/**
+ * The ways a user might make a contended transfer survive serialization failures and deadlocks, each over
+ * the same pool of hand-driven connections: the goodput bench runs them side by side.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import mysql from 'mysql2/promise';
+import pRetry from 'p-retry';
+import pg from 'pg';
+import { createDatabase, type Database, DbOpRunner, isTransient, type Session } from '../src/index.js';
+import { mysql2Session } from '../src/sessions/mysql2/index.js';
+import { pgPoolSource } from '../src/sessions/pg/index.js';
+
+export type GoodputBackend = 'postgres' | 'mariadb';
+
+/** One transfer: both rows locked in a random order, then two UPDATEs. */
+export interface TransferPlan {
+  readonly first: number;
+  readonly second: number;
+  readonly from: number;
+  readonly to: number;
+}
+
+/** A strategy: runs one transfer to its end (resolves) or gives up (rejects); `signal` ends the round. */
+export type Strategy = (plan: TransferPlan, signal: AbortSignal) => Promise<void>;
+
+/** A connection a hand-written strategy drives: just query and release. */
+interface RawConnection {
+  query(sql: string, params?: readonly unknown[]): Promise<unknown>;
+  release(destroy: boolean): void;
+}
+
+/** Everything one backend needs to run every strategy; close() ends its pools. */
+export interface Bank {
+  readonly backend: GoodputBackend;
+  readonly strategies: Readonly<Record<string, Strategy>>;
+  /** The default Database's limiter, to show where it settled. */
+  limiter(): unknown;
+  /** Sum of the balances: must never change. */
+  total(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export const accounts = 10;
+const pool = 10;
+
+/** Opens pools on `url` (the table must exist) and builds every strategy over them. */
+export async function openBank(backend: GoodputBackend, url: string, table: string): Promise<Bank> {
+  const pgPool = backend === 'postgres' ? new pg.Pool({ connectionString: url, max: pool }) : undefined;
+  const myPool =
+    backend === 'mariadb'
+      ? mysql.createPool({ uri: url.replace(/^mariadb:/, 'mysql:'), connectionLimit: pool })
+      : undefined;
+  const serialPool =
+    backend === 'postgres'
+      ? new pg.Pool({ connectionString: url, max: 1 })
+      : mysql.createPool({ uri: url.replace(/^mariadb:/, 'mysql:'), connectionLimit: 1 });
+  const p = backend === 'postgres' ? (i: number) => `$${i}` : () => '?';
+  const begin = backend === 'postgres' ? 'BEGIN ISOLATION LEVEL SERIALIZABLE' : 'BEGIN';
+  const lock = `SELECT balance FROM ${table} WHERE id = ${p(1)} FOR UPDATE`;
+  const debit = `UPDATE ${table} SET balance = balance - 1 WHERE id = ${p(1)}`;
+  const credit = `UPDATE ${table} SET balance = balance + 1 WHERE id = ${p(1)}`;
+
+  const connect = async (from: pg.Pool | mysql.Pool): Promise<RawConnection> => {
+    if (from instanceof pg.Pool) {
+      const client = await from.connect();
+      return {
+        query: (sql, params) => client.query(sql, params as unknown[]),
+        release: (d) => client.release(d),
+      };
+    }
+    const connection = await from.getConnection();
+    return {
+      query: (sql, params) => connection.query(sql, params as unknown[]),
+      release: (d) => (d ? connection.destroy() : connection.release()),
+    };
+  };
+  const handPool = (pgPool ?? myPool)!;
+  // The simplest correct hand-written transaction: BEGIN, the transfer, COMMIT; ROLLBACK on any error.
+  const handWritten = async (plan: TransferPlan, from: pg.Pool | mysql.Pool = handPool): Promise<void> => {
+    const connection = await connect(from);
+    let broken = false;
+    try {
+      await connection.query(begin);
+      await connection.query(lock, [plan.first]);
+      await connection.query(lock, [plan.second]);
+      await connection.query(debit, [plan.from]);
+      await connection.query(credit, [plan.to]);
+      await connection.query('COMMIT');
+    } catch (error) {
+      await connection.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
+      throw error;
+    } finally {
+      connection.release(broken);
+    }
+  };
+  const isSerialization = (error: unknown): boolean => {
+    const e = error as { code?: unknown; sqlState?: unknown };
+    return e.code === '40001' || e.sqlState === '40001';
+  };
+
+  const dbUrl = backend === 'postgres' ? url : url.replace(/^mysql:/, 'mariadb:');
+  const db: Database = await createDatabase({ url: dbUrl, max: pool });
+  const runner = new DbOpRunner();
+  const source =
+    backend === 'postgres'
+      ? pgPoolSource(pgPool!)
+      : {
+          acquire: async (): Promise<Session> =>
+            mysql2Session(await myPool!.getConnection(), { flavor: 'mariadb', sidecar: myPool! }),
+          release: async (session: Session): Promise<void> => {
+            const raw = session.raw as mysql.PoolConnection;
+            if (session.destroyed || session.inTransaction()) raw.destroy();
+            else raw.release();
+          },
+        };
+  const isolation = backend === 'postgres' ? ({ isolationLevel: 'serializable' } as const) : {};
+
+  const strategies: Record<string, Strategy> = {
+    'dbop createDatabase().transaction (default)': (plan, signal) =>
+      db.transaction(
+        async (conn) => {
+          await conn.execute(lock, [plan.first]);
+          await conn.execute(lock, [plan.second]);
+          await conn.execute(debit, [plan.from]);
+          await conn.execute(credit, [plan.to]);
+        },
+        { ...isolation, signal },
+      ),
+    'dbop DbOpRunner.transaction(pool source)': (plan, signal) =>
+      runner.transaction(
+        source as never,
+        async (session: Session) => {
+          await session.query(lock, [plan.first]);
+          await session.query(lock, [plan.second]);
+          await session.query(debit, [plan.from]);
+          await session.query(credit, [plan.to]);
+        },
+        { ...isolation, signal },
+      ),
+    'p-retry defaults, shouldRetry isTransient': (plan, signal) =>
+      pRetry(() => handWritten(plan), { shouldRetry: ({ error }) => isTransient(error), signal }),
+    'immediate retry loop (10 tries)': async (plan, signal) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await handWritten(plan);
+        } catch (error) {
+          if (attempt >= 10 || !isTransient(error) || signal.aborted) throw error;
+        }
+      }
+    },
+    'CockroachDB sample (40001 only, n x 100 ms)': async (plan, signal) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await handWritten(plan);
+        } catch (error) {
+          if (attempt > 5 || !isSerialization(error)) throw error;
+          await delay(attempt * 100, undefined, { signal });
+        }
+      }
+    },
+    'Sequelize-style (5 tries, 100 ms x 1.1^n)': async (plan, signal) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await handWritten(plan);
+        } catch (error) {
+          if (attempt >= 5 || !isTransient(error)) throw error;
+          await delay(100 * 1.1 ** attempt, undefined, { signal });
+        }
+      }
+    },
+  };
+  return {
+    backend,
+    strategies,
+    serial: (plan: TransferPlan) => handWritten(plan, serialPool),
+    limiter: () => db.stats().limiter,
+    async total(): Promise<number> {
+      const connection = await connect(handPool);
+      try {
+        const result = (await connection.query(`SELECT SUM(balance) AS total FROM ${table}`)) as
+          | { rows: { total: string }[] }
+          | [{ total: string }[]];
+        const rows = Array.isArray(result) ? result[0] : result.rows;
+        return Number(rows[0]!.total);
+      } finally {
+        connection.release(false);
+      }
+    },
+    async close(): Promise<void> {
+      await db.close();
+      await Promise.all([pgPool?.end(), myPool?.end(), serialPool.end()]);
+    },
+  } as Bank & { serial: Strategy };
+}
+
+/** Creates (or resets) the bench's table of 10 accounts with 1000 each. */
+export async function resetTable(backend: GoodputBackend, url: string, table: string): Promise<void> {
+  const rows = Array.from({ length: accounts }, (_, i) => `(${i}, 1000)`).join(', ');
+  if (backend === 'postgres') {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query(`DROP TABLE IF EXISTS ${table}`);
+      await client.query(`CREATE TABLE ${table} (id int PRIMARY KEY, balance bigint NOT NULL)`);
+      await client.query(`INSERT INTO ${table} VALUES ${rows}`);
+    } finally {
+      await client.end();
+    }
+    return;
+  }
+  const connection = await mysql.createConnection({ uri: url.replace(/^mariadb:/, 'mysql:') });
+  try {
+    await connection.query(`DROP TABLE IF EXISTS ${table}`);
+    await connection.query(
+      `CREATE TABLE ${table} (id int PRIMARY KEY, balance bigint NOT NULL) ENGINE=InnoDB`,
+    );
+    await connection.query(`INSERT INTO ${table} VALUES ${rows}`);
+  } finally {
+    await connection.end();
+  }
+}

@@ -1,0 +1,333 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { type Channel, channel } from 'node:diagnostics_channel';
+import type { ErrorKind } from './classification.js';
+import { type Clock, systemClock } from './clock.js';
+import { channelNames } from './diagnostics.js';
+import { DbopError } from './errors.js';
+import { expectOptionsObject, invalid, rejectUnknownKeys } from './validate.js';
+
+/** Options of {@link ConcurrencyLimiter}; all optional. */
+export interface ConcurrencyLimiterOptions {
+  /** Never admit more than this many units at once. Default 10 (createDatabase: the pool's `max`). */
+  readonly maxLimit?: number;
+  /** The limit never shrinks below this. Default 1. */
+  readonly minLimit?: number;
+  /** The limit to start from. Default `maxLimit`. */
+  readonly initialLimit?: number;
+  /**
+   * The deepest cut on contention (at most once per admission window): the limit is multiplied by a factor
+   * between this and 1, the lower the more of the recent attempt time contention wasted, and drops by at
+   * least one. Default 0.5 (TCP's halving).
+   */
+  readonly decreaseFactor?: number;
+  /**
+   * Share of recent attempt time that contention may waste before the limit shrinks. Default 0.2: a
+   * serialization failure that cost a few ms among commits of tens is the price of running side by side, a
+   * deadlock that held two transactions for Postgres's 1 s deadlock_timeout is not. 0 cuts on every one.
+   */
+  readonly tolerance?: number;
+  /**
+   * Clean commits per admitted unit, at a saturated limit, before the limit probes one higher. Default 8:
+   * at limit L the next probe comes after 8 x L commits, doubled after every probe that failed.
+   */
+  readonly probeAfter?: number;
+  /** Shown on the diagnostics channel. Default 'limiter'. */
+  readonly name?: string;
+  /** E12: inject to make the queue's timeouts deterministic. */
+  readonly clock?: Clock;
+}
+
+/** How an admitted unit ended; only 'contention' shrinks the limit, only 'success' may grow it. */
+export type AdmissionOutcome = 'success' | 'contention' | 'other';
+
+/** One admission; give it back exactly once with {@link Permit.release}. Releasing again does nothing. */
+export interface Permit {
+  release(outcome: AdmissionOutcome): void;
+}
+
+/** What {@link ConcurrencyLimiter.stats} reports. Frozen. */
+export interface LimiterStats {
+  readonly limit: number;
+  readonly inFlight: number;
+  readonly queued: number;
+  /** Times the limit shrank on contention, and grew after clean commits. */
+  readonly decreases: number;
+  readonly increases: number;
+}
+
+/** On 'dbop:limiter': the limiter's state after each change of limit, admission, release or queue. */
+export interface LimiterMessage extends LimiterStats {
+  readonly name: string;
+  readonly event: 'admit' | 'queue' | 'release' | 'decrease' | 'increase' | 'leave';
+}
+
+/** Error kinds that mean "too many of us at once": they shrink the limit. */
+export const contentionKinds: ReadonlySet<ErrorKind> = new Set<ErrorKind>([
+  'serialization',
+  'deadlock',
+  'lock-timeout',
+]);
+
+/** Thrown by {@link ConcurrencyLimiter.acquire} when the wait for admission outlasted its `timeoutMs`. */
+export class AdmissionTimeoutError extends DbopError {
+  constructor(timeoutMs: number) {
+    super('DBOP_ADMISSION_TIMEOUT', `No admission by the concurrency limiter within ${timeoutMs} ms`);
+  }
+}
+
+// Weight of the newest attempt in the moving averages of attempt time.
+const smoothing = 0.1;
+const limiterChannel: Channel = channel(channelNames.limiter);
+// The limiters whose permit the current async context holds: a nested unit does not queue behind itself.
+const holding = new AsyncLocalStorage<readonly ConcurrencyLimiter[]>();
+
+interface Waiter {
+  readonly resolve: (permit: Permit) => void;
+  readonly reject: (reason: unknown) => void;
+  cancel: (() => void) | undefined;
+}
+
+const known: ReadonlySet<string> = new Set([
+  'maxLimit',
+  'minLimit',
+  'initialLimit',
+  'decreaseFactor',
+  'tolerance',
+  'probeAfter',
+  'name',
+  'clock',
+]);
+
+/**
+ * An adaptive bound on how many transactions run at once against one database (AIMD, as TCP's congestion
+ * window): a contention error (serialization, deadlock, lock timeout) shrinks the limit, once per window of
+ * admissions, by a factor between `decreaseFactor` and 1 that follows the share of recent attempt time
+ * contention wasted (as DCTCP scales its cut by the share of marked packets); clean commits at a full limit
+ * raise it by one after `probeAfter` x limit of them, and a raise that meets contention again doubles the
+ * wait before the next.
+ * Units beyond the limit wait in a FIFO queue that honours an AbortSignal and a timeout.
+ * @example
+ * const limiter = new ConcurrencyLimiter({ maxLimit: 10 });
+ * const runner = new DbOpRunner({ limiter });
+ */
+export class ConcurrencyLimiter {
+  readonly #max: number;
+  readonly #min: number;
+  readonly #factor: number;
+  readonly #tolerance: number;
+  readonly #probeAfter: number;
+  readonly #name: string;
+  readonly #clock: Clock;
+  #limit: number;
+  #inFlight = 0;
+  readonly #queue: Waiter[] = [];
+  #head = 0;
+  // Bumped on every decrease: contention seen by units admitted before it was already answered.
+  #epoch = 0;
+  #clean = 0;
+  // Doublings of the wait before the next probe; grows when a probe meets contention.
+  #probeBackoff = 0;
+  #probing = false;
+  #decreases = 0;
+  #increases = 0;
+  // Moving averages of attempt time, all of it and the part contention threw away (DCTCP's alpha, by time).
+  #wastedMs = 0;
+  #spentMs = 0;
+
+  constructor(options: ConcurrencyLimiterOptions = {}) {
+    expectOptionsObject(options, 'ConcurrencyLimiter');
+    rejectUnknownKeys(options, known, 'ConcurrencyLimiter');
+    this.#max = positiveInteger('maxLimit', options.maxLimit ?? 10);
+    this.#min = positiveInteger('minLimit', options.minLimit ?? 1);
+    if (this.#min > this.#max) invalid('minLimit', `at most maxLimit (${this.#max})`, this.#min);
+    const initial = positiveInteger('initialLimit', options.initialLimit ?? this.#max);
+    if (initial < this.#min || initial > this.#max) {
+      invalid('initialLimit', `between minLimit and maxLimit (${this.#min}-${this.#max})`, initial);
+    }
+    this.#limit = initial;
+    const factor = options.decreaseFactor ?? 0.5;
+    if (typeof factor !== 'number' || !(factor > 0 && factor < 1)) {
+      invalid('decreaseFactor', 'a number between 0 and 1 (exclusive)', factor);
+    }
+    this.#factor = factor;
+    const tolerance = options.tolerance ?? 0.2;
+    if (typeof tolerance !== 'number' || !(tolerance >= 0 && tolerance < 1)) {
+      invalid('tolerance', 'a number from 0 to 1 (exclusive)', tolerance);
+    }
+    this.#tolerance = tolerance;
+    this.#probeAfter = positiveInteger('probeAfter', options.probeAfter ?? 8);
+    if (options.name !== undefined && typeof options.name !== 'string') {
+      invalid('name', 'a string', options.name);
+    }
+    this.#name = options.name ?? 'limiter';
+    const clock = options.clock ?? systemClock;
+    if (typeof clock?.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function') {
+      invalid('clock', 'an object with now(), setTimeout() and clearTimeout()', clock);
+    }
+    this.#clock = clock;
+  }
+
+  /** The current limit, units running, units waiting and how often the limit moved. */
+  stats(): LimiterStats {
+    return Object.freeze({
+      limit: this.#limit,
+      inFlight: this.#inFlight,
+      queued: this.#queue.length - this.#head,
+      decreases: this.#decreases,
+      increases: this.#increases,
+    });
+  }
+
+  /** True when the current async context already holds a permit of this limiter (a nested unit). */
+  held(): boolean {
+    return holding.getStore()?.includes(this) === true;
+  }
+
+  /** Runs fn in a context that holds a permit of this limiter, so units nested in it are not admitted again. */
+  runHolding<T>(fn: () => T): T {
+    const outer = holding.getStore();
+    return holding.run(outer === undefined ? [this] : [...outer, this], fn);
+  }
+
+  /** A permit now if one is free and nobody is queued ahead, else undefined. */
+  tryAcquire(): Permit | undefined {
+    if (this.#inFlight >= this.#limit || this.#queue.length > this.#head) return undefined;
+    return this.#admit('admit');
+  }
+
+  /**
+   * Waits in FIFO order for a permit. Rejects with `signal.reason` when the signal aborts, or with an
+   * {@link AdmissionTimeoutError} after `timeoutMs`; a waiter that left holds nothing and leaves no timer.
+   */
+  acquire(signal?: AbortSignal, timeoutMs?: number): Promise<Permit> {
+    const now = this.tryAcquire();
+    if (now !== undefined) return Promise.resolve(now);
+    if (signal?.aborted === true) return Promise.reject(signal.reason);
+    if (timeoutMs !== undefined && timeoutMs <= 0) return Promise.reject(new AdmissionTimeoutError(0));
+    return new Promise<Permit>((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject, cancel: undefined };
+      let handle: unknown;
+      const leave = (reason: unknown): void => {
+        if (!this.#remove(waiter)) return;
+        waiter.cancel?.();
+        reject(reason);
+        this.#publish('leave');
+        // The head may have been the one blocking others only by position.
+        this.#drain();
+      };
+      const onAbort = (): void => leave(signal!.reason);
+      if (timeoutMs !== undefined) {
+        handle = this.#clock.setTimeout(() => leave(new AdmissionTimeoutError(timeoutMs)), timeoutMs);
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+      waiter.cancel = () => {
+        if (handle !== undefined) this.#clock.clearTimeout(handle);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      this.#queue.push(waiter);
+      this.#publish('queue');
+    });
+  }
+
+  #remove(waiter: Waiter): boolean {
+    const index = this.#queue.indexOf(waiter, this.#head);
+    if (index < 0) return false;
+    this.#queue.splice(index, 1);
+    return true;
+  }
+
+  #admit(event: 'admit'): Permit {
+    this.#inFlight += 1;
+    const epoch = this.#epoch;
+    const admittedAt = this.#clock.now();
+    // Only a unit admitted at a full limit says anything about whether a higher limit would help.
+    const saturated = this.#inFlight >= this.#limit;
+    let released = false;
+    const permit: Permit = {
+      release: (outcome) => {
+        if (released) return;
+        released = true;
+        this.#release(outcome, epoch, saturated, this.#clock.now() - admittedAt);
+      },
+    };
+    this.#publish(event);
+    return permit;
+  }
+
+  #release(outcome: AdmissionOutcome, epoch: number, saturated: boolean, heldMs: number): void {
+    this.#inFlight -= 1;
+    if (outcome !== 'other') {
+      this.#spentMs += smoothing * (heldMs - this.#spentMs);
+      this.#wastedMs += smoothing * ((outcome === 'contention' ? heldMs : 0) - this.#wastedMs);
+    }
+    if (outcome === 'contention') {
+      // Some contention is the price of running side by side: only a cost above the tolerance cuts.
+      if (epoch === this.#epoch && this.#wasteShare() >= this.#tolerance) this.#decrease();
+    } else if (outcome === 'success' && saturated) {
+      this.#clean += 1;
+      if (this.#clean >= this.#probeAfter * this.#limit * 2 ** this.#probeBackoff) this.#increase();
+    }
+    this.#publish('release');
+    this.#drain();
+  }
+
+  #decrease(): void {
+    this.#epoch += 1;
+    this.#clean = 0;
+    // Contention soon after a raise: that level was too high, so wait longer before trying it again.
+    if (this.#probing) this.#probeBackoff = Math.min(this.#probeBackoff + 1, 10);
+    this.#probing = false;
+    // A deadlock that cost Postgres's 1 s deadlock_timeout cuts deep; a cheap conflict barely.
+    const factor = 1 - this.#wasteShare() * (1 - this.#factor);
+    const next = Math.max(this.#min, Math.min(this.#limit - 1, Math.floor(this.#limit * factor)));
+    if (next === this.#limit) return;
+    this.#limit = next;
+    this.#decreases += 1;
+    this.#publish('decrease');
+  }
+
+  #wasteShare(): number {
+    return this.#spentMs > 0 ? Math.min(1, this.#wastedMs / this.#spentMs) : 1;
+  }
+
+  #increase(): void {
+    this.#clean = 0;
+    // A probe that lasted a whole wait without contention: that level holds, probe sooner next time.
+    if (this.#probing) this.#probeBackoff = Math.max(this.#probeBackoff - 1, 0);
+    if (this.#limit >= this.#max) {
+      this.#probing = false;
+      return;
+    }
+    this.#limit += 1;
+    this.#probing = true;
+    this.#increases += 1;
+    this.#publish('increase');
+  }
+
+  #drain(): void {
+    while (this.#inFlight < this.#limit && this.#queue.length > this.#head) {
+      const waiter = this.#queue[this.#head]!;
+      this.#queue[this.#head] = undefined as unknown as Waiter;
+      this.#head += 1;
+      if (this.#head > 64 && this.#head * 2 > this.#queue.length) {
+        this.#queue.splice(0, this.#head);
+        this.#head = 0;
+      }
+      waiter.cancel?.();
+      waiter.resolve(this.#admit('admit'));
+    }
+  }
+
+  #publish(event: LimiterMessage['event']): void {
+    if (!limiterChannel.hasSubscribers) return;
+    const message: LimiterMessage = { name: this.#name, event, ...this.stats() };
+    limiterChannel.publish(message);
+  }
+}
+
+function positiveInteger(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    invalid(name, 'a positive integer', value);
+  }
+  return value;
+}

@@ -1,0 +1,267 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  AdmissionTimeoutError,
+  ConcurrencyLimiter,
+  type LimiterMessage,
+  type Permit,
+} from '../../../src/core/concurrency-limiter.js';
+import { FakeClock, flush } from './fake-clock.js';
+
+function take(limiter: ConcurrencyLimiter, n: number): Permit[] {
+  return Array.from({ length: n }, () => {
+    const permit = limiter.tryAcquire();
+    if (permit === undefined) throw new Error('expected a free permit');
+    return permit;
+  });
+}
+
+describe('ConcurrencyLimiter', () => {
+  it('admits up to the limit at once, then queues', () => {
+    const limiter = new ConcurrencyLimiter({ maxLimit: 3 });
+    take(limiter, 3);
+    expect(limiter.tryAcquire()).toBeUndefined();
+    void limiter.acquire();
+    expect(limiter.stats()).toMatchObject({ limit: 3, inFlight: 3, queued: 1 });
+  });
+
+  it('halves on contention once per window of admissions, and never goes below minLimit', () => {
+    const limiter = new ConcurrencyLimiter({ maxLimit: 8 });
+    const firstWindow = take(limiter, 8);
+    firstWindow[0]!.release('contention');
+    expect(limiter.stats().limit).toBe(4);
+    // Admitted before the decrease: that contention was already answered.
+    firstWindow[1]!.release('contention');
+    firstWindow[2]!.release('contention');
+    expect(limiter.stats().limit).toBe(4);
+    for (const permit of firstWindow.slice(3)) permit.release('other');
+    for (const expected of [2, 1, 1, 1]) {
+      take(limiter, 1)[0]!.release('contention');
+      expect(limiter.stats().limit).toBe(expected);
+    }
+    expect(limiter.stats()).toMatchObject({ inFlight: 0, decreases: 3 });
+  });
+
+  it('tolerates contention that wasted little attempt time, and cuts deep when it wasted seconds', async () => {
+    const clock = new FakeClock();
+    const limiter = new ConcurrencyLimiter({ maxLimit: 10, clock });
+    for (let i = 0; i < 20; i++) {
+      const [permit] = take(limiter, 1);
+      await clock.advance(50);
+      permit!.release('success');
+    }
+    const [contended] = take(limiter, 1);
+    await clock.advance(1);
+    contended!.release('contention');
+    expect(limiter.stats().limit).toBe(10);
+    // Contention that wasted seconds, as a Postgres deadlock does, cuts deep.
+    const [deadlocked] = take(limiter, 1);
+    await clock.advance(5000);
+    deadlocked!.release('contention');
+    expect(limiter.stats().limit).toBeLessThanOrEqual(5);
+  });
+
+  it('grows by one after probeAfter x limit clean commits at a full limit, and waits twice as long after a failed probe', () => {
+    const limiter = new ConcurrencyLimiter({ maxLimit: 4, initialLimit: 1, probeAfter: 2 });
+    const commit = (n: number): void => {
+      for (let i = 0; i < n; i++) take(limiter, 1)[0]!.release('success');
+    };
+    commit(1);
+    expect(limiter.stats().limit).toBe(1);
+    commit(1);
+    expect(limiter.stats().limit).toBe(2);
+    // The probe meets contention: back to 1, and the next probe needs 2 x 2 x 1 commits.
+    take(limiter, 1)[0]!.release('contention');
+    expect(limiter.stats().limit).toBe(1);
+    commit(3);
+    expect(limiter.stats().limit).toBe(1);
+    commit(1);
+    expect(limiter.stats().limit).toBe(2);
+  });
+
+  it('does not grow on commits admitted below the limit: an idle limiter says nothing about a higher one', () => {
+    const limiter = new ConcurrencyLimiter({ maxLimit: 4, initialLimit: 2, probeAfter: 1 });
+    for (let i = 0; i < 20; i++) take(limiter, 1)[0]!.release('success');
+    expect(limiter.stats().limit).toBe(2);
+  });
+
+  it('hands permits to waiters in FIFO order', async () => {
+    const limiter = new ConcurrencyLimiter({ maxLimit: 1 });
+    const [held] = take(limiter, 1);
+    const order: number[] = [];
+    const waiters = [1, 2, 3].map((n) =>
+      limiter.acquire().then((permit) => {
+        order.push(n);
+        permit.release('success');
+      }),
+    );
+    // A newcomer never jumps the queue, even at an instant when a permit is free.
+    expect(limiter.tryAcquire()).toBeUndefined();
+    held!.release('success');
+    await Promise.all(waiters);
+    expect(order).toEqual([1, 2, 3]);
+    expect(limiter.stats()).toMatchObject({ inFlight: 0, queued: 0 });
+  });
+
+  it('an aborted waiter rejects with the reason, leaves the queue and holds nothing', async () => {
+    const clock = new FakeClock();
+    const limiter = new ConcurrencyLimiter({ maxLimit: 1, clock });
+    const [held] = take(limiter, 1);
+    const controller = new AbortController();
+    const aborted = limiter.acquire(controller.signal, 1000);
+    const next = limiter.acquire();
+    const reason = new Error('caller gave up');
+    controller.abort(reason);
+    await expect(aborted).rejects.toBe(reason);
+    expect(limiter.stats()).toMatchObject({ inFlight: 1, queued: 1 });
+    expect(clock.pending).toBe(0);
+    held!.release('success');
+    (await next).release('success');
+    expect(limiter.stats()).toMatchObject({ inFlight: 0, queued: 0 });
+  });
+
+  it('a waiter past its timeout rejects with AdmissionTimeoutError and leaves no timer', async () => {
+    const clock = new FakeClock();
+    const limiter = new ConcurrencyLimiter({ maxLimit: 1, clock });
+    take(limiter, 1);
+    const waiting = limiter.acquire(undefined, 250);
+    const seen = waiting.catch((error: unknown) => error);
+    await clock.advance(249);
+    expect(limiter.stats().queued).toBe(1);
+    await clock.advance(1);
+    expect(await seen).toBeInstanceOf(AdmissionTimeoutError);
+    expect(limiter.stats()).toMatchObject({ inFlight: 1, queued: 0 });
+    expect(clock.pending).toBe(0);
+  });
+
+  it('an admitted waiter clears its timeout timer and abort listener', async () => {
+    const clock = new FakeClock();
+    const limiter = new ConcurrencyLimiter({ maxLimit: 1, clock });
+    const [held] = take(limiter, 1);
+    const controller = new AbortController();
+    const waiting = limiter.acquire(controller.signal, 5000);
+    held!.release('success');
+    (await waiting).release('success');
+    expect(clock.pending).toBe(0);
+    controller.abort();
+    expect(limiter.stats()).toMatchObject({ inFlight: 0, queued: 0 });
+  });
+
+  it('releasing twice counts once', () => {
+    const limiter = new ConcurrencyLimiter({ maxLimit: 2 });
+    const [a] = take(limiter, 1);
+    a!.release('contention');
+    a!.release('contention');
+    expect(limiter.stats()).toMatchObject({ inFlight: 0, limit: 1 });
+  });
+
+  it('publishes its state on dbop:limiter only when subscribed', () => {
+    const messages: LimiterMessage[] = [];
+    const listener = (message: unknown): void => {
+      messages.push(message as LimiterMessage);
+    };
+    const limiter = new ConcurrencyLimiter({ maxLimit: 2, name: 'orders' });
+    take(limiter, 1)[0]!.release('success');
+    expect(messages).toEqual([]);
+    subscribe('dbop:limiter', listener);
+    try {
+      take(limiter, 1)[0]!.release('contention');
+    } finally {
+      unsubscribe('dbop:limiter', listener);
+    }
+    expect(messages.map((m) => [m.event, m.limit, m.inFlight])).toEqual([
+      ['admit', 2, 1],
+      ['decrease', 1, 0],
+      ['release', 1, 0],
+    ]);
+    expect(messages[0]!.name).toBe('orders');
+  });
+
+  it('refuses bad options with a precise TypeError', () => {
+    expect(() => new ConcurrencyLimiter({ maxLimit: 0 })).toThrow(
+      'Expected `maxLimit` to be a positive integer',
+    );
+    expect(() => new ConcurrencyLimiter({ maxLimit: 2, minLimit: 3 })).toThrow('`minLimit`');
+    expect(() => new ConcurrencyLimiter({ decreaseFactor: 1 })).toThrow('`decreaseFactor`');
+    expect(() => new ConcurrencyLimiter({ initialLimit: 11 })).toThrow('`initialLimit`');
+    expect(() => new ConcurrencyLimiter({ maxLimt: 3 } as never)).toThrow('Unknown option `maxLimt`');
+  });
+
+  it('never leaks a permit or a timer and never admits past the limit (property)', async () => {
+    type Step =
+      | { readonly kind: 'acquire'; readonly timeoutMs: number | undefined }
+      | { readonly kind: 'abort'; readonly index: number }
+      | {
+          readonly kind: 'release';
+          readonly index: number;
+          readonly outcome: 'success' | 'contention' | 'other';
+        }
+      | { readonly kind: 'advance'; readonly ms: number };
+    const step: fc.Arbitrary<Step> = fc.oneof(
+      fc.record({
+        kind: fc.constant('acquire' as const),
+        // Long timeouts too: a timer still pending at the end belongs to a waiter that was admitted.
+        timeoutMs: fc.option(fc.integer({ min: 0, max: 10_000 }), { nil: undefined }),
+      }),
+      fc.record({ kind: fc.constant('abort' as const), index: fc.nat() }),
+      fc.record({
+        kind: fc.constant('release' as const),
+        index: fc.nat(),
+        outcome: fc.constantFrom('success' as const, 'contention' as const, 'other' as const),
+      }),
+      fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 1, max: 30 }) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 5 }),
+        fc.array(step, { maxLength: 60 }),
+        async (max, steps) => {
+          const clock = new FakeClock(0);
+          const limiter = new ConcurrencyLimiter({ maxLimit: max, clock, probeAfter: 1 });
+          const held: Permit[] = [];
+          const controllers: AbortController[] = [];
+          const settled: Promise<unknown>[] = [];
+          const check = (): void => {
+            const { limit, inFlight } = limiter.stats();
+            expect(limit).toBeGreaterThanOrEqual(1);
+            expect(limit).toBeLessThanOrEqual(max);
+            expect(inFlight).toBe(held.length);
+            expect(inFlight).toBeLessThanOrEqual(max);
+          };
+          for (const s of steps) {
+            if (s.kind === 'acquire') {
+              const controller = new AbortController();
+              controllers.push(controller);
+              settled.push(
+                limiter.acquire(controller.signal, s.timeoutMs).then(
+                  (permit) => held.push(permit),
+                  () => undefined,
+                ),
+              );
+            } else if (s.kind === 'release' && held.length > 0) {
+              const [permit] = held.splice(s.index % held.length, 1);
+              permit!.release(s.outcome);
+            } else if (s.kind === 'abort' && controllers.length > 0) {
+              controllers[s.index % controllers.length]!.abort(new Error('abort'));
+            } else if (s.kind === 'advance') {
+              await clock.advance(s.ms);
+            }
+            await flush();
+            check();
+          }
+          // Drain: release everything held until the queue is empty; every waiter is admitted or has left.
+          for (let i = 0; i < 1000 && (held.length > 0 || limiter.stats().queued > 0); i++) {
+            held.pop()?.release('other');
+            await clock.advance(1);
+            check();
+          }
+          await Promise.all(settled);
+          expect(limiter.stats()).toMatchObject({ inFlight: 0, queued: 0 });
+          expect(clock.pending).toBe(0);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
