@@ -44,7 +44,12 @@ export const accounts = 10;
 const pool = 10;
 
 /** Opens pools on `url` (the table must exist) and builds every strategy over them. */
-export async function openBank(backend: GoodputBackend, url: string, table: string): Promise<Bank> {
+export async function openBank(
+  backend: GoodputBackend,
+  url: string,
+  table: string,
+  dbopOptions: { readonly defaultLockTimeoutMs?: number } = {},
+): Promise<Bank> {
   const pgPool = backend === 'postgres' ? new pg.Pool({ connectionString: url, max: pool }) : undefined;
   const myPool =
     backend === 'mariadb'
@@ -101,7 +106,22 @@ export async function openBank(backend: GoodputBackend, url: string, table: stri
   };
 
   const dbUrl = backend === 'postgres' ? url : url.replace(/^mysql:/, 'mariadb:');
-  const db: Database = await createDatabase({ url: dbUrl, max: pool });
+  const isolation = backend === 'postgres' ? ({ isolationLevel: 'serializable' } as const) : {};
+  const db: Database = await createDatabase({ url: dbUrl, max: pool, ...dbopOptions });
+  // The same Database without admission control, to show what the limiter adds.
+  const unlimited: Database = await createDatabase({ url: dbUrl, max: pool, ...dbopOptions, limiter: false });
+  const transfer =
+    (database: Database): Strategy =>
+    (plan, signal) =>
+      database.transaction(
+        async (conn) => {
+          await conn.execute(lock, [plan.first]);
+          await conn.execute(lock, [plan.second]);
+          await conn.execute(debit, [plan.from]);
+          await conn.execute(credit, [plan.to]);
+        },
+        { ...isolation, signal },
+      );
   const runner = new DbOpRunner();
   const source =
     backend === 'postgres'
@@ -115,19 +135,10 @@ export async function openBank(backend: GoodputBackend, url: string, table: stri
             else raw.release();
           },
         };
-  const isolation = backend === 'postgres' ? ({ isolationLevel: 'serializable' } as const) : {};
 
   const strategies: Record<string, Strategy> = {
-    'dbop createDatabase().transaction (default)': (plan, signal) =>
-      db.transaction(
-        async (conn) => {
-          await conn.execute(lock, [plan.first]);
-          await conn.execute(lock, [plan.second]);
-          await conn.execute(debit, [plan.from]);
-          await conn.execute(credit, [plan.to]);
-        },
-        { ...isolation, signal },
-      ),
+    'dbop createDatabase().transaction (default)': transfer(db),
+    'dbop createDatabase({ limiter: false })': transfer(unlimited),
     'dbop DbOpRunner.transaction(pool source)': (plan, signal) =>
       runner.transaction(
         source as never,
@@ -189,7 +200,7 @@ export async function openBank(backend: GoodputBackend, url: string, table: stri
       }
     },
     async close(): Promise<void> {
-      await db.close();
+      await Promise.all([db.close(), unlimited.close()]);
       await Promise.all([pgPool?.end(), myPool?.end(), serialPool.end()]);
     },
   } as Bank & { serial: Strategy };

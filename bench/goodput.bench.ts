@@ -4,6 +4,7 @@
  * might write instead of dbop; the serial baseline is one connection doing transfers one after another,
  * the ceiling for 10 hot rows.
  *   npm run bench -- goodput --seconds=5 --rounds=3 --backends=postgres,mariadb
+ * --cases=a,b keeps the cases whose name contains a or b; --lock-timeout=MS sets dbop's defaultLockTimeoutMs.
  * Env GOODPUT_PG_URL and GOODPUT_MARIADB_URL name the servers (default: the machine's own :5432 and :3306).
  */
 import { setMaxListeners } from 'node:events';
@@ -95,6 +96,7 @@ async function main(argv: readonly string[]): Promise<void> {
       rounds: { type: 'string', default: '3' },
       backends: { type: 'string', default: 'postgres,mariadb' },
       cases: { type: 'string' },
+      'lock-timeout': { type: 'string' },
     },
     allowPositionals: true,
   });
@@ -105,7 +107,12 @@ async function main(argv: readonly string[]): Promise<void> {
   for (const backend of backends) {
     const table = 'dbop_goodput_accounts';
     await resetTable(backend, urls[backend], table);
-    const bank = (await openBank(backend, urls[backend], table)) as Bank & { serial: Strategy };
+    const bank = (await openBank(
+      backend,
+      urls[backend],
+      table,
+      values['lock-timeout'] === undefined ? {} : { defaultLockTimeoutMs: Number(values['lock-timeout']) },
+    )) as Bank & { serial: Strategy };
     const cases: [string, Strategy, number][] = [
       ...Object.entries(bank.strategies).map(([name, s]): [string, Strategy, number] => [name, s, workers]),
       [serialName, bank.serial, 1],

@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import type { Classification } from '../../../src/core/classification.js';
+import { ConcurrencyLimiter } from '../../../src/core/concurrency-limiter.js';
+import { DeadlineExceededError } from '../../../src/core/errors.js';
+import { execute } from '../../../src/core/execute.js';
+import { FakeClock } from './fake-clock.js';
+import { hang, recordingScope, TransientError } from './helpers.js';
+
+const deadlock: Classification = {
+  kind: 'deadlock',
+  retryable: true,
+  scope: 'transaction',
+  ambiguous: false,
+};
+const fast = { initialDelayMs: 1, maxDelayMs: 1, jitter: 'none' } as const;
+
+describe('execute with a limiter', () => {
+  it('a unit nested in one that holds a permit is not admitted again (no self-deadlock at limit 1)', async () => {
+    const limiter = new ConcurrencyLimiter({ maxLimit: 1 });
+    const inner = (): Promise<string> => execute(() => 'inner', { limiter });
+    const value = await execute(async () => `${await inner()} in outer`, { limiter });
+    expect(value).toBe('inner in outer');
+    expect(limiter.stats()).toMatchObject({ inFlight: 0, queued: 0 });
+  });
+
+  it('holds the permit until the scope has rolled back, and gives it back before the retry sleeps', async () => {
+    const limiter = new ConcurrencyLimiter({ maxLimit: 1 });
+    const seen: string[] = [];
+    const scope = recordingScope({
+      rollback: () => {
+        seen.push(`rollback with ${limiter.stats().inFlight} in flight`);
+      },
+    });
+    let calls = 0;
+    await execute(
+      () => {
+        calls += 1;
+        if (calls === 1) throw new TransientError('deadlock');
+        return 'ok';
+      },
+      {
+        limiter,
+        scope: scope.factory,
+        classifier: () => deadlock,
+        policy: fast,
+        onRetry: () => seen.push(`retry with ${limiter.stats().inFlight} in flight`),
+      },
+    );
+    expect(seen).toEqual(['rollback with 1 in flight', 'retry with 0 in flight']);
+    expect(limiter.stats()).toMatchObject({ inFlight: 0, limit: 1 });
+  });
+
+  it('shrinks the limit on a contention error and not on other errors', async () => {
+    const limiter = new ConcurrencyLimiter({ maxLimit: 8 });
+    const failOnce = (classification: Classification) => {
+      let calls = 0;
+      return execute(
+        () => {
+          calls += 1;
+          if (calls === 1) throw new TransientError(classification.kind);
+          return calls;
+        },
+        { limiter, classifier: () => classification, policy: fast },
+      );
+    };
+    await failOnce({ ...deadlock, kind: 'connection-lost', scope: 'connection' });
+    expect(limiter.stats().limit).toBe(8);
+    await failOnce(deadlock);
+    expect(limiter.stats().limit).toBeLessThan(8);
+  });
+
+  it('a unit queued past its deadline ends with DeadlineExceededError and holds nothing', async () => {
+    const clock = new FakeClock();
+    const limiter = new ConcurrencyLimiter({ maxLimit: 1, clock });
+    const blocker = execute(() => hang(), { limiter, clock });
+    blocker.catch(() => {});
+    const queued = execute(() => 'never', { limiter, clock, deadlineMs: 500 });
+    const seen = queued.catch((error: unknown) => error);
+    await clock.advance(500);
+    expect(await seen).toBeInstanceOf(DeadlineExceededError);
+    expect(limiter.stats()).toMatchObject({ inFlight: 1, queued: 0 });
+    expect(clock.pending).toBe(0);
+  });
+
+  it('an abort while queued rejects with the reason, even with raises: false', async () => {
+    const limiter = new ConcurrencyLimiter({ maxLimit: 1 });
+    const blocker = limiter.tryAcquire()!;
+    const controller = new AbortController();
+    const queued = execute(() => 'never', { limiter, signal: controller.signal, raises: false });
+    const reason = new Error('stop');
+    controller.abort(reason);
+    await expect(queued).rejects.toBe(reason);
+    blocker.release('success');
+    expect(limiter.stats()).toMatchObject({ inFlight: 0, queued: 0 });
+  });
+
+  it('gives the permit back when an attempt times out, once its scope rolled back', async () => {
+    const clock = new FakeClock();
+    const limiter = new ConcurrencyLimiter({ maxLimit: 1, clock });
+    const scope = recordingScope();
+    const call = execute(() => hang(), {
+      limiter,
+      clock,
+      scope: scope.factory,
+      attemptTimeoutMs: 100,
+      policy: { maxRetries: 1, ...fast },
+    });
+    const seen = call.catch((error: unknown) => error);
+    await clock.settle(seen);
+    expect(scope.open()).toBe(0);
+    expect(limiter.stats()).toMatchObject({ inFlight: 0, queued: 0 });
+  });
+
+  it('rejects a limiter that is not a ConcurrencyLimiter', async () => {
+    await expect(execute(() => 1, { limiter: {} as never })).rejects.toThrow(
+      'Expected `limiter` to be a ConcurrencyLimiter',
+    );
+  });
+});
