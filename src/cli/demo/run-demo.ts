@@ -1,18 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { channelNames, type RetryMessage } from '../../core/diagnostics.js';
+import { extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { createDatabase } from '../../database/create-database.js';
-import type { Database } from '../../database/database.js';
-import { classify } from '../../dialects/classify.js';
-import { bankTables, createBank, dropBank } from './bank-schema.js';
+import { type BankTables, bankTables, createBank, dropBank } from './bank-schema.js';
 import { checkInvariant } from './check-invariant.js';
+import { demoPolicy } from './demo-policy.js';
 import type { DemoReport } from './demo-report.js';
+import { runWorkload, type WorkloadPlan, type WorkloadResult } from './demo-workload.js';
 import { latencyPercentile } from './latency-percentile.js';
 import type { ProgressSnapshot } from './progress-line.js';
-import { applyTransfer, type Transfer } from './transfer.js';
 
 /** Options of {@link runDemo}. */
 export interface DemoOptions {
@@ -32,12 +31,11 @@ export interface DemoOptions {
   readonly signal?: AbortSignal;
 }
 
-/** The retry policy of the demo's transfers: enough attempts to ride out heavy contention, short waits. */
-export const demoPolicy: {
-  readonly maxRetries: number;
-  readonly initialDelayMs: number;
-  readonly maxDelayMs: number;
-} = Object.freeze({ maxRetries: 50, initialDelayMs: 2, maxDelayMs: 50 });
+/** The retry policy of the demo's transfers. */
+export { demoPolicy } from './demo-policy.js';
+
+/** Worker threads of the SQLite demo, each with its own Database on the file (like separate deployments). */
+export const sqliteThreads = 4;
 
 /** Runs the bank-transfer workload and audits the books. */
 export async function runDemo(options: DemoOptions): Promise<DemoReport> {
@@ -48,14 +46,43 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   const accounts = options.accounts ?? (db.backend === 'postgres' ? 50 : 10);
   try {
     await createBank(db, tables, accounts);
-    const report = await workload(db, { ...options, accounts }, tables);
-    const invariant = await checkInvariant(db, tables, accounts, report.committedIds);
+    const plan: WorkloadPlan = {
+      workers: options.workers,
+      group: '',
+      accounts,
+      durationS: options.durationS,
+      retry: options.retry,
+      // SQLite: no pause inside the transaction; its contention is writers in other threads and, in one
+      // thread, transfers interleaved at their awaits. Servers: application think time between the locks.
+      thinkMs: db.backend === 'sqlite' ? [0, 0] : (options.thinkMs ?? [1, 3]),
+      pauseMs: options.thinkMs ?? [1, 3],
+    };
+    const result =
+      db.backend === 'sqlite'
+        ? await inThreads(url, tables, plan, options)
+        : await runWorkload(db, tables, plan, (s) => options.onProgress?.(s), options.signal);
+    const invariant = await checkInvariant(db, tables, accounts, new Set(result.committedIds));
+    const retries = Object.values(result.retriesByKind).reduce((sum, count) => sum + count, 0);
     return {
-      ...report.report,
+      backend: db.backend,
       target: tempDir === undefined ? db.url : join(tempDir, 'bank.db'),
+      mode: options.retry ? 'retry' : 'no-retry',
+      workers: options.workers,
+      accounts,
+      durationS: options.durationS,
+      elapsedS: result.elapsedS,
+      committed: result.committedIds.length,
+      attempts: result.committedIds.length + result.failed + retries,
+      retriesByKind: result.retriesByKind,
+      failed: result.failed,
+      failuresByReason: result.failuresByReason,
+      latencyMs: {
+        p50: percentileOrNull(result.latencies, 50),
+        p99: percentileOrNull(result.latencies, 99),
+      },
       invariant,
       ...(options.retry ? { policy: { ...demoPolicy, jitter: 'full' } } : {}),
-      notes: contentionNotes(db.backend),
+      notes: contentionNotes(db.backend, Math.min(sqliteThreads, options.workers)),
     };
   } finally {
     if (tempDir === undefined) await dropBank(db, tables).catch(() => undefined);
@@ -64,102 +91,81 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   }
 }
 
-async function workload(
-  db: Database,
-  options: DemoOptions & { readonly accounts: number },
-  tables: ReturnType<typeof bankTables>,
-): Promise<{
-  report: Omit<DemoReport, 'invariant' | 'target' | 'notes' | 'policy'>;
-  committedIds: Set<string>;
-}> {
-  const backend = db.backend;
-  const name = `dbop-demo-transfer-${randomBytes(4).toString('hex')}`;
-  const retriesByKind: Record<string, number> = {};
-  const failuresByReason: Record<string, number> = {};
-  const committedIds = new Set<string>();
-  const latencies: number[] = [];
-  let failed = 0;
-  const onRetry = (message: unknown): void => {
-    const retry = message as RetryMessage;
-    if (retry.name !== name) return;
-    const kind = retry.classification?.kind ?? 'unknown';
-    retriesByKind[kind] = (retriesByKind[kind] ?? 0) + 1;
-  };
-  const [thinkMin, thinkMax] = options.thinkMs ?? [1, 3];
-  const think = (): Promise<void> =>
-    new Promise((resolve) => setTimeout(resolve, thinkMin + Math.random() * (thinkMax - thinkMin)));
-  const isolationLevel = backend === 'postgres' ? ('serializable' as const) : undefined;
-  const started = performance.now();
-  const endAt = started + options.durationS * 1000;
-  const elapsedS = (): number => (performance.now() - started) / 1000;
-  const snapshot = (): ProgressSnapshot => ({
-    elapsedS: elapsedS(),
-    committed: committedIds.size,
-    retriesByKind: { ...retriesByKind },
-    failed,
+/** Splits the workers over worker threads that share the SQLite file, and merges what they measured. */
+async function inThreads(
+  url: string,
+  tables: BankTables,
+  plan: WorkloadPlan,
+  options: DemoOptions,
+): Promise<WorkloadResult> {
+  const count = Math.min(sqliteThreads, plan.workers);
+  const latest: ProgressSnapshot[] = [];
+  const report = (): void => options.onProgress?.(mergeProgress(latest));
+  const threads = Array.from({ length: count }, (_, i) => {
+    const workers = Math.floor(plan.workers / count) + (i < plan.workers % count ? 1 : 0);
+    const thread = startThread({ url, tables, plan: { ...plan, workers, group: `t${i + 1}` } });
+    return new Promise<WorkloadResult>((resolve, reject) => {
+      thread.on(
+        'message',
+        (message: { type: string; snapshot?: ProgressSnapshot; result?: WorkloadResult }) => {
+          if (message.type === 'progress') {
+            latest[i] = message.snapshot!;
+            report();
+          } else if (message.type === 'done') resolve(message.result!);
+        },
+      );
+      thread.on('error', reject);
+      thread.on('exit', (code) => reject(new Error(`demo thread ${i + 1} exited with code ${code}`)));
+      options.signal?.addEventListener('abort', () => thread.postMessage('stop'), { once: true });
+    });
   });
-
-  const worker = async (index: number): Promise<void> => {
-    for (let sequence = 1; performance.now() < endAt && options.signal?.aborted !== true; sequence += 1) {
-      const transfer = randomTransfer(`w${index}-${sequence}`, options.accounts);
-      const body = (connection: Parameters<typeof applyTransfer>[0]) =>
-        applyTransfer(connection, tables, backend, transfer, think);
-      const begin = performance.now();
-      try {
-        if (options.retry) {
-          await db.transaction(body, { name, ...(isolationLevel === undefined ? {} : { isolationLevel }) });
-        } else {
-          await db.acquire(body, isolationLevel === undefined ? {} : { isolationLevel });
-        }
-        committedIds.add(transfer.id);
-        latencies.push(performance.now() - begin);
-      } catch (error) {
-        failed += 1;
-        const classification = classify(error, { dialect: backend });
-        const reason = `${classification.kind} ${classification.code ?? 'no code'}`;
-        failuresByReason[reason] = (failuresByReason[reason] ?? 0) + 1;
-      }
-      // A pause between transfers, as between a client's requests. It also lets timers run: better-sqlite3
-      // fails synchronously, and a worker failing in a tight loop would starve the one holding the lock.
-      await think();
-    }
-  };
-
-  subscribe(channelNames.retry, onRetry);
-  const ticker = setInterval(() => options.onProgress?.(snapshot()), 200);
-  try {
-    await Promise.all(Array.from({ length: options.workers }, (_, i) => worker(i + 1)));
-  } finally {
-    clearInterval(ticker);
-    unsubscribe(channelNames.retry, onRetry);
-  }
-  options.onProgress?.(snapshot());
-  const retries = Object.values(retriesByKind).reduce((sum, count) => sum + count, 0);
+  const results = await Promise.all(threads);
   return {
-    committedIds,
-    report: {
-      backend,
-      mode: options.retry ? 'retry' : 'no-retry',
-      workers: options.workers,
-      accounts: options.accounts,
-      durationS: options.durationS,
-      elapsedS: elapsedS(),
-      committed: committedIds.size,
-      attempts: committedIds.size + failed + retries,
-      retriesByKind,
-      failed,
-      failuresByReason,
-      latencyMs: { p50: percentileOrNull(latencies, 50), p99: percentileOrNull(latencies, 99) },
-    },
+    committedIds: results.flatMap((r) => r.committedIds),
+    latencies: results.flatMap((r) => r.latencies),
+    retriesByKind: sumCounts(results.map((r) => r.retriesByKind)),
+    failuresByReason: sumCounts(results.map((r) => r.failuresByReason)),
+    failed: results.reduce((n, r) => n + r.failed, 0),
+    elapsedS: Math.max(...results.map((r) => r.elapsedS)),
   };
 }
 
-function contentionNotes(backend: string): string[] {
+/**
+ * Starts demo-thread. Built, it is plain .js; run from source (npm run demo under tsx, the tests) it is
+ * TypeScript, so the thread first registers tsx's loader, which a thread does not inherit.
+ */
+function startThread(workerData: unknown): Worker {
+  const script = new URL(`./demo-thread${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+  if (script.pathname.endsWith('.js')) return new Worker(script, { workerData });
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const code = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(script.href)}); })`;
+  return new Worker(code, { eval: true, workerData });
+}
+
+function mergeProgress(snapshots: readonly ProgressSnapshot[]): ProgressSnapshot {
+  const present = snapshots.filter((s) => s !== undefined);
+  return {
+    elapsedS: Math.max(0, ...present.map((s) => s.elapsedS)),
+    committed: present.reduce((n, s) => n + s.committed, 0),
+    retriesByKind: sumCounts(present.map((s) => s.retriesByKind)),
+    failed: present.reduce((n, s) => n + s.failed, 0),
+  };
+}
+
+function sumCounts(list: readonly Readonly<Record<string, number>>[]): Record<string, number> {
+  const total: Record<string, number> = {};
+  for (const counts of list) {
+    for (const [key, n] of Object.entries(counts)) total[key] = (total[key] ?? 0) + n;
+  }
+  return total;
+}
+
+function contentionNotes(backend: string, threads: number): string[] {
   if (backend === 'sqlite') {
     return [
-      'Workers yield between their two row reads (application think time) while holding BEGIN IMMEDIATE,',
-      "so SQLite's single writer lock is really contended: SQLITE_BUSY comes from SQLite itself, with",
-      "busy_timeout 0, and the waiting is dbop's async backoff instead of a blocked event loop.",
+      `${threads} worker threads share the SQLite file, each with its own Database, as separate deployments`,
+      'would: their writers really collide and SQLITE_BUSY comes from SQLite itself (busy_timeout 0). Inside',
+      "one thread, dbop's limiter admits one writing transaction at a time once it has seen SQLITE_BUSY.",
     ];
   }
   if (backend === 'postgres') {
@@ -168,13 +174,6 @@ function contentionNotes(backend: string): string[] {
     ];
   }
   return ['Transactions lock both rows FOR UPDATE in transfer order: InnoDB picks deadlock victims (1213).'];
-}
-
-function randomTransfer(id: string, accounts: number): Transfer {
-  const from = 1 + Math.floor(Math.random() * accounts);
-  let to = 1 + Math.floor(Math.random() * (accounts - 1));
-  if (to >= from) to += 1;
-  return { id, from, to, amount: 1 + Math.floor(Math.random() * 100) };
 }
 
 function percentileOrNull(samples: readonly number[], percentile: number): number | null {
