@@ -1,0 +1,66 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConcurrencyLimiter } from '../../../src/core/concurrency-limiter.js';
+import { createDatabase } from '../../../src/database/create-database.js';
+
+describe('createDatabase: the limiter', () => {
+  it('is on by default, one per Database, bounded by the pool and shown in stats()', async () => {
+    const db = await createDatabase({ url: 'sqlite::memory:', max: 4 });
+    try {
+      await db.query('SELECT 1');
+      expect(db.stats().limiter).toEqual({ limit: 4, inFlight: 0, queued: 0, decreases: 0, increases: 0 });
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('limiter: false admits every unit and leaves it out of stats(); a shared one is used as given', async () => {
+    const off = await createDatabase({ url: 'sqlite::memory:', limiter: false });
+    const shared = new ConcurrencyLimiter({ maxLimit: 3 });
+    const on = await createDatabase({ url: 'sqlite::memory:', limiter: shared });
+    try {
+      expect(off.stats().limiter).toBeUndefined();
+      expect(on.stats().limiter?.limit).toBe(3);
+    } finally {
+      await Promise.all([off.close(), on.close()]);
+    }
+  });
+
+  it('refuses a limiter that is not a ConcurrencyLimiter', async () => {
+    await expect(createDatabase({ url: 'sqlite::memory:', limiter: { limit: 2 } as never })).rejects.toThrow(
+      'Expected `limiter` to be a ConcurrencyLimiter or false',
+    );
+  });
+
+  it('in one process, serialises writers on a SQLite file after SQLITE_BUSY, and every transfer commits', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dbop-limiter-'));
+    const db = await createDatabase({ url: `sqlite:${join(dir, 'bank.db')}`, max: 8, maxRetries: 50 });
+    try {
+      await db.query('CREATE TABLE account (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL)');
+      await db.query('INSERT INTO account VALUES (1, 100), (2, 100)');
+      const transfer = (): Promise<void> =>
+        db.transaction(async (conn) => {
+          await conn.execute('UPDATE account SET balance = balance - 1 WHERE id = 1');
+          await conn.execute('UPDATE account SET balance = balance + 1 WHERE id = 2');
+        });
+      await Promise.all(Array.from({ length: 40 }, transfer));
+      const { rows } = await db.query<{ total: number; moved: number }>(
+        'SELECT SUM(balance) AS total, MAX(balance) AS moved FROM account',
+      );
+      expect(rows[0]).toEqual({ total: 200, moved: 140 });
+      const stats = db.stats();
+      expect(stats.limiter?.limit).toBeLessThan(8);
+      // Once at 1, nothing in this process competes for the write lock any more.
+      const busyBefore = stats.errors.byCode['sqlite:SQLITE_BUSY'] ?? 0;
+      if (stats.limiter?.limit === 1) {
+        await Promise.all(Array.from({ length: 20 }, transfer));
+        expect(db.stats().errors.byCode['sqlite:SQLITE_BUSY'] ?? 0).toBe(busyBefore);
+      }
+    } finally {
+      await db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
