@@ -132,14 +132,14 @@ async function inThreads(
 
 /**
  * Starts demo-thread. Built, it is plain .js; run from source (npm run demo under tsx, the tests) it is
- * TypeScript, so the thread first registers tsx's loader, which a thread does not inherit.
+ * TypeScript, and demo-thread-loader.mjs registers tsx's loader in the thread first.
  */
-function startThread(workerData: unknown): Worker {
+function startThread(workerData: object): Worker {
   const script = new URL(`./demo-thread${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
   if (script.pathname.endsWith('.js')) return new Worker(script, { workerData });
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const code = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(script.href)}); })`;
-  return new Worker(code, { eval: true, workerData });
+  return new Worker(new URL('./demo-thread-loader.mjs', import.meta.url), {
+    workerData: { ...workerData, script: script.href },
+  });
 }
 
 function mergeProgress(snapshots: readonly ProgressSnapshot[]): ProgressSnapshot {

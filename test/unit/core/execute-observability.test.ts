@@ -164,6 +164,7 @@ describe('execute: diagnostics channels', () => {
       attempt: 'dbop:attempt',
       retry: 'dbop:retry',
       error: 'dbop:error',
+      limiter: 'dbop:limiter',
     });
   });
 });
