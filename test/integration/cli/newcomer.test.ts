@@ -54,9 +54,9 @@ describe('a newcomer runs the demo from a clean checkout', () => {
       /^ {2}failed {8}0$/,
       /^ {2}latency {7}p50 [\d.]+ ms, p99 [\d.]+ ms$/,
       /^ {2}invariant {5}HOLDS: total balance 10000 \(expected 10000\), 0 lost, 0 unexpected, 0 accounts off the ledger$/,
-      /^ {2}note {10}Workers yield between their two row reads/,
-      /^ {2}note {10}so SQLite's single writer lock is really contended/,
-      /^ {2}note {10}busy_timeout 0, and the waiting is dbop's async backoff/,
+      /^ {2}note {10}4 worker threads share the SQLite file, each with its own Database/,
+      /^ {2}note {10}would: their writers really collide and SQLITE_BUSY comes from SQLite itself/,
+      /^ {2}note {10}one thread, dbop's limiter admits one writing transaction at a time/,
     ];
     expect(report).toHaveLength(expected.length);
     for (const [i, line] of report.entries()) expect(line).toMatch(expected[i]!);
