@@ -1,7 +1,9 @@
 import type { AttemptContext } from '../core/attempt.js';
 import type { Backend } from '../core/classification.js';
+import { contentionKinds } from '../core/concurrency-limiter.js';
 import type { QueryResult, Session, SessionSource } from '../core/session.js';
 import { describeValue } from '../core/validate.js';
+import { classify } from '../dialects/classify.js';
 import type { DbOpRunner } from '../runner/dbop-runner.js';
 import {
   checkRunOptions,
@@ -137,7 +139,7 @@ export class Database {
 
   /**
    * One connection in a plain transaction, no retries: committed when fn resolves, rolled back when it
-   * throws. Inside, execute(), stream() and deadlockRetryExecute() (FAForever's acquire()).
+   * throws. Admitted by the limiter like transaction(), unless nested in a unit that holds a permit. Inside, execute(), stream() and deadlockRetryExecute() (FAForever's acquire()).
    */
   async acquire<T>(
     fn: (connection: DatabaseConnection) => T | PromiseLike<T>,
@@ -145,6 +147,28 @@ export class Database {
   ): Promise<T> {
     expectStep(fn, 'acquire()');
     const begin = resolveAcquireOptions(options);
+    // Admitted like a transaction(): it is one, only without retries. Not when nested in a unit that holds a permit.
+    const limiter = this.#parts.runner.limiter;
+    const permit =
+      limiter === undefined || limiter.held()
+        ? undefined
+        : (limiter.tryAcquire() ?? (await limiter.acquire()));
+    if (permit === undefined) return this.#acquired(fn, begin);
+    try {
+      const value = await limiter!.runHolding(() => this.#acquired(fn, begin));
+      permit.release('success');
+      return value;
+    } catch (error) {
+      const kind = classify(error, { dialect: this.backend }).kind;
+      permit.release(contentionKinds.has(kind) ? 'contention' : 'other');
+      throw error;
+    }
+  }
+
+  async #acquired<T>(
+    fn: (connection: DatabaseConnection) => T | PromiseLike<T>,
+    begin: ReturnType<typeof resolveAcquireOptions>,
+  ): Promise<T> {
     const real = await this.#take('acquire');
     const session = countingSession(real, (error) => this.#parts.errors.record(error, 'acquire'));
     try {

@@ -28,6 +28,40 @@ describe('createDatabase: the limiter', () => {
     }
   });
 
+  it('admits acquire() like a transaction, and a unit nested in it without a second permit', async () => {
+    const limiter = new ConcurrencyLimiter({ maxLimit: 1 });
+    // A file, so the nested query has a second connection (:memory: has one).
+    const dir = mkdtempSync(join(tmpdir(), 'dbop-limiter-'));
+    const db = await createDatabase({ url: `sqlite:${join(dir, 'a.db')}`, max: 2, limiter });
+    try {
+      const order: string[] = [];
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const held = db.acquire(async () => {
+        order.push('acquire start');
+        // Nested in the holder: no second permit, or this would wait for itself at limit 1.
+        await db.query('SELECT 1', undefined, { readOnly: true });
+        await gate;
+        order.push('acquire end');
+      });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const queued = db.transaction(() => {
+        order.push('transaction');
+      });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(db.stats().limiter).toMatchObject({ inFlight: 1, queued: 1 });
+      release();
+      await Promise.all([held, queued]);
+      expect(order).toEqual(['acquire start', 'acquire end', 'transaction']);
+      expect(db.stats().limiter).toMatchObject({ inFlight: 0, queued: 0 });
+    } finally {
+      await db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a limiter that is not a ConcurrencyLimiter', async () => {
     await expect(createDatabase({ url: 'sqlite::memory:', limiter: { limit: 2 } as never })).rejects.toThrow(
       'Expected `limiter` to be a ConcurrencyLimiter or false',
