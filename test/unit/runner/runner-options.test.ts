@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { attemptScope } from '../../../src/core/attempt-scope.js';
+import { ConcurrencyLimiter } from '../../../src/core/concurrency-limiter.js';
 import { DbopError } from '../../../src/core/errors.js';
 import { postgresSql } from '../../../src/dialects/postgres/postgres-sql.js';
 import { DbOpRunner } from '../../../src/runner/index.js';
@@ -28,6 +29,28 @@ describe('DbOpRunner options', () => {
       'Expected `budget` to be a RetryBudget, got an object',
     );
     expect(() => new DbOpRunner({ logger: { warn() {} } })).not.toThrow();
+  });
+
+  it('takes a shared limiter (false: none) and admits each transaction through it, nested steps not again', async () => {
+    expect(() => new DbOpRunner({ limiter: 3 as never })).toThrow(
+      'Expected `limiter` to be a ConcurrencyLimiter or false, got 3',
+    );
+    expect(new DbOpRunner({ limiter: false }).limiter).toBeUndefined();
+    const limiter = new ConcurrencyLimiter({ maxLimit: 1 });
+    const runner = new DbOpRunner({ limiter });
+    const blocker = limiter.tryAcquire()!;
+    let ran = false;
+    const queued = runner.transaction(session(), async (s) => {
+      ran = true;
+      // The step is nested in the transaction's permit: at limit 1 it must not wait for a second one.
+      return runner.run(s, () => 'step');
+    });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(ran).toBe(false);
+    expect(limiter.stats().queued).toBe(1);
+    blocker.release('success');
+    expect(await queued).toBe('step');
+    expect(limiter.stats()).toMatchObject({ inFlight: 0, queued: 0 });
   });
 
   it('run() and transaction() reject, never throw, on bad options and an open transaction', async () => {
