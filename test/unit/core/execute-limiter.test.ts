@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Classification } from '../../../src/core/classification.js';
 import { ConcurrencyLimiter } from '../../../src/core/concurrency-limiter.js';
@@ -114,6 +115,83 @@ describe('execute with a limiter', () => {
   it('rejects a limiter that is not a ConcurrencyLimiter', async () => {
     await expect(execute(() => 1, { limiter: {} as never })).rejects.toThrow(
       'Expected `limiter` to be a ConcurrencyLimiter',
+    );
+  });
+});
+
+describe('execute with a limiter (property)', () => {
+  it('no permit leaks and the limit is never exceeded, whatever the attempts do', async () => {
+    type Step = 'succeed' | 'contention' | 'other' | 'hang' | 'abort';
+    const plan = fc.array(
+      fc.record({
+        steps: fc.array(fc.constantFrom<Step>('succeed', 'contention', 'other', 'hang', 'abort'), {
+          minLength: 1,
+          maxLength: 4,
+        }),
+        deadlineMs: fc.option(fc.integer({ min: 1, max: 400 }), { nil: undefined }),
+        startAt: fc.integer({ min: 0, max: 50 }),
+      }),
+      { minLength: 1, maxLength: 8 },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 3 }), plan, async (max, calls) => {
+        const clock = new FakeClock(0);
+        const limiter = new ConcurrencyLimiter({ maxLimit: max, clock });
+        let running = 0;
+        let overLimit = false;
+        const scope = recordingScope();
+        const all = calls.map(async (call) => {
+          await new Promise<void>((resolve) => clock.setTimeout(resolve, call.startAt));
+          const controller = new AbortController();
+          return execute(
+            async (context) => {
+              running += 1;
+              if (running > max) overLimit = true;
+              try {
+                const step = call.steps[context.attempt - 1] ?? 'succeed';
+                // Every wait ends when the attempt's signal aborts, as a session cancels its statement: an
+                // attempt dbop cannot stop is the engine's rule (no overlapping attempts), not the limiter's.
+                await new Promise<void>((resolve, reject) => {
+                  clock.setTimeout(resolve, 5);
+                  context.signal.addEventListener('abort', () => reject(context.signal.reason));
+                });
+                if (step === 'contention') throw new TransientError('deadlock');
+                if (step === 'other') throw new TransientError('other');
+                const stalled = (): Promise<never> =>
+                  new Promise((_, reject) =>
+                    context.signal.addEventListener('abort', () => reject(context.signal.reason)),
+                  );
+                if (step === 'abort') {
+                  clock.setTimeout(() => controller.abort(new Error('stop')), 1);
+                  return await stalled();
+                }
+                if (step === 'hang') return await stalled();
+                return 'ok';
+              } finally {
+                running -= 1;
+              }
+            },
+            {
+              limiter,
+              clock,
+              scope: scope.factory,
+              signal: controller.signal,
+              attemptTimeoutMs: 50,
+              ...(call.deadlineMs === undefined ? {} : { deadlineMs: call.deadlineMs }),
+              classifier: (error) =>
+                error instanceof TransientError && error.message === 'deadlock'
+                  ? deadlock
+                  : { ...deadlock, kind: 'unknown' as const },
+              policy: { maxRetries: 4, initialDelayMs: 1, maxDelayMs: 5, jitter: 'none' },
+            },
+          ).catch(() => 'failed');
+        });
+        await clock.settle(Promise.all(all));
+        expect(overLimit).toBe(false);
+        expect(limiter.stats()).toMatchObject({ inFlight: 0, queued: 0 });
+        expect(scope.open()).toBe(0);
+      }),
+      { numRuns: 150 },
     );
   });
 });
