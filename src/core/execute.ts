@@ -131,6 +131,11 @@ async function loop(
         try {
           const waitMs = deadlineAt === Number.POSITIVE_INFINITY ? undefined : deadlineAt - clock.now();
           permit = await limiter.acquire(signal, waitMs);
+          // Admitted at the very end of the deadline: an attempt that would be cut off at once is not begun.
+          if (clock.now() >= deadlineAt) {
+            permit.release('other');
+            throw new AdmissionTimeoutError(waitMs ?? 0);
+          }
         } catch (waitError) {
           return giveUpWaiting(
             o,

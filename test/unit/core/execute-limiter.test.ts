@@ -83,6 +83,27 @@ describe('execute with a limiter', () => {
     expect(clock.pending).toBe(0);
   });
 
+  it('a unit admitted just as its deadline passes does not begin an attempt', async () => {
+    const clock = new FakeClock(0);
+    const limiter = new ConcurrencyLimiter({ maxLimit: 1, clock });
+    const blocker = limiter.tryAcquire()!;
+    // Scheduled first, so at t=100 the permit comes back just before the wait's own timeout fires.
+    clock.setTimeout(() => blocker.release('success'), 100);
+    let calls = 0;
+    const queued = execute(
+      () => {
+        calls += 1;
+        return 'ran';
+      },
+      { limiter, clock, deadlineMs: 100 },
+    );
+    const seen = queued.catch((error: unknown) => error);
+    await clock.advance(100);
+    expect(await seen).toBeInstanceOf(DeadlineExceededError);
+    expect(calls).toBe(0);
+    expect(limiter.stats()).toMatchObject({ inFlight: 0, queued: 0 });
+  });
+
   it('an abort while queued rejects with the reason, even with raises: false', async () => {
     const limiter = new ConcurrencyLimiter({ maxLimit: 1 });
     const blocker = limiter.tryAcquire()!;
