@@ -139,7 +139,8 @@ export class Database {
 
   /**
    * One connection in a plain transaction, no retries: committed when fn resolves, rolled back when it
-   * throws. Admitted by the limiter like transaction(), unless nested in a unit that holds a permit. Inside, execute(), stream() and deadlockRetryExecute() (FAForever's acquire()).
+   * throws. Inside, execute(), stream() and deadlockRetryExecute() (FAForever's acquire()). Admitted by
+   * the limiter like transaction(), unless nested in a unit that holds a permit.
    */
   async acquire<T>(
     fn: (connection: DatabaseConnection) => T | PromiseLike<T>,
