@@ -1,5 +1,16 @@
 // The public API of `dbop`. Driver adapters are separate subpaths (dbop/pg, dbop/mysql2, ...), so that
 // importing `dbop` never loads a driver.
+
+export type { DsnChanges } from './connect/build-dsn.js';
+export { buildDsn } from './connect/build-dsn.js';
+export { DatabaseUrlError } from './connect/database-url-error.js';
+export type { DriverName, Dsn, DsnHost, DsnScheme } from './connect/dsn.js';
+export { maxDsnLength } from './connect/dsn.js';
+export { formatDsn } from './connect/format-dsn.js';
+export { isDsnMultihost } from './connect/is-dsn-multihost.js';
+export { parseDsn } from './connect/parse-dsn.js';
+export { redactDsn } from './connect/redact-dsn.js';
+export { redactSecrets } from './connect/redact-secrets.js';
 export type { AppliedTimeouts } from './core/apply-timeouts.js';
 export { applyTimeouts } from './core/apply-timeouts.js';
 export type { AttemptContext, AttemptScope, ScopeFactory } from './core/attempt.js';
@@ -75,7 +86,6 @@ export type { DeadlockRetryOptions } from './database/database-connection.js';
 export { DatabaseConnection } from './database/database-connection.js';
 export {
   DatabaseClosedError,
-  DatabaseUrlError,
   DriverMissingError,
   ParameterError,
 } from './database/database-errors.js';

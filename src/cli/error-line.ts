@@ -1,16 +1,16 @@
+import { redactSecrets } from '../connect/redact-secrets.js';
 import { isDbopError } from '../core/errors.js';
-import { redactUrl } from '../database/redact-url.js';
 
 /**
  * One line for stderr about a failure: the error's code and the first line of its message, passwords in
  * URLs redacted. Drivers append the statement to later lines (mariadb: "sql: ..."), values included.
  */
 export function errorLine(error: unknown): string {
-  if (!(error instanceof Error)) return redactUrl(`dbop: ${firstLine(String(error))}`);
+  if (!(error instanceof Error)) return redactSecrets(`dbop: ${firstLine(String(error))}`);
   const code = (error as { code?: unknown }).code;
   const prefix = isDbopError(error) || code === undefined ? '' : `${String(code)} `;
   const message = firstLine(error.message) || error.name;
-  return redactUrl(message.startsWith('dbop') ? message : `dbop: ${prefix}${message}`);
+  return redactSecrets(message.startsWith('dbop') ? message : `dbop: ${prefix}${message}`);
 }
 
 function firstLine(text: string): string {

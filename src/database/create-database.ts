@@ -1,3 +1,6 @@
+import { DatabaseUrlError } from '../connect/database-url-error.js';
+import type { Dsn } from '../connect/dsn.js';
+import { parseDsn } from '../connect/parse-dsn.js';
 import { ConcurrencyLimiter } from '../core/concurrency-limiter.js';
 import {
   expectIntegerAtLeast,
@@ -11,7 +14,6 @@ import { DbOpRunner } from '../runner/dbop-runner.js';
 import { type DbOpRunnerOptions, runnerOptionKeys } from '../runner/runner-options.js';
 import type { ParameterDialect } from './bind-parameters.js';
 import { Database } from './database.js';
-import { type DatabaseTarget, parseDatabaseUrl } from './database-url.js';
 import type { ConnectorSettings } from './drivers/driver-connector.js';
 import { openConnector } from './drivers/open-connector.js';
 import { ErrorCounter } from './error-counter.js';
@@ -38,7 +40,8 @@ export interface DatabaseOptions extends DbOpRunnerOptions {
 /**
  * Opens a database by URL: postgres:// or postgresql:// (pg), mysql:// (mysql2), mariadb:// (mariadb),
  * sqlite:PATH (better-sqlite3), pglite:PATH or pglite:memory. The driver is imported on first use; a
- * missing one fails with the package to install. Errors never show the password.
+ * missing one fails with the package to install. The driver gets the parsed settings, never the URL; errors
+ * and `db.url` never show the password.
  * @example
  * const db = await createDatabase('postgres://app@localhost/shop');
  * await db.transaction((conn) => conn.execute('UPDATE stock SET n = n - 1 WHERE sku = :sku', { sku: 'A-1' }));
@@ -49,7 +52,12 @@ export async function createDatabase(urlOrOptions: string | DatabaseOptions): Pr
     typeof urlOrOptions === 'string'
       ? { url: urlOrOptions }
       : expectOptions(urlOrOptions, databaseKeys, 'createDatabase()');
-  const target = parseDatabaseUrl(options.url);
+  const target = parseDsn(options.url);
+  if ((target.hosts?.length ?? 0) > 1) {
+    throw new DatabaseUrlError(
+      `The database URL "${target.redacted}" names ${target.hosts?.length} hosts; createDatabase connects to one (multi-host failover is not supported yet; \`dbop check\` checks each host)`,
+    );
+  }
   const settings = resolveSettings(options);
   const {
     url: _url,
@@ -84,7 +92,7 @@ const databaseKeys: ReadonlySet<string> = new Set([
   ...runnerOptionKeys,
 ]);
 
-function parameterDialect(target: DatabaseTarget): ParameterDialect {
+function parameterDialect(target: Dsn): ParameterDialect {
   if (target.backend === 'sqlite') return 'sqlite';
   return target.backend === 'postgres' || target.backend === 'cockroach' ? 'postgres' : 'mysql';
 }

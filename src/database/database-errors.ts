@@ -1,11 +1,6 @@
 import { DbopError, type DbopErrorOptions } from '../core/errors.js';
 
-/** A database URL that does not parse; the message names the bad part, with the password redacted. */
-export class DatabaseUrlError extends DbopError {
-  constructor(message: string, options?: DbopErrorOptions) {
-    super('DBOP_BAD_URL', message, options);
-  }
-}
+export { DatabaseUrlError } from '../connect/database-url-error.js';
 
 /** The driver a URL needs is not installed; the message names the package to install. */
 export class DriverMissingError extends DbopError {

@@ -1,5 +1,5 @@
+import type { DriverName } from '../connect/dsn.js';
 import { DriverMissingError } from './database-errors.js';
-import type { DriverName } from './database-url.js';
 
 const loaded = new Map<string, Promise<unknown>>();
 

@@ -1,5 +1,8 @@
+import { buildDsn } from '../../connect/build-dsn.js';
+import type { Dsn, DsnHost } from '../../connect/dsn.js';
+import { formatDsn } from '../../connect/format-dsn.js';
+import { parseDsn } from '../../connect/parse-dsn.js';
 import { createDatabase } from '../../database/create-database.js';
-import { type DatabaseHost, type DatabaseTarget, parseDatabaseUrl } from '../../database/database-url.js';
 import type { CliCommand } from '../cli-command.js';
 import type { CliIo } from '../cli-io.js';
 import { errorLine } from '../error-line.js';
@@ -49,7 +52,7 @@ export const checkCommand: CliCommand = {
       max: 600_000,
       fallback: 5000,
     });
-    const target = parseDatabaseUrl(url);
+    const target = parseDsn(url);
     const hosts = target.hosts ?? [undefined];
     const results: HostCheck[] = [];
     for (const host of hosts) results.push(await checkHost(target, host, connectTimeoutMs));
@@ -60,8 +63,8 @@ export const checkCommand: CliCommand = {
 };
 
 async function checkHost(
-  target: DatabaseTarget,
-  host: DatabaseHost | undefined,
+  target: Dsn,
+  host: DsnHost | undefined,
   connectTimeoutMs: number,
 ): Promise<HostCheck> {
   const label =
@@ -72,7 +75,7 @@ async function checkHost(
   let db: Awaited<ReturnType<typeof createDatabase>> | undefined;
   try {
     db = await createDatabase({
-      url: host === undefined ? target.url : withHost(target.url, host),
+      url: formatDsn(host === undefined ? target : buildDsn(target, { hosts: [host] })),
       max: 1,
       maxRetries: 0,
       connectTimeoutMs,
@@ -102,7 +105,7 @@ async function checkHost(
   }
 }
 
-function probeSql(backend: string, target: DatabaseTarget): string {
+function probeSql(backend: string, target: Dsn): string {
   if (backend === 'sqlite') return "SELECT 'SQLite ' || sqlite_version() AS version, 'embedded' AS role";
   if (backend === 'postgres') {
     const embedded = target.driver === '@electric-sql/pglite';
@@ -114,18 +117,7 @@ function probeSql(backend: string, target: DatabaseTarget): string {
   return "SELECT VERSION() AS version, CASE WHEN @@read_only = 1 THEN 'read-only' ELSE 'primary' END AS role";
 }
 
-/** The same URL with one host in place of the host list (credentials and query kept). */
-function withHost(url: string, host: DatabaseHost): string {
-  const start = url.indexOf('//') + 2;
-  const end = url.slice(start).search(/[/?#]/);
-  const authority = end === -1 ? url.slice(start) : url.slice(start, start + end);
-  const at = authority.lastIndexOf('@');
-  const name = host.host.includes(':') ? `[${host.host}]` : host.host;
-  const hostPart = host.port === undefined ? name : `${name}:${host.port}`;
-  return `${url.slice(0, start)}${authority.slice(0, at + 1)}${hostPart}${end === -1 ? '' : url.slice(start + end)}`;
-}
-
-function defaultPort(target: DatabaseTarget): number {
+function defaultPort(target: Dsn): number {
   return target.backend === 'postgres' ? 5432 : 3306;
 }
 

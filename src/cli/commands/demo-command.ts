@@ -1,4 +1,4 @@
-import { parseDatabaseUrl } from '../../database/database-url.js';
+import { parseDsn } from '../../connect/parse-dsn.js';
 import type { CliCommand } from '../cli-command.js';
 import type { CliIo } from '../cli-io.js';
 import { formatDemoReport } from '../demo/demo-report.js';
@@ -50,7 +50,7 @@ export const demoCommand: CliCommand = {
     );
     const url = parsed.values.url as string | undefined;
     if (url !== undefined) {
-      const target = parseDatabaseUrl(url);
+      const target = parseDsn(url);
       if (target.hosts === undefined) {
         throw new UsageError(
           'dbop demo: --url must be a postgres://, mysql:// or mariadb:// server; omit it for SQLite',

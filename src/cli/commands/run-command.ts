@@ -1,7 +1,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { parseDsn } from '../../connect/parse-dsn.js';
 import { channelNames, type RetryMessage } from '../../core/diagnostics.js';
 import { createDatabase } from '../../database/create-database.js';
-import { parseDatabaseUrl } from '../../database/database-url.js';
 import type { CliCommand } from '../cli-command.js';
 import type { CliIo } from '../cli-io.js';
 import { formatRows } from '../format-rows.js';
@@ -50,7 +50,7 @@ export const runCommand: CliCommand = {
     const sql = parsed.positionals[0];
     if (sql === undefined || sql.trim() === '')
       throw new UsageError('dbop run: missing the SQL statement to run');
-    parseDatabaseUrl(url);
+    parseDsn(url);
     const range = { min: 1, max: 86_400_000, fallback: 0 };
     const lockTimeoutMs = integerFlag('run', parsed, 'lock-timeout', range);
     const statementTimeoutMs = integerFlag('run', parsed, 'statement-timeout', range);

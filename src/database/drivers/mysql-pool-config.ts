@@ -1,4 +1,4 @@
-import type { DatabaseTarget } from '../database-url.js';
+import type { Dsn } from '../../connect/dsn.js';
 import type { ConnectorSettings } from './driver-connector.js';
 import { mysqlUrlOptions } from './mysql-url-options.js';
 
@@ -7,7 +7,7 @@ export type MysqlFlavor = 'mysql' | 'mariadb';
 
 /** Pool options both MySQL-family drivers accept, from the URL; `?flavor=` is ours and is taken out. */
 export function mysqlPoolConfig(
-  target: DatabaseTarget,
+  target: Dsn,
   settings: ConnectorSettings,
 ): { flavor: MysqlFlavor | undefined; config: Record<string, unknown> } {
   const { flavor, ...query } = target.query ?? {};

@@ -1,12 +1,13 @@
+import type { Dsn } from '../../connect/dsn.js';
 import { importBetterSqlite3 } from '../../sessions/better-sqlite3/better-sqlite3-connect.js';
 import { importMariadb, mariadbConnect } from '../../sessions/mariadb/mariadb-connect.js';
 import { importMysql2, mysql2Connect } from '../../sessions/mysql2/mysql2-connect.js';
 import { importPg, pgConnect } from '../../sessions/pg/pg-connect.js';
 import { importPglite } from '../../sessions/pglite/pglite-connect.js';
-import type { DatabaseTarget } from '../database-url.js';
 import { loadDriver } from '../load-driver.js';
 import type { ConnectorSettings, DriverConnector } from './driver-connector.js';
 import { mysqlPoolConfig } from './mysql-pool-config.js';
+import { pgPoolConfig } from './pg-pool-config.js';
 import { pgliteConnector } from './pglite-connector.js';
 import { sqliteConnector } from './sqlite-connector.js';
 
@@ -14,16 +15,12 @@ import { sqliteConnector } from './sqlite-connector.js';
  * Loads the URL's driver (on first use: the import() lives in its sessions folder) and opens its pool.
  * Pools of the drivers that have one are theirs until dbop's pool lands; SQLite and PGlite get a local one.
  */
-export async function openConnector(
-  target: DatabaseTarget,
-  settings: ConnectorSettings,
-): Promise<DriverConnector> {
+export async function openConnector(target: Dsn, settings: ConnectorSettings): Promise<DriverConnector> {
   switch (target.driver) {
     case 'pg': {
       const pg = pgConnect(await loadDriver('pg', importPg), {
-        connectionString: target.url,
+        config: pgPoolConfig(target, settings),
         max: settings.max,
-        connectTimeoutMs: settings.connectTimeoutMs,
       });
       return { ...pg, backend: () => 'postgres' };
     }

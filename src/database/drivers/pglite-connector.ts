@@ -1,11 +1,11 @@
+import type { Dsn } from '../../connect/dsn.js';
 import type { Session } from '../../core/session.js';
 import { pgliteConnect } from '../../sessions/pglite/pglite-connect.js';
-import type { DatabaseTarget } from '../database-url.js';
 import { LocalPool } from '../local-pool.js';
 import type { DriverConnector } from './driver-connector.js';
 
 /** One embedded PGlite database. It has a single connection, so callers take turns on it. */
-export function pgliteConnector(module: unknown, target: DatabaseTarget): DriverConnector {
+export function pgliteConnector(module: unknown, target: Dsn): DriverConnector {
   const driver = pgliteConnect(module, target.path ?? 'memory');
   const pool = new LocalPool<Session>({ create: () => driver.open(), destroy: async () => {} }, 1);
   return {

@@ -1,9 +1,9 @@
+import type { Dsn } from '../../connect/dsn.js';
 import type { Session } from '../../core/session.js';
 import {
   type BetterSqlite3Database,
   betterSqlite3Connect,
 } from '../../sessions/better-sqlite3/better-sqlite3-connect.js';
-import type { DatabaseTarget } from '../database-url.js';
 import { LocalPool } from '../local-pool.js';
 import type { ConnectorSettings, DriverConnector } from './driver-connector.js';
 
@@ -12,11 +12,7 @@ import type { ConnectorSettings, DriverConnector } from './driver-connector.js';
  * the event loop (and so the very connection that holds the lock, when it is in this process): the busy
  * timeout stays small and dbop's async backoff does the waiting.
  */
-export function sqliteConnector(
-  module: unknown,
-  target: DatabaseTarget,
-  settings: ConnectorSettings,
-): DriverConnector {
+export function sqliteConnector(module: unknown, target: Dsn, settings: ConnectorSettings): DriverConnector {
   const path = target.path ?? ':memory:';
   const driver = betterSqlite3Connect(module, {
     path,

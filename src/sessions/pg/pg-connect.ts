@@ -4,10 +4,12 @@ import type { PgClientLike, PgPoolLike } from './pg-types.js';
 
 /** How {@link pgConnect} opens node-postgres's Pool. */
 export interface PgConnectOptions {
-  /** Holds the password: never print it. */
-  readonly connectionString: string;
+  /**
+   * Connection settings (host, port, user, password, database, ssl...), never a connection string: pg would
+   * parse it again. Holds the password: never print it.
+   */
+  readonly config: Readonly<Record<string, unknown>>;
   readonly max: number;
-  readonly connectTimeoutMs: number;
 }
 
 /** A pooled pg client as a session's raw handle. */
@@ -40,11 +42,7 @@ export function importPg(): Promise<unknown> {
 /** Sessions over pg's own Pool (until dbop's pool lands); `module` is what {@link importPg} resolved to. */
 export function pgConnect(module: unknown, options: PgConnectOptions): PgConnection {
   const pg = ((module as { default?: PgModule }).default ?? module) as PgModule;
-  const pool = new pg.Pool({
-    connectionString: options.connectionString,
-    max: options.max,
-    connectionTimeoutMillis: options.connectTimeoutMs,
-  });
+  const pool = new pg.Pool({ ...options.config, max: options.max });
   // An idle client killed by the server must not crash the process; the next acquire gets a fresh one.
   pool.on('error', () => {});
   const source = pgPoolSource(pool);

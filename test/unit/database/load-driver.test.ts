@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { DriverName } from '../../../src/connect/dsn.js';
 import { isDbopError } from '../../../src/core/errors.js';
 import { DriverMissingError } from '../../../src/database/database-errors.js';
-import type { DriverName } from '../../../src/database/database-url.js';
 import { loadDriver } from '../../../src/database/load-driver.js';
 import { importPg } from '../../../src/sessions/pg/pg-connect.js';
 

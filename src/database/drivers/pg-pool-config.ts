@@ -1,0 +1,64 @@
+import { DatabaseUrlError } from '../../connect/database-url-error.js';
+import type { Dsn } from '../../connect/dsn.js';
+import type { ConnectorSettings } from './driver-connector.js';
+
+const supported = 'sslmode, ssl, application_name, options';
+
+/**
+ * node-postgres connection settings from a parsed URL: an object, never the URL itself, so pg does not
+ * parse it a second time (and fail on a password holding an unencoded '/', '?' or '#'). The query
+ * parameters are typed and known ones only, as for mysql: and mariadb:.
+ */
+export function pgPoolConfig(dsn: Dsn, settings: ConnectorSettings): Record<string, unknown> {
+  const host = dsn.hosts?.[0];
+  const config: Record<string, unknown> = {
+    host: host?.host,
+    port: host?.port ?? 5432,
+    ...(dsn.user === undefined ? {} : { user: dsn.user }),
+    ...(dsn.password === undefined ? {} : { password: dsn.password }),
+    ...(dsn.database === undefined ? {} : { database: dsn.database }),
+    connectionTimeoutMillis: settings.connectTimeoutMs,
+  };
+  for (const [key, value] of Object.entries(dsn.query ?? {})) {
+    switch (key) {
+      case 'application_name':
+      case 'options':
+        config[key] = value;
+        break;
+      case 'sslmode':
+        config.ssl = sslMode(value, dsn);
+        break;
+      case 'ssl':
+        if (value === 'true' || value === '1') config.ssl = true;
+        else if (value === 'false' || value === '0') config.ssl = false;
+        else throw bad(key, 'true or false', dsn);
+        break;
+      default:
+        throw new DatabaseUrlError(
+          `Unsupported query parameter in database URL "${dsn.redacted}" (supported: ${supported})`,
+        );
+    }
+  }
+  return config;
+}
+
+/** pg's own reading of sslmode: every mode that asks for SSL verifies the certificate, except no-verify. */
+function sslMode(value: string, dsn: Dsn): boolean | { rejectUnauthorized: false } {
+  switch (value) {
+    case 'disable':
+      return false;
+    case 'prefer':
+    case 'require':
+    case 'verify-ca':
+    case 'verify-full':
+      return true;
+    case 'no-verify':
+      return { rejectUnauthorized: false };
+    default:
+      throw bad('sslmode', 'disable, prefer, require, verify-ca, verify-full or no-verify', dsn);
+  }
+}
+
+function bad(key: string, expected: string, dsn: Dsn): DatabaseUrlError {
+  return new DatabaseUrlError(`Expected \`${key}\` in database URL "${dsn.redacted}" to be ${expected}`);
+}
