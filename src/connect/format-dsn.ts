@@ -35,7 +35,10 @@ export function formatDsnParts(dsn: Formattable, password: string | undefined): 
 }
 
 function formatHost(host: { readonly host: string; readonly port?: number }): string {
-  const name = host.host.includes(':') ? `[${host.host}]` : encode(host.host);
+  // The parser takes a host of unreserved characters and percent-escapes only: !'()* are escaped too.
+  const name = host.host.includes(':')
+    ? `[${host.host}]`
+    : encode(host.host).replace(/[!'()*]/g, (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`);
   return host.port === undefined ? name : `${name}:${host.port}`;
 }
 

@@ -14,12 +14,20 @@ export interface DsnAuthority {
 /** Reads `user:password@host1:port1,host2/database?key=value` from `from` to the end of `text`. */
 export function parseDsnAuthority(text: DsnText, from: number): DsnAuthority {
   // The userinfo ends at the LAST '@': a password with an unencoded '/', '?', '#' or '@' must not spill
-  // into the host, port or path (and from there into an error message). An '@' in the database name or a
-  // query value must be percent-encoded (%40).
+  // into the host, port or path (and from there into an error message). A user name with an unencoded
+  // '/', '?' or '#' is refused rather than guessed at: it is as likely an '@' in the path or query.
   const at = text.findLast('@', from);
+  const colon = text.find(':', from, Math.max(at, from));
+  const unencoded = at === -1 ? colon : text.find('/?#', from, colon);
+  if (unencoded < colon) {
+    throw text.fail(
+      'An unencoded "/", "?" or "#" in the user name, or an unencoded "@" after the host,',
+      unencoded,
+      ': percent-encode it (%2F, %3F, %23, %40)',
+    );
+  }
   const result: DsnAuthority = { hosts: [], query: Object.create(null) as Record<string, string> };
   if (at !== -1) {
-    const colon = text.find(':', from, at);
     if (colon > from) result.user = text.decode(from, colon, 'user name');
     if (colon < at - 1) result.password = text.decode(colon + 1, at, 'password');
   }
