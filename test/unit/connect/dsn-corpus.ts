@@ -42,6 +42,9 @@ export const secretArbitrary: fc.Arbitrary<{ password: string; core: string }> =
 const shapes: ReadonlyArray<readonly [string, (password: string, core: string) => string]> = [
   ['valid', (p) => `postgres://u:${p}@127.0.0.1:5432/db`],
   ['valid mysql', (p) => `mysql://root:${p}@127.0.0.1:3306/db?charset=utf8mb4`],
+  ['valid, encoded', (p) => `postgres://u:${encodeURIComponent(p)}@127.0.0.1:5432/db?application_name=x`],
+  ['valid mariadb, encoded', (p) => `mariadb://u:${encodeURIComponent(p)}@127.0.0.1:3306/db`],
+  ['valid mysql, encoded', (p) => `mysql://u:${encodeURIComponent(p)}@127.0.0.1:3306/db`],
   ['user with @', (p) => `postgres://us@er:${p}@127.0.0.1:5432/postgres`],
   ['missing scheme', (p) => `u:${p}@127.0.0.1:5432/db`],
   ['missing scheme, slashes', (p) => `//u:${p}@127.0.0.1/db`],
@@ -80,4 +83,14 @@ export const secretUrlArbitrary: fc.Arbitrary<SecretUrl> = fc
 /** A fixed sample of the corpus (seeded), for the slower end-to-end checks. */
 export function secretUrlSample(count: number): SecretUrl[] {
   return fc.sample(secretUrlArbitrary, { numRuns: count, seed: 10 });
+}
+
+/** `perShape` URLs of every shape (seeded), so an end-to-end check covers each one. */
+export function secretUrlsByShape(perShape: number): SecretUrl[] {
+  const secrets = fc.sample(secretArbitrary, { numRuns: perShape * shapes.length, seed: 10 });
+  return shapes.flatMap(([shape, make], index) =>
+    secrets
+      .slice(index * perShape, (index + 1) * perShape)
+      .map(({ password, core }) => ({ url: make(password, core), core, shape })),
+  );
 }
