@@ -51,9 +51,15 @@ export class DsnText {
     return this.#text.startsWith(prefix, at);
   }
 
-  /** The first index in [from, to) holding one of `chars`, or `to`. */
+  /** The first index in [from, to) holding one of `chars` (up to three), or `to`. */
   find(chars: string, from: number, to: number = this.#text.length): number {
-    for (let index = from; index < to; index += 1) if (chars.includes(this.#text[index]!)) return index;
+    const a = chars.charCodeAt(0);
+    const b = chars.length > 1 ? chars.charCodeAt(1) : a;
+    const c = chars.length > 2 ? chars.charCodeAt(2) : a;
+    for (let index = from; index < to; index += 1) {
+      const code = this.#text.charCodeAt(index);
+      if (code === a || code === b || code === c) return index;
+    }
     return to;
   }
 

@@ -13,8 +13,8 @@ export interface DsnHost {
 }
 
 /**
- * A parsed database URL: the driver to load and how to reach the database. Frozen; `password` is
- * non-enumerable, so JSON, util.inspect and logs never show it; `redacted` is the URL to print.
+ * A parsed database URL: the driver to load and how to reach the database. Frozen; `password` is not an
+ * own enumerable property, so JSON, util.inspect and logs never show it; `redacted` is the URL to print.
  */
 export interface Dsn {
   readonly scheme: DsnScheme;
@@ -23,8 +23,8 @@ export interface Dsn {
   /** Network URLs only, in the URL's order (several for a multi-host URL). */
   readonly hosts?: readonly DsnHost[];
   readonly user?: string;
-  /** Never print it; it is non-enumerable. */
-  readonly password?: string;
+  /** Never print it: a getter, so JSON, util.inspect and object spread do not see it. */
+  readonly password?: string | undefined;
   readonly database?: string;
   /** Network URLs only: the query parameters, decoded; password parameters are refused at parse time. */
   readonly query?: Readonly<Record<string, string>>;
