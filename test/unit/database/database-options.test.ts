@@ -62,23 +62,6 @@ describe('Database options are checked, and a bad one is a rejected promise', ()
     expect(db.stats().pool.inUse).toBe(0);
   });
 
-  it('acquire(): good options reach BEGIN (PGlite: readOnly refuses a write)', async () => {
-    const pglite = await createDatabase('pglite:memory');
-    try {
-      await pglite.query('CREATE TABLE item (id int PRIMARY KEY)');
-      await expect(
-        pglite.acquire((conn) => conn.execute('INSERT INTO item (id) VALUES (1)'), {
-          readOnly: true,
-          isolationLevel: 'serializable',
-        }),
-      ).rejects.toMatchObject({ code: '25006' });
-      await pglite.acquire((conn) => conn.execute('INSERT INTO item (id) VALUES (1)'), { readOnly: false });
-      expect((await pglite.query('SELECT id FROM item')).rows).toEqual([{ id: 1 }]);
-    } finally {
-      await pglite.close();
-    }
-  });
-
   it('deadlockRetryExecute(): unknown keys and bad values', async () => {
     const cases: Array<[unknown, string]> = [
       [

@@ -3,11 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isDbopError } from '../../../src/core/errors.js';
-import { createDatabase } from '../../../src/database/create-database.js';
-import type { Database } from '../../../src/database/database.js';
+import { isDbopError } from '../../src/core/errors.js';
+import { createDatabase } from '../../src/database/create-database.js';
+import type { Database } from '../../src/database/database.js';
 
-// The facade on the two embedded drivers: real better-sqlite3 files and a real PGlite instance.
+// The facade on the two embedded drivers: real better-sqlite3 files and a real PGlite instance. PGlite takes
+// seconds to start (6 to 10 s on a loaded 2-core machine), hence the `embedded` project and its timeouts.
 describe('createDatabase on SQLite', () => {
   let dir: string;
   let path: string;
@@ -185,5 +186,17 @@ describe('createDatabase on PGlite', () => {
       }),
     ).rejects.toThrow('undo');
     expect((await db.query('SELECT count(*)::int AS c FROM n')).rows).toEqual([{ c: 450 }]);
+  });
+
+  it('acquire(): good options reach BEGIN (readOnly refuses a write, then a writable one commits)', async () => {
+    await db.query('CREATE TABLE item (id int PRIMARY KEY)');
+    await expect(
+      db.acquire((conn) => conn.execute('INSERT INTO item (id) VALUES (1)'), {
+        readOnly: true,
+        isolationLevel: 'serializable',
+      }),
+    ).rejects.toMatchObject({ code: '25006' });
+    await db.acquire((conn) => conn.execute('INSERT INTO item (id) VALUES (1)'), { readOnly: false });
+    expect((await db.query('SELECT id FROM item')).rows).toEqual([{ id: 1 }]);
   });
 });
