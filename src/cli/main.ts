@@ -6,15 +6,18 @@ import { classifyCommand } from './commands/classify-command.js';
 import { demoCommand } from './commands/demo-command.js';
 import { runCommand } from './commands/run-command.js';
 import { errorLine } from './error-line.js';
+import { packageVersion } from './package-version.js';
 
 const commands: readonly CliCommand[] = [demoCommand, runCommand, checkCommand, classifyCommand];
 
 const help = `Usage: dbop <command> [options]
+       dbop --version
 
 Commands:
 ${commands.map((command) => `  ${command.name.padEnd(10)}${command.summary}`).join('\n')}
 
-Run "dbop <command> --help" for a command's options.
+Run "dbop <command> --help" for a command's options. run and check default to the DATABASE_URL
+environment variable when --url is not given; demo does not (see "dbop demo --help").
 `;
 
 /**
@@ -26,6 +29,10 @@ export async function main(args: readonly string[], io: CliIo = processIo()): Pr
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     (name === undefined ? io.stderr : io.stdout).write(help);
     return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-v') {
+    io.stdout.write(`dbop ${packageVersion()}\n`);
+    return 0;
   }
   const command = commands.find((candidate) => candidate.name === name);
   if (command === undefined) {

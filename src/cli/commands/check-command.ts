@@ -2,20 +2,23 @@ import { buildDsn } from '../../connect/build-dsn.js';
 import type { Dsn, DsnHost } from '../../connect/dsn.js';
 import { formatDsn } from '../../connect/format-dsn.js';
 import { parseDsn } from '../../connect/parse-dsn.js';
+import { isDbopError } from '../../core/errors.js';
 import { createDatabase } from '../../database/create-database.js';
+import type { DriverMissingError } from '../../database/database-errors.js';
 import type { CliCommand } from '../cli-command.js';
 import type { CliIo } from '../cli-io.js';
+import { commandUrl } from '../command-url.js';
 import { errorLine } from '../error-line.js';
 import { integerFlag, parseCommandArgs } from '../parse-command-args.js';
-import { UsageError } from '../usage-error.js';
 
-const help = `Usage: dbop check --url URL [--timeout MS] [--json]
+const help = `Usage: dbop check [--url URL] [--timeout MS] [--json]
 
 Checks each host of a database URL: reachable or not (and why), role (primary, standby, read-only,
 embedded), server version, connect time and the round-trip latency of one query.
 
   --url URL       postgres://, mysql://, mariadb://, sqlite:PATH or pglite:PATH; several hosts as
-                  postgres://user@host1:5432,host2:5433/db
+                  postgres://user@host1:5432,host2:5433/db; default: the DATABASE_URL
+                  environment variable
   --timeout MS    connect timeout per host (default 5000)
   --json          print the results as JSON
 
@@ -26,6 +29,8 @@ Exit code 0 when every host is reachable, 1 otherwise.
 export interface HostCheck {
   readonly host: string;
   readonly reachable: boolean;
+  /** Set when the URL's driver package is not installed: nothing was tried on the network. */
+  readonly driverMissing?: string;
   readonly role?: string;
   readonly version?: string;
   readonly connectMs?: number;
@@ -45,8 +50,7 @@ export const checkCommand: CliCommand = {
       { url: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'boolean' } },
       0,
     );
-    const url = parsed.values.url as string | undefined;
-    if (url === undefined) throw new UsageError('dbop check: --url is required');
+    const url = commandUrl('check', parsed.values.url, io);
     const connectTimeoutMs = integerFlag('check', parsed, 'timeout', {
       min: 1,
       max: 600_000,
@@ -99,6 +103,10 @@ async function checkHost(
       latencyMs: round(latencyMs),
     };
   } catch (error) {
+    if (isDbopError(error, 'DBOP_DRIVER_MISSING')) {
+      const missing = (error as DriverMissingError).packageName;
+      return { host: label, reachable: false, driverMissing: missing, error: driverMissing(missing) };
+    }
     return { host: label, reachable: false, error: errorLine(error).replace(/^dbop: /, '') };
   } finally {
     await db?.close().catch(() => undefined);
@@ -125,7 +133,12 @@ function round(ms: number): number {
   return Math.round(ms * 10) / 10;
 }
 
+function driverMissing(packageName: string): string {
+  return `driver not installed (npm install ${packageName})`;
+}
+
 function describe(result: HostCheck): string {
+  if (result.driverMissing !== undefined) return `${result.host}  ${driverMissing(result.driverMissing)}`;
   if (!result.reachable) return `${result.host}  unreachable  ${result.error ?? ''}`;
   return `${result.host}  reachable  ${result.role}  ${result.version}  connect ${result.connectMs} ms, query ${result.latencyMs} ms`;
 }

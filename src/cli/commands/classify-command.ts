@@ -3,6 +3,7 @@ import { backends } from '../../core/classification.js';
 import { classify } from '../../dialects/classify.js';
 import type { CliCommand } from '../cli-command.js';
 import type { CliIo } from '../cli-io.js';
+import { isListedErrorCode } from '../listed-error-code.js';
 import { parseCommandArgs } from '../parse-command-args.js';
 import { UsageError } from '../usage-error.js';
 
@@ -10,10 +11,13 @@ const help = `Usage: dbop classify CODE [--backend B] [--json]
 
 Shows how dbop classifies an error code: its kind, whether a retry can help, and at which scope.
 
-  CODE            a PostgreSQL SQLSTATE (40001), a MySQL/MariaDB errno (1213) or driver code name
-                  (ER_LOCK_DEADLOCK), an SQLite code name (SQLITE_BUSY) or a Node error code (ECONNRESET)
+  CODE            a PostgreSQL SQLSTATE (40001), a MySQL/MariaDB errno (1213), an SQLite code name
+                  (SQLITE_BUSY) or a Node error code (ECONNRESET)
   --backend B     ${backends.join(', ')}; guessed from CODE when absent (a bare errno shows mysql and mariadb)
   --json          print the classifications as JSON
+
+Exit code 0 when dbop knows CODE, 1 when no table of dbop lists it (an error with such a code is
+classified unknown: not retried), 2 for bad usage.
 
 Examples:
   dbop classify 40P01
@@ -42,9 +46,20 @@ export const classifyCommand: CliCommand = {
         `dbop classify: --backend must be one of ${backends.join(', ')}, got "${backend}"`,
       );
     }
-    const results = candidates(code.trim(), backend as Backend | undefined).map(([dialect, error]) =>
+    const found = candidates(code.trim(), backend as Backend | undefined);
+    const results = found.map(([dialect, error]) =>
       classify(error, dialect === undefined ? {} : { dialect }),
     );
+    const unknown = (result: Classification): boolean =>
+      result.kind === 'unknown' && !isListedErrorCode(result.code ?? code.trim());
+    if (results.every(unknown)) {
+      const where = found.map(([dialect]) => dialect ?? 'Node').join(' or ');
+      io.stderr.write(
+        `dbop classify: unknown code "${code.trim()}": no ${where} error table of dbop lists it, so an error ` +
+          'with this code is classified unknown and never retried\n',
+      );
+      return 1;
+    }
     if (parsed.values.json === true) {
       io.stdout.write(`${JSON.stringify(results.length === 1 ? results[0] : results, null, 2)}\n`);
     } else {

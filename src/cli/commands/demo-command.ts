@@ -15,7 +15,8 @@ attempts, retries by kind, failures, latency p50/p99, and an audit of the books 
 unchanged, no lost or doubled transfer). Exit code 0 only when the books balance.
 
   --url URL        postgres://, mysql:// or mariadb:// server (tables are created and dropped);
-                   default: an embedded SQLite file in a temp dir
+                   default: an embedded SQLite file in a temp dir. DATABASE_URL is not read: the
+                   demo loads a server only when its command line names one
   --workers N      concurrent workers, one connection each (default 8)
   --accounts N     accounts to move money between; fewer means more contention (default 10;
                    50 on PostgreSQL, whose deadlock detector waits deadlock_timeout, 1 s, per deadlock)
@@ -49,6 +50,9 @@ export const demoCommand: CliCommand = {
       0,
     );
     const url = parsed.values.url as string | undefined;
+    if (url === undefined && (io.env.DATABASE_URL ?? '') !== '') {
+      io.stderr.write('dbop demo: DATABASE_URL is ignored; pass --url to run the demo on a server\n');
+    }
     if (url !== undefined) {
       const target = parseDsn(url);
       if (target.hosts === undefined) {

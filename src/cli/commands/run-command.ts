@@ -4,17 +4,19 @@ import { channelNames, type RetryMessage } from '../../core/diagnostics.js';
 import { createDatabase } from '../../database/create-database.js';
 import type { CliCommand } from '../cli-command.js';
 import type { CliIo } from '../cli-io.js';
+import { commandUrl } from '../command-url.js';
 import { formatRows } from '../format-rows.js';
 import { integerFlag, parseCommandArgs } from '../parse-command-args.js';
 import { UsageError } from '../usage-error.js';
 
-const help = `Usage: dbop run --url URL [--read-only] [--lock-timeout MS] [--statement-timeout MS] [--retries N] [--json] SQL
+const help = `Usage: dbop run [--url URL] [--read-only] [--lock-timeout MS] [--statement-timeout MS] [--retries N] [--json] SQL
 
 Runs one SQL statement as a dbop step: in its own transaction, with retries for transient errors
 (serialization failures, deadlocks, lock timeouts, lost connections) and per-attempt server timeouts.
 Rows go to stdout; attempts and retries to stderr.
 
-  --url URL               postgres://, mysql://, mariadb://, sqlite:PATH or pglite:PATH
+  --url URL               postgres://, mysql://, mariadb://, sqlite:PATH or pglite:PATH;
+                          default: the DATABASE_URL environment variable
   --read-only             run in a read-only transaction
   --lock-timeout MS       lock wait limit of each attempt (default 10000)
   --statement-timeout MS  statement time limit of each attempt (default none)
@@ -45,8 +47,7 @@ export const runCommand: CliCommand = {
       },
       1,
     );
-    const url = parsed.values.url as string | undefined;
-    if (url === undefined) throw new UsageError('dbop run: --url is required');
+    const url = commandUrl('run', parsed.values.url, io);
     const sql = parsed.positionals[0];
     if (sql === undefined || sql.trim() === '')
       throw new UsageError('dbop run: missing the SQL statement to run');
