@@ -148,7 +148,8 @@ describeIfMariadb('DbOpRunner on MariaDB (mysql2)', () => {
         .run(s, (t) => t.query('SELECT SLEEP(10)'), { attemptTimeoutMs: 300 })
         .catch((e) => e);
       expect(error?.code).toBe('DBOP_ATTEMPT_TIMEOUT');
-      expect(Date.now() - started).toBeLessThan(3000);
+      // SLEEP(10) runs 10 s unless KILL QUERY ends it: 8 s still tells the two apart on a loaded machine.
+      expect(Date.now() - started).toBeLessThan(8000);
       expect(s.destroyed).toBe(false);
       const [rows] = await connection.query(
         'SELECT @@in_transaction AS t, @@SESSION.max_statement_time AS m',

@@ -195,7 +195,8 @@ describeIfPostgres('DbOpRunner on PostgreSQL (node-postgres)', () => {
         // dbop's timer normally wins; on a loaded host the server's backstop statement_timeout may come first.
         expect(isAttemptTimeoutError(error) || error?.code === '57014', String(error)).toBe(true);
       });
-      expect(Date.now() - started).toBeLessThan(3000); // the server statement was cancelled, not waited out
+      // pg_sleep(10) was cancelled, not waited out; 8 s still tells the two apart on a loaded machine.
+      expect(Date.now() - started).toBeLessThan(8000);
       await check();
     } finally {
       await single.end();

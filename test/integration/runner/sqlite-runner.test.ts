@@ -89,7 +89,9 @@ describe('DbOpRunner on SQLite (better-sqlite3, two connections to one file)', (
     expect(retries.every((r) => r.object.kind === 'lock-timeout' && Number(r.object.delayMs) <= 10)).toBe(
       true,
     );
-    expect(elapsed).toBeLessThan(1000);
+    // The delays above are the real check; this only catches a step that waits instead of retrying,
+    // with room for a loaded machine.
+    expect(elapsed).toBeLessThan(5000);
     expect(b.prepare('SELECT id FROM t ORDER BY id').all()).toEqual([{ id: 1 }, { id: 2 }]);
   });
 

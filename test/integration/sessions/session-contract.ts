@@ -255,7 +255,8 @@ export function sessionContract(setup: () => Promise<ContractFixture>): void {
         },
       ).catch((e: unknown) => e);
       expect(isAttemptTimeoutError(error)).toBe(true);
-      expect(Date.now() - started).toBeLessThan(3000);
+      // The slow queries sleep 10 s: 8 s tells a cancelled one from a waited-out one on a loaded machine.
+      expect(Date.now() - started).toBeLessThan(8000);
       expect(s.destroyed, 'destroyed').toBe(false);
       expect(s.inTransaction(), 'inTransaction').toBe(false);
       expect(f.cancelledByDbop?.(outcome), JSON.stringify(String(outcome.error))).toBe(true);
