@@ -49,7 +49,7 @@ describe('DATABASE_URL is the default URL of run and check', () => {
     // Without --url the bad DATABASE_URL is what runs, and its password stays out of the message.
     const bad = await cli(env, 'run', 'SELECT 1');
     expect(bad.code).toBe(2);
-    expect(bad.err).toMatch(/Unknown scheme "redis:"/);
+    expect(bad.err).toMatch(/Unsupported scheme "redis:"/);
     expect(bad.err).not.toContain('s3cret');
   });
 
