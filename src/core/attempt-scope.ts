@@ -4,12 +4,20 @@ import type { DialectSql, SettingStatements, TimeoutSettings } from './dialect-s
 import type { IsolationLevel, Session } from './session.js';
 import { isolationLevels } from './session.js';
 import {
+  forgetSessionSettings,
+  ownsSessionSettings,
+  recordSessionSettings,
+  sessionSettingsStatements,
+} from './session-settings.js';
+import { StatementScope } from './statement-scope.js';
+import {
   expectOptionalBoolean,
   expectOptionalOneOf,
   expectOptionalTimerMs,
   expectOptions,
   expectServerTimeoutMs,
 } from './validate.js';
+import { withLimit } from './with-limit.js';
 
 /** Options of {@link attemptScope}. */
 export interface AttemptScopeOptions {
@@ -23,6 +31,11 @@ export interface AttemptScopeOptions {
   readonly statementTimeoutMs?: number;
   /** How long cleanup after a timed-out attempt may take before the connection is destroyed (default 5000). */
   readonly cleanupTimeoutMs?: number;
+  /**
+   * One autocommit statement, no transaction: no BEGIN or COMMIT, timeouts kept as the connection's own
+   * settings. Only for idle sessions whose settings dbop owns (its own pool's); see {@link StatementScope}.
+   */
+  readonly autocommit?: boolean;
 }
 
 const knownKeys: ReadonlySet<string> = new Set([
@@ -31,6 +44,7 @@ const knownKeys: ReadonlySet<string> = new Set([
   'lockTimeoutMs',
   'statementTimeoutMs',
   'cleanupTimeoutMs',
+  'autocommit',
 ]);
 
 const resolvedOptions = new WeakSet<AttemptScopeOptions>();
@@ -44,6 +58,10 @@ export function resolveAttemptScopeOptions(options?: AttemptScopeOptions): Attem
   expectServerTimeoutMs('lockTimeoutMs', o.lockTimeoutMs);
   expectServerTimeoutMs('statementTimeoutMs', o.statementTimeoutMs);
   expectOptionalTimerMs('cleanupTimeoutMs', o.cleanupTimeoutMs);
+  expectOptionalBoolean('autocommit', o.autocommit);
+  if (o.autocommit === true && o.isolationLevel !== undefined) {
+    throw new TypeError('An `isolationLevel` needs a transaction: it cannot be set with `autocommit`');
+  }
   const resolved = Object.freeze({ ...o });
   resolvedOptions.add(resolved);
   return resolved;
@@ -63,7 +81,10 @@ export interface SessionAttemptScope extends AttemptScope {
  * await execute(() => session.query('UPDATE t SET n = n + 1'), { scope: () => attemptScope(session) });
  */
 export function attemptScope(session: Session, options?: AttemptScopeOptions): SessionAttemptScope {
-  return new SessionScope(session, resolveAttemptScopeOptions(options));
+  const resolved = resolveAttemptScopeOptions(options);
+  return resolved.autocommit === true
+    ? new StatementScope(session, resolved)
+    : new SessionScope(session, resolved);
 }
 
 /**
@@ -101,8 +122,17 @@ class SessionScope implements SessionAttemptScope {
     const restore = this.#pendingRestore;
     try {
       if (this.#state === 'transaction') {
-        this.#pendingRestore = [];
-        await session.commit({ alsoRun: restore });
+        if (session.sql.rollbackToUndoesSettings || restore.length === 0) {
+          this.#pendingRestore = [];
+          await session.commit({ alsoRun: restore });
+        } else {
+          // Session settings (MySQL, SQLite) outlive the transaction: restored after COMMIT, so its locks go
+          // a round trip sooner. The work is committed then: a restore that fails costs the connection, not
+          // the attempt, which must not be retried.
+          await session.commit();
+          this.#pendingRestore = [];
+          await session.batch(restore).catch((error: unknown) => session.destroy(error));
+        }
       } else if (this.#undoByRollbackTo) {
         await session.rollbackToSavepoint(this.#savepoint, { release: true });
       } else {
@@ -163,13 +193,24 @@ class SessionScope implements SessionAttemptScope {
       this.#nested = open;
       if (!open) {
         const readOnlyStep = readOnly ? sql.readOnlyStep(false) : undefined;
-        const settings = ownedSettings(sql, timeouts);
+        // Where settings are not transactional (MySQL, SQLite) and dbop owns the connection's, they become
+        // its own settings, sent only when they change, and are never restored.
+        const kept = !sql.rollbackToUndoesSettings && ownsSessionSettings(session);
+        const settings = kept
+          ? { apply: sessionSettingsStatements(session, timeouts), restore: [] }
+          : ownedSettings(sql, timeouts);
         this.#state = 'transaction';
-        await session.begin({
-          readOnly,
-          ...(options.isolationLevel === undefined ? {} : { isolationLevel: options.isolationLevel }),
-          alsoRun: readOnlyStep === undefined ? settings.apply : [...readOnlyStep.apply, ...settings.apply],
-        });
+        try {
+          await session.begin({
+            readOnly,
+            ...(options.isolationLevel === undefined ? {} : { isolationLevel: options.isolationLevel }),
+            alsoRun: readOnlyStep === undefined ? settings.apply : [...readOnlyStep.apply, ...settings.apply],
+          });
+        } catch (error) {
+          if (kept && settings.apply.length > 0) forgetSessionSettings(session);
+          throw error;
+        }
+        if (kept) recordSessionSettings(session, timeouts);
         this.#pendingRestore =
           readOnlyStep === undefined ? settings.restore : [...settings.restore, ...readOnlyStep.restore];
       } else {
@@ -250,17 +291,4 @@ function ownedSettings(sql: DialectSql, timeouts: TimeoutSettings): SettingState
     cache.set(key, statements);
   }
   return statements;
-}
-
-async function withLimit(work: Promise<void>, limitMs: number | undefined): Promise<void> {
-  if (limitMs === undefined) return work;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('cleanup timed out')), limitMs);
-  });
-  try {
-    await Promise.race([work, limit]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

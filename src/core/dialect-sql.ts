@@ -20,6 +20,27 @@ export interface SettingStatements {
   readonly restore: readonly string[];
 }
 
+/**
+ * The commit-marker table (MySQL family): a row with a random id written in the COMMIT batch tells, looked up
+ * from another connection after a lost COMMIT, whether that transaction committed.
+ */
+export interface CommitMarkerSql {
+  /** Creates the table when missing; DDL, so run outside any transaction. */
+  readonly create: string;
+  insert(id: string): string;
+  /** Column `found`: 1 when the marker committed. A locking read: waits while its transaction still runs. */
+  lookup(id: string): string;
+  /** Deletes a bounded number of markers older than an hour. */
+  readonly prune: string;
+}
+
+/** Checks a commit-marker id (32 hex digits) before it goes into SQL. */
+export function checkMarkerId(id: string): string {
+  if (!/^[0-9a-f]{32}$/.test(id))
+    throw new TypeError(`Expected a commit marker id of 32 hex digits, got ${id}`);
+  return id;
+}
+
 /** The SQL one backend needs for scopes, read-only steps and timeouts. Values are validated, never raw. */
 export interface DialectSql {
   readonly dialect: Backend;
@@ -47,12 +68,27 @@ export interface DialectSql {
     | undefined;
   timeouts(settings: TimeoutSettings, slot: number, scope: SettingScope): SettingStatements;
   /**
+   * Makes these values the connection's own settings, nothing saved: for a connection whose settings dbop
+   * owns (its pool's), set once and kept. An undefined value goes back to the server's default.
+   */
+  sessionTimeouts(settings: TimeoutSettings): readonly string[];
+  /**
    * Where BEGIN cannot say READ ONLY (SQLite): statements run right after BEGIN to make the transaction
    * read-only (`apply`), and the ones that undo them once it ended (`restore`).
    */
   readonly readOnlyTransaction?: SettingStatements;
-  /** A statement returning the current transaction id as column `xid` (Postgres), for commit verification. */
+  /**
+   * A statement returning the transaction's id as column `xid`, or NULL when it never wrote (Postgres), for
+   * commit verification: sent in the COMMIT batch, right before COMMIT, so it assigns no id of its own.
+   */
   readonly transactionIdQuery?: string;
+  /**
+   * The same id read at BEGIN, assigning one (so every transaction burns one): for drivers that lose the rows
+   * of a batch whose COMMIT failed, where the id must be known before COMMIT is sent.
+   */
+  readonly assignTransactionIdQuery?: string;
+  /** Commit markers, where the server keeps no transaction status to ask (MySQL, MariaDB). */
+  readonly commitMarker?: CommitMarkerSql;
 }
 
 /**

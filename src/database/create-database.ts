@@ -35,6 +35,14 @@ export interface DatabaseOptions extends DbOpRunnerOptions {
   readonly sqliteBusyTimeoutMs?: number;
   /** SQLite: switch a file database to WAL (readers and one writer side by side). Default true. */
   readonly sqliteWal?: boolean;
+  /**
+   * MySQL and MariaDB: verify a COMMIT whose connection was lost instead of reporting AmbiguousCommitError.
+   * Each write transaction then inserts a row into `dbop_commit_marker` (created on first use, pruned after an
+   * hour) with its COMMIT, and a lost COMMIT is settled by looking that row up on another connection: one
+   * more statement (a round trip) per write transaction. Default false. Postgres verifies without it (its
+   * transaction ids); SQLite needs none (a COMMIT cannot be lost in flight in the same process).
+   */
+  readonly verifyCommits?: boolean;
 }
 
 /**
@@ -65,6 +73,7 @@ export async function createDatabase(urlOrOptions: string | DatabaseOptions): Pr
     connectTimeoutMs: _c,
     sqliteBusyTimeoutMs: _b,
     sqliteWal: _w,
+    verifyCommits: _v,
     ...runnerOptions
   } = options;
   // On by default: one limiter per Database, so every unit on this pool shares one view of contention.
@@ -114,5 +123,7 @@ function resolveSettings(options: DatabaseOptions): ConnectorSettings {
   );
   const wal = orDefault(options.sqliteWal, true);
   expectOptionalBoolean('sqliteWal', wal);
-  return Object.freeze({ max, connectTimeoutMs, busyTimeoutMs, wal });
+  const verifyCommits = orDefault(options.verifyCommits, false);
+  expectOptionalBoolean('verifyCommits', verifyCommits);
+  return Object.freeze({ max, connectTimeoutMs, busyTimeoutMs, wal, verifyCommits });
 }

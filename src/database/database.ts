@@ -2,6 +2,7 @@ import type { AttemptContext } from '../core/attempt.js';
 import type { Backend } from '../core/classification.js';
 import { contentionKinds } from '../core/concurrency-limiter.js';
 import type { QueryResult, Session, SessionSource } from '../core/session.js';
+import { applySessionSettings, ownSessionSettings } from '../core/session-settings.js';
 import { describeValue } from '../core/validate.js';
 import { classify } from '../dialects/classify.js';
 import type { DbOpRunner } from '../runner/dbop-runner.js';
@@ -52,6 +53,8 @@ export class Database {
   readonly #source: SessionSource = {
     acquire: async () => {
       const real = await this.#take(undefined);
+      // The pool is dbop's: scopes keep timeouts as the connection's own settings, sent when they change.
+      ownSessionSettings(real);
       const counted = countingSession(real, (error) => this.#parts.errors.record(error));
       this.#real.set(counted, real);
       return counted;
@@ -98,6 +101,12 @@ export class Database {
    * or second when the statement takes no values: a second argument is read as options only when the SQL
    * has no `:name` placeholder, no third argument is given, and every one of its keys is an option of
    * run() (`name`, `readOnly`, `lockTimeoutMs`, ...). Anything else is parameters, as before.
+   * It runs alone, in autocommit: one round trip, no BEGIN or COMMIT, the timeouts kept as the pooled
+   * connection's settings. The statement is its own commit, so if the connection is lost while it runs, a
+   * write may or may not have been applied: that is an AmbiguousCommitError (E9) unless `readOnly` or
+   * `idempotent` says a retry is safe; here `readOnly` is the caller's word, not enforced by the server
+   * (run() opens a READ ONLY transaction). A write with `attemptTimeoutMs`, `deadlineMs` or `signal` runs in
+   * a transaction of its own instead, so that a cut-off attempt is rolled back before the next one.
    * @example const { rows } = await db.query('SELECT * FROM player WHERE id = :id', { id: 42 });
    * @example const { rows } = await db.query('SELECT count(*) AS n FROM player', { readOnly: true });
    */
@@ -130,11 +139,22 @@ export class Database {
     }
     checkRunOptions(options, 'run', 'db.query()');
     const given = options ?? {};
+    const named = { ...given, name: given.name ?? 'query' };
+    // One autocommit statement, the driver's single round trip. A write that a time limit or an abort may
+    // cut off keeps its own transaction: an autocommit write stopped mid-flight may or may not have been
+    // applied, and only a transaction rolls it back for sure before the retry.
+    const guarded =
+      given.attemptTimeoutMs !== undefined || given.deadlineMs !== undefined || given.signal !== undefined;
     // Checked above: straight to the unit, not through run()'s second check.
-    return this.#unit((connection) => connection.execute<Row>(sql, params), {
-      ...given,
-      name: given.name ?? 'query',
-    });
+    if (guarded && given.readOnly !== true && given.idempotent !== true) {
+      return this.#unit((connection) => connection.execute<Row>(sql, params), named);
+    }
+    if (this.#closed) throw new DatabaseClosedError();
+    return this.#parts.runner.statement(
+      this.#source,
+      (s) => this.#connection(s, undefined).execute<Row>(sql, params),
+      named,
+    );
   }
 
   /**
@@ -173,6 +193,8 @@ export class Database {
     const real = await this.#take('acquire');
     const session = countingSession(real, (error) => this.#parts.errors.record(error, 'acquire'));
     try {
+      // acquire() runs with the server's own settings, whatever run() and query() left on the connection.
+      await applySessionSettings(session, {});
       await session.begin(begin);
       const result = await fn(this.#connection(session, 'acquire', () => session.begin(begin)));
       await session.commit();

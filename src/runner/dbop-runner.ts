@@ -163,6 +163,46 @@ export class DbOpRunner {
     ) as Promise<T | D>;
   }
 
+  /**
+   * Runs fn as one autocommit statement per attempt, on a fresh session from source each time: no BEGIN
+   * and no COMMIT, timeouts kept as the connection's own settings (so only for a source whose idle sessions
+   * and their settings dbop owns, as createDatabase's pool). The statement is its own commit: a connection
+   * lost while it ran leaves a write's outcome unknown (E9), ambiguous unless readOnly or idempotent.
+   */
+  statement<T, Raw, D = undefined>(
+    source: SessionSource<Raw>,
+    fn: StepFunction<T, Raw>,
+    options: RunOptions<D> = {},
+  ): Promise<T | D> {
+    try {
+      checkRunOptions(options, 'run', 'statement()');
+      const base = this.#scopeOptions(options, undefined);
+      let scopeOptions = this.#autocommitCache.get(base);
+      if (scopeOptions === undefined) {
+        scopeOptions = resolveAttemptScopeOptions({ ...base, autocommit: true });
+        this.#autocommitCache.set(base, scopeOptions);
+      }
+      const call = new SourcedCall(source, scopeOptions);
+      const idempotent = options.idempotent === true;
+      return execute(
+        (context) => fn(this.#fenced(call.session(), options, context.signal), context),
+        this.#executeOptions(options, () => call.dialect, 'statement', this.#policy, {
+          scope: () => call.scope(),
+          classifier: (error) =>
+            runnerClassification(error, call.dialect ?? 'postgres', {
+              nested: false,
+              canReconnect: true,
+              idempotent,
+            }),
+        }),
+      ) as Promise<T | D>;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  readonly #autocommitCache = new WeakMap<AttemptScopeOptions, AttemptScopeOptions>();
+
   #fixedTransaction<T, Raw, D>(
     fixed: Session<Raw>,
     fn: StepFunction<T, Raw>,

@@ -26,4 +26,6 @@ export interface ConnectorSettings {
   readonly busyTimeoutMs: number;
   /** SQLite only: switch file databases to WAL so readers and one writer work side by side. */
   readonly wal: boolean;
+  /** MySQL family: verify lost COMMITs with commit-marker rows. */
+  readonly verifyCommits: boolean;
 }

@@ -30,6 +30,7 @@ export async function openConnector(target: Dsn, settings: ConnectorSettings): P
         config,
         max: settings.max,
         flavor,
+        verifyCommits: settings.verifyCommits,
       });
       return { ...mysql2, backend: mysql2.flavor };
     }
@@ -39,6 +40,7 @@ export async function openConnector(target: Dsn, settings: ConnectorSettings): P
         config,
         max: settings.max,
         connectTimeoutMs: settings.connectTimeoutMs,
+        verifyCommits: settings.verifyCommits,
       });
       return { ...mariadb, backend: () => 'mariadb' };
     }

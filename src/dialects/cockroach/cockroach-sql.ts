@@ -6,6 +6,10 @@ import { postgresSql } from '../postgres/postgres-sql.js';
  * pg_current_xact_id (its 40003 "result is ambiguous" is reported by the server instead).
  */
 export function cockroachSql(): DialectSql {
-  const { transactionIdQuery: _unused, ...base } = postgresSql('cockroach');
+  const {
+    transactionIdQuery: _unused,
+    assignTransactionIdQuery: _unusedToo,
+    ...base
+  } = postgresSql('cockroach');
   return Object.freeze({ ...base, readOnlyStep: () => undefined });
 }

@@ -1,6 +1,11 @@
 import type { Backend } from '../../core/classification.js';
-import type { DialectSql, SettingStatements, TimeoutSettings } from '../../core/dialect-sql.js';
-import { checkIdentifier, checkTimeoutMs } from '../../core/dialect-sql.js';
+import type {
+  CommitMarkerSql,
+  DialectSql,
+  SettingStatements,
+  TimeoutSettings,
+} from '../../core/dialect-sql.js';
+import { checkIdentifier, checkMarkerId, checkTimeoutMs } from '../../core/dialect-sql.js';
 import type { IsolationLevel } from '../../core/session.js';
 import { isolationKeyword } from '../postgres/postgres-sql.js';
 
@@ -38,6 +43,7 @@ export function mysqlFamilySql(dialect: Backend, statementTimeout: StatementTime
     savepoint: (name: string): string => `SAVEPOINT ${checkIdentifier(name)}`,
     releaseSavepoint: (name: string): string => `RELEASE SAVEPOINT ${checkIdentifier(name)}`,
     rollbackToSavepoint: (name: string): string => `ROLLBACK TO SAVEPOINT ${checkIdentifier(name)}`,
+    commitMarker,
     // READ ONLY exists only at START TRANSACTION: a nested step cannot be made read-only without leaking.
     readOnlyStep: () => undefined,
     timeouts(settings: TimeoutSettings, slot: number): SettingStatements {
@@ -60,8 +66,28 @@ export function mysqlFamilySql(dialect: Backend, statementTimeout: StatementTime
       if (sets.length === 0) return { apply: [], restore: [] };
       return { apply: [`SET ${[...saves, ...sets].join(', ')}`], restore: [`SET ${restores.join(', ')}`] };
     },
+    sessionTimeouts(settings: TimeoutSettings): readonly string[] {
+      const lock = checkTimeoutMs('lockTimeoutMs', settings.lockTimeoutMs);
+      const statement = checkTimeoutMs('statementTimeoutMs', settings.statementTimeoutMs);
+      const lockValue =
+        lock === undefined ? 'DEFAULT' : lock === 0 ? noLockTimeoutSeconds : String(Math.ceil(lock / 1000));
+      const statementValue = statement === undefined ? 'DEFAULT' : statementTimeout.format(statement);
+      return [
+        `SET SESSION innodb_lock_wait_timeout = ${lockValue}, SESSION ${statementTimeout.name} = ${statementValue}`,
+      ];
+    },
   });
 }
+
+const markerTable = 'dbop_commit_marker';
+
+const commitMarker: CommitMarkerSql = Object.freeze({
+  create: `CREATE TABLE IF NOT EXISTS ${markerTable} (id BINARY(16) NOT NULL PRIMARY KEY, created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, KEY (created_at)) ENGINE=InnoDB`,
+  insert: (id: string): string => `INSERT INTO ${markerTable} (id) VALUES (X'${checkMarkerId(id)}')`,
+  lookup: (id: string): string =>
+    `SELECT COUNT(*) AS found FROM ${markerTable} WHERE id = X'${checkMarkerId(id)}' LOCK IN SHARE MODE`,
+  prune: `DELETE FROM ${markerTable} WHERE created_at < NOW() - INTERVAL 1 HOUR LIMIT 1000`,
+});
 
 /** MySQL scope SQL: innodb_lock_wait_timeout, and max_execution_time (ms, SELECT only; 0 is none) for statements. */
 export function mysqlSql(): DialectSql {

@@ -34,9 +34,16 @@ export function postgresSql(dialect: Backend = 'postgres'): DialectSql {
     readOnlyStep: (nested: boolean) =>
       nested ? { apply: ['SET TRANSACTION READ ONLY'], restore: [], undoByRollbackTo: true } : undefined,
     timeouts: postgresTimeouts,
-    // txid_current()/txid_status() exist from PostgreSQL 10 on (13 added pg_current_xact_id() as their new
-    // name and keeps them): one statement for every supported version, no version probe.
-    transactionIdQuery: 'SELECT txid_current()::text AS xid',
+    sessionTimeouts: (settings: TimeoutSettings): readonly string[] =>
+      (['lockTimeoutMs', 'statementTimeoutMs'] as const).map((key) => {
+        const ms = checkTimeoutMs(key, settings[key]);
+        return ms === undefined ? `RESET ${settingNames[key]}` : `SET ${settingNames[key]} = ${ms}`;
+      }),
+    // txid_current_if_assigned()/txid_status() exist from PostgreSQL 10 on (13 added pg_current_xact_id_if_assigned()
+    // as the new name and keeps them): one statement for every supported version, no version probe. NULL for a
+    // transaction that never wrote: reading it assigns no id, so read-only work burns none and writes no WAL.
+    transactionIdQuery: 'SELECT txid_current_if_assigned()::text AS xid',
+    assignTransactionIdQuery: 'SELECT txid_current()::text AS xid',
   });
 }
 

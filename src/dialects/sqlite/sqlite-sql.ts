@@ -64,5 +64,10 @@ export function sqliteSql(options: SqliteSqlOptions = {}): DialectSql {
         restore: [`PRAGMA busy_timeout = ${base}`],
       };
     },
+    sessionTimeouts(settings: TimeoutSettings): readonly string[] {
+      checkTimeoutMs('statementTimeoutMs', settings.statementTimeoutMs);
+      const lock = checkTimeoutMs('lockTimeoutMs', settings.lockTimeoutMs);
+      return [`PRAGMA busy_timeout = ${lock === undefined ? base : Math.min(lock, cap)}`];
+    },
   });
 }

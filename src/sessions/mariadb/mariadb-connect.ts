@@ -8,6 +8,8 @@ export interface MariadbConnectOptions {
   readonly config: Readonly<Record<string, unknown>>;
   readonly max: number;
   readonly connectTimeoutMs: number;
+  /** Verify lost COMMITs with commit-marker rows (see mariadbSession); default false. */
+  readonly verifyCommits?: boolean;
 }
 
 /** A pooled mariadb connection as a session's raw handle. */
@@ -61,7 +63,11 @@ export function mariadbConnect(module: unknown, options: MariadbConnectOptions):
   pool.on('error', () => {});
   return {
     async acquire(): Promise<Session<MariadbPoolConnection>> {
-      return mariadbSession(await pool.getConnection(), { flavor: 'mariadb', sidecar: pool });
+      return mariadbSession(await pool.getConnection(), {
+        flavor: 'mariadb',
+        sidecar: pool,
+        verifyCommits: options.verifyCommits === true,
+      });
     },
     async release(session) {
       const connection = session.raw;

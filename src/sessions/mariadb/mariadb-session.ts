@@ -3,6 +3,7 @@ import { DriverSession } from '../shared/driver-session.js';
 import {
   checkThreadId,
   endsMysqlTransaction,
+  markerChecks,
   resolveMysqlFamilyOptions,
   watchConnectionErrors,
 } from '../shared/mysql-family.js';
@@ -13,6 +14,12 @@ export interface MariadbSessionOptions {
   /** Which server the connection talks to (default 'mariadb'). */
   readonly flavor?: 'mysql' | 'mariadb';
   /** A second way to reach the server (usually the pool): it sends KILL QUERY for a timed-out statement. */
+  /**
+   * Verify a COMMIT whose connection was lost (default false): each write transaction inserts a row with a
+   * random id into dbop_commit_marker (created on first use) with its COMMIT, looked up through the sidecar.
+   * Costs one INSERT per write transaction (a round trip unless the driver pipelines).
+   */
+  readonly verifyCommits?: boolean;
   readonly sidecar?: MariadbQueryable;
 }
 
@@ -25,7 +32,11 @@ export function mariadbSession<Connection extends MariadbConnectionLike>(
   connection: Connection,
   options: MariadbSessionOptions = {},
 ): Session<Connection> {
-  const { flavor, sql, sidecar } = resolveMysqlFamilyOptions(options, 'mariadbSession', 'mariadb');
+  const { flavor, sql, sidecar, verifyCommits } = resolveMysqlFamilyOptions(
+    options,
+    'mariadbSession',
+    'mariadb',
+  );
   let broken = false;
   watchConnectionErrors(connection, () => {
     broken = true;
@@ -71,6 +82,13 @@ export function mariadbSession<Connection extends MariadbConnectionLike>(
             const threadId = checkThreadId(connection.threadId);
             if (threadId !== undefined) await sidecar.query(`KILL QUERY ${threadId}`);
           },
+          ...(verifyCommits
+            ? markerChecks(
+                sql,
+                async (statement: string) => (await sidecar.query(statement)) as Record<string, unknown>[],
+                sidecar,
+              )
+            : {}),
         }),
     destroy() {
       broken = true;

@@ -9,6 +9,8 @@ export interface Mysql2ConnectOptions {
   readonly max: number;
   /** The server's flavor when known; otherwise read from its version string on the first connection. */
   readonly flavor?: 'mysql' | 'mariadb' | undefined;
+  /** Verify lost COMMITs with commit-marker rows (see mysql2Session); default false. */
+  readonly verifyCommits?: boolean;
 }
 
 /** A pooled mysql2/promise connection as a session's raw handle. */
@@ -85,7 +87,11 @@ export function mysql2Connect(module: unknown, options: Mysql2ConnectOptions): M
       inUse += 1;
       let session = sessions.get(connection.connection);
       if (session === undefined || session.destroyed) {
-        session = mysql2Session(connection, { flavor, sidecar: pool });
+        session = mysql2Session(connection, {
+          flavor,
+          sidecar: pool,
+          verifyCommits: options.verifyCommits === true,
+        });
         sessions.set(connection.connection, session);
       }
       return session;

@@ -3,6 +3,7 @@ import { DriverSession } from '../shared/driver-session.js';
 import {
   checkThreadId,
   endsMysqlTransaction,
+  markerChecks,
   resolveMysqlFamilyOptions,
   watchConnectionErrors,
 } from '../shared/mysql-family.js';
@@ -16,6 +17,12 @@ export interface Mysql2SessionOptions {
    */
   readonly flavor?: 'mysql' | 'mariadb';
   /** A second way to reach the server (usually the pool): it sends KILL QUERY for a timed-out statement. */
+  /**
+   * Verify a COMMIT whose connection was lost (default false): each write transaction inserts a row with a
+   * random id into dbop_commit_marker (created on first use) with its COMMIT, looked up through the sidecar.
+   * Costs one INSERT per write transaction (a round trip unless the driver pipelines).
+   */
+  readonly verifyCommits?: boolean;
   readonly sidecar?: Mysql2Queryable;
 }
 
@@ -28,7 +35,7 @@ export function mysql2Session<Connection extends Mysql2ConnectionLike>(
   connection: Connection,
   options?: Mysql2SessionOptions,
 ): Session<Connection> {
-  const { flavor, sql, sidecar } = resolveMysqlFamilyOptions(options, 'mysql2Session', () =>
+  const { flavor, sql, sidecar, verifyCommits } = resolveMysqlFamilyOptions(options, 'mysql2Session', () =>
     handshakeFlavor(connection),
   );
   let broken = false;
@@ -74,6 +81,16 @@ export function mysql2Session<Connection extends Mysql2ConnectionLike>(
             const threadId = checkThreadId(connection.threadId);
             if (threadId !== undefined) await sidecar.query(`KILL QUERY ${threadId}`);
           },
+          ...(verifyCommits
+            ? markerChecks(
+                sql,
+                async (statement: string) => {
+                  const [rows] = await sidecar.query(statement);
+                  return rows as Record<string, unknown>[];
+                },
+                sidecar,
+              )
+            : {}),
         }),
     destroy() {
       broken = true;

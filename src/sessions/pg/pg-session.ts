@@ -50,13 +50,18 @@ export function pgSession<Client extends PgClientLike>(
       )) as PgResultLike;
       return { rows: result.rows, rowCount: result.rowCount ?? result.rows.length };
     },
-    async batch(statements) {
+    async batch(statements, onRow) {
       // No parameters: node-postgres uses the simple protocol, so the whole list is one round trip.
-      const result = (await client.query(statements.join(';\n'))) as PgResultLike | PgResultLike[];
+      const text = statements.join(';\n');
+      const pending = client.query(text) as Promise<PgResultLike | PgResultLike[]>;
+      if (onRow !== undefined) queryOf(client, text)?.on('row', onRow);
+      const result = await pending;
       const last = Array.isArray(result) ? result[result.length - 1] : result;
       lastCommand = last?.command;
       return last?.rows ?? [];
     },
+    // node-postgres's own client queues its Query objects, which emit each row as it is parsed.
+    rowsAsTheyArrive: queueOf(client) !== undefined,
     lastCommand: () => lastCommand,
     inTransaction() {
       const status = client.getTransactionStatus?.();
@@ -87,4 +92,32 @@ export function pgSession<Client extends PgClientLike>(
       client.end?.().catch(() => undefined);
     },
   });
+}
+
+interface PgQueryObject {
+  readonly text?: unknown;
+  on(event: 'row', listener: (row: Record<string, unknown>) => void): unknown;
+}
+
+/**
+ * The Query object node-postgres made for the text just submitted: the active one, or the last queued. Its
+ * 'row' events arrive even when a later statement of the same batch fails, where the promise loses them.
+ */
+function queryOf(client: unknown, text: string): PgQueryObject | undefined {
+  const queue = queueOf(client) ?? [];
+  const internals = client as { _activeQuery?: unknown; activeQuery?: unknown };
+  // pg 8.12 and later keep the active query in `_activeQuery` (`activeQuery` is a deprecated getter there).
+  const active = '_activeQuery' in internals ? internals._activeQuery : internals.activeQuery;
+  for (const candidate of [queue.at(-1), active]) {
+    const query = candidate as Partial<PgQueryObject> | null | undefined;
+    if (query?.text === text && typeof query.on === 'function') return query as PgQueryObject;
+  }
+  return undefined;
+}
+
+// Read without touching deprecated getters: `_queryQueue` from pg 8.12 on, a plain `queryQueue` before.
+function queueOf(client: unknown): unknown[] | undefined {
+  const internals = client as { _queryQueue?: unknown; queryQueue?: unknown };
+  const queue = '_queryQueue' in internals ? internals._queryQueue : internals.queryQueue;
+  return Array.isArray(queue) ? queue : undefined;
 }

@@ -1,9 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import type { Backend } from '../../core/classification.js';
 import type { DialectSql } from '../../core/dialect-sql.js';
 import { DbopError } from '../../core/errors.js';
 import type { AlsoRun, BeginOptions, QueryResult, RollbackToOptions, Session } from '../../core/session.js';
 import type { SessionDriver } from './session-driver.js';
 import { markCommitInFlight, verifyCommit } from './verify-commit.js';
+
+// Servers whose marker table this process created (or is creating), keyed by the driver's markerScope.
+const markerTables = new WeakMap<object, Promise<void>>();
+let markedCommits = 0;
 
 /**
  * The Session every adapter returns: transaction state tracked here where the driver does not expose it,
@@ -15,7 +20,12 @@ export class DriverSession<Raw> implements Session<Raw> {
   #busy = 0;
   #slot = 0;
   #destroyed = false;
-  #transactionId: string | undefined;
+  // The transaction's id for verifying a lost COMMIT: null when it never wrote, undefined when unknown.
+  #transactionId: string | null | undefined;
+  // The id is read in the COMMIT batch rather than at BEGIN.
+  #idAtCommit = false;
+  // A commit-marker row with the id #transactionId goes into the COMMIT batch.
+  #markAtCommit = false;
   // The open transaction was begun through this session (not found open by a probe).
   #began = false;
   #ended: unknown;
@@ -116,10 +126,18 @@ export class DriverSession<Raw> implements Session<Raw> {
     // What a previous transaction still owes (it ended on its own) goes first, then BEGIN.
     const statements = [...this.#afterEnd, ...this.sql.begin(options), ...(readOnly?.apply ?? [])];
     statements.push(...(options.alsoRun ?? []));
+    // Verification needs the transaction's id. Read with the COMMIT where the driver keeps the rows of a batch
+    // that failed (no id is assigned to a transaction that never wrote); else at BEGIN, assigning one.
     const recordId = this.#driver.commitStatus !== undefined && options.readOnly !== true;
-    const idQuery = recordId ? this.sql.transactionIdQuery : undefined;
+    const marker = recordId && this.#driver.marksCommits === true ? this.sql.commitMarker : undefined;
+    this.#idAtCommit = recordId && marker === undefined && this.#driver.rowsAsTheyArrive === true;
+    const idQuery =
+      recordId && marker === undefined && !this.#idAtCommit ? this.sql.assignTransactionIdQuery : undefined;
     if (idQuery !== undefined) statements.push(idQuery);
-    this.#transactionId = undefined;
+    // The marker table is created once per server, here where no transaction is open (DDL commits one).
+    if (marker !== undefined) await this.#createMarkerTable(marker.create);
+    this.#transactionId = marker === undefined ? undefined : randomUUID().replaceAll('-', '');
+    this.#markAtCommit = marker !== undefined;
     this.#ended = undefined;
     this.#failure = undefined;
     this.#afterEnd = readOnly?.restore ?? [];
@@ -130,6 +148,8 @@ export class DriverSession<Raw> implements Session<Raw> {
       const rows = await this.batch(statements);
       if (idQuery !== undefined) this.#transactionId = String(rows[0]?.xid);
     } catch (error) {
+      this.#idAtCommit = false;
+      this.#markAtCommit = false;
       // BEGIN itself may have worked: leave nothing open.
       if (this.inTransaction()) await this.rollback().catch(() => this.destroy(error));
       this.#open = false;
@@ -158,8 +178,27 @@ export class DriverSession<Raw> implements Session<Raw> {
     // A connection that died before COMMIT was sent (killed while idle in the transaction) took the
     // transaction with it: its loss is a plain connection loss, not an unknown outcome.
     const deadBefore = this.#driver.isBroken?.() === true;
+    // Read right before COMMIT in the same batch, so it is known even when COMMIT's answer is lost; not in a
+    // transaction an earlier error may have aborted, where it would fail and keep COMMIT from running.
+    const idQuery = this.#idAtCommit && failure === undefined ? this.sql.transactionIdQuery : undefined;
+    this.#idAtCommit = false;
+    // The marker row commits with the transaction or not at all: found later, the COMMIT landed.
+    const markerInsert =
+      this.#markAtCommit && transactionId ? this.sql.commitMarker?.insert(transactionId) : undefined;
+    this.#markAtCommit = false;
+    let id = transactionId;
+    const onRow =
+      idQuery === undefined
+        ? undefined
+        : (row: Record<string, unknown>): void => {
+            if ('xid' in row) id = row.xid === null ? null : String(row.xid);
+          };
+    const statements = [...(options.alsoRun ?? [])];
+    if (idQuery !== undefined) statements.push(idQuery);
+    if (markerInsert !== undefined) statements.push(markerInsert);
+    statements.push(this.sql.commit(), ...this.#afterEnd);
     try {
-      await this.batch([...(options.alsoRun ?? []), this.sql.commit(), ...this.#afterEnd]);
+      await this.#run(() => this.#driver.batch(statements, onRow));
       this.#afterEnd = [];
       this.#open = false;
     } catch (error) {
@@ -168,11 +207,18 @@ export class DriverSession<Raw> implements Session<Raw> {
       if ((error as { code?: unknown } | null)?.code === '25P02') throw failure ?? error;
       this.#open = false;
       if (!this.#lostConnection(error) || deadBefore) throw error;
-      if (transactionId === undefined || this.#driver.commitStatus === undefined)
-        throw markCommitInFlight(error);
-      // The COMMIT may or may not have landed: ask the server, never guess.
-      await verifyCommit(error, () => this.#driver.commitStatus!(transactionId));
+      if (id === undefined || this.#driver.commitStatus === undefined) throw markCommitInFlight(error);
+      // A connection whose COMMIT answer is being looked up is not used again; destroyed now, it also frees
+      // its pool slot for the lookup (with max 1, the sidecar would otherwise wait for it forever).
+      this.destroy(error);
+      // The COMMIT may or may not have landed: ask the server, never guess. A transaction that never wrote
+      // has no id and nothing to lose: doing it again is safe.
+      const xid = id;
+      await verifyCommit(error, () =>
+        xid === null ? Promise.resolve('aborted') : this.#driver.commitStatus!(xid),
+      );
     }
+    if (markerInsert !== undefined) await this.#pruneMarkers();
     // Postgres answers COMMIT of a transaction an earlier error aborted with ROLLBACK, and no error.
     if (this.#driver.lastCommand?.() === 'ROLLBACK') {
       throw (
@@ -183,6 +229,8 @@ export class DriverSession<Raw> implements Session<Raw> {
 
   async rollback(options: AlsoRun = {}): Promise<void> {
     this.#transactionId = undefined;
+    this.#idAtCommit = false;
+    this.#markAtCommit = false;
     this.#ended = undefined;
     this.#failure = undefined;
     try {
@@ -285,6 +333,25 @@ export class DriverSession<Raw> implements Session<Raw> {
     }
     // 25P02 ("current transaction is aborted") is a symptom: keep the error that caused it.
     if ((error as { code?: unknown } | null)?.code !== '25P02') this.#failure = error;
+  }
+
+  async #createMarkerTable(create: string): Promise<void> {
+    const key = this.#driver.markerScope ?? this.#driver;
+    let created = markerTables.get(key);
+    if (created === undefined) {
+      created = this.#run(() => this.#driver.query(create, undefined)).then(() => undefined);
+      markerTables.set(key, created);
+      created.catch(() => markerTables.delete(key));
+    }
+    await created;
+  }
+
+  // Markers are only needed until a lost COMMIT is settled: old ones go, a bounded batch every 1000 commits.
+  async #pruneMarkers(): Promise<void> {
+    markedCommits += 1;
+    const prune = this.sql.commitMarker?.prune;
+    if (markedCommits % 1000 !== 0 || prune === undefined) return;
+    await this.#run(() => this.#driver.query(prune, undefined)).catch(() => undefined);
   }
 
   #takeAfterEnd(): readonly string[] {

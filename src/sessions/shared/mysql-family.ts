@@ -1,7 +1,8 @@
 import type { DialectSql } from '../../core/dialect-sql.js';
-import { expectOptionalOneOf, expectOptions } from '../../core/validate.js';
+import { expectOptionalBoolean, expectOptionalOneOf, expectOptions } from '../../core/validate.js';
 import { mariadbSql } from '../../dialects/mariadb/mariadb-sql.js';
 import { mysqlSql } from '../../dialects/mysql/mysql-sql.js';
+import type { CommitStatus } from './session-driver.js';
 
 /** MySQL errnos after which the server has already rolled the whole transaction back. */
 const transactionEnding = new Set([1213]);
@@ -24,16 +25,19 @@ export interface MysqlFamilyOptions<Sidecar> {
   readonly flavor: 'mysql' | 'mariadb';
   readonly sql: DialectSql;
   readonly sidecar: Sidecar | undefined;
+  readonly verifyCommits: boolean;
 }
 
-const knownKeys: ReadonlySet<string> = new Set(['flavor', 'sidecar']);
+const knownKeys: ReadonlySet<string> = new Set(['flavor', 'sidecar', 'verifyCommits']);
 
 /**
  * Validates the options both MySQL-family sessions take (unknown keys rejected) and picks the SQL. Without a
  * `flavor`, `defaultFlavor` decides (a function is asked only then: the server the connection reports).
  */
 export function resolveMysqlFamilyOptions<Sidecar>(
-  options: { readonly flavor?: 'mysql' | 'mariadb'; readonly sidecar?: Sidecar } | undefined,
+  options:
+    | { readonly flavor?: 'mysql' | 'mariadb'; readonly sidecar?: Sidecar; readonly verifyCommits?: boolean }
+    | undefined,
   factory: string,
   defaultFlavor: 'mysql' | 'mariadb' | (() => 'mysql' | 'mariadb'),
 ): MysqlFamilyOptions<Sidecar> {
@@ -41,7 +45,47 @@ export function resolveMysqlFamilyOptions<Sidecar>(
   const flavor =
     expectOptionalOneOf('flavor', o.flavor, flavors) ??
     (typeof defaultFlavor === 'function' ? defaultFlavor() : defaultFlavor);
-  return { flavor, sql: flavor === 'mariadb' ? mariadbSql() : mysqlSql(), sidecar: o.sidecar };
+  expectOptionalBoolean('verifyCommits', o.verifyCommits);
+  const verifyCommits = o.verifyCommits === true;
+  if (verifyCommits && o.sidecar === undefined) {
+    throw new TypeError(
+      '`verifyCommits` needs a `sidecar`: the lookup after a lost COMMIT runs on another connection',
+    );
+  }
+  const sql = flavor === 'mariadb' ? mariadbSql() : mysqlSql();
+  return { flavor, sql, sidecar: o.sidecar, verifyCommits };
+}
+
+/**
+ * What a MySQL-family session adds to verify commits by marker rows: the lookup on the sidecar after a lost
+ * COMMIT. The lookup is a locking read, so it waits while the lost transaction is still being committed or
+ * rolled back; a lock wait timeout (1205) means it still is, and verifyCommit asks again.
+ */
+export function markerChecks(
+  sql: DialectSql,
+  lookup: (statement: string) => Promise<Record<string, unknown>[]>,
+  scope: object,
+): {
+  readonly marksCommits: true;
+  readonly markerScope: object;
+  commitStatus(id: string): Promise<CommitStatus>;
+} {
+  const marker = sql.commitMarker;
+  if (marker === undefined) throw new TypeError(`${sql.dialect} has no commit markers`);
+  return {
+    marksCommits: true,
+    markerScope: scope,
+    async commitStatus(id: string): Promise<CommitStatus> {
+      let rows: Record<string, unknown>[];
+      try {
+        rows = await lookup(marker.lookup(id));
+      } catch (error) {
+        if ((error as { errno?: unknown } | null)?.errno === 1205) return 'in progress';
+        throw error;
+      }
+      return Number(rows[0]?.found ?? 0) > 0 ? 'committed' : 'aborted';
+    },
+  };
 }
 
 const flavors = ['mysql', 'mariadb'] as const;

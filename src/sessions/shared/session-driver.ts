@@ -11,8 +11,17 @@ export interface SessionDriver<Raw> {
   readonly sql: DialectSql;
   readonly raw: Raw;
   query(sql: string, params: readonly unknown[] | undefined): Promise<QueryResult<Record<string, unknown>>>;
-  /** Parameterless statements in order, in as few round trips as the driver allows; the last rows. */
-  batch(statements: readonly string[]): Promise<Record<string, unknown>[]>;
+  /**
+   * Parameterless statements in order, in as few round trips as the driver allows; the last rows. With
+   * `onRow` (drivers that set {@link rowsAsTheyArrive}), every row is passed on as it arrives, so rows of
+   * statements that ran before one that failed (or before the connection was lost) are still seen.
+   */
+  batch(
+    statements: readonly string[],
+    onRow?: (row: Record<string, unknown>) => void,
+  ): Promise<Record<string, unknown>[]>;
+  /** True when batch() honours `onRow`: the transaction id is then read with the COMMIT, not at BEGIN. */
+  readonly rowsAsTheyArrive?: boolean;
   /** The transaction state the driver itself knows (pg, PGlite, better-sqlite3), or undefined. */
   inTransaction?(): boolean | undefined;
   /**
@@ -28,6 +37,13 @@ export interface SessionDriver<Raw> {
   isBroken?(): boolean;
   cancel?(): Promise<void>;
   destroy(): void;
-  /** Asks the server, from another connection, whether a transaction id committed (Postgres). */
+  /**
+   * Asks the server, from another connection, whether a transaction committed: by its id (Postgres), or by
+   * the commit-marker row written with its COMMIT (MySQL family, when {@link marksCommits}).
+   */
   commitStatus?(transactionId: string): Promise<CommitStatus>;
+  /** True when commits are verified by marker rows (sql.commitMarker): each write transaction writes one. */
+  readonly marksCommits?: boolean;
+  /** What identifies the server for the marker table created once (the pool); default the driver itself. */
+  readonly markerScope?: object;
 }

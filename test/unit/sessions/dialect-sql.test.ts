@@ -25,7 +25,8 @@ describe('dialect SQL builders', () => {
       "SELECT set_config('statement_timeout', current_setting('dbop.statement_timeout_4'), true)",
     ]);
     expect(sql.readOnlyStep(true)?.undoByRollbackTo).toBe(true);
-    expect(sql.transactionIdQuery).toContain('txid_current()');
+    expect(sql.transactionIdQuery).toContain('txid_current_if_assigned()');
+    expect(sql.assignTransactionIdQuery).toContain('txid_current()');
   });
 
   it('MariaDB and MySQL: one SET saves and applies, one SET restores and clears the user variables', () => {
@@ -67,7 +68,25 @@ describe('dialect SQL builders', () => {
       );
       expect(() => sql.timeouts({ lockTimeoutMs: 1.5 }, 1, 'savepoint')).toThrow(TypeError);
       expect(() => sql.savepoint('x; COMMIT')).toThrow(TypeError);
+      expect(() => sql.sessionTimeouts({ statementTimeoutMs: -1 })).toThrow(TypeError);
     }
+    expect(() => mariadbSql().commitMarker?.insert("0'); DROP TABLE x; --")).toThrow(
+      'Expected a commit marker id of 32 hex digits',
+    );
+  });
+
+  it('session settings: set once per owned connection, an undefined value goes back to the server default', () => {
+    expect(postgresSql().sessionTimeouts({ lockTimeoutMs: 10_000 })).toEqual([
+      'SET lock_timeout = 10000',
+      'RESET statement_timeout',
+    ]);
+    expect(mariadbSql().sessionTimeouts({ lockTimeoutMs: 1500, statementTimeoutMs: 250 })).toEqual([
+      'SET SESSION innodb_lock_wait_timeout = 2, SESSION max_statement_time = 0.250',
+    ]);
+    expect(mysqlSql().sessionTimeouts({})).toEqual([
+      'SET SESSION innodb_lock_wait_timeout = DEFAULT, SESSION max_execution_time = DEFAULT',
+    ]);
+    expect(sqliteSql().sessionTimeouts({ lockTimeoutMs: 10_000 })).toEqual(['PRAGMA busy_timeout = 20']);
   });
 
   it('clamps step timeouts to the attempt: lock to what is left, statement to a backstop just past it', () => {

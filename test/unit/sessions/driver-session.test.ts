@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isAmbiguousCommitError } from '../../../src/core/errors.js';
 import { mariadbSql } from '../../../src/dialects/mariadb/mariadb-sql.js';
 import { postgresSql } from '../../../src/dialects/postgres/postgres-sql.js';
+import { DbOpRunner } from '../../../src/runner/dbop-runner.js';
 import { DriverSession } from '../../../src/sessions/shared/driver-session.js';
 import { endsMysqlTransaction } from '../../../src/sessions/shared/mysql-family.js';
 import type { CommitStatus, SessionDriver } from '../../../src/sessions/shared/session-driver.js';
@@ -79,6 +80,139 @@ describe('DriverSession', () => {
     expect(outcome).toBe(expected);
     expect(asked).toEqual(['742']);
     expect(session.inTransaction()).toBe(false);
+  });
+
+  it('a driver that passes rows on as they arrive reads the id right before COMMIT, in the same batch', async () => {
+    const batches: string[][] = [];
+    const driver = fakeDriver({
+      rowsAsTheyArrive: true,
+      commitStatus: async () => 'committed',
+      async batch(statements, onRow) {
+        batches.push([...statements]);
+        if (statements.some((s) => s.includes('txid_current_if_assigned'))) onRow?.({ xid: '9001' });
+        return [];
+      },
+    });
+    const session = new DriverSession(driver);
+    await session.begin({ alsoRun: ['SET LOCAL lock_timeout = 50'] });
+    await session.commit();
+    expect(batches).toEqual([
+      ['BEGIN', 'SET LOCAL lock_timeout = 50'],
+      ['SELECT txid_current_if_assigned()::text AS xid', 'COMMIT'],
+    ]);
+    // Read-only: no id at all.
+    batches.length = 0;
+    await session.begin({ readOnly: true });
+    await session.commit();
+    expect(batches).toEqual([['BEGIN READ ONLY'], ['COMMIT']]);
+  });
+
+  it.each<[string | null, string]>([
+    ['9001', 'asks the server: committed'],
+    [null, 'never wrote: a verified abort, safe to redo'],
+  ])('a COMMIT lost after the id row arrived (%s) %s', async (xid, expected) => {
+    const asked: string[] = [];
+    const error = lost();
+    const driver = fakeDriver({
+      rowsAsTheyArrive: true,
+      commitStatus: async (id) => {
+        asked.push(id);
+        return 'committed';
+      },
+      async batch(statements, onRow) {
+        if (!statements.includes('COMMIT')) return [];
+        // The row came back, then the connection went before COMMIT's answer: the promise loses the row.
+        onRow?.({ xid });
+        throw error;
+      },
+    });
+    const session = new DriverSession(driver);
+    await session.begin();
+    const outcome = await session.commit().then(
+      () => 'asks the server: committed',
+      (e: unknown) =>
+        isVerifiedAbort(e) && e === error ? 'never wrote: a verified abort, safe to redo' : 'other',
+    );
+    expect(outcome).toBe(expected);
+    expect(asked).toEqual(xid === null ? [] : ['9001']);
+  });
+
+  it('after an error in the transaction, COMMIT goes alone (an id query would fail first and keep it from running)', async () => {
+    const batches: string[][] = [];
+    const driver = fakeDriver({
+      rowsAsTheyArrive: true,
+      commitStatus: async () => 'committed',
+      async query() {
+        throw Object.assign(new Error('duplicate key'), { code: '23505' });
+      },
+      async batch(statements) {
+        batches.push([...statements]);
+        return [];
+      },
+    });
+    const session = new DriverSession(driver);
+    await session.begin();
+    await expect(session.query('INSERT')).rejects.toMatchObject({ code: '23505' });
+    await session.commit().catch(() => undefined);
+    expect(batches.at(-1)).toEqual(['COMMIT']);
+  });
+
+  it('commit markers (MySQL family): table created once, a random id inserted right before COMMIT, looked up after a lost COMMIT', async () => {
+    const sent: string[] = [];
+    const asked: string[] = [];
+    const error = Object.assign(new Error('Connection lost: The server closed the connection.'), {
+      code: 'PROTOCOL_CONNECTION_LOST',
+    });
+    const driver = fakeDriver({
+      dialect: 'mariadb',
+      sql: mariadbSql(),
+      marksCommits: true,
+      markerScope: {},
+      commitStatus: async (id) => {
+        asked.push(id);
+        return 'committed';
+      },
+      async query(sql) {
+        sent.push(sql);
+        return { rows: [], rowCount: 0 };
+      },
+      async batch(statements) {
+        sent.push(...statements);
+        if (statements.includes('COMMIT') && sent.filter((s) => s === 'COMMIT').length === 2) throw error;
+        return [];
+      },
+    });
+    const session = new DriverSession(driver);
+    await session.begin();
+    await session.commit();
+    await session.begin();
+    await session.commit();
+    // The session that lost its COMMIT is destroyed; a read-only transaction on another writes no marker.
+    expect(session.destroyed).toBe(true);
+    const reader = new DriverSession(driver);
+    await reader.begin({ readOnly: true });
+    await reader.commit();
+    const creates = sent.filter((s) => s.startsWith('CREATE TABLE IF NOT EXISTS dbop_commit_marker'));
+    expect(creates).toHaveLength(1);
+    const inserts = sent.filter((s) => s.startsWith('INSERT INTO dbop_commit_marker'));
+    expect(inserts).toHaveLength(2);
+    expect(inserts[0]).not.toBe(inserts[1]);
+    expect(sent[sent.indexOf(inserts[1]!) + 1]).toBe('COMMIT');
+    // The second COMMIT was lost: its marker, and only it, was looked up.
+    expect(asked).toHaveLength(1);
+    expect(inserts[1]).toContain(`X'${asked[0]}'`);
+    expect(sent.slice(-2)).toEqual(['START TRANSACTION READ ONLY', 'COMMIT']);
+  });
+
+  it('MySQL family: the settings a transaction changed are restored after COMMIT, not before (locks go sooner)', async () => {
+    const driver = fakeDriver({ dialect: 'mariadb', sql: mariadbSql() });
+    const runner = new DbOpRunner({ defaultLockTimeoutMs: 3000 });
+    await runner.transaction(new DriverSession(driver), (session) => session.query('UPDATE'));
+    const commit = driver.sent.indexOf('COMMIT');
+    expect(driver.sent.slice(commit)).toEqual([
+      'COMMIT',
+      'SET SESSION innodb_lock_wait_timeout = @dbop_innodb_lock_wait_timeout_0, @dbop_innodb_lock_wait_timeout_0 = NULL',
+    ]);
   });
 
   it('a COMMIT the server refused with a SQLSTATE is not ambiguous; without verification a lost one is marked', async () => {
