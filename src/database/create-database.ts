@@ -98,6 +98,7 @@ const databaseKeys: ReadonlySet<string> = new Set([
   'connectTimeoutMs',
   'sqliteBusyTimeoutMs',
   'sqliteWal',
+  'verifyCommits',
   ...runnerOptionKeys,
 ]);
 

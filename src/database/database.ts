@@ -103,10 +103,10 @@ export class Database {
    * run() (`name`, `readOnly`, `lockTimeoutMs`, ...). Anything else is parameters, as before.
    * It runs alone, in autocommit: one round trip, no BEGIN or COMMIT, the timeouts kept as the pooled
    * connection's settings. The statement is its own commit, so if the connection is lost while it runs, a
-   * write may or may not have been applied: that is an AmbiguousCommitError (E9) unless `readOnly` or
-   * `idempotent` says a retry is safe; here `readOnly` is the caller's word, not enforced by the server
-   * (run() opens a READ ONLY transaction). A write with `attemptTimeoutMs`, `deadlineMs` or `signal` runs in
-   * a transaction of its own instead, so that a cut-off attempt is rolled back before the next one.
+   * write may or may not have been applied: that is an AmbiguousCommitError (E9) unless `idempotent` says
+   * a retry is safe. With `readOnly` (enforced by the server) it runs in a READ ONLY transaction, as run();
+   * so does a write with `attemptTimeoutMs`, `deadlineMs` or `signal`, so that a cut-off attempt is rolled
+   * back before the next one.
    * @example const { rows } = await db.query('SELECT * FROM player WHERE id = :id', { id: 42 });
    * @example const { rows } = await db.query('SELECT count(*) AS n FROM player', { readOnly: true });
    */
@@ -146,7 +146,8 @@ export class Database {
     const guarded =
       given.attemptTimeoutMs !== undefined || given.deadlineMs !== undefined || given.signal !== undefined;
     // Checked above: straight to the unit, not through run()'s second check.
-    if (guarded && given.readOnly !== true && given.idempotent !== true) {
+    // readOnly is enforced by the server in a READ ONLY transaction, as run() opens it.
+    if (given.readOnly === true || (guarded && given.idempotent !== true)) {
       return this.#unit((connection) => connection.execute<Row>(sql, params), named);
     }
     if (this.#closed) throw new DatabaseClosedError();
