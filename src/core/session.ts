@@ -85,12 +85,26 @@ export interface Session<Raw = unknown> {
   savepoint(options?: AlsoRun): Promise<string>;
   releaseSavepoint(name: string, options?: AlsoRun): Promise<void>;
   rollbackToSavepoint(name: string, options?: RollbackToOptions): Promise<void>;
+  /**
+   * What the server last reported without a round trip: true idle outside any transaction, false in one
+   * (open or aborted) or with an answer still owed, undefined when the driver keeps no such report.
+   */
+  serverIdle?(): boolean | undefined;
   /** Cancels the statement in flight on the server, where the driver allows it. */
   cancel?(): Promise<void>;
   /** Closes the connection for good (its state is unknown); later queries reject. */
   destroy(reason?: unknown): void;
   /** A number unique within this session, for savepoint names and saved-setting slots. */
   nextSlot(): number;
+}
+
+/**
+ * Whether a pool may hand the session's connection out again: not destroyed, nothing in flight, no
+ * transaction as far as dbop knows, and the server's own last report (where the driver keeps one) says
+ * idle. Anything else is destroyed, never reused (rule S4).
+ */
+export function isReusable(session: Session): boolean {
+  return !session.destroyed && !session.busy && !session.inTransaction() && session.serverIdle?.() !== false;
 }
 
 /** Where runner.transaction gets a session per attempt, and gives it back (destroyed ones are discarded). */

@@ -1,5 +1,5 @@
 import type { Dsn } from '../../connect/dsn.js';
-import type { Session } from '../../core/session.js';
+import { isReusable, type Session } from '../../core/session.js';
 import { pgliteConnect } from '../../sessions/pglite/pglite-connect.js';
 import { LocalPool } from '../local-pool.js';
 import type { DriverConnector } from './driver-connector.js';
@@ -14,7 +14,7 @@ export function pgliteConnector(module: unknown, target: Dsn): DriverConnector {
     async release(released) {
       if (!released.destroyed && released.inTransaction())
         await released.rollback().catch((error) => released.destroy(error));
-      await pool.release(released, released.destroyed);
+      await pool.release(released, !isReusable(released));
     },
     async close() {
       await pool.close();

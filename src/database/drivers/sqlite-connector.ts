@@ -1,5 +1,5 @@
 import type { Dsn } from '../../connect/dsn.js';
-import type { Session } from '../../core/session.js';
+import { isReusable, type Session } from '../../core/session.js';
 import {
   type BetterSqlite3Database,
   betterSqlite3Connect,
@@ -30,7 +30,7 @@ export function sqliteConnector(module: unknown, target: Dsn, settings: Connecto
     async release(session) {
       const own = session as Session<BetterSqlite3Database>;
       if (!own.destroyed && own.inTransaction()) await own.rollback().catch((error) => own.destroy(error));
-      await pool.release(own, own.destroyed);
+      await pool.release(own, !isReusable(own));
     },
     close: () => pool.close(),
     counts: () => pool.counts(),

@@ -1,4 +1,4 @@
-import type { Session, SessionSource } from '../../core/session.js';
+import { isReusable, type Session, type SessionSource } from '../../core/session.js';
 import { mariadbSession } from './mariadb-session.js';
 import type { MariadbConnectionLike } from './mariadb-types.js';
 
@@ -71,7 +71,7 @@ export function mariadbConnect(module: unknown, options: MariadbConnectOptions):
     },
     async release(session) {
       const connection = session.raw;
-      if (session.destroyed || session.inTransaction()) connection.destroy();
+      if (!isReusable(session)) connection.destroy();
       else await connection.release();
     },
     close: () => pool.end(),

@@ -1,4 +1,4 @@
-import type { Session, SessionSource } from '../../core/session.js';
+import { isReusable, type Session, type SessionSource } from '../../core/session.js';
 import { mysql2Session } from './mysql2-session.js';
 import type { Mysql2ConnectionLike } from './mysql2-types.js';
 
@@ -98,7 +98,7 @@ export function mysql2Connect(module: unknown, options: Mysql2ConnectOptions): M
     },
     async release(session) {
       inUse -= 1;
-      if (session.destroyed || session.inTransaction()) session.raw.destroy();
+      if (!isReusable(session)) session.raw.destroy();
       else session.raw.release();
     },
     close: () => pool.end(),

@@ -43,34 +43,56 @@ export function mysql2Session<Connection extends Mysql2ConnectionLike>(
     broken = true;
   });
   const multi = connection.connection?.config?.multipleStatements === true;
+  // The status flags of the last OK packet, the only place mysql2 shows them; unknown after an error
+  // packet (it carries none) or a result set.
+  let lastStatus: number | undefined;
+  const note = (result: unknown, statements: number): void => {
+    // Several statements answer with one result per statement; a result set (an array of rows) has no flags.
+    const last = statements > 1 && Array.isArray(result) ? result[result.length - 1] : result;
+    const status = Array.isArray(last)
+      ? undefined
+      : (last as { serverStatus?: unknown } | null)?.serverStatus;
+    lastStatus = typeof status === 'number' ? status : undefined;
+  };
+  const send = async (sql: string, params?: unknown[], statements = 1): Promise<unknown> => {
+    try {
+      const [result] = await connection.query(sql, params);
+      note(result, statements);
+      return result;
+    } catch (error) {
+      lastStatus = undefined;
+      throw error;
+    }
+  };
   return new DriverSession<Connection>({
     dialect: flavor,
     sql,
     raw: connection,
     async query(sql, params) {
-      const [result] = await connection.query(sql, params === undefined ? undefined : [...params]);
+      const result = await send(sql, params === undefined ? undefined : [...params]);
       if (Array.isArray(result))
         return { rows: result as Record<string, unknown>[], rowCount: result.length };
       return { rows: [], rowCount: Number((result as { affectedRows?: number }).affectedRows ?? 0) };
     },
     async batch(statements) {
       if (multi) {
-        const [result] = await connection.query(statements.join(';\n'));
+        const result = await send(statements.join(';\n'), undefined, statements.length);
         const last = Array.isArray(result) && statements.length > 1 ? result[result.length - 1] : result;
         return Array.isArray(last) ? (last as Record<string, unknown>[]) : [];
       }
       let rows: unknown = [];
-      for (const statement of statements) [rows] = await connection.query(statement);
+      for (const statement of statements) rows = await send(statement);
       return Array.isArray(rows) ? (rows as Record<string, unknown>[]) : [];
     },
     // mysql2 keeps no copy of the server status: DO 0 returns an OK packet whose status flags say
     // whether a transaction is open (SERVER_STATUS_IN_TRANS), also one begun with the driver itself.
     async probeTransaction() {
-      const [header] = await connection.query('DO 0');
+      const header = await send('DO 0');
       const status = (header as { serverStatus?: unknown } | null)?.serverStatus;
       if (typeof status !== 'number') throw new TypeError('mysql2 returned no server status for DO 0');
       return (status & 1) === 1;
     },
+    serverIdle: () => (lastStatus === undefined ? undefined : (lastStatus & 1) === 0),
     endsTransaction: endsMysqlTransaction,
     isBroken: () =>
       broken || connection.connection?._closing === true || Boolean(connection.connection?._fatalError),

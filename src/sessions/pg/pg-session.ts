@@ -37,17 +37,20 @@ export function pgSession<Client extends PgClientLike>(
       broken = true;
     });
   }
-  const internals = client as unknown as { _queryable?: boolean; _ending?: boolean };
+  const internals = client as unknown as PgClientInternals;
   let lastCommand: string | undefined;
   return new DriverSession<Client>({
     dialect: 'postgres',
     sql: postgresSql(),
     raw: client,
     async query(sql, params) {
-      const result = (await client.query(
-        sql,
-        params === undefined ? undefined : [...params],
-      )) as PgResultLike;
+      let result: PgResultLike;
+      try {
+        result = (await client.query(sql, params === undefined ? undefined : [...params])) as PgResultLike;
+      } catch (error) {
+        await readyAfterError(internals);
+        throw error;
+      }
       return { rows: result.rows, rowCount: result.rowCount ?? result.rows.length };
     },
     async batch(statements, onRow) {
@@ -55,7 +58,13 @@ export function pgSession<Client extends PgClientLike>(
       const text = statements.join(';\n');
       const pending = client.query(text) as Promise<PgResultLike | PgResultLike[]>;
       if (onRow !== undefined) queryOf(client, text)?.on('row', onRow);
-      const result = await pending;
+      let result: PgResultLike | PgResultLike[];
+      try {
+        result = await pending;
+      } catch (error) {
+        await readyAfterError(internals);
+        throw error;
+      }
       const last = Array.isArray(result) ? result[result.length - 1] : result;
       lastCommand = last?.command;
       return last?.rows ?? [];
@@ -66,6 +75,12 @@ export function pgSession<Client extends PgClientLike>(
     inTransaction() {
       const status = client.getTransactionStatus?.();
       return status === 'T' || status === 'E' ? true : status === 'I' ? false : undefined;
+    },
+    serverIdle() {
+      // A ReadyForQuery still owed (a statement in flight or its answer not yet read) means not idle.
+      if (internals.readyForQuery === false) return false;
+      const status = client.getTransactionStatus?.();
+      return status === 'I' ? true : status === 'T' || status === 'E' ? false : undefined;
     },
     isBroken: () => broken || internals._queryable === false || internals._ending === true,
     ...(sidecar === undefined
@@ -120,4 +135,37 @@ function queueOf(client: unknown): unknown[] | undefined {
   const internals = client as { _queryQueue?: unknown; queryQueue?: unknown };
   const queue = '_queryQueue' in internals ? internals._queryQueue : internals.queryQueue;
   return Array.isArray(queue) ? queue : undefined;
+}
+
+/** node-postgres Client fields read here; absent on other clients, where nothing is waited for. */
+interface PgClientInternals {
+  readonly _queryable?: boolean;
+  readonly _ending?: boolean;
+  readonly readyForQuery?: boolean;
+  readonly _activeQuery?: unknown;
+  readonly connection?: {
+    once?(event: string, listener: () => void): unknown;
+    removeListener?(event: string, listener: () => void): unknown;
+  };
+}
+
+/**
+ * node-postgres rejects a query on the server's ErrorResponse, before the ReadyForQuery that carries the
+ * transaction status ('E' after BEGIN; SET <bad value>) may have arrived: until it does, the status it
+ * reports is the previous statement's. Waits for it (bounded), so the status read after an error is the
+ * server's current one.
+ */
+function readyAfterError(client: PgClientInternals): Promise<void> {
+  const connection = client.connection;
+  if (client.readyForQuery !== false || client._activeQuery != null || connection?.once === undefined)
+    return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      for (const event of ['readyForQuery', 'end', 'error']) connection.removeListener?.(event, done);
+      resolve();
+    };
+    const timer = setTimeout(done, 1000);
+    for (const event of ['readyForQuery', 'end', 'error']) connection.once?.(event, done);
+  });
 }

@@ -80,6 +80,15 @@ export class DriverSession<Raw> implements Session<Raw> {
     return this.#driver.inTransaction?.() ?? this.#open;
   }
 
+  serverIdle(): boolean | undefined {
+    if (this.#destroyed) return false;
+    const reported = this.#driver.serverIdle?.();
+    if (reported !== undefined) return reported;
+    // Drivers that read the state live (better-sqlite3, PGlite, mariadb's status copy) answer the same.
+    const live = this.#driver.inTransaction?.();
+    return live === undefined ? undefined : !live;
+  }
+
   probeTransaction(): boolean | Promise<boolean> {
     if (this.#destroyed) return false;
     // The server ended dbop's transaction, but its owner has not: a step now must not open one of its own.

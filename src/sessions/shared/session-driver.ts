@@ -25,6 +25,13 @@ export interface SessionDriver<Raw> {
   /** The transaction state the driver itself knows (pg, PGlite, better-sqlite3), or undefined. */
   inTransaction?(): boolean | undefined;
   /**
+   * What the server last said about the connection, without a round trip: true when it reported the
+   * connection idle outside any transaction (pg: ReadyForQuery 'I'; MySQL family: an OK packet without
+   * SERVER_STATUS_IN_TRANS), false when it reported a transaction (open or aborted) or an answer is still
+   * owed, undefined when the driver keeps no such report.
+   */
+  serverIdle?(): boolean | undefined;
+  /**
    * Asks the server whether a transaction is open, for drivers that cannot tell (one cheap round trip);
    * without it, only transactions begun through the session are known.
    */
