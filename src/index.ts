@@ -41,6 +41,7 @@ export type { DialectSql, SettingScope, SettingStatements, TimeoutSettings } fro
 export type { DbopErrorOptions } from './core/errors.js';
 export {
   AmbiguousCommitError,
+  AttemptStillRunningError,
   AttemptTimeoutError,
   coreErrorCodes,
   DbopError,

@@ -72,11 +72,27 @@ export class DeadlineExceededError extends DbopError {
  * driver's error.
  */
 export class AmbiguousCommitError extends DbopError {
-  constructor(name: string, options: DbopErrorOptions) {
+  constructor(name: string, options: DbopErrorOptions, message?: string) {
     super(
       coreErrorCodes.ambiguousCommit,
-      `${name}: the outcome is unknown (the connection failed while a commit was in flight); not retried because the call is not idempotent`,
+      message ??
+        `${name}: the outcome is unknown (the connection failed while a commit was in flight); not retried because the call is not idempotent`,
       options,
+    );
+  }
+}
+
+/**
+ * An attempt timed out, dbop could not stop its work (no scope: the op is opaque), and it was still running
+ * when the cleanup limit passed: it may yet apply its work, so the call did not start another attempt
+ * (E13). An {@link AmbiguousCommitError} (same code); `cause` is the attempt's AttemptTimeoutError.
+ */
+export class AttemptStillRunningError extends AmbiguousCommitError {
+  constructor(name: string, cleanupTimeoutMs: number, options: DbopErrorOptions) {
+    super(
+      name,
+      options,
+      `${name}: the attempt that timed out was still running ${cleanupTimeoutMs} ms later and may yet apply its work; not retried because the call is neither readOnly nor idempotent`,
     );
   }
 }

@@ -76,6 +76,12 @@ export interface ExecuteOptions<D = undefined> {
   readonly readOnly?: boolean;
   /** Limit of one attempt, ms (E6); at most 2^31 - 1 (Node's timer limit). */
   readonly attemptTimeoutMs?: number;
+  /**
+   * How long an attempt that timed out, and that dbop cannot stop on the server (no scope), is awaited
+   * before another starts, ms (E13, default 5000). Still running then: the call ends with an
+   * AttemptStillRunningError (ambiguous) unless readOnly or idempotent.
+   */
+  readonly cleanupTimeoutMs?: number;
   /** Limit of the whole call, sleeps included, ms from the call's start (E7); at most 2^31 - 1. */
   readonly deadlineMs?: number;
   /** Aborting it stops the call at once, sleeps included, rejecting with `signal.reason` even with raises: false (E8). */

@@ -5,7 +5,7 @@ import type { Clock } from './clock.js';
 import { AdmissionTimeoutError, contentionKinds, type Permit } from './concurrency-limiter.js';
 import { coreClassifier } from './core-classifier.js';
 import { channels } from './diagnostics.js';
-import { AttemptTimeoutError, DeadlineExceededError } from './errors.js';
+import { AttemptStillRunningError, AttemptTimeoutError, DeadlineExceededError } from './errors.js';
 import type { ExecuteOptions, Operation } from './execute-options.js';
 import { type Reporter, reportGiveUp, reportRetry, reportSuccess } from './execute-report.js';
 import { judgeFailure } from './judge-failure.js';
@@ -14,7 +14,7 @@ import {
   type ResolvedExecuteOptions,
   resolveExecuteOptions,
 } from './resolve-execute-options.js';
-import { RollbackFailure, runAttempt } from './run-attempt.js';
+import { RollbackFailure, runAttempt, StillRunning } from './run-attempt.js';
 import { sleep } from './sleep.js';
 import { invalid } from './validate.js';
 
@@ -157,6 +157,7 @@ async function loop(
     let error: unknown;
     let rollbackError: unknown;
     let rollbackFailed = false;
+    let stillRunning = false;
     if (first !== undefined && attempt === 1) {
       failed = true;
       error = first.error;
@@ -186,14 +187,17 @@ async function loop(
       );
       try {
         value = await (permit === undefined
-          ? runAttempt(op, o, context, guard)
-          : limiter!.runHolding(() => runAttempt(op, o, context, guard)));
+          ? runAttempt(op, o, context, guard, deadlineAt)
+          : limiter!.runHolding(() => runAttempt(op, o, context, guard, deadlineAt)));
       } catch (thrown) {
         failed = true;
         if (thrown instanceof RollbackFailure) {
           error = thrown.error;
           rollbackError = thrown.rollbackError;
           rollbackFailed = true;
+        } else if (thrown instanceof StillRunning) {
+          error = thrown.error;
+          stillRunning = true;
         } else error = thrown;
       }
     }
@@ -217,8 +221,15 @@ async function loop(
       const kind = judged?.classification?.kind;
       permit?.release(kind !== undefined && contentionKinds.has(kind) ? 'contention' : 'other');
     }
-    const { classification, retryable } = judged;
-    let { reason, thrown } = judged;
+    const { classification } = judged;
+    let { reason, thrown, retryable } = judged;
+    // E13: a timed-out attempt that may still be running is never overlapped by another, unless the work
+    // is harmless twice (readOnly, idempotent).
+    if (stillRunning && reason === undefined && !o.readOnly && !o.idempotent) {
+      reason = 'ambiguous';
+      retryable = false;
+      thrown = new AttemptStillRunningError(name, o.cleanupTimeoutMs, { cause: error });
+    }
     // Then attempts (E1), the deadline (E7) and last the budget (E11): a token is spent only on a retry
     // that will really happen.
     let delayMs = 0;

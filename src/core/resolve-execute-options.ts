@@ -32,6 +32,7 @@ export interface ResolvedExecuteOptions {
   readonly readOnly: boolean;
   readonly attemptTimeoutMs: number | undefined;
   readonly deadlineMs: number | undefined;
+  readonly cleanupTimeoutMs: number;
   readonly signal: AbortSignal | undefined;
   readonly idempotent: boolean;
   readonly budget: RetryBudget | undefined;
@@ -57,6 +58,7 @@ export const executeOptionKeys: ReadonlySet<string> = new Set([
   'readOnly',
   'attemptTimeoutMs',
   'deadlineMs',
+  'cleanupTimeoutMs',
   'signal',
   'idempotent',
   'budget',
@@ -70,6 +72,9 @@ export const executeOptionKeys: ReadonlySet<string> = new Set([
 ]);
 
 const defaultPolicy: RetryPolicy = retryPolicy();
+
+/** How long an attempt abandoned at its time limit is awaited before the call gives up on it (E13). */
+export const defaultCleanupTimeoutMs = 5000;
 
 // Frozen options cannot change after a first call, so their resolution is reused.
 const cache = new WeakMap<object, ResolvedExecuteOptions>();
@@ -125,6 +130,7 @@ export function resolveExecuteOptions(
   for (const key of ['raises', 'readOnly', 'idempotent'] as const) expectOptionalBoolean(key, o[key]);
   expectOptionalTimerMs('attemptTimeoutMs', o.attemptTimeoutMs);
   expectOptionalTimerMs('deadlineMs', o.deadlineMs);
+  expectOptionalTimerMs('cleanupTimeoutMs', o.cleanupTimeoutMs);
   expectOptionalSignal('signal', o.signal);
   if (o.budget !== undefined && !(o.budget instanceof RetryBudget))
     invalid('budget', 'a RetryBudget', o.budget);
@@ -153,6 +159,7 @@ export function resolveExecuteOptions(
     readOnly: o.readOnly ?? false,
     attemptTimeoutMs: o.attemptTimeoutMs,
     deadlineMs: o.deadlineMs,
+    cleanupTimeoutMs: o.cleanupTimeoutMs ?? defaultCleanupTimeoutMs,
     signal: o.signal,
     idempotent: o.idempotent ?? false,
     budget: o.budget,

@@ -3,6 +3,7 @@ import type { AttemptContext } from '../../../src/core/attempt.js';
 import type { Classification } from '../../../src/core/classification.js';
 import {
   AmbiguousCommitError,
+  AttemptStillRunningError,
   AttemptTimeoutError,
   DeadlineExceededError,
   isAmbiguousCommitError,
@@ -12,7 +13,7 @@ import {
 import { execute } from '../../../src/core/execute.js';
 import { RetryBudget } from '../../../src/core/retry-budget.js';
 import { FakeClock } from './fake-clock.js';
-import { alwaysFailing, hang, recordingScope, scripted, TransientError } from './helpers.js';
+import { alwaysFailing, hang, recordingScope, scripted, TransientError, untilAborted } from './helpers.js';
 
 const none = { jitter: 'none' } as const;
 
@@ -39,9 +40,9 @@ describe('execute: attempt timeout (E6)', () => {
   it('rejects with AttemptTimeoutError when every attempt times out, or returns default with raises false', async () => {
     const clock = new FakeClock(0);
     const policy = { maxRetries: 2, ...none };
-    const result = execute(() => hang(), { clock, attemptTimeoutMs: 50, policy });
+    const result = execute(untilAborted, { clock, attemptTimeoutMs: 50, policy });
     await expect(clock.settle(result)).rejects.toBeInstanceOf(AttemptTimeoutError);
-    const withDefault = execute(() => hang(), {
+    const withDefault = execute(untilAborted, {
       clock,
       attemptTimeoutMs: 50,
       policy,
@@ -54,7 +55,7 @@ describe('execute: attempt timeout (E6)', () => {
   it('retries a timeout even when retryOn lists only other errors (E6 says retryable)', async () => {
     const clock = new FakeClock(0);
     let calls = 0;
-    const op = (): Promise<string> | string => (++calls === 1 ? hang() : 'ok');
+    const op = (c: AttemptContext): Promise<string> | string => (++calls === 1 ? untilAborted(c) : 'ok');
     const result = execute(op, { clock, attemptTimeoutMs: 10, retryOn: [TransientError] });
     await expect(clock.settle(result)).resolves.toBe('ok');
   });
@@ -102,6 +103,88 @@ describe('execute: attempt timeout (E6)', () => {
     await clock.settle(execute(op, { clock, attemptTimeoutMs: 100 }));
     await clock.settle(execute(op, { clock, attemptTimeoutMs: 1000, deadlineMs: 70 }));
     expect(remaining).toEqual([100, 60, 70, 30]);
+  });
+});
+
+describe('execute: attempts never overlap (E13)', () => {
+  const late = (clock: FakeClock, ms: number, value: string): Promise<string> =>
+    new Promise((resolve) => clock.setTimeout(() => resolve(value), ms));
+
+  it('awaits an op without a scope that outlives its limit: its late value is the result, no second attempt', async () => {
+    const clock = new FakeClock(0);
+    const started: number[] = [];
+    const op = (c: AttemptContext): Promise<string> => {
+      started.push(c.attempt);
+      return late(clock, 1500, `done by ${c.attempt}`);
+    };
+    const result = execute(op, { clock, attemptTimeoutMs: 300, policy: none });
+    await expect(clock.settle(result)).resolves.toBe('done by 1');
+    expect(started).toEqual([1]);
+    expect(clock.now()).toBe(1500);
+  });
+
+  it('still running at the cleanup limit: AttemptStillRunningError (ambiguous), cause the timeout, not retried', async () => {
+    const clock = new FakeClock(0);
+    const onGiveUp = vi.fn();
+    let calls = 0;
+    const op = (): Promise<never> => {
+      calls++;
+      return hang();
+    };
+    const result = execute(op, {
+      clock,
+      attemptTimeoutMs: 100,
+      cleanupTimeoutMs: 400,
+      policy: none,
+      onGiveUp,
+    });
+    const error = await clock.settle(result).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AttemptStillRunningError);
+    expect(error).toBeInstanceOf(AmbiguousCommitError);
+    expect(isAmbiguousCommitError(error)).toBe(true);
+    expect(isAttemptTimeoutError((error as Error).cause)).toBe(true);
+    expect(calls).toBe(1);
+    expect(clock.now()).toBe(500);
+    expect(onGiveUp.mock.calls[0]![0]).toMatchObject({ reason: 'ambiguous', attempt: 1 });
+  });
+
+  it('readOnly or idempotent work is retried after the wait; the default cleanup limit is 5000 ms', async () => {
+    for (const flag of [{ readOnly: true }, { idempotent: true }]) {
+      const clock = new FakeClock(0);
+      const starts: number[] = [];
+      const op = (c: AttemptContext): Promise<string> | string => {
+        starts.push(clock.now());
+        return c.attempt === 1 ? hang() : 'second';
+      };
+      const result = execute(op, { clock, attemptTimeoutMs: 100, policy: none, ...flag });
+      await expect(clock.settle(result)).resolves.toBe('second');
+      expect(starts).toEqual([0, 5200]); // 100 ms limit, 5000 ms wait, 100 ms backoff
+    }
+  });
+
+  it('an op that fails after its limit is retried; the wait ends at the deadline', async () => {
+    const clock = new FakeClock(0);
+    const op = (c: AttemptContext): Promise<string> | string =>
+      c.attempt === 1
+        ? new Promise((_, reject) => clock.setTimeout(() => reject(new TransientError('late')), 700))
+        : 'ok';
+    await expect(clock.settle(execute(op, { clock, attemptTimeoutMs: 100, policy: none }))).resolves.toBe(
+      'ok',
+    );
+    const hung = execute(() => hang(), { clock, attemptTimeoutMs: 100, deadlineMs: 1000, policy: none });
+    const start = clock.now();
+    await expect(clock.settle(hung)).rejects.toBeInstanceOf(AttemptStillRunningError);
+    expect(clock.now() - start).toBe(1000);
+  });
+
+  it("the caller's abort ends the wait at once, rejecting with its reason", async () => {
+    const clock = new FakeClock(0);
+    const controller = new AbortController();
+    const reason = new Error('stop');
+    clock.setTimeout(() => controller.abort(reason), 1000);
+    const result = execute(() => hang(), { clock, attemptTimeoutMs: 100, signal: controller.signal });
+    await expect(clock.settle(result)).rejects.toBe(reason);
+    expect(clock.now()).toBe(1000);
   });
 });
 

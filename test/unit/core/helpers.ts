@@ -76,3 +76,10 @@ export function recordingScope(
   });
   return { factory, log, open: () => open };
 }
+
+/** An op that runs until its attempt's signal aborts, then rejects with the signal's reason (it stopped). */
+export function untilAborted(context: { readonly signal: AbortSignal }): Promise<never> {
+  return new Promise<never>((_, reject) => {
+    context.signal.addEventListener('abort', () => reject(context.signal.reason), { once: true });
+  });
+}

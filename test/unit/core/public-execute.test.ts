@@ -3,7 +3,7 @@ import { markCommitInFlight } from '../../../src/core/commit-marker.js';
 import { isAmbiguousCommitError } from '../../../src/core/errors.js';
 import { execute } from '../../../src/execute.js';
 import { FakeClock } from './fake-clock.js';
-import { alwaysFailing, hang, scripted } from './helpers.js';
+import { alwaysFailing, scripted, untilAborted } from './helpers.js';
 
 const zero = { initialDelayMs: 0, maxDelayMs: 0 } as const;
 
@@ -27,7 +27,7 @@ describe("execute from 'dbop' (classify() as the default classifier)", () => {
   it("retries dbop's own attempt timeout", async () => {
     const clock = new FakeClock(0);
     let calls = 0;
-    const result = execute(() => (++calls === 1 ? hang() : 'ok'), { clock, attemptTimeoutMs: 10 });
+    const result = execute((c) => (++calls === 1 ? untilAborted(c) : 'ok'), { clock, attemptTimeoutMs: 10 });
     await expect(clock.settle(result)).resolves.toBe('ok');
   });
 
