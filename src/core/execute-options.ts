@@ -1,4 +1,5 @@
 import type { AttemptContext, ScopeFactory } from './attempt.js';
+import type { CallAllowance } from './call-allowance.js';
 import type { Classification, Classifier } from './classification.js';
 import type { Clock } from './clock.js';
 import type { ConcurrencyLimiter } from './concurrency-limiter.js';
@@ -92,8 +93,8 @@ export interface ExecuteOptions<D = undefined> {
    * driver's error (an AmbiguousCommitError from a session is rethrown as is).
    */
   readonly idempotent?: boolean;
-  /** Shared cap on retries (E11). */
-  readonly budget?: RetryBudget;
+  /** Shared cap on retries (E11), or the allowance of the call that owns this one (E14). */
+  readonly budget?: RetryBudget | CallAllowance;
   /**
    * Admission shared by every unit on one database: each attempt waits for a permit (FIFO, within the
    * deadline and the signal) unless the calling context already holds one of this limiter (a nested step).

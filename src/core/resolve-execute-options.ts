@@ -1,4 +1,5 @@
 import type { ScopeFactory } from './attempt.js';
+import { CallAllowance } from './call-allowance.js';
 import type { Classifier } from './classification.js';
 import { type Clock, systemClock } from './clock.js';
 import { ConcurrencyLimiter } from './concurrency-limiter.js';
@@ -35,7 +36,7 @@ export interface ResolvedExecuteOptions {
   readonly cleanupTimeoutMs: number;
   readonly signal: AbortSignal | undefined;
   readonly idempotent: boolean;
-  readonly budget: RetryBudget | undefined;
+  readonly budget: RetryBudget | CallAllowance | undefined;
   readonly limiter: ConcurrencyLimiter | undefined;
   readonly onRetry: ExecuteOptions['onRetry'];
   readonly onGiveUp: ExecuteOptions['onGiveUp'];
@@ -132,7 +133,7 @@ export function resolveExecuteOptions(
   expectOptionalTimerMs('deadlineMs', o.deadlineMs);
   expectOptionalTimerMs('cleanupTimeoutMs', o.cleanupTimeoutMs);
   expectOptionalSignal('signal', o.signal);
-  if (o.budget !== undefined && !(o.budget instanceof RetryBudget))
+  if (o.budget !== undefined && !(o.budget instanceof RetryBudget) && !(o.budget instanceof CallAllowance))
     invalid('budget', 'a RetryBudget', o.budget);
   if (o.limiter !== undefined && !(o.limiter instanceof ConcurrencyLimiter))
     invalid('limiter', 'a ConcurrencyLimiter', o.limiter);

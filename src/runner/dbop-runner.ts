@@ -3,12 +3,13 @@ import { type AttemptScopeOptions, attemptScope, resolveAttemptScopeOptions } fr
 import type { ConcurrencyLimiter } from '../core/concurrency-limiter.js';
 import { DbopError } from '../core/errors.js';
 import { execute } from '../core/execute.js';
-import type { ExecuteOptions, Logger } from '../core/execute-options.js';
+import type { ExecuteOptions, GiveUpEvent, Logger } from '../core/execute-options.js';
 import { type RetryPolicy, retryPolicy } from '../core/retry-policy.js';
 import { type IsolationLevel, isSessionSource, type Session, type SessionSource } from '../core/session.js';
+import { CallOwner, nestedDeadlineMs, ownerAllowance } from './call-owner.js';
 import { fenceSession } from './fenced-session.js';
 import { nestedPolicy } from './nested-policy.js';
-import { runnerClassification } from './runner-classifier.js';
+import { markSpent, runnerClassification } from './runner-classifier.js';
 import { withDialect } from './runner-logger.js';
 import {
   checkRunOptions,
@@ -98,16 +99,41 @@ export class DbOpRunner {
     nested: boolean,
   ): Promise<T | D> {
     const idempotent = options.idempotent === true;
-    return execute(
-      (context) => fn(this.#fenced(session, options, context.signal), context),
-      this.#executeOptions(options, session.dialect, 'run', nested ? this.#nestedPolicy : this.#policy, {
-        scope: () => attemptScope(session, scope),
-        classifier: (error) =>
-          runnerClassification(error, session.dialect, { nested, canReconnect: false, idempotent }),
-        // A step inside the caller's transaction runs under that transaction's admission, if any.
-        admitted: !nested,
-      }),
-    ) as Promise<T | D>;
+    const extra = {
+      scope: () => attemptScope(session, scope),
+      classifier: (error: unknown) =>
+        runnerClassification(error, session.dialect, { nested, canReconnect: false, idempotent }),
+    };
+    if (nested) {
+      // E14: inside a transaction dbop owns, the step's retries are the owner's, and so is its deadline.
+      const owner = ownerAllowance(session);
+      return execute(
+        (context) => fn(this.#fenced(session, options, context.signal), context),
+        this.#executeOptions(options, session.dialect, 'run', this.#nestedPolicy, {
+          ...extra,
+          onGiveUp: giveUpNested,
+          // A step inside the caller's transaction runs under that transaction's admission, if any.
+          admitted: false,
+          ...(owner === undefined
+            ? {}
+            : { budget: owner, deadlineMs: nestedDeadlineMs(options.deadlineMs, owner) }),
+        }),
+      ) as Promise<T | D>;
+    }
+    const owner = new CallOwner(this.#policy.maxRetries, options.deadlineMs, this.#budget);
+    return settle(
+      execute(
+        (context) => {
+          owner.hold(session);
+          return fn(this.#fenced(session, options, context.signal), context);
+        },
+        this.#executeOptions(options, session.dialect, 'run', this.#policy, {
+          ...extra,
+          budget: owner.allowance,
+        }),
+      ) as Promise<T | D>,
+      owner,
+    );
   }
 
   /**
@@ -149,18 +175,27 @@ export class DbOpRunner {
       });
     }
     const call = new SourcedCall(source!, scopeOptions);
-    return execute(
-      (context) => fn(this.#fenced(call.session(), options, context.signal), context),
-      this.#executeOptions(options, () => call.dialect, 'transaction', this.#policy, {
-        scope: () => call.scope(),
-        classifier: (error) =>
-          runnerClassification(error, call.dialect ?? 'postgres', {
-            nested: false,
-            canReconnect: true,
-            idempotent,
-          }),
-      }),
-    ) as Promise<T | D>;
+    const owner = new CallOwner(this.#policy.maxRetries, options.deadlineMs, this.#budget);
+    return settle(
+      execute(
+        (context) => {
+          const session = call.session();
+          owner.hold(session);
+          return fn(this.#fenced(session, options, context.signal), context);
+        },
+        this.#executeOptions(options, () => call.dialect, 'transaction', this.#policy, {
+          scope: () => call.scope(),
+          classifier: (error) =>
+            runnerClassification(error, call.dialect ?? 'postgres', {
+              nested: false,
+              canReconnect: true,
+              idempotent,
+            }),
+          budget: owner.allowance,
+        }),
+      ) as Promise<T | D>,
+      owner,
+    );
   }
 
   /**
@@ -211,14 +246,22 @@ export class DbOpRunner {
   ): Promise<T | D> {
     const dialect = fixed.dialect;
     const idempotent = options.idempotent === true;
-    return execute(
-      (context) => fn(this.#fenced(fixed, options, context.signal), context),
-      this.#executeOptions(options, dialect, 'transaction', this.#policy, {
-        scope: () => attemptScope(fixed, scopeOptions),
-        classifier: (error) =>
-          runnerClassification(error, dialect, { nested: false, canReconnect: false, idempotent }),
-      }),
-    ) as Promise<T | D>;
+    const owner = new CallOwner(this.#policy.maxRetries, options.deadlineMs, this.#budget);
+    return settle(
+      execute(
+        (context) => {
+          owner.hold(fixed);
+          return fn(this.#fenced(fixed, options, context.signal), context);
+        },
+        this.#executeOptions(options, dialect, 'transaction', this.#policy, {
+          scope: () => attemptScope(fixed, scopeOptions),
+          classifier: (error) =>
+            runnerClassification(error, dialect, { nested: false, canReconnect: false, idempotent }),
+          budget: owner.allowance,
+        }),
+      ) as Promise<T | D>,
+      owner,
+    );
   }
 
   // Resolved scope options per distinct combination, so a call with the usual options validates nothing.
@@ -263,7 +306,10 @@ export class DbOpRunner {
     dialect: string | (() => string | undefined),
     kind: string,
     policy: RetryPolicy,
-    extra: Pick<ExecuteOptions<D>, 'scope' | 'classifier'> & { readonly admitted?: boolean },
+    extra: Pick<ExecuteOptions<D>, 'scope' | 'classifier' | 'budget' | 'onGiveUp'> & {
+      readonly deadlineMs?: number | undefined;
+      readonly admitted?: boolean;
+    },
   ): ExecuteOptions<D> {
     // Built by assignment, not spreads: this runs on every call and spreads of small objects add up.
     const o: Record<string, unknown> = {
@@ -277,13 +323,27 @@ export class DbOpRunner {
     if (options.readOnly !== undefined) o.readOnly = options.readOnly;
     if (options.attemptTimeoutMs !== undefined) o.attemptTimeoutMs = options.attemptTimeoutMs;
     if (options.deadlineMs !== undefined) o.deadlineMs = options.deadlineMs;
+    if (extra.deadlineMs !== undefined) o.deadlineMs = extra.deadlineMs;
     if (options.idempotent !== undefined) o.idempotent = options.idempotent;
     if (options.signal !== undefined) o.signal = options.signal;
     if (this.#budget !== undefined) o.budget = this.#budget;
     if (this.#limiter !== undefined && extra.admitted !== false) o.limiter = this.#limiter;
+    if (extra.budget !== undefined) o.budget = extra.budget;
+    if (extra.onGiveUp !== undefined) o.onGiveUp = extra.onGiveUp;
     if (this.#logger !== undefined) o.logger = withDialect(this.#logger, dialect);
     return o as ExecuteOptions<D>;
   }
+}
+
+/** Ends the owner's hold on its connections once the call settled, whichever way. */
+function settle<T>(result: Promise<T>, owner: CallOwner): Promise<T> {
+  return result.finally(() => owner.end());
+}
+
+/** A nested step that gave up after using its retries: its owner must not run it all over again (E14). */
+function giveUpNested(event: GiveUpEvent): void {
+  if (event.reason === 'exhausted' || event.reason === 'budget' || event.reason === 'deadline')
+    markSpent(event.error);
 }
 
 function transactionOpen(): DbopError {

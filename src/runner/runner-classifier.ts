@@ -18,6 +18,19 @@ function markEscalated(error: unknown): void {
   }
 }
 
+const spent: symbol = Symbol.for('dbop.spent');
+
+/** Marks an error a nested step gave up on after its retries, its budget or its deadline ran out (E14). */
+export function markSpent(error: unknown): void {
+  if (typeof error === 'object' && error !== null && Object.isExtensible(error)) {
+    Object.defineProperty(error, spent, { value: true, configurable: true });
+  }
+}
+
+function isSpent(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[spent] === true;
+}
+
 /** What the runner knows about where an error happened. */
 export interface RunnerErrorContext {
   /** The step runs in a savepoint of the caller's transaction. */
@@ -55,6 +68,9 @@ export function runnerClassification(
     return { ...result, scope: 'connection', retryable };
   }
   if (!result.retryable) return result;
+  // A statement-scope error a nested step already retried as far as it could: the owner does not redo the
+  // whole transaction for it (E14: no 6 x 6). Transaction- and connection-scope errors are the owner's.
+  if (!where.nested && result.scope === 'statement' && isSpent(error)) return { ...result, retryable: false };
   if (where.nested && (result.scope === 'transaction' || result.scope === 'connection')) {
     markEscalated(error);
     return { ...result, retryable: false };

@@ -1,0 +1,42 @@
+import type { RetryBudget } from './retry-budget.js';
+
+/**
+ * The retries one owning call (a transaction and every step nested in it) may still make, and its deadline
+ * (rule E14): the owner's restarts and its nested steps' retries draw from the same allowance, so one call's
+ * total work is bounded by the owner's policy, never multiplied by nesting. Passed to execute as `budget`;
+ * a shared {@link RetryBudget} behind it still has the last word.
+ */
+export class CallAllowance {
+  readonly #shared: RetryBudget | undefined;
+  readonly #deadlineAt: number;
+  #retries: number;
+
+  constructor(retries: number, deadlineAt: number, shared?: RetryBudget) {
+    this.#retries = retries;
+    this.#deadlineAt = deadlineAt;
+    this.#shared = shared;
+  }
+
+  /** Retries left to the owner and its nested steps together. */
+  get retries(): number {
+    return this.#retries;
+  }
+
+  /** The owner's deadline (epoch ms of the clock it was made with); Infinity when it has none. */
+  get deadlineAt(): number {
+    return this.#deadlineAt;
+  }
+
+  /** Counts the call in the shared budget, if any. */
+  recordCall(): void {
+    this.#shared?.recordCall();
+  }
+
+  /** Takes one retry; false when the owner's allowance (or the shared budget) is spent. */
+  tryRetry(): boolean {
+    if (this.#retries <= 0) return false;
+    if (this.#shared !== undefined && !this.#shared.tryRetry()) return false;
+    this.#retries -= 1;
+    return true;
+  }
+}
