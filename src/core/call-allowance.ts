@@ -32,11 +32,14 @@ export class CallAllowance {
     this.#shared?.recordCall();
   }
 
-  /** Takes one retry; false when the owner's allowance (or the shared budget) is spent. */
-  tryRetry(): boolean {
-    if (this.#retries <= 0) return false;
+  /**
+   * Takes one retry; false when the owner's allowance (or the shared budget) is spent. A retry that rides
+   * out a server outage past the policy's count (`outage`) is bounded by time, not by this allowance.
+   */
+  tryRetry(outage = false): boolean {
+    if (!outage && this.#retries <= 0) return false;
     if (this.#shared !== undefined && !this.#shared.tryRetry()) return false;
-    this.#retries -= 1;
+    if (!outage) this.#retries -= 1;
     return true;
   }
 }

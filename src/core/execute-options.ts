@@ -83,6 +83,13 @@ export interface ExecuteOptions<D = undefined> {
    * AttemptStillRunningError (ambiguous) unless readOnly or idempotent.
    */
   readonly cleanupTimeoutMs?: number;
+  /**
+   * Rides out a server outage (E16): a failure to connect, a server starting or shutting down, or a
+   * connection lost with nothing in flight is retried past `maxRetries` until this many ms after the call
+   * began, every `maxDelayMs` or so (equal jitter), the deadline and the signal still ruling. Default 0
+   * (count only); the runner and createDatabase use 15000.
+   */
+  readonly outageMs?: number;
   /** Limit of the whole call, sleeps included, ms from the call's start (E7); at most 2^31 - 1. */
   readonly deadlineMs?: number;
   /** Aborting it stops the call at once, sleeps included, rejecting with `signal.reason` even with raises: false (E8). */

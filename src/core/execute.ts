@@ -1,6 +1,7 @@
 import { Attempt } from './attempt-context.js';
 import { AttemptGuard, type SignalSource } from './attempt-guard.js';
-import type { Classifier } from './classification.js';
+import { CallAllowance } from './call-allowance.js';
+import type { Classification, Classifier } from './classification.js';
 import type { Clock } from './clock.js';
 import { AdmissionTimeoutError, contentionKinds, type Permit } from './concurrency-limiter.js';
 import { coreClassifier } from './core-classifier.js';
@@ -14,6 +15,7 @@ import {
   type ResolvedExecuteOptions,
   resolveExecuteOptions,
 } from './resolve-execute-options.js';
+import type { RetryBudget } from './retry-budget.js';
 import { RollbackFailure, runAttempt, StillRunning } from './run-attempt.js';
 import { sleep } from './sleep.js';
 import { invalid } from './validate.js';
@@ -233,14 +235,24 @@ async function loop(
     // Then attempts (E1), the deadline (E7) and last the budget (E11): a token is spent only on a retry
     // that will really happen.
     let delayMs = 0;
+    // E16: past its retries, a call still rides out a server outage for outageMs from its start.
+    const beyondCount = attempt > o.policy.maxRetries;
+    const ridesOutage =
+      beyondCount &&
+      reason === undefined &&
+      o.outageMs > 0 &&
+      isOutage(classification) &&
+      clock.now() - callStartedAt < o.outageMs;
     if (reason !== undefined) {
       // stop now
-    } else if (attempt > o.policy.maxRetries) reason = 'exhausted';
+    } else if (beyondCount && !ridesOutage) reason = 'exhausted';
     else {
       delays ??= o.policy.delays(o.random);
-      delayMs = delays.next().value ?? 0;
+      // Past the policy's delays: about maxDelayMs apart (equal jitter), so waiting for a server to come
+      // back neither hammers it nor sleeps past its return.
+      delayMs = delays.next().value ?? o.policy.maxDelayMs * (0.5 + o.random() / 2);
       if (clock.now() + delayMs >= deadlineAt) reason = 'deadline';
-      else if (o.budget !== undefined && !o.budget.tryRetry()) reason = 'budget';
+      else if (o.budget !== undefined && !tryRetry(o.budget, ridesOutage)) reason = 'budget';
     }
     if (channels.error.hasSubscribers) {
       const willRetry = reason === undefined;
@@ -315,6 +327,28 @@ function giveUpWaiting(
   });
   if (usedDefault) return o.default;
   throw thrown;
+}
+
+// Failures of a server that is away for a moment and comes back: nothing ran, so nothing can be doubled.
+const outageKinds: ReadonlySet<string> = new Set([
+  'connect-failed',
+  'server-starting',
+  'server-shutdown',
+  'connection-lost',
+]);
+
+function isOutage(classification: Classification | undefined): boolean {
+  return (
+    classification !== undefined &&
+    classification.retryable &&
+    !classification.ambiguous &&
+    outageKinds.has(classification.kind)
+  );
+}
+
+/** A retry past the policy's count, riding out an outage, is not the owner's to count (E14), only the budget's. */
+function tryRetry(budget: RetryBudget | CallAllowance, outage: boolean): boolean {
+  return budget instanceof CallAllowance ? budget.tryRetry(outage) : budget.tryRetry();
 }
 
 /** The limit of one attempt: whichever comes first of its own timeout (E6) and the call's deadline (E7). */

@@ -8,6 +8,7 @@ import type { ExecuteOptions, Logger, RetryMatcher } from './execute-options.js'
 import { RetryBudget } from './retry-budget.js';
 import { isRetryPolicy, type RetryPolicy, retryPolicy } from './retry-policy.js';
 import {
+  expectDelayMs,
   expectOptionalBoolean,
   expectOptionalFunction,
   expectOptionalLogger,
@@ -34,6 +35,7 @@ export interface ResolvedExecuteOptions {
   readonly attemptTimeoutMs: number | undefined;
   readonly deadlineMs: number | undefined;
   readonly cleanupTimeoutMs: number;
+  readonly outageMs: number;
   readonly signal: AbortSignal | undefined;
   readonly idempotent: boolean;
   readonly budget: RetryBudget | CallAllowance | undefined;
@@ -60,6 +62,7 @@ export const executeOptionKeys: ReadonlySet<string> = new Set([
   'attemptTimeoutMs',
   'deadlineMs',
   'cleanupTimeoutMs',
+  'outageMs',
   'signal',
   'idempotent',
   'budget',
@@ -132,6 +135,7 @@ export function resolveExecuteOptions(
   expectOptionalTimerMs('attemptTimeoutMs', o.attemptTimeoutMs);
   expectOptionalTimerMs('deadlineMs', o.deadlineMs);
   expectOptionalTimerMs('cleanupTimeoutMs', o.cleanupTimeoutMs);
+  if (o.outageMs !== undefined) expectDelayMs('outageMs', o.outageMs);
   expectOptionalSignal('signal', o.signal);
   if (o.budget !== undefined && !(o.budget instanceof RetryBudget) && !(o.budget instanceof CallAllowance))
     invalid('budget', 'a RetryBudget', o.budget);
@@ -161,6 +165,7 @@ export function resolveExecuteOptions(
     attemptTimeoutMs: o.attemptTimeoutMs,
     deadlineMs: o.deadlineMs,
     cleanupTimeoutMs: o.cleanupTimeoutMs ?? defaultCleanupTimeoutMs,
+    outageMs: o.outageMs ?? 0,
     signal: o.signal,
     idempotent: o.idempotent ?? false,
     budget: o.budget,

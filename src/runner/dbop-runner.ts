@@ -46,6 +46,7 @@ export class DbOpRunner {
   readonly #logger: Logger | undefined;
   readonly #budget: DbOpRunnerOptions['budget'];
   readonly #limiter: ConcurrencyLimiter | undefined;
+  readonly #outageMs: number;
 
   constructor(options?: DbOpRunnerOptions) {
     const resolved = resolveRunnerOptions(options, 'new DbOpRunner()');
@@ -57,6 +58,7 @@ export class DbOpRunner {
     this.#logger = resolved.logger;
     this.#budget = resolved.budget;
     this.#limiter = resolved.limiter;
+    this.#outageMs = resolved.outageMs;
   }
 
   /** The limiter every unit of this runner is admitted by, if any. */
@@ -326,6 +328,7 @@ export class DbOpRunner {
     if (extra.deadlineMs !== undefined) o.deadlineMs = extra.deadlineMs;
     if (options.idempotent !== undefined) o.idempotent = options.idempotent;
     if (options.signal !== undefined) o.signal = options.signal;
+    if (this.#outageMs > 0) o.outageMs = this.#outageMs;
     if (this.#budget !== undefined) o.budget = this.#budget;
     if (this.#limiter !== undefined && extra.admitted !== false) o.limiter = this.#limiter;
     if (extra.budget !== undefined) o.budget = extra.budget;

@@ -5,6 +5,7 @@ import type { Jitter, RetryPolicyOptions } from '../core/retry-policy.js';
 import { type IsolationLevel, isolationLevels } from '../core/session.js';
 import {
   describeValue,
+  expectDelayMs,
   expectOptionalBoolean,
   expectOptionalLogger,
   expectOptionalOneOf,
@@ -45,6 +46,12 @@ export interface DbOpRunnerOptions {
    * that holds one does not take another. Default none; false also means none.
    */
   readonly limiter?: ConcurrencyLimiter | false;
+  /**
+   * How long a call rides out a server outage (connect refused, server starting or shutting down, a
+   * connection lost with nothing in flight) past maxRetries, ms from the call's start; 0 counts only.
+   * Default 15000: a restart or a short stop costs time, not failed calls (E16).
+   */
+  readonly outageMs?: number;
 }
 
 /** Options of one runner.run() call (rule R1). */
@@ -99,6 +106,7 @@ const runnerKeys: ReadonlySet<string> = new Set([
   'logger',
   'budget',
   'limiter',
+  'outageMs',
 ]);
 
 /** The option keys of new DbOpRunner() (createDatabase() takes them too). */
@@ -116,7 +124,11 @@ export interface ResolvedRunnerOptions {
   readonly logger: Logger | undefined;
   readonly budget: RetryBudget | undefined;
   readonly limiter: ConcurrencyLimiter | undefined;
+  readonly outageMs: number;
 }
+
+/** How long runner calls ride out a server outage by default, ms (see {@link DbOpRunnerOptions.outageMs}). */
+export const defaultOutageMs = 15_000;
 
 /** Validates new DbOpRunner()'s options once (the policy's own fields are left to retryPolicy()). */
 export function resolveRunnerOptions(
@@ -141,6 +153,7 @@ export function resolveRunnerOptions(
     logger: checkLogger(o.logger),
     budget: checkBudget(o.budget),
     limiter: checkLimiter(o.limiter),
+    outageMs: expectDelayMs('outageMs', o.outageMs ?? defaultOutageMs),
   };
 }
 

@@ -66,7 +66,9 @@ export const runCommand: CliCommand = {
         `retry ${retry.attempt}: ${retry.classification?.kind ?? 'error'} ${retry.classification?.code ?? ''}, waiting ${Math.round(retry.delayMs)} ms\n`,
       );
     };
-    const db = await createDatabase({ url, max: 1, maxRetries });
+    // --retries N is a count the user chose: it also bounds riding out an outage (default: 15 s of it).
+    const outage = parsed.values.retries === undefined ? {} : { outageMs: 0 };
+    const db = await createDatabase({ url, max: 1, maxRetries, ...outage });
     subscribe(channelNames.retry, onRetry);
     const started = performance.now();
     try {

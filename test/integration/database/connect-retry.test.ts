@@ -36,7 +36,15 @@ describeIfPostgres('createDatabase survives a server that refuses connections (p
   });
 
   const open = (extra: object = {}): Promise<Database> =>
-    createDatabase({ url, maxRetries: 2, initialDelayMs: 20, maxDelayMs: 20, jitter: 'none', ...extra });
+    createDatabase({
+      url,
+      maxRetries: 2,
+      initialDelayMs: 20,
+      maxDelayMs: 20,
+      jitter: 'none',
+      outageMs: 0,
+      ...extra,
+    });
 
   it('run() and query() retry a refused connect, then throw the original ECONNREFUSED; stats count each', async () => {
     const { logs, logger } = recordingLogger();
