@@ -339,8 +339,7 @@ const outageKinds: ReadonlySet<string> = new Set([
 
 function isOutage(classification: Classification | undefined): boolean {
   return (
-    classification !== undefined &&
-    classification.retryable &&
+    classification?.retryable === true &&
     !classification.ambiguous &&
     outageKinds.has(classification.kind)
   );
