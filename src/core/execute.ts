@@ -339,9 +339,7 @@ const outageKinds: ReadonlySet<string> = new Set([
 
 function isOutage(classification: Classification | undefined): boolean {
   return (
-    classification?.retryable === true &&
-    !classification.ambiguous &&
-    outageKinds.has(classification.kind)
+    classification?.retryable === true && !classification.ambiguous && outageKinds.has(classification.kind)
   );
 }
 
