@@ -82,6 +82,8 @@ async function checkHost(
       url: formatDsn(host === undefined ? target : buildDsn(target, { hosts: [host] })),
       max: 1,
       maxRetries: 0,
+      // A check reports the host as it is now: no riding out an outage.
+      outageMs: 0,
       connectTimeoutMs,
     });
     const probe = await db.query<{ version: unknown; role: unknown }>(
