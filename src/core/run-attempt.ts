@@ -47,6 +47,7 @@ export async function runAttempt<T>(
   let open = false;
   // The step in flight, raced against the guard: what keeps running if the guard fires.
   let step: unknown;
+  let stepIsOp = false;
   try {
     if (scope !== undefined) {
       const begun = scope.begin(context);
@@ -66,6 +67,7 @@ export async function runAttempt<T>(
     }
     const result = op(context);
     step = result;
+    stepIsOp = true;
     const value = await (guard === undefined ? result : guard.race(result));
     guard?.disarm();
     if (scope !== undefined) await scope.commit(context);
@@ -81,7 +83,7 @@ export async function runAttempt<T>(
     }
     // With a scope, the rollback stopped the work on the server. Without one, only the op's end tells.
     if (scope === undefined && guard?.fired === true && isAttemptTimeoutError(error) && isThenable(step)) {
-      return awaitAbandoned(step as PromiseLike<T>, error, options, deadlineAt);
+      return awaitAbandoned(step as PromiseLike<T>, stepIsOp, error, options, deadlineAt);
     }
     throw error;
   }
@@ -90,10 +92,12 @@ export async function runAttempt<T>(
 /**
  * Waits for an op abandoned at its time limit: its value if it succeeded after all (its work is done; a
  * retry would do it twice), the timeout if it failed, {@link StillRunning} if it has not ended by the
- * cleanup limit or the deadline. The caller's abort ends the wait at once.
+ * cleanup limit or the deadline. A preAttempt that ends late is only awaited: the op never ran. The
+ * caller's abort ends the wait at once.
  */
 function awaitAbandoned<T>(
   step: PromiseLike<T>,
+  isOp: boolean,
   timeout: unknown,
   options: ResolvedExecuteOptions,
   deadlineAt: number,
@@ -110,7 +114,7 @@ function awaitAbandoned<T>(
     const timer = clock.setTimeout(() => end(() => reject(new StillRunning(timeout))), limitMs);
     signal?.addEventListener('abort', onAbort, { once: true });
     step.then(
-      (value) => end(() => resolve(value)),
+      (value) => end(() => (isOp ? resolve(value) : reject(timeout))),
       () => end(() => reject(timeout)),
     );
   });

@@ -177,6 +177,21 @@ describe('execute: attempts never overlap (E13)', () => {
     expect(clock.now() - start).toBe(1000);
   });
 
+  it('a preAttempt that ends after the limit is awaited, then the op runs in a new attempt', async () => {
+    const clock = new FakeClock(0);
+    const ran: number[] = [];
+    const preAttempt = (c: AttemptContext): unknown =>
+      c.attempt === 1 ? late(clock, 700, 'ready') : undefined;
+    const op = (c: AttemptContext): string => {
+      ran.push(c.attempt);
+      return 'ok';
+    };
+    const result = execute(op, { clock, preAttempt, attemptTimeoutMs: 100, policy: none });
+    await expect(clock.settle(result)).resolves.toBe('ok');
+    expect(ran).toEqual([2]);
+    expect(clock.now()).toBe(800); // 700 ms until the preAttempt ended, then 100 ms backoff
+  });
+
   it("the caller's abort ends the wait at once, rejecting with its reason", async () => {
     const clock = new FakeClock(0);
     const controller = new AbortController();
