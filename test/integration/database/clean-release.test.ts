@@ -32,10 +32,15 @@ describeIfPostgres('a BEGIN batch that fails leaves a clean connection (PostgreS
   const connector = { current: undefined as ReturnType<typeof pgConnect> | undefined };
   let admin: pg.Client;
   beforeAll(async () => {
+    const url = new URL(postgresUrl());
     connector.current = pgConnect(await importPg(), {
-      connectionString: postgresUrl(),
+      config: {
+        host: url.hostname,
+        port: Number(url.port),
+        user: decodeURIComponent(url.username),
+        database: url.pathname.slice(1),
+      },
       max: 1,
-      connectTimeoutMs: 5000,
     });
     admin = new pg.Client({ connectionString: postgresUrl() });
     await admin.connect();
