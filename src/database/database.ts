@@ -20,6 +20,7 @@ import { type AcquireOptions, expectStep, resolveAcquireOptions } from './databa
 import type { DatabaseStats } from './database-stats.js';
 import type { DriverConnector } from './drivers/driver-connector.js';
 import type { ErrorCounter } from './error-counter.js';
+import { isPlainRead } from './read-statement.js';
 
 export type { AcquireOptions } from './database-options.js';
 
@@ -104,7 +105,8 @@ export class Database {
    * It runs alone, in autocommit: one round trip, no BEGIN or COMMIT, the timeouts kept as the pooled
    * connection's settings. The statement is its own commit, so if the connection is lost while it runs, a
    * write may or may not have been applied: that is an AmbiguousCommitError (E9) unless `idempotent` says
-   * a retry is safe. With `readOnly` (enforced by the server) it runs in a READ ONLY transaction, as run();
+   * a retry is safe. A statement whose words only read (SELECT, SHOW, VALUES, EXPLAIN, WITH without a write;
+   * see isPlainRead) is sent again; give `idempotent: false` for a SELECT that calls a function that writes. With `readOnly` (enforced by the server) it runs in a READ ONLY transaction, as run();
    * so does a write with `attemptTimeoutMs`, `deadlineMs` or `signal`, so that a cut-off attempt is rolled
    * back before the next one.
    * @example const { rows } = await db.query('SELECT * FROM player WHERE id = :id', { id: 42 });
@@ -139,7 +141,10 @@ export class Database {
     }
     checkRunOptions(options, 'run', 'db.query()');
     const given = options ?? {};
-    const named = { ...given, name: given.name ?? 'query' };
+    // A statement that only reads is safe to send again after a lost connection, unless the caller said
+    // otherwise (readOnly or idempotent given): then their word stands.
+    const read = given.idempotent === undefined && given.readOnly === undefined && isPlainRead(sql);
+    const named = { ...given, name: given.name ?? 'query', ...(read && { idempotent: true }) };
     // One autocommit statement, the driver's single round trip. A write that a time limit or an abort may
     // cut off keeps its own transaction: an autocommit write stopped mid-flight may or may not have been
     // applied, and only a transaction rolls it back for sure before the retry.
@@ -147,7 +152,7 @@ export class Database {
       given.attemptTimeoutMs !== undefined || given.deadlineMs !== undefined || given.signal !== undefined;
     // Checked above: straight to the unit, not through run()'s second check.
     // readOnly is enforced by the server in a READ ONLY transaction, as run() opens it.
-    if (given.readOnly === true || (guarded && given.idempotent !== true)) {
+    if (given.readOnly === true || (guarded && named.idempotent !== true)) {
       return this.#unit((connection) => connection.execute<Row>(sql, params), named);
     }
     if (this.#closed) throw new DatabaseClosedError();

@@ -99,6 +99,32 @@ describeIfPostgres('db.query and transactions on PostgreSQL: what goes over the 
     expect(after).toBe(100);
     expect(before).not.toBe(100);
   });
+
+  it('a plain SELECT whose connection is lost is sent again; idempotent: false makes it ambiguous', async () => {
+    const killed: number[] = [];
+    const killSleeper = async (): Promise<void> => {
+      for (let i = 0; i < 200; i++) {
+        const { rows } = await admin.query(
+          `SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT n, pg_sleep%' AND wait_event = 'PgSleep'
+             AND pid <> ALL($1::int[])`,
+          [killed],
+        );
+        if (rows[0] !== undefined) {
+          killed.push(rows[0].pid);
+          return terminateBackend(postgresUrl(), rows[0].pid);
+        }
+        await sleep(20);
+      }
+    };
+    const read = `SELECT n, pg_sleep(1) FROM ${t} WHERE id = 1`;
+    const [result] = await Promise.all([db.query<{ n: number }>(read), killSleeper()]);
+    expect(killed).toHaveLength(1);
+    expect(result.rows).toHaveLength(1);
+    const [outcome] = await Promise.allSettled([db.query(read, [], { idempotent: false }), killSleeper()]);
+    expect(killed).toHaveLength(2);
+    expect(outcome.status).toBe('rejected');
+    expect(isAmbiguousCommitError((outcome as PromiseRejectedResult).reason)).toBe(true);
+  });
 });
 
 describeIfMariadb('db.query and transactions on MariaDB (mysql2): what goes over the wire', () => {
