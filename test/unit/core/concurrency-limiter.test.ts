@@ -27,7 +27,7 @@ describe('ConcurrencyLimiter', () => {
   });
 
   it('halves on contention once per window of admissions, and never goes below minLimit', () => {
-    const limiter = new ConcurrencyLimiter({ maxLimit: 8 });
+    const limiter = new ConcurrencyLimiter({ maxLimit: 8, clock: new FakeClock() });
     const firstWindow = take(limiter, 8);
     firstWindow[0]!.release('contention');
     expect(limiter.stats().limit).toBe(4);
@@ -63,7 +63,12 @@ describe('ConcurrencyLimiter', () => {
   });
 
   it('grows by one after probeAfter x limit clean commits at a full limit, and waits twice as long after a failed probe', () => {
-    const limiter = new ConcurrencyLimiter({ maxLimit: 4, initialLimit: 1, probeAfter: 2 });
+    const limiter = new ConcurrencyLimiter({
+      maxLimit: 4,
+      initialLimit: 1,
+      probeAfter: 2,
+      clock: new FakeClock(),
+    });
     const commit = (n: number): void => {
       for (let i = 0; i < n; i++) take(limiter, 1)[0]!.release('success');
     };
@@ -81,7 +86,12 @@ describe('ConcurrencyLimiter', () => {
   });
 
   it('does not grow on commits admitted below the limit: an idle limiter says nothing about a higher one', () => {
-    const limiter = new ConcurrencyLimiter({ maxLimit: 4, initialLimit: 2, probeAfter: 1 });
+    const limiter = new ConcurrencyLimiter({
+      maxLimit: 4,
+      initialLimit: 2,
+      probeAfter: 1,
+      clock: new FakeClock(),
+    });
     for (let i = 0; i < 20; i++) take(limiter, 1)[0]!.release('success');
     expect(limiter.stats().limit).toBe(2);
   });
@@ -149,7 +159,7 @@ describe('ConcurrencyLimiter', () => {
   });
 
   it('releasing twice counts once', () => {
-    const limiter = new ConcurrencyLimiter({ maxLimit: 2 });
+    const limiter = new ConcurrencyLimiter({ maxLimit: 2, clock: new FakeClock() });
     const [a] = take(limiter, 1);
     a!.release('contention');
     a!.release('contention');

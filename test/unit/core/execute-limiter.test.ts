@@ -52,7 +52,7 @@ describe('execute with a limiter', () => {
   });
 
   it('shrinks the limit on a contention error and not on other errors', async () => {
-    const limiter = new ConcurrencyLimiter({ maxLimit: 8 });
+    const limiter = new ConcurrencyLimiter({ maxLimit: 8, clock: new FakeClock() });
     const failOnce = (classification: Classification) => {
       let calls = 0;
       return execute(
