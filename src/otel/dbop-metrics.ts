@@ -1,17 +1,22 @@
-import type { Attributes, Counter, Histogram, Meter } from '@opentelemetry/api';
+import type { Attributes, BatchObservableCallback, Counter, Histogram, Meter } from '@opentelemetry/api';
+import type { LimiterMessage } from '../core/concurrency-limiter.js';
 import type { AttemptMessage, ErrorMessage, OperationMessage } from '../core/diagnostics.js';
 import { errorAttributes } from './error-attributes.js';
 
 // The boundaries OpenTelemetry recommends for db.client.operation.duration, in seconds.
 const durationBuckets = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10];
 
-/** dbop.operations, dbop.attempts, dbop.operation.duration and dbop.errors, fed by the channels. */
+/** dbop.operations, .attempts, .operation.duration, .errors and the limiter's gauges, fed by the channels. */
 export class DbopMetrics {
   readonly #attributes: Attributes;
   readonly #operations: Counter;
   readonly #attempts: Counter;
   readonly #duration: Histogram;
   readonly #errors: Counter;
+  readonly #limiterWait: Histogram;
+  // The last state each limiter (by name) published; read when the SDK collects the gauges.
+  readonly #limiters = new Map<string, LimiterMessage>();
+  readonly #unobserve: () => void;
 
   constructor(meter: Meter, attributes: Attributes) {
     this.#attributes = attributes;
@@ -32,6 +37,44 @@ export class DbopMetrics {
       description: 'Failed attempts by error class, server code and dbop kind',
       unit: '{error}',
     });
+    this.#limiterWait = meter.createHistogram('dbop.limiter.wait_duration', {
+      description: 'Time attempts waited for admission by the concurrency limiter',
+      unit: 's',
+      advice: { explicitBucketBoundaries: durationBuckets },
+    });
+    const limit = meter.createObservableGauge('dbop.limiter.limit', {
+      description: "The concurrency limiter's current limit",
+      unit: '{unit}',
+    });
+    const inFlight = meter.createObservableGauge('dbop.limiter.in_flight', {
+      description: 'Units the concurrency limiter admitted that have not ended',
+      unit: '{unit}',
+    });
+    const queued = meter.createObservableGauge('dbop.limiter.queued', {
+      description: 'Units waiting for admission by the concurrency limiter',
+      unit: '{unit}',
+    });
+    const observe: BatchObservableCallback = (result) => {
+      for (const [name, stats] of this.#limiters) {
+        const at = { ...this.#attributes, 'dbop.limiter.name': name };
+        result.observe(limit, stats.limit, at);
+        result.observe(inFlight, stats.inFlight, at);
+        result.observe(queued, stats.queued, at);
+      }
+    };
+    const observables = [limit, inFlight, queued];
+    meter.addBatchObservableCallback(observe, observables);
+    this.#unobserve = () => meter.removeBatchObservableCallback(observe, observables);
+  }
+
+  /** Stops observing the limiters' gauges. */
+  stop(): void {
+    this.#unobserve();
+    this.#limiters.clear();
+  }
+
+  limiter(message: LimiterMessage): void {
+    this.#limiters.set(message.name, message);
   }
 
   operation(message: OperationMessage): void {
@@ -46,7 +89,15 @@ export class DbopMetrics {
   }
 
   attempt(message: AttemptMessage): void {
-    if (message.phase !== 'end') return;
+    if (message.phase === 'start') {
+      if (message.limiterWaitMs !== undefined) {
+        this.#limiterWait.record(message.limiterWaitMs / 1000, {
+          ...this.#attributes,
+          'db.operation.name': message.name,
+        });
+      }
+      return;
+    }
     this.#attempts.add(1, {
       ...this.#attributes,
       'db.operation.name': message.name,

@@ -18,6 +18,8 @@ interface Open {
   attemptDescribed: boolean;
   /** The attributes of the last failed attempt, so the operation span can say how the call ended. */
   lastFailure: Attributes | undefined;
+  /** Time spent waiting for the concurrency limiter, all attempts together. */
+  limiterWaitMs: number;
 }
 
 /** One span per operation and a child per attempt, keyed by the engine's operationId. */
@@ -54,6 +56,7 @@ export class DbopSpans {
         attemptNumber: 0,
         attemptDescribed: false,
         lastFailure: undefined,
+        limiterWaitMs: 0,
       });
       return;
     }
@@ -82,10 +85,14 @@ export class DbopSpans {
     if (message.phase === 'start') {
       open.attempt?.end();
       open.attemptNumber = message.attempt;
+      if (message.limiterWaitMs !== undefined) {
+        open.limiterWaitMs += message.limiterWaitMs;
+        open.span.setAttribute('dbop.limiter.wait_ms', open.limiterWaitMs);
+      }
       open.attemptDescribed = false;
       open.attempt = this.#tracer.startSpan(
         `${message.name} attempt`,
-        { kind: SpanKind.INTERNAL, attributes: { ...this.#attributes, 'dbop.attempt': message.attempt } },
+        { kind: SpanKind.INTERNAL, attributes: this.#attemptAttributes(message) },
         trace.setSpan(context.active(), open.span),
       );
       return;
@@ -100,6 +107,12 @@ export class DbopSpans {
       span.setStatus({ code: SpanStatusCode.ERROR, message: statusText(failure) });
     }
     span.end();
+  }
+
+  #attemptAttributes(message: AttemptMessage & { phase: 'start' }): Attributes {
+    const attributes: Attributes = { ...this.#attributes, 'dbop.attempt': message.attempt };
+    if (message.limiterWaitMs !== undefined) attributes['dbop.limiter.wait_ms'] = message.limiterWaitMs;
+    return attributes;
   }
 
   /** Published just before the attempt ends: the classification and whether it will be retried. */

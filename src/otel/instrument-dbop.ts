@@ -1,5 +1,6 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { metrics, trace } from '@opentelemetry/api';
+import type { LimiterMessage } from '../core/concurrency-limiter.js';
 import {
   type AttemptMessage,
   channelNames,
@@ -25,7 +26,7 @@ const scopeVersion = '0.1.0';
 
 /**
  * Turns dbop's diagnostics channels into OpenTelemetry spans (one per operation, a child per attempt) and
- * metrics (dbop.operations, dbop.attempts, dbop.operation.duration, dbop.errors). The SDK is yours: pass
+ * metrics (dbop.operations, dbop.attempts, dbop.operation.duration, dbop.errors, the limiter's gauges). The SDK is yours: pass
  * providers or register global ones. No SQL text and no parameter values are ever recorded.
  * @example const otel = instrumentDbop({ tracerProvider, meterProvider, attributes: { 'db.system.name': 'postgresql' } })
  */
@@ -63,6 +64,7 @@ export function instrumentDbop(options?: InstrumentDbopOptions): DbopInstrumenta
       meters?.error(m as ErrorMessage);
     });
   }
+  if (meters !== undefined) on(channelNames.limiter, (m) => meters.limiter(m as LimiterMessage));
   if (spans !== undefined) on(channelNames.retry, (m) => spans.retry(m as RetryMessage));
   let stopped = false;
   return Object.freeze({
@@ -73,6 +75,7 @@ export function instrumentDbop(options?: InstrumentDbopOptions): DbopInstrumenta
       stopped = true;
       for (const [name, listener] of listeners) unsubscribe(name, listener);
       spans?.endAll();
+      meters?.stop();
     },
   });
 }
