@@ -79,11 +79,7 @@ export class DbopMetrics {
 
   operation(message: OperationMessage): void {
     if (message.phase !== 'end') return;
-    const attributes = {
-      ...this.#attributes,
-      'db.operation.name': message.name,
-      'dbop.outcome': message.outcome,
-    };
+    const attributes = this.#byOutcome(message.name, message.outcome);
     this.#operations.add(1, attributes);
     this.#duration.record(message.elapsedMs / 1000, attributes);
   }
@@ -98,11 +94,21 @@ export class DbopMetrics {
       }
       return;
     }
-    this.#attempts.add(1, {
-      ...this.#attributes,
-      'db.operation.name': message.name,
-      'dbop.outcome': message.ok ? 'success' : 'error',
-    });
+    this.#attempts.add(1, this.#byOutcome(message.name, message.ok ? 'success' : 'error'));
+  }
+
+  // One frozen attribute set per operation name and outcome, not a new object per call.
+  readonly #outcomes = new Map<string, Attributes>();
+  #byOutcome(name: string, outcome: string): Attributes {
+    const key = `${outcome}\u0000${name}`;
+    let attributes = this.#outcomes.get(key);
+    if (attributes === undefined) {
+      attributes = Object.freeze({ ...this.#attributes, 'db.operation.name': name, 'dbop.outcome': outcome });
+      // Names are meant to be few; a caller that makes one per call must not grow this without bound.
+      if (this.#outcomes.size >= 1000) this.#outcomes.clear();
+      this.#outcomes.set(key, attributes);
+    }
+    return attributes;
   }
 
   error(message: ErrorMessage): void {
