@@ -47,7 +47,14 @@ export type OperationMessage =
 
 /** On 'dbop:attempt': once when an attempt starts and once when it ends. */
 export type AttemptMessage =
-  | { readonly phase: 'start'; readonly operationId: number; readonly name: string; readonly attempt: number }
+  | {
+      readonly phase: 'start';
+      readonly operationId: number;
+      readonly name: string;
+      readonly attempt: number;
+      /** How long this attempt waited for the concurrency limiter's admission; absent when it did not wait. */
+      readonly limiterWaitMs?: number;
+    }
   | {
       readonly phase: 'end';
       readonly operationId: number;

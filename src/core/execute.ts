@@ -126,10 +126,12 @@ async function loop(
   for (let attempt = 1; ; attempt++) {
     let permit: Permit | undefined;
     let waited = false;
+    let waitStartedAt = 0;
     if (limiter !== undefined) {
       permit = limiter.tryAcquire();
       if (permit === undefined) {
         waited = true;
+        waitStartedAt = clock.now();
         try {
           const waitMs = deadlineAt === Number.POSITIVE_INFINITY ? undefined : deadlineAt - clock.now();
           permit = await limiter.acquire(signal, waitMs);
@@ -153,7 +155,13 @@ async function loop(
     const startedAt = attempt === 1 && !waited ? callStartedAt : clock.now();
     // An attempt that already ran on the hot path was not announced; its end is not either.
     const announced = !(attempt === 1 && first !== undefined) && channels.attempt.hasSubscribers;
-    if (announced) channels.attempt.publish({ phase: 'start', operationId, name, attempt });
+    if (announced) {
+      channels.attempt.publish(
+        waited
+          ? { phase: 'start', operationId, name, attempt, limiterWaitMs: startedAt - waitStartedAt }
+          : { phase: 'start', operationId, name, attempt },
+      );
+    }
     let value: unknown;
     let failed = false;
     let error: unknown;

@@ -35,6 +35,8 @@ const drivers: Readonly<Record<string, string>> = {
   'better-sqlite3': 'better-sqlite3',
   '@electric-sql/pglite': 'pglite',
 };
+// Other optional peers, each imported only by the subpath it serves (dbop/otel).
+const peerFolders: Readonly<Record<string, string>> = { '@opentelemetry/api': 'otel' };
 
 describe('driver imports (API.md layers)', () => {
   it('happen only in src/sessions/<driver>/, and only there as a runtime import', () => {
@@ -52,6 +54,7 @@ describe('driver imports (API.md layers)', () => {
           ? specifier.split('/').slice(0, 2).join('/')
           : specifier.split('/')[0]!;
         const folder = drivers[name];
+        if (peerFolders[name] !== undefined && dirname(file) === peerFolders[name]) continue;
         if (folder === undefined || dirname(file) !== join('sessions', folder))
           offenders.push(`${file} -> ${specifier}`);
       }
