@@ -4,7 +4,7 @@ import type { ErrorKind } from './classification.js';
 import { type Clock, systemClock } from './clock.js';
 import { channelNames } from './diagnostics.js';
 import { DbopError } from './errors.js';
-import { expectOptionsObject, invalid, rejectUnknownKeys } from './validate.js';
+import { expectOptionsObject, invalid, orDefault, rejectUnknownKeys } from './validate.js';
 
 /** Options of {@link ConcurrencyLimiter}; all optional. */
 export interface ConcurrencyLimiterOptions {
@@ -137,30 +137,29 @@ export class ConcurrencyLimiter {
   constructor(options: ConcurrencyLimiterOptions = {}) {
     expectOptionsObject(options, 'ConcurrencyLimiter');
     rejectUnknownKeys(options, known, 'ConcurrencyLimiter');
-    this.#max = positiveInteger('maxLimit', options.maxLimit ?? 10);
-    this.#min = positiveInteger('minLimit', options.minLimit ?? 1);
+    this.#max = positiveInteger('maxLimit', orDefault(options.maxLimit, 10));
+    this.#min = positiveInteger('minLimit', orDefault(options.minLimit, 1));
     if (this.#min > this.#max) invalid('minLimit', `at most maxLimit (${this.#max})`, this.#min);
-    const initial = positiveInteger('initialLimit', options.initialLimit ?? this.#max);
+    const initial = positiveInteger('initialLimit', orDefault(options.initialLimit, this.#max));
     if (initial < this.#min || initial > this.#max) {
       invalid('initialLimit', `between minLimit and maxLimit (${this.#min}-${this.#max})`, initial);
     }
     this.#limit = initial;
-    const factor = options.decreaseFactor ?? 0.5;
+    const factor = orDefault(options.decreaseFactor, 0.5);
     if (typeof factor !== 'number' || !(factor > 0 && factor < 1)) {
       invalid('decreaseFactor', 'a number between 0 and 1 (exclusive)', factor);
     }
     this.#factor = factor;
-    const tolerance = options.tolerance ?? 0.2;
+    const tolerance = orDefault(options.tolerance, 0.2);
     if (typeof tolerance !== 'number' || !(tolerance >= 0 && tolerance < 1)) {
       invalid('tolerance', 'a number from 0 to 1 (exclusive)', tolerance);
     }
     this.#tolerance = tolerance;
-    this.#probeAfter = positiveInteger('probeAfter', options.probeAfter ?? 8);
-    if (options.name !== undefined && typeof options.name !== 'string') {
-      invalid('name', 'a string', options.name);
-    }
-    this.#name = options.name ?? 'limiter';
-    const clock = options.clock ?? systemClock;
+    this.#probeAfter = positiveInteger('probeAfter', orDefault(options.probeAfter, 8));
+    const name = orDefault(options.name, 'limiter');
+    if (typeof name !== 'string') invalid('name', 'a string', name);
+    this.#name = name;
+    const clock = orDefault(options.clock, systemClock);
     if (typeof clock?.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function') {
       invalid('clock', 'an object with now(), setTimeout() and clearTimeout()', clock);
     }

@@ -137,6 +137,16 @@ export function resolveExecuteOptions(
   expectOptionalTimerMs('cleanupTimeoutMs', o.cleanupTimeoutMs);
   if (o.outageMs !== undefined) expectDelayMs('outageMs', o.outageMs);
   expectOptionalSignal('signal', o.signal);
+  // Retrying without a count needs something else to end it, or one deadlock loop runs forever.
+  if (
+    policy.maxRetries === Number.POSITIVE_INFINITY &&
+    o.deadlineMs === undefined &&
+    o.signal === undefined
+  ) {
+    throw new TypeError(
+      'Expected `deadlineMs` or `signal` with `maxRetries: Infinity`: without one, retries would never end',
+    );
+  }
   if (o.budget !== undefined && !(o.budget instanceof RetryBudget) && !(o.budget instanceof CallAllowance))
     invalid('budget', 'a RetryBudget', o.budget);
   if (o.limiter !== undefined && !(o.limiter instanceof ConcurrencyLimiter))

@@ -35,7 +35,8 @@ export function invalid(name: string, expected: string, value: unknown): never {
 export function rejectUnknownKeys(options: object, known: ReadonlySet<string>, where: string): void {
   for (const key of Object.keys(options)) {
     if (!known.has(key)) {
-      throw new TypeError(`Unknown option \`${key}\` of ${where}; known options: ${[...known].join(', ')}`);
+      const shown = key.length > 40 ? `(a key of ${key.length} characters)` : `\`${key}\``;
+      throw new TypeError(`Unknown option ${shown} of ${where}; known options: ${[...known].join(', ')}`);
     }
   }
 }
@@ -93,7 +94,11 @@ export function expectIntegerAtLeast(name: string, value: unknown, min: number, 
 /** A time a dbop timer waits (attempt timeout, deadline, cleanup limit): ms > 0, at most {@link maxTimeoutMs}. */
 export function expectTimerMs(name: string, value: unknown): number {
   if (typeof value !== 'number' || !(value > 0 && value <= maxTimeoutMs)) {
-    invalid(name, `a positive number of milliseconds at most ${maxTimeoutMs} (Node's timer limit)`, value);
+    invalid(
+      name,
+      `a positive number of milliseconds at most ${maxTimeoutMs} (Node's timer limit; leave it out for no limit)`,
+      value,
+    );
   }
   return value;
 }

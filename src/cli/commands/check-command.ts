@@ -105,6 +105,8 @@ async function checkHost(
       latencyMs: round(latencyMs),
     };
   } catch (error) {
+    // A URL the driver settings refuse is the caller's mistake, as in `dbop run`: a usage error, exit 2.
+    if (isDbopError(error, 'DBOP_BAD_URL')) throw error;
     if (isDbopError(error, 'DBOP_DRIVER_MISSING')) {
       const missing = (error as DriverMissingError).packageName;
       return { host: label, reachable: false, driverMissing: missing, error: driverMissing(missing) };

@@ -50,6 +50,8 @@ describe('dbop: usage', () => {
     ],
     [['run', '--url', 'redis://h', 'SELECT 1'], /Unsupported scheme "redis:" at character 1/],
     [['check'], /--url is required/],
+    // A URL the driver settings refuse is a usage error for check as for run, not an unreachable host.
+    [['check', '--url', 'postgres://u:s3cret@127.0.0.1/db?sslmode=sometimes'], /sslmode/],
     [['classify'], /missing CODE/],
     [['classify', '40001', '--backend', 'oracle'], /--backend must be one of/],
     [['classify', 'what?'], /cannot tell which backend/],

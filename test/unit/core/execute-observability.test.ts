@@ -173,11 +173,11 @@ describe('execute: option validation', () => {
   it.each([
     [
       { attemptTimeoutMs: 0 },
-      "Expected `attemptTimeoutMs` to be a positive number of milliseconds at most 2147483647 (Node's timer limit), got 0",
+      "Expected `attemptTimeoutMs` to be a positive number of milliseconds at most 2147483647 (Node's timer limit; leave it out for no limit), got 0",
     ],
     [
       { deadlineMs: Number.NaN },
-      "Expected `deadlineMs` to be a positive number of milliseconds at most 2147483647 (Node's timer limit), got NaN",
+      "Expected `deadlineMs` to be a positive number of milliseconds at most 2147483647 (Node's timer limit; leave it out for no limit), got NaN",
     ],
     [
       { retryOn: TransientError },

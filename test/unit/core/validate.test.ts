@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { applyTimeouts } from '../../../src/core/apply-timeouts.js';
 import { attemptScope } from '../../../src/core/attempt-scope.js';
+import { ConcurrencyLimiter } from '../../../src/core/concurrency-limiter.js';
 import { execute } from '../../../src/core/execute.js';
 import { RetryBudget } from '../../../src/core/retry-budget.js';
 import { retryPolicy } from '../../../src/core/retry-policy.js';
@@ -222,7 +223,7 @@ describe("Node's timer limit and the servers' caps", () => {
         const error = await rejectionOf(() => execute(() => 1, { [key]: value }));
         expect(error).toBeInstanceOf(TypeError);
         expect((error as Error).message).toBe(
-          `Expected \`${key}\` to be a positive number of milliseconds at most 2147483647 (Node's timer limit), got ${value}`,
+          `Expected \`${key}\` to be a positive number of milliseconds at most 2147483647 (Node's timer limit; leave it out for no limit), got ${value}`,
         );
       }
       await expect(execute(() => 'ok', { [key]: maxTimeoutMs })).resolves.toBe('ok');
@@ -260,5 +261,42 @@ describe("Node's timer limit and the servers' caps", () => {
   it('shows long strings by length only', () => {
     expect(describeValue('x'.repeat(41))).toBe('a string of 41 characters');
     expect(describeValue('short')).toBe('"short"');
+  });
+});
+
+describe('attacker findings on option bags', () => {
+  it('refuses maxRetries: Infinity with neither a deadline nor a signal to end it', async () => {
+    const policy = retryPolicy({ maxRetries: Number.POSITIVE_INFINITY });
+    await expect(execute(() => 1, { policy })).rejects.toThrow(/`deadlineMs` or `signal`.*Infinity/);
+    await expect(execute(() => 1, { policy, deadlineMs: 1000 })).resolves.toBe(1);
+    await expect(execute(() => 1, { policy, signal: new AbortController().signal })).resolves.toBe(1);
+  });
+
+  it('refuses null limiter options, as every other option bag does', () => {
+    for (const key of [
+      'maxLimit',
+      'minLimit',
+      'initialLimit',
+      'decreaseFactor',
+      'tolerance',
+      'probeAfter',
+      'name',
+      'clock',
+    ]) {
+      expect(() => new ConcurrencyLimiter({ [key]: null } as never), key).toThrow(TypeError);
+    }
+  });
+
+  it('says how to turn a client-side limit off instead of taking 0', async () => {
+    await expect(execute(() => 1, { attemptTimeoutMs: 0 })).rejects.toThrow(/leave it out for no limit/);
+    await expect(execute(() => 1, { deadlineMs: 0 })).rejects.toThrow(/leave it out for no limit/);
+  });
+
+  it('never echoes a huge unknown key', async () => {
+    const key = 'k'.repeat(1_000_000);
+    const error = await execute(() => 1, { [key]: 1 } as never).catch((e: unknown) => e as Error);
+    expect(error).toBeInstanceOf(TypeError);
+    expect((error as Error).message.length).toBeLessThan(1000);
+    expect((error as Error).message).toContain('a key of 1000000 characters');
   });
 });
