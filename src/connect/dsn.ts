@@ -53,8 +53,56 @@ export const maxDsnLength = 8192;
 export const supportedDsnForms =
   'postgres://, postgresql://, mysql://, mariadb://, sqlite:PATH, pglite:PATH or pglite:memory';
 
-/** True for a query parameter name that holds a secret (password, pass, pwd, sslpassword, ...). */
+/** True for a name that holds a secret (password, pass, pwd, pw, secret, token, key), decoded fully first. */
 export function isSecretParameter(name: string): boolean {
-  const lower = name.toLowerCase();
-  return lower.includes('pass') || lower === 'pwd' || lower.includes('secret');
+  const decoded = decodeFully(name);
+  return decoded === undefined || /pass|pwd|pw$|secret|token|key/i.test(decoded);
 }
+
+/**
+ * `text` percent-decoded byte by byte (with '+' as a space) until it no longer changes, so `%2570assword`
+ * reads as `password`; undefined when it is still encoded after four rounds (callers treat it as a secret).
+ */
+export function decodeFully(text: string): string | undefined {
+  let current = text.replaceAll('+', ' ');
+  for (let round = 0; round < 4; round += 1) {
+    const next = current.replace(/%([0-9a-f]{2})/gi, (_, hex: string) =>
+      String.fromCharCode(Number.parseInt(hex, 16)),
+    );
+    if (next === current) return current;
+    current = next;
+  }
+  return /%[0-9a-f]{2}/i.test(current) ? undefined : current;
+}
+
+/** Typed query values safe to print, by parameter name; every other value prints as `***`. */
+const printableValues: Readonly<Record<string, ReadonlySet<string>>> = {
+  ssl: new Set(['true', 'false', '1', '0', 'require']),
+  sslmode: new Set(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify']),
+  flavor: new Set(['mysql', 'mariadb']),
+  target_session_attrs: new Set(['any', 'read-write', 'read-only', 'primary', 'standby', 'prefer-standby']),
+};
+
+/** The query value as a printed URL shows it: known-safe typed values and short numbers, else `***`. */
+export function printableQueryValue(key: string, value: string): string {
+  if (Object.hasOwn(printableValues, key) && printableValues[key]?.has(value)) return value;
+  return /^[0-9]{1,9}$/.test(value) ? value : '***';
+}
+
+/** The query parameter name as a printed URL shows it: plain names only, else `***`. */
+export function printableQueryKey(key: string): string {
+  return /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/.test(key) ? key : '***';
+}
+
+/**
+ * Query parameters whose value is a name or an enum handed to the driver: one holding ';', '&' or '='
+ * (after decoding) is a pasted connection string, likely with a password, and is refused.
+ */
+export const typedQueryParameters: ReadonlySet<string> = new Set([
+  'ssl',
+  'sslmode',
+  'flavor',
+  'target_session_attrs',
+  'charset',
+  'timezone',
+]);

@@ -1,4 +1,4 @@
-import type { Dsn } from './dsn.js';
+import { type Dsn, printableQueryKey, printableQueryValue } from './dsn.js';
 
 /** The parts formatDsnParts reads. */
 type Formattable = Pick<Dsn, 'scheme' | 'hosts' | 'user' | 'database' | 'query' | 'path'>;
@@ -9,11 +9,14 @@ type Formattable = Pick<Dsn, 'scheme' | 'hosts' | 'user' | 'database' | 'query' 
  * @example formatDsn(parseDsn('postgres://app:p%40ss@db/shop')) // 'postgres://app:p%40ss@db/shop'
  */
 export function formatDsn(dsn: Dsn): string {
-  return formatDsnParts(dsn, dsn.password);
+  return formatDsnParts(dsn, dsn.password, false);
 }
 
-/** Formats the parts with `password` in the userinfo (the real one, `***`, or none). */
-export function formatDsnParts(dsn: Formattable, password: string | undefined): string {
+/**
+ * Formats the parts with `password` in the userinfo (the real one, `***`, or none). `printable` masks
+ * every query value not known to be safe (and odd parameter names) as `***`: the form to print.
+ */
+export function formatDsnParts(dsn: Formattable, password: string | undefined, printable: boolean): string {
   if (dsn.path !== undefined) {
     const path = dsn.path.replaceAll('%', '%25');
     return `${dsn.scheme}:${path.startsWith('//') ? `//${path}` : path}`;
@@ -29,7 +32,10 @@ export function formatDsnParts(dsn: Formattable, password: string | undefined): 
   const query = Object.entries(dsn.query ?? {});
   if (query.length > 0) {
     if (dsn.database === undefined) url += '/';
-    url += `?${query.map(([key, value]) => `${encode(key)}=${encode(value)}`).join('&')}`;
+    const pairs = printable
+      ? query.map(([key, value]) => `${printableQueryKey(key)}=${printableQueryValue(key, value)}`)
+      : query.map(([key, value]) => `${encode(key)}=${encode(value)}`);
+    url += `?${pairs.join('&')}`;
   }
   return url;
 }

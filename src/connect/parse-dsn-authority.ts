@@ -1,5 +1,5 @@
 import type { DsnHost } from './dsn.js';
-import { isSecretParameter } from './dsn.js';
+import { decodeFully, isSecretParameter, typedQueryParameters } from './dsn.js';
 import type { DsnText } from './dsn-text.js';
 
 /** What follows "scheme://": userinfo, hosts, database and query. */
@@ -108,7 +108,15 @@ function readQuery(text: DsnText, from: number, to: number, query: Record<string
         );
       }
       if (key === '') throw text.fail('A query parameter without a name', start);
-      query[key] = equals === end ? '' : text.decode(equals + 1, end, 'value of a query parameter', true);
+      const value = equals === end ? '' : text.decode(equals + 1, end, 'value of a query parameter', true);
+      if (typedQueryParameters.has(key) && /[;&=]/.test(decodeFully(value) ?? '=')) {
+        throw text.fail(
+          `A ';', '&' or '=' in the value of the \`${key}\` query parameter`,
+          equals + 1,
+          ' is refused: it looks like a connection string, which may hold a password',
+        );
+      }
+      query[key] = value;
     }
     start = end + 1;
   }

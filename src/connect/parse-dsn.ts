@@ -83,6 +83,18 @@ function filePath(text: DsnText, from: number, scheme: 'sqlite' | 'pglite'): str
   // sqlite:///abs/file and sqlite:rel/file both work; the authority form has no host.
   const start = text.startsWith('//', from) ? from + 2 : from;
   if (start >= text.length) throw text.fail('Missing file path', start);
+  // "sqlite://user:password@host/file" is a network URL's shape, not a file: refused rather than read
+  // as a file name holding the password.
+  if (start > from && text.code(start) !== 0x2f /* / */) {
+    const at = text.find('@', start);
+    if (at < text.length) {
+      throw text.fail(
+        `A user or password in a ${scheme}: URL`,
+        start,
+        `: ${scheme}: takes a file path (${scheme}:PATH or ${scheme}:///ABSOLUTE/PATH), no credentials`,
+      );
+    }
+  }
   const path = text.decode(start, text.length, 'file path');
   if (path === ':memory:' || path === 'memory' || path === ':memory') {
     return scheme === 'sqlite' ? ':memory:' : 'memory';

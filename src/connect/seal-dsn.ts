@@ -41,9 +41,9 @@ class SealedDsn implements Dsn {
     return this.#password;
   }
 
-  /** The URL formatted from its parts with the password replaced by `***`. */
+  /** The URL formatted from its parts with the password and every query value not known safe as `***`. */
   get redacted(): string {
-    this.#redacted ??= formatDsnParts(this, this.#password === undefined ? undefined : '***');
+    this.#redacted ??= formatDsnParts(this, this.#password === undefined ? undefined : '***', true);
     return this.#redacted;
   }
 }

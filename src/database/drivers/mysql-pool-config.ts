@@ -1,4 +1,5 @@
 import type { Dsn } from '../../connect/dsn.js';
+import { DatabaseUrlError } from '../database-errors.js';
 import type { ConnectorSettings } from './driver-connector.js';
 import { mysqlUrlOptions } from './mysql-url-options.js';
 
@@ -12,13 +13,16 @@ export function mysqlPoolConfig(
 ): { flavor: MysqlFlavor | undefined; config: Record<string, unknown> } {
   const { flavor, ...query } = target.query ?? {};
   if (flavor !== undefined && flavor !== 'mysql' && flavor !== 'mariadb') {
-    throw new TypeError(`Expected the URL's \`flavor\` to be mysql or mariadb, got ${flavor}`);
+    // The value is not quoted: it may be a pasted password.
+    throw new DatabaseUrlError(
+      'Expected the `flavor` query parameter of the database URL to be mysql or mariadb',
+    );
   }
   const host = target.hosts?.[0];
   return {
     flavor: target.backend === 'mariadb' ? 'mariadb' : flavor,
     config: {
-      ...mysqlUrlOptions(query, target.redacted),
+      ...mysqlUrlOptions(query),
       host: host?.host,
       port: host?.port ?? 3306,
       ...(target.user === undefined ? {} : { user: target.user }),

@@ -1,5 +1,5 @@
 import { DatabaseUrlError } from '../../connect/database-url-error.js';
-import type { Dsn } from '../../connect/dsn.js';
+import { type Dsn, printableQueryKey } from '../../connect/dsn.js';
 import type { ConnectorSettings } from './driver-connector.js';
 
 const supported = 'sslmode, ssl, application_name, options';
@@ -19,23 +19,25 @@ export function pgPoolConfig(dsn: Dsn, settings: ConnectorSettings): Record<stri
     ...(dsn.database === undefined ? {} : { database: dsn.database }),
     connectionTimeoutMillis: settings.connectTimeoutMs,
   };
+  let position = 0;
   for (const [key, value] of Object.entries(dsn.query ?? {})) {
+    position += 1;
     switch (key) {
       case 'application_name':
       case 'options':
         config[key] = value;
         break;
       case 'sslmode':
-        config.ssl = sslMode(value, dsn);
+        config.ssl = sslMode(value, position);
         break;
       case 'ssl':
         if (value === 'true' || value === '1') config.ssl = true;
         else if (value === 'false' || value === '0') config.ssl = false;
-        else throw bad(key, 'true or false', dsn);
+        else throw bad(key, position, 'true or false');
         break;
       default:
         throw new DatabaseUrlError(
-          `Unsupported query parameter in database URL "${dsn.redacted}" (supported: ${supported})`,
+          `Unsupported query parameter ${describe(key, position)} in the database URL (supported: ${supported})`,
         );
     }
   }
@@ -43,7 +45,7 @@ export function pgPoolConfig(dsn: Dsn, settings: ConnectorSettings): Record<stri
 }
 
 /** pg's own reading of sslmode: every mode that asks for SSL verifies the certificate, except no-verify. */
-function sslMode(value: string, dsn: Dsn): boolean | { rejectUnauthorized: false } {
+function sslMode(value: string, position: number): boolean | { rejectUnauthorized: false } {
   switch (value) {
     case 'disable':
       return false;
@@ -55,10 +57,17 @@ function sslMode(value: string, dsn: Dsn): boolean | { rejectUnauthorized: false
     case 'no-verify':
       return { rejectUnauthorized: false };
     default:
-      throw bad('sslmode', 'disable, prefer, require, verify-ca, verify-full or no-verify', dsn);
+      throw bad('sslmode', position, 'disable, prefer, require, verify-ca, verify-full or no-verify');
   }
 }
 
-function bad(key: string, expected: string, dsn: Dsn): DatabaseUrlError {
-  return new DatabaseUrlError(`Expected \`${key}\` in database URL "${dsn.redacted}" to be ${expected}`);
+/** Names the parameter and its position, never its value (it may be a pasted password). */
+function bad(key: string, position: number, expected: string): DatabaseUrlError {
+  return new DatabaseUrlError(
+    `Expected the query parameter ${describe(key, position)} of the database URL to be ${expected}`,
+  );
+}
+
+function describe(key: string, position: number): string {
+  return `\`${printableQueryKey(key)}\` (parameter ${position})`;
 }

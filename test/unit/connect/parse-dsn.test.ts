@@ -152,7 +152,7 @@ describe('formatDsn, redactDsn, buildDsn, isDsnMultihost', () => {
       'postgres://us%40er:Se%2Fc%3Fr%23et@[::1]:5433,%2Ftmp%2Fsock/my%20db?application_name=a%26b',
     );
     expect(target.redacted).toBe(
-      'postgres://us%40er:***@[::1]:5433,%2Ftmp%2Fsock/my%20db?application_name=a%26b',
+      'postgres://us%40er:***@[::1]:5433,%2Ftmp%2Fsock/my%20db?application_name=***',
     );
     expect(parseDsn(formatDsn(target))).toEqual(target);
     expect(parseDsn(formatDsn(target)).password).toBe('Se/c?r#et');
