@@ -15,14 +15,11 @@ export function mysqlUrlOptions(query: Readonly<Record<string, string>>): Record
     position += 1;
     switch (key) {
       case 'charset':
-        // A character set or collation name: utf8mb4, latin1, UTF8MB4_UNICODE_CI.
-        if (!/^[A-Za-z0-9_]{1,64}$/.test(value)) throw bad(key, position, 'a character set name');
+        if (!isCharset(value)) throw bad(key, position, 'a MySQL character set or collation name');
         options[key] = value;
         break;
       case 'timezone':
-        // local, Z, +HH:MM, or an IANA name (mariadb): Europe/Paris.
-        if (!/^[A-Za-z0-9_+:/-]{1,64}$/.test(value))
-          throw bad(key, position, 'local, Z, +HH:MM or a zone name');
+        if (!isTimezone(value)) throw bad(key, position, 'local, auto, Z, +HH:MM or an IANA time zone');
         options[key] = value;
         break;
       case 'ssl':
@@ -47,4 +44,34 @@ function bad(key: string, position: number, expected: string): DatabaseUrlError 
 
 function describe(key: string, position: number): string {
   return `\`${printableQueryKey(key)}\` (parameter ${position})`;
+}
+
+/** The character sets of MySQL 8 and MariaDB 10+; a collation name is one of them, '_', and more. */
+const charsets: ReadonlySet<string> = new Set(
+  (
+    'armscii8 ascii big5 binary cp1250 cp1251 cp1256 cp1257 cp850 cp852 cp866 cp932 dec8 eucjpms euckr ' +
+    'gb18030 gb2312 gbk geostd8 greek hebrew hp8 keybcs2 koi8r koi8u latin1 latin2 latin5 latin7 macce ' +
+    'macroman sjis swe7 tis620 ucs2 ujis utf16 utf16le utf32 utf8 utf8mb3 utf8mb4'
+  ).split(' '),
+);
+
+/** A known character set (utf8mb4) or a collation of one (UTF8MB4_UNICODE_CI): nothing a driver would echo. */
+function isCharset(value: string): boolean {
+  const lower = value.toLowerCase();
+  if (!/^[a-z0-9_]{1,64}$/.test(lower)) return false;
+  const underscore = lower.indexOf('_');
+  return charsets.has(underscore === -1 ? lower : lower.slice(0, underscore));
+}
+
+/** local, auto, Z, +HH:MM, or an IANA zone Node knows (Europe/Paris): nothing a driver would echo. */
+function isTimezone(value: string): boolean {
+  if (value === 'local' || value === 'auto' || value === 'Z' || /^[+-][0-9]{2}:[0-9]{2}$/.test(value))
+    return true;
+  if (!/^[A-Za-z][A-Za-z0-9_+/-]{0,63}$/.test(value)) return false;
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: value });
+    return true;
+  } catch {
+    return false;
+  }
 }

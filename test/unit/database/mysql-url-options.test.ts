@@ -31,4 +31,23 @@ describe('mysql: and mariadb: URL parameters', () => {
       'Expected the query parameter `ssl` (parameter 1)',
     );
   });
+
+  it('accepts only known charsets, collations and time zones, so a driver never echoes a value', () => {
+    for (const charset of ['utf8mb4', 'UTF8MB4_UNICODE_CI', 'latin1', 'binary']) {
+      expect(mysqlUrlOptions({ charset })).toEqual({ charset });
+    }
+    for (const timezone of ['local', 'Z', '+02:00', 'Europe/Paris', 'auto']) {
+      expect(mysqlUrlOptions({ timezone })).toEqual({ timezone });
+    }
+    for (const query of [{ charset: 'S3cr3tPW' }, { timezone: 'S3cr3tPW' }, { timezone: 'Z;S3cr3tPW' }]) {
+      let error: unknown;
+      try {
+        mysqlUrlOptions(query);
+      } catch (e) {
+        error = e;
+      }
+      expect(isDbopError(error, 'DBOP_BAD_URL')).toBe(true);
+      expect((error as Error).message).not.toContain('S3cr3tPW');
+    }
+  });
 });
