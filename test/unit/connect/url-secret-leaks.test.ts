@@ -106,7 +106,7 @@ describe('a password hidden in a query value never prints (issue 10, F1)', () =>
       /^Expected the query parameter `ssl` \(parameter 2\) of the database URL to be true or false$/,
     );
     expect(() => mysqlPoolConfig(parseDsn(`mysql://h/db?charset=${secret}-x`), settings)).toThrow(
-      /^Expected the query parameter `charset` \(parameter 1\) of the database URL to be a character set name$/,
+      /^Expected the query parameter `charset` \(parameter 1\) of the database URL to be a MySQL character set or collation name$/,
     );
   });
 });
