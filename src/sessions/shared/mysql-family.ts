@@ -90,17 +90,41 @@ export function markerChecks(
 
 const flavors = ['mysql', 'mariadb'] as const;
 
-const watched: WeakSet<object> = new WeakSet();
+/** The one 'error' listener dbop puts on a connection, passing each error to the session that has it now. */
+interface ErrorRelay {
+  (error: unknown): void;
+  current: () => void;
+}
+
+const relayMark = Symbol.for('dbop.errorRelay');
+const relays: WeakMap<object, ErrorRelay> = new WeakMap();
 
 /**
- * Listens once per connection for 'error': a connection killed while checked out emits one, and unhandled
- * it would crash the process. `onError` marks the session broken.
+ * Listens for 'error' with one listener per underlying connection, whichever session has it now: a
+ * connection killed while checked out emits one, and unhandled it would crash the process. `onError` marks
+ * the current session broken. The mariadb connector hands out a new wrapper per checkout over the same
+ * connection, so the listener is found again through listeners('error'), not by the wrapper's identity.
  */
 export function watchConnectionErrors(
-  connection: { on?: (event: 'error', listener: (error: unknown) => void) => unknown },
+  connection: {
+    on?: (event: 'error', listener: (error: unknown) => void) => unknown;
+    listeners?: (event: 'error') => readonly unknown[];
+  },
   onError: () => void,
 ): void {
-  if (typeof connection.on !== 'function' || watched.has(connection)) return;
-  watched.add(connection);
-  connection.on('error', onError);
+  if (typeof connection.on !== 'function') return;
+  let relay = relays.get(connection);
+  if (relay === undefined && typeof connection.listeners === 'function') {
+    relay = connection
+      .listeners('error')
+      .find((listener): listener is ErrorRelay => typeof listener === 'function' && relayMark in listener);
+  }
+  if (relay === undefined) {
+    const created = ((_error: unknown) => created.current()) as ErrorRelay;
+    Object.defineProperty(created, relayMark, { value: true });
+    relay = created;
+    connection.on('error', relay);
+  }
+  relay.current = onError;
+  relays.set(connection, relay);
 }
