@@ -31,6 +31,12 @@ export interface ConcurrencyLimiterOptions {
    * at limit L the next probe comes after 8 x L commits, doubled after every probe that failed.
    */
   readonly probeAfter?: number;
+  /**
+   * Contention is a property of the current workload, and workloads change: after this long without a cut,
+   * the limit doubles (up to `maxLimit`) at the next admission, and again after each further quiet period,
+   * and the wait before the next probe is forgotten. Default 2000 ms.
+   */
+  readonly recoverAfterMs?: number;
   /** Shown on the diagnostics channel. Default 'limiter'. */
   readonly name?: string;
   /** E12: inject to make the queue's timeouts deterministic. */
@@ -94,6 +100,7 @@ const known: ReadonlySet<string> = new Set([
   'decreaseFactor',
   'tolerance',
   'probeAfter',
+  'recoverAfterMs',
   'name',
   'clock',
 ]);
@@ -125,6 +132,9 @@ export class ConcurrencyLimiter {
   // Bumped on every decrease: contention seen by units admitted before it was already answered.
   #epoch = 0;
   #clean = 0;
+  // When the limit last moved down, or was last doubled after a quiet period.
+  #lastCutAt: number;
+  readonly #recoverAfterMs: number;
   // Doublings of the wait before the next probe; grows when a probe meets contention.
   #probeBackoff = 0;
   #probing = false;
@@ -156,6 +166,11 @@ export class ConcurrencyLimiter {
     }
     this.#tolerance = tolerance;
     this.#probeAfter = positiveInteger('probeAfter', orDefault(options.probeAfter, 8));
+    const recover = orDefault(options.recoverAfterMs, 2000);
+    if (typeof recover !== 'number' || !(recover > 0 && recover <= 2 ** 31 - 1)) {
+      invalid('recoverAfterMs', 'a positive number of milliseconds', recover);
+    }
+    this.#recoverAfterMs = recover;
     const name = orDefault(options.name, 'limiter');
     if (typeof name !== 'string') invalid('name', 'a string', name);
     this.#name = name;
@@ -164,6 +179,7 @@ export class ConcurrencyLimiter {
       invalid('clock', 'an object with now(), setTimeout() and clearTimeout()', clock);
     }
     this.#clock = clock;
+    this.#lastCutAt = clock.now();
   }
 
   /** The current limit, units running, units waiting and how often the limit moved. */
@@ -190,6 +206,7 @@ export class ConcurrencyLimiter {
 
   /** A permit now if one is free and nobody is queued ahead, else undefined. */
   tryAcquire(): Permit | undefined {
+    if (this.#recover()) this.#drain();
     if (this.#inFlight >= this.#limit || this.#queue.length > this.#head) return undefined;
     return this.#admit('admit');
   }
@@ -267,6 +284,7 @@ export class ConcurrencyLimiter {
       if (this.#clean >= this.#probeAfter * this.#limit * 2 ** this.#probeBackoff) this.#increase();
     }
     this.#publish('release');
+    this.#recover();
     this.#drain();
   }
 
@@ -281,8 +299,24 @@ export class ConcurrencyLimiter {
     const next = Math.max(this.#min, Math.min(this.#limit - 1, Math.floor(this.#limit * factor)));
     if (next === this.#limit) return;
     this.#limit = next;
+    this.#lastCutAt = this.#clock.now();
     this.#decreases += 1;
     this.#publish('decrease');
+  }
+
+  /** After a quiet period the limit doubles: the contention that cut it may be long gone. */
+  #recover(): boolean {
+    if (this.#limit >= this.#max) return false;
+    const now = this.#clock.now();
+    if (now - this.#lastCutAt < this.#recoverAfterMs) return false;
+    this.#lastCutAt = now;
+    this.#probeBackoff = 0;
+    this.#probing = false;
+    this.#clean = 0;
+    this.#limit = Math.min(this.#max, this.#limit * 2);
+    this.#increases += 1;
+    this.#publish('increase');
+    return true;
   }
 
   #wasteShare(): number {

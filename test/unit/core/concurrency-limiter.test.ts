@@ -275,3 +275,55 @@ describe('ConcurrencyLimiter', () => {
     );
   });
 });
+
+describe('ConcurrencyLimiter recovery', () => {
+  it('doubles the limit after each quiet period and forgets the probe backoff, up to maxLimit', async () => {
+    const clock = new FakeClock();
+    const limiter = new ConcurrencyLimiter({ maxLimit: 10, clock, recoverAfterMs: 2000 });
+    // A burst of contention drives the limit to 1.
+    while (limiter.stats().limit > 1) take(limiter, 1)[0]!.release('contention');
+    await clock.advance(1999);
+    take(limiter, 1)[0]!.release('success');
+    expect(limiter.stats().limit).toBe(1);
+    const seen: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      await clock.advance(2000);
+      take(limiter, 1)[0]!.release('success');
+      seen.push(limiter.stats().limit);
+    }
+    expect(seen).toEqual([2, 4, 8, 10, 10]);
+  });
+
+  it('contention in the quiet period restarts it', async () => {
+    const clock = new FakeClock();
+    const limiter = new ConcurrencyLimiter({ maxLimit: 4, initialLimit: 2, clock, recoverAfterMs: 2000 });
+    await clock.advance(1500);
+    take(limiter, 1)[0]!.release('contention');
+    expect(limiter.stats().limit).toBe(1);
+    await clock.advance(1500);
+    take(limiter, 1)[0]!.release('success');
+    expect(limiter.stats().limit).toBe(1);
+    await clock.advance(600);
+    take(limiter, 1)[0]!.release('success');
+    expect(limiter.stats().limit).toBe(2);
+  });
+
+  it('admits a queued unit once the quiet period lets the limit grow', async () => {
+    const clock = new FakeClock();
+    const limiter = new ConcurrencyLimiter({ maxLimit: 4, initialLimit: 1, clock, recoverAfterMs: 2000 });
+    const [held] = take(limiter, 1);
+    const queued = limiter.acquire();
+    await clock.advance(2000);
+    // A newcomer's try lets the limit grow: the queued unit goes first, FIFO.
+    const newcomer = limiter.tryAcquire();
+    const permit = await queued;
+    expect(newcomer).toBeUndefined();
+    expect(limiter.stats()).toMatchObject({ limit: 2, inFlight: 2, queued: 0 });
+    permit.release('success');
+    held!.release('success');
+  });
+
+  it('refuses a bad recoverAfterMs', () => {
+    expect(() => new ConcurrencyLimiter({ recoverAfterMs: 0 })).toThrow('`recoverAfterMs`');
+  });
+});
