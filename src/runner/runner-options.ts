@@ -153,7 +153,7 @@ export function resolveRunnerOptions(
     logger: checkLogger(o.logger),
     budget: checkBudget(o.budget),
     limiter: checkLimiter(o.limiter),
-    outageMs: expectDelayMs('outageMs', o.outageMs ?? defaultOutageMs),
+    outageMs: expectDelayMs('outageMs', o.outageMs === undefined ? defaultOutageMs : o.outageMs),
   };
 }
 
