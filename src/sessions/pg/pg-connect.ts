@@ -29,10 +29,13 @@ interface PgModule {
 interface PgPool extends PgPoolLike {
   end(): Promise<void>;
   on(event: 'error', listener: (error: unknown) => void): unknown;
+  on(event: 'connect', listener: (client: PgClientLike) => void): unknown;
   readonly totalCount: number;
   readonly idleCount: number;
   readonly waitingCount: number;
 }
+
+function ignore(): void {}
 
 /** Imports pg on first use, so importing dbop never loads it. */
 export function importPg(): Promise<unknown> {
@@ -45,6 +48,13 @@ export function pgConnect(module: unknown, options: PgConnectOptions): PgConnect
   const pool = new pg.Pool({ ...options.config, max: options.max });
   // An idle client killed by the server must not crash the process; the next acquire gets a fresh one.
   pool.on('error', () => {});
+  // pg-pool takes its own 'error' listener off a client as it hands it out, and the session adds one only
+  // once the caller resumes: a backend killed just as the connection came up can send its FATAL in the same
+  // socket read as the handshake's ReadyForQuery, in between, with no listener (issue 9). A client the pool
+  // opens keeps a no-op one for its whole life; its state (_queryable, _ending) still says it is dead.
+  pool.on('connect', (client) => {
+    client.on?.('error', ignore);
+  });
   const source = pgPoolSource(pool);
   return {
     acquire: (): Promise<Session<PgPooledClient>> => source.acquire(),
