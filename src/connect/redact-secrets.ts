@@ -32,12 +32,25 @@ function isWordEnd(code: number): boolean {
 
 function redactUrlWord(word: string): string {
   if (!word.includes('@')) return word;
-  // One region per URL: from a scheme's '://' to the start of the next scheme.
+  // One region per URL: from a scheme's '://' to the start of the next scheme, unless the current URL's
+  // userinfo is still open (a ':' after its '://' and no '@' yet): then that '://' is inside a password.
   const regions: number[] = [0];
+  let scanned = 0;
+  let inUrl = false;
+  let open = false;
   for (let at = word.indexOf('://'); at !== -1; at = word.indexOf('://', at + 3)) {
+    for (; scanned < at; scanned += 1) {
+      const code = word.charCodeAt(scanned);
+      if (code === 0x40 /* @ */) open = false;
+      else if (code === 0x3a /* : */ && inUrl && !open) open = true;
+    }
     let schemeStart = at;
     while (schemeStart > 0 && isSchemeChar(word.charCodeAt(schemeStart - 1))) schemeStart -= 1;
-    if (schemeStart > regions[regions.length - 1]!) regions.push(schemeStart);
+    if (!open) {
+      if (schemeStart > regions[regions.length - 1]!) regions.push(schemeStart);
+      inUrl = true;
+    }
+    scanned = at + 3;
   }
   let out = '';
   for (let index = 0; index < regions.length; index += 1) {

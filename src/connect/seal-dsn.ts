@@ -1,5 +1,12 @@
 import type { Backend } from '../core/classification.js';
-import type { DriverName, Dsn, DsnHost, DsnScheme } from './dsn.js';
+import {
+  type DriverName,
+  type Dsn,
+  type DsnHost,
+  type DsnScheme,
+  printableQueryKey,
+  printableQueryValue,
+} from './dsn.js';
 import { formatDsnParts } from './format-dsn.js';
 
 /** The parts of a {@link Dsn} before sealing: everything but the password and the redacted form. */
@@ -39,6 +46,20 @@ class SealedDsn implements Dsn {
   /** Never print it. */
   get password(): string | undefined {
     return this.#password;
+  }
+
+  /** What JSON.stringify and util.inspect show: the parts, with query values masked as in {@link redacted}. */
+  toJSON(): Record<string, unknown> {
+    const { query, ...parts } = { ...this };
+    if (query === undefined) return parts;
+    const masked: Record<string, string> = {};
+    for (const [key, value] of Object.entries(query))
+      masked[printableQueryKey(key)] = printableQueryValue(key, value);
+    return { ...parts, query: masked };
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): Record<string, unknown> {
+    return this.toJSON();
   }
 
   /** The URL formatted from its parts with the password and every query value not known safe as `***`. */

@@ -56,7 +56,13 @@ describe('parse and format round trip (fast-check)', () => {
   it('file URLs: sqlite: and pglite: paths come back unchanged', () => {
     const path = fc
       .string({ unit: fc.constantFrom(...'ab/._-%?#@: é'.split('')), minLength: 1, maxLength: 16 })
-      .filter((p) => p.trim() === p && !['memory', ':memory', ':memory:', '//'].includes(p));
+      .filter(
+        (p) =>
+          p.trim() === p &&
+          !['memory', ':memory', ':memory:', '//'].includes(p) &&
+          // '//' then a host-like start and an '@' is refused as credentials (never a path), by design.
+          !(p.startsWith('//') && p[2] !== '/' && p.includes('@', 2)),
+      );
     fc.assert(
       fc.property(fc.constantFrom('sqlite', 'pglite'), path, (scheme, p) => {
         const dsn = parseDsn(`${scheme}:${p.replaceAll('%', '%25')}`);

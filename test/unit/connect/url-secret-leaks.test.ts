@@ -168,3 +168,17 @@ describe('redactSecrets on free text (issue 10, F3)', () => {
     }
   });
 });
+
+describe('a parsed URL printed whole never shows a query value it cannot vouch for', () => {
+  it.each([
+    'postgres://u@127.0.0.1/db?application_name=app%3Bpassword%3DS3cr3tPW',
+    'mysql://u@127.0.0.1/db?x=a%3Bpassword%3DS3cr3tPW',
+    'mariadb://u:S3cr3tPW@127.0.0.1/db?charset=utf8mb4',
+  ])('JSON and inspect of %s', (url) => {
+    const dsn = parseDsn(url);
+    expect(JSON.stringify(dsn)).not.toContain('S3cr3tPW');
+    expect(inspect(dsn, { depth: 5 })).not.toContain('S3cr3tPW');
+    // The driver still gets the real values.
+    expect(Object.values(dsn.query ?? {}).join(' ')).toMatch(/S3cr3tPW|utf8mb4/);
+  });
+});
