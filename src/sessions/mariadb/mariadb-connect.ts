@@ -1,6 +1,6 @@
 import { isReusable, type Session, type SessionSource } from '../../core/session.js';
 import { mariadbSession } from './mariadb-session.js';
-import type { MariadbConnectionLike } from './mariadb-types.js';
+import type { MariadbConnectionLike, MariadbQueryable } from './mariadb-types.js';
 
 /** How {@link mariadbConnect} opens the connector's pool. */
 export interface MariadbConnectOptions {
@@ -29,6 +29,12 @@ export interface MariadbConnection extends SessionSource<MariadbPoolConnection> 
 /** The subset of the mariadb connector we use. */
 interface MariadbModule {
   createPool(config: Record<string, unknown>): MariadbPool;
+  createConnection(config: Record<string, unknown>): Promise<MariadbOwnConnection>;
+}
+
+interface MariadbOwnConnection extends MariadbQueryable {
+  end(): Promise<void>;
+  on(event: 'error', listener: (error: unknown) => void): unknown;
 }
 
 interface MariadbPool {
@@ -61,11 +67,14 @@ export function mariadbConnect(module: unknown, options: MariadbConnectOptions):
     logParam: false,
   });
   pool.on('error', () => {});
+  // KILL QUERY and commit checks go through a connection of their own: with every pooled connection busy,
+  // a KILL sent through the pool would wait behind the very statement it is meant to stop.
+  const sidecar = oneShot(mariadb, { ...options.config, logParam: false });
   return {
     async acquire(): Promise<Session<MariadbPoolConnection>> {
       return mariadbSession(await pool.getConnection(), {
         flavor: 'mariadb',
-        sidecar: pool,
+        sidecar,
         verifyCommits: options.verifyCommits === true,
       });
     },
@@ -81,5 +90,21 @@ export function mariadbConnect(module: unknown, options: MariadbConnectOptions):
       waiting: pool.taskQueueSize(),
     }),
     stream: (session, sql, values) => (session.raw as MariadbPoolConnection).queryStream(sql, values),
+  };
+}
+
+/** Runs each query on a new mariadb connection outside the pool, closed once the query is done. */
+function oneShot(mariadb: MariadbModule, config: Readonly<Record<string, unknown>>): MariadbQueryable {
+  return {
+    async query(sql, values) {
+      const connection = await mariadb.createConnection({ ...config });
+      // A connection dropped mid-way rejects the pending call; the listener keeps it from crashing the process.
+      connection.on('error', () => {});
+      try {
+        return await connection.query(sql, values);
+      } finally {
+        connection.end().catch(() => undefined);
+      }
+    },
   };
 }

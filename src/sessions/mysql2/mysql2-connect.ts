@@ -1,6 +1,6 @@
 import { isReusable, type Session, type SessionSource } from '../../core/session.js';
 import { mysql2Session } from './mysql2-session.js';
-import type { Mysql2ConnectionLike } from './mysql2-types.js';
+import type { Mysql2ConnectionLike, Mysql2Queryable } from './mysql2-types.js';
 
 /** How {@link mysql2Connect} opens mysql2's pool. */
 export interface Mysql2ConnectOptions {
@@ -37,6 +37,12 @@ export interface Mysql2Connection extends SessionSource<Mysql2PoolConnection> {
 /** The subset of mysql2/promise we use. */
 interface Mysql2Module {
   createPool(config: Record<string, unknown>): Mysql2Pool;
+  createConnection(config: Record<string, unknown>): Promise<Mysql2OwnConnection>;
+}
+
+interface Mysql2OwnConnection extends Mysql2Queryable {
+  end(): Promise<void>;
+  on(event: 'error', listener: (error: unknown) => void): unknown;
 }
 
 interface Mysql2Pool {
@@ -69,6 +75,9 @@ export function mysql2Connect(module: unknown, options: Mysql2ConnectOptions): M
     connectionLimit: options.max,
   });
   pool.on('error', () => {});
+  // KILL QUERY and commit checks go through a connection of their own: with every pooled connection busy,
+  // a KILL sent through the pool would wait behind the very statement it is meant to stop.
+  const sidecar = oneShot(mysql2, options.config);
   let flavor = options.flavor;
   let inUse = 0;
   // mysql2 hands out a new promise wrapper per checkout around the same connection: one session per
@@ -89,7 +98,7 @@ export function mysql2Connect(module: unknown, options: Mysql2ConnectOptions): M
       if (session === undefined || session.destroyed) {
         session = mysql2Session(connection, {
           flavor,
-          sidecar: pool,
+          sidecar,
           verifyCommits: options.verifyCommits === true,
         });
         sessions.set(connection.connection, session);
@@ -120,4 +129,20 @@ async function serverFlavor(connection: Mysql2PoolConnection): Promise<'mysql' |
   const [rows] = await connection.query('SELECT VERSION() AS version');
   const version = (rows as Array<{ version?: unknown }>)[0]?.version;
   return String(version ?? '').includes('MariaDB') ? 'mariadb' : 'mysql';
+}
+
+/** Runs each query on a new mysql2 connection outside the pool, closed once the query is done. */
+function oneShot(mysql2: Mysql2Module, config: Readonly<Record<string, unknown>>): Mysql2Queryable {
+  return {
+    async query(sql, values) {
+      const connection = await mysql2.createConnection({ ...config });
+      // A connection dropped mid-way rejects the pending call; the listener keeps it from crashing the process.
+      connection.on('error', () => {});
+      try {
+        return await connection.query(sql, values);
+      } finally {
+        connection.end().catch(() => undefined);
+      }
+    },
+  };
 }
