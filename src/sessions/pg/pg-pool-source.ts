@@ -1,10 +1,12 @@
 import { isReusable, type Session, type SessionSource } from '../../core/session.js';
+import { type PgClientClass, pgOneShot } from './pg-one-shot.js';
 import { pgSession } from './pg-session.js';
-import type { PgPoolClientOf, PgPooledClientLike, PgPoolLike } from './pg-types.js';
+import type { PgPoolClientOf, PgPooledClientLike, PgPoolLike, PgQueryable } from './pg-types.js';
 
 /**
- * A SessionSource over a pg Pool: a fresh PoolClient per acquire, the pool as sidecar (cancel, commit
- * verification), and a client the server did not report idle (destroyed, busy, in a transaction) removed
+ * A SessionSource over a pg Pool: a fresh PoolClient per acquire, a sidecar for cancel and commit
+ * verification (a short-lived Client with the pool's own settings, so a full pool cannot hold it up; the
+ * pool itself when it exposes neither), and a client the server did not report idle (destroyed, busy, in a transaction) removed
  * rather than reused. Generic over the pool's client type, so steps see `Session<pg.PoolClient>`.
  * @example await runner.transaction(pgPoolSource(pool), async (session) => session.query('SELECT 1'));
  */
@@ -12,13 +14,22 @@ export function pgPoolSource<Pool extends PgPoolLike<PgPooledClientLike>>(
   pool: Pool,
 ): SessionSource<PgPoolClientOf<Pool>> {
   type Client = PgPoolClientOf<Pool>;
+  const sidecar = sidecarOf(pool);
   return {
     async acquire(): Promise<Session<Client>> {
-      return pgSession((await pool.connect()) as Client, { sidecar: pool });
+      return pgSession((await pool.connect()) as Client, { sidecar });
     },
     async release(session: Session<Client>): Promise<void> {
       // Back to the pool only when the server said the connection is idle; anything else is destroyed.
       session.raw.release(!isReusable(session));
     },
   };
+}
+
+/** node-postgres's Pool keeps its Client class and settings (`Client`, `options`): it opens clients with them. */
+function sidecarOf(pool: PgQueryable): PgQueryable {
+  const { Client, options } = pool as { Client?: unknown; options?: unknown };
+  return typeof Client === 'function' && typeof options === 'object' && options !== null
+    ? pgOneShot(Client as PgClientClass, options as Record<string, unknown>)
+    : pool;
 }

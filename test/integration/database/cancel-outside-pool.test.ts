@@ -1,6 +1,9 @@
+import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createDatabase } from '../../../src/database/create-database.js';
 import type { Database } from '../../../src/database/database.js';
+import { DbOpRunner } from '../../../src/runner/index.js';
+import { pgPoolSource } from '../../../src/sessions/pg/index.js';
 import { describeIfMariadb, describeIfPostgres, mariadbUrl, postgresUrl } from '../../support/servers.js';
 
 const table = `dbop_cancel_outside_${process.pid}`;
@@ -50,4 +53,28 @@ describeIfMariadb('attempt timeout with a full pool: cancel outside the pool (my
 });
 describeIfMariadb('attempt timeout with a full pool: cancel outside the pool (mariadb)', () => {
   suite('mariadb', () => mariadbUrl().replace(/^mysql:/, 'mariadb:'), 'SELECT SLEEP(3)');
+});
+
+describeIfPostgres('attempt timeout with a full pool: pgPoolSource over a user pg.Pool (max: 1)', () => {
+  it('cancels on a Client of its own, opened with the pool settings', async () => {
+    const pool = new pg.Pool({ connectionString: postgresUrl(), max: 1 });
+    try {
+      const runner = new DbOpRunner({ maxRetries: 5 });
+      let attempts = 0;
+      const started = Date.now();
+      await runner.transaction(
+        pgPoolSource(pool),
+        async (session) => {
+          attempts += 1;
+          if (attempts <= 3) await session.query('SELECT pg_sleep(3)');
+        },
+        { attemptTimeoutMs: 300 },
+      );
+      expect(attempts).toBe(4);
+      // Before: about 3 x 5.4 s (the cancel queued in the pool behind the statement it was to stop).
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      await pool.end();
+    }
+  }, 60_000);
 });
