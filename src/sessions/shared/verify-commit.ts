@@ -20,14 +20,21 @@ export function isVerifiedAbort(error: unknown): boolean {
 export async function verifyCommit(
   error: unknown,
   status: () => Promise<CommitStatus>,
-  options: { readonly polls?: number; readonly intervalMs?: number } = {},
+  options: { readonly polls?: number; readonly intervalMs?: number; readonly reachWithinMs?: number } = {},
 ): Promise<void> {
   const polls = options.polls ?? 50;
+  const started = Date.now();
   for (let poll = 1; ; poll += 1) {
     let outcome: CommitStatus;
     try {
       outcome = await status();
     } catch {
+      // The server cannot be asked right now (restarting after a fast shutdown, say): the answer is still
+      // there once it is back, so keep asking for as long as a call rides out an outage.
+      if (Date.now() - started < (options.reachWithinMs ?? 15_000)) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        continue;
+      }
       outcome = 'unknown';
     }
     if (outcome === 'committed') return;
