@@ -7,6 +7,18 @@ const packages = {
   postgres: ['postgresql'],
   mariadb: ['mariadb-server', 'mariadb-client'],
   galera: ['galera-4', 'rsync', 'mariadb-server'],
+  // Patroni with etcd as its DCS (python3-etcd is the v2 client Patroni's `etcd:` section uses), HAProxy
+  // routing to the leader, pgbouncer in front. Postgres itself comes from `postgresql`.
+  ha: [
+    'postgresql',
+    'patroni',
+    'etcd-server',
+    'etcd-client',
+    'python3-etcd',
+    'python3-psycopg2',
+    'haproxy',
+    'pgbouncer',
+  ],
 } as const;
 
 type Kind = keyof typeof packages;
@@ -30,6 +42,13 @@ function present(kind: Kind): boolean {
     case 'galera':
       return (
         present('mariadb') && existsSync('/usr/lib/galera/libgalera_smm.so') && existsSync('/usr/bin/rsync')
+      );
+    case 'ha':
+      return (
+        present('postgres') &&
+        ['/usr/bin/patroni', '/usr/bin/etcd', '/usr/sbin/haproxy', '/usr/sbin/pgbouncer'].every(existsSync) &&
+        // Patroni's etcd client, which Debian's patroni package only recommends.
+        existsSync('/usr/lib/python3/dist-packages/etcd')
       );
   }
 }

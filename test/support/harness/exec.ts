@@ -1,4 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -44,6 +45,42 @@ export function spawnDaemon(command: string, args: readonly string[], user?: str
   child.unref();
   if (child.pid === undefined) throw new Error(`could not start ${command}`);
   return child.pid;
+}
+
+/**
+ * Starts a long-running daemon detached from us with its output appended to `logFile`, as `user` when we
+ * are root (through spawn's uid and gid, not runuser, so the pid returned is the daemon's own and a signal
+ * sent to it reaches it).
+ */
+export async function spawnLogged(
+  command: string,
+  args: readonly string[],
+  options: { logFile: string; user?: string; cwd?: string; env?: NodeJS.ProcessEnv },
+): Promise<number> {
+  const ids =
+    options.user !== undefined && isRoot
+      ? {
+          uid: Number(await run('id', ['-u', options.user])),
+          gid: Number(await run('id', ['-g', options.user])),
+        }
+      : {};
+  const fd = openSync(options.logFile, 'a');
+  try {
+    const child = spawn(command, [...args], {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      ...ids,
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+      env: options.env ?? process.env,
+    });
+    // A command that cannot start reports it here, and through the missing pid below.
+    child.on('error', () => {});
+    child.unref();
+    if (child.pid === undefined) throw new Error(`could not start ${command}`);
+    return child.pid;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** A port on 127.0.0.1 that was free a moment ago. */
