@@ -80,6 +80,7 @@ const printableValues: Readonly<Record<string, ReadonlySet<string>>> = {
   ssl: new Set(['true', 'false', '1', '0', 'require']),
   sslmode: new Set(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify']),
   flavor: new Set(['mysql', 'mariadb']),
+  pgbouncer: new Set(['true', 'false']),
   target_session_attrs: new Set(['any', 'read-write', 'read-only', 'primary', 'standby', 'prefer-standby']),
 };
 

@@ -43,6 +43,16 @@ export interface DatabaseOptions extends DbOpRunnerOptions {
    * transaction ids); SQLite needs none (a COMMIT cannot be lost in flight in the same process).
    */
   readonly verifyCommits?: boolean;
+  /**
+   * The URL points at a pooler in transaction mode (pgbouncer `pool_mode = transaction`, or any proxy that
+   * hands each transaction a server connection of its own choosing); also `?pgbouncer=true` in a postgres://
+   * URL. Every call then runs in a transaction of its own and its timeouts are transaction-local
+   * (`set_config(..., true)`), so no setting is left on a server connection another client gets next.
+   * Without it, query() keeps the timeouts as the connection's own settings (`SET lock_timeout = ...`),
+   * which behind such a pooler reach other clients and may miss the statement they were meant for. It
+   * costs query() its one-round-trip path: BEGIN and COMMIT ride along. Default false.
+   */
+  readonly transactionPooler?: boolean;
 }
 
 /**
@@ -67,6 +77,7 @@ export async function createDatabase(urlOrOptions: string | DatabaseOptions): Pr
     );
   }
   const settings = resolveSettings(options);
+  const pooler = transactionPooler(options, target);
   const {
     url: _url,
     max: _max,
@@ -74,6 +85,7 @@ export async function createDatabase(urlOrOptions: string | DatabaseOptions): Pr
     sqliteBusyTimeoutMs: _b,
     sqliteWal: _w,
     verifyCommits: _v,
+    transactionPooler: _t,
     ...runnerOptions
   } = options;
   // On by default: one limiter per Database, so every unit on this pool shares one view of contention.
@@ -89,6 +101,7 @@ export async function createDatabase(urlOrOptions: string | DatabaseOptions): Pr
     runner,
     errors: new ErrorCounter((error) => classify(error, { dialect: connector.backend() })),
     parameters: parameterDialect(target),
+    transactionPooler: pooler,
   });
 }
 
@@ -99,8 +112,15 @@ const databaseKeys: ReadonlySet<string> = new Set([
   'sqliteBusyTimeoutMs',
   'sqliteWal',
   'verifyCommits',
+  'transactionPooler',
   ...runnerOptionKeys,
 ]);
+
+/** The option, else the URL's `pgbouncer=true` (validated by the driver's URL reading). */
+function transactionPooler(options: DatabaseOptions, target: Dsn): boolean {
+  expectOptionalBoolean('transactionPooler', options.transactionPooler);
+  return options.transactionPooler ?? target.query?.pgbouncer === 'true';
+}
 
 function parameterDialect(target: Dsn): ParameterDialect {
   if (target.backend === 'sqlite') return 'sqlite';

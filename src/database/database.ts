@@ -34,6 +34,8 @@ export interface DatabaseParts {
   readonly runner: DbOpRunner;
   readonly errors: ErrorCounter;
   readonly parameters: ParameterDialect;
+  /** Behind a transaction-mode pooler: no session state between units (see DatabaseOptions.transactionPooler). */
+  readonly transactionPooler?: boolean;
 }
 
 /**
@@ -55,7 +57,8 @@ export class Database {
     acquire: async () => {
       const real = await this.#take(undefined);
       // The pool is dbop's: scopes keep timeouts as the connection's own settings, sent when they change.
-      ownSessionSettings(real);
+      // Not behind a transaction pooler, where the server connection under it changes between units.
+      if (this.#parts.transactionPooler !== true) ownSessionSettings(real);
       const counted = countingSession(real, (error) => this.#parts.errors.record(error));
       this.#real.set(counted, real);
       return counted;
@@ -152,7 +155,12 @@ export class Database {
       given.attemptTimeoutMs !== undefined || given.deadlineMs !== undefined || given.signal !== undefined;
     // Checked above: straight to the unit, not through run()'s second check.
     // readOnly is enforced by the server in a READ ONLY transaction, as run() opens it.
-    if (given.readOnly === true || (guarded && named.idempotent !== true)) {
+    // Behind a transaction pooler it needs a transaction too, for its timeouts to be transaction-local.
+    if (
+      given.readOnly === true ||
+      (guarded && named.idempotent !== true) ||
+      this.#parts.transactionPooler === true
+    ) {
       return this.#unit((connection) => connection.execute<Row>(sql, params), named);
     }
     if (this.#closed) throw new DatabaseClosedError();

@@ -2,7 +2,7 @@ import { DatabaseUrlError } from '../../connect/database-url-error.js';
 import { type Dsn, printableQueryKey } from '../../connect/dsn.js';
 import type { ConnectorSettings } from './driver-connector.js';
 
-const supported = 'sslmode, ssl, application_name, options';
+const supported = 'sslmode, ssl, application_name, options, pgbouncer';
 
 /**
  * node-postgres connection settings from a parsed URL: an object, never the URL itself, so pg does not
@@ -29,6 +29,10 @@ export function pgPoolConfig(dsn: Dsn, settings: ConnectorSettings): Record<stri
         break;
       case 'sslmode':
         config.ssl = sslMode(value, position);
+        break;
+      case 'pgbouncer':
+        // dbop's own setting (see DatabaseOptions.transactionPooler), read by createDatabase; not pg's.
+        if (value !== 'true' && value !== 'false') throw bad(key, position, 'true or false');
         break;
       case 'ssl':
         if (value === 'true' || value === '1') config.ssl = true;

@@ -121,8 +121,9 @@ function haproxyConfig(port: number, statsPort: number, nodes: readonly PatroniN
 }
 
 /**
- * pgbouncer 1.18 in transaction pooling mode in front of HAProxy, run as the postgres user (it refuses to
- * run as root). Any database name is forwarded; trust auth for `postgres`.
+ * pgbouncer 1.18 in transaction pooling mode in front of a Postgres port (HAProxy's, in the HA cluster),
+ * run as the postgres user (it refuses to run as root). Any database name is forwarded with `poolSize`
+ * server connections; `dbop_single` reaches `dbop` through exactly one. Trust auth for `postgres`.
  */
 export class Pgbouncer extends Daemon {
   readonly port: number;
@@ -142,6 +143,9 @@ export class Pgbouncer extends Daemon {
       config,
       [
         '[databases]',
+        // `dbop_single` shares one server connection among all its clients: what one client leaves on
+        // it, the next one gets, every time.
+        `dbop_single = host=127.0.0.1 port=${upstreamPort} dbname=dbop pool_size=1`,
         `* = host=127.0.0.1 port=${upstreamPort}`,
         '[pgbouncer]',
         'listen_addr = 127.0.0.1',
@@ -171,7 +175,7 @@ export class Pgbouncer extends Daemon {
     return bouncer;
   }
 
-  /** A URL through pgbouncer (HAProxy, then the leader). */
+  /** A URL through pgbouncer; `dbop_single` for the database that has one server connection. */
   urlFor(database = 'dbop'): string {
     return `postgres://postgres@127.0.0.1:${this.port}/${database}`;
   }
