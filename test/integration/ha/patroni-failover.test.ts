@@ -1,6 +1,8 @@
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDatabase } from '../../../src/database/create-database.js';
 import type { Database } from '../../../src/database/database.js';
+import { canConnect, isAlive } from '../../support/harness/exec.js';
 import { type HaCluster, haEnabled, startHaCluster } from '../../support/harness/ha/ha-cluster.js';
 import {
   auditLedger,
@@ -62,6 +64,23 @@ describe.skipIf(!haEnabled)(
       expect(outcome.resumed).toBeGreaterThanOrEqual(50);
     }
 
+    it('starts as one leader, two streaming replicas (one synchronous), HAProxy and pgbouncer on the leader', async () => {
+      const members = await cluster!.members();
+      expect(members.map((m) => m.role).sort()).toEqual(['leader', 'replica', 'sync_standby']);
+      const leader = await cluster!.leader();
+      expect(await cluster!.haproxy.routedTo()).toBe(leader.name);
+      // Through pgbouncer, then HAProxy: the leader's Postgres answers, as a primary.
+      const through = await createDatabase({ url: cluster!.pgbouncer.urlFor(), transactionPooler: true });
+      try {
+        const { rows } = await through.query<{ port: number; standby: boolean }>(
+          'SELECT inet_server_port() AS port, pg_is_in_recovery() AS standby',
+        );
+        expect(rows).toEqual([{ port: leader.port, standby: false }]);
+      } finally {
+        await through.close();
+      }
+    });
+
     it('a Patroni switchover: 0 lost, 0 doubled, no write on the demoted leader, resumes by itself', async () => {
       const ports = cluster!.nodes.map((n) => n.port);
       const old = await cluster!.leader();
@@ -105,6 +124,40 @@ describe.skipIf(!haEnabled)(
       // after the kill on the killed node's port.
       const leader = await cluster!.leader();
       expect(leader.name).not.toBe(killed);
+    });
+
+    it('through pgbouncer (transaction mode) and HAProxy, a switchover: 0 lost, 0 doubled, resumes by itself', async () => {
+      // Two members are left after the leader loss; the switchover goes to the synchronous one.
+      await cluster!.waitHealthy(2);
+      const ports = cluster!.nodes.map((n) => n.port);
+      const pooled = await createDatabase({ url: cluster!.pgbouncer.urlFor(), transactionPooler: true });
+      try {
+        const old = await cluster!.leader();
+        let next = old;
+        const outcome = await transfersDuring(pooled, async () => {
+          next = await cluster!.switchover();
+        });
+        expect(next.name).not.toBe(old.name);
+        await expectClean(outcome, 'switchover through pgbouncer', ports);
+      } finally {
+        await pooled.close();
+      }
+    });
+
+    it('stops cleanly: every Patroni, postmaster, etcd, HAProxy and pgbouncer gone, the directory removed', async () => {
+      const pids = (await Promise.all(cluster!.nodes.map((n) => n.postmasterPid()))).filter(
+        (pid) => pid !== undefined,
+      );
+      expect(pids.length).toBeGreaterThanOrEqual(2);
+      await db!.close();
+      db = undefined;
+      await cluster!.destroy();
+      expect(pids.filter((pid) => isAlive(pid))).toEqual([]);
+      expect(cluster!.nodes.filter((n) => n.running).map((n) => n.name)).toEqual([]);
+      expect(existsSync(cluster!.dir)).toBe(false);
+      expect(await canConnect(cluster!.haproxy.port)).toBe(false);
+      expect(await canConnect(cluster!.pgbouncer.port)).toBe(false);
+      expect(await canConnect(cluster!.etcd.clientPort)).toBe(false);
     });
   },
 );

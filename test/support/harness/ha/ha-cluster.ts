@@ -197,7 +197,8 @@ export async function startHaCluster(size = 3): Promise<HaCluster> {
           throw new Error(`switchover refused: ${response?.status} ${await response?.text()}`);
         }
         const next = await waitForNewLeader(old);
-        await waitHealthy();
+        // Every member still running streams again, the old leader included.
+        await waitHealthy(nodes.filter((n) => n.running).length);
         return next;
       },
       async killLeader(): Promise<PatroniNode> {

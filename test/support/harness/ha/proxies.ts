@@ -160,6 +160,10 @@ export class Pgbouncer extends Daemon {
         'server_reset_query = DISCARD ALL',
         // A server connection to a demoted primary is dropped after the failover, not reused.
         'server_check_delay = 0',
+        // After a failed server login (no leader behind HAProxy during a failover) pgbouncer refuses every
+        // client with 08P01 "server login has been failing" for this long: the default 15 s stretches a
+        // 5 s switchover past what a client rides out.
+        'server_login_retry = 1',
         `logfile = ${join(dir, 'pgbouncer.log')}`,
         `pidfile = ${join(dir, 'pgbouncer.pid')}`,
         'admin_users = postgres',
