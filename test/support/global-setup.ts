@@ -1,4 +1,5 @@
 import type { TestProject } from 'vitest/node';
+import { ensureBinaries } from './harness/binaries.js';
 import { loadRunningSet, type ServerInfo, startSharedSet } from './harness/shared-set.js';
 
 declare module 'vitest' {
@@ -17,6 +18,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
     // For a quick run without servers; the same skip path a machine without the binaries takes.
     return offline(project, 'DBOP_SERVERS=none');
   }
+  // The opt-in engines' packages are installed here, one apt-get at a time, rather than by test files
+  // running side by side (two apt-get at once fail on dpkg's lock).
+  if (process.env.DBOP_GALERA === '1') await ensureBinaries('galera');
+  if (process.env.DBOP_HA === '1') await ensureBinaries('ha');
   const running = await loadRunningSet();
   const set = running ?? (await startSharedSet());
   const { reason } = set.info;

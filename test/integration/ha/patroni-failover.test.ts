@@ -17,6 +17,10 @@ import {
 // and a transfer workload through createDatabase with its default settings on HAProxy's single-host URL.
 // A planned switchover, then the loss of the leader's node: nothing acknowledged is lost or applied twice,
 // no demoted primary takes a write after the new one did, and the same Database carries on by itself.
+// A fault test waits for Patroni (up to 90 s for a new leader, 90 s for the replicas to stream again) and
+// for 50 acknowledgements afterwards (up to 60 s): bounded well past the 10 to 25 s they take here.
+const faultTestMs = 300_000;
+
 describe.skipIf(!haEnabled)(
   'Patroni + HAProxy: transfers through a switchover and a leader loss (DBOP_HA=1)',
   () => {
@@ -81,68 +85,80 @@ describe.skipIf(!haEnabled)(
       }
     });
 
-    it('a Patroni switchover: 0 lost, 0 doubled, no write on the demoted leader, resumes by itself', async () => {
-      const ports = cluster!.nodes.map((n) => n.port);
-      const old = await cluster!.leader();
-      let next = old;
-      let switchMs = 0;
-      const outcome = await transfersDuring(db!, async () => {
-        const started = Date.now();
-        next = await cluster!.switchover();
-        switchMs = Date.now() - started;
-      });
-      console.log(
-        `switchover ${old.name} -> ${next.name}: ${switchMs} ms until HAProxy routes to the new leader`,
-      );
-      expect(next.name).not.toBe(old.name);
-      await expectClean(outcome, 'switchover', ports);
-      // Writes went to the old leader, then to the new one.
-      const audit = await auditLedger(next.urlFor(), outcome);
-      expect(audit.byServer.map((s) => s.port)).toEqual(
-        audit.byServer.length === 1 ? [next.port] : [old.port, next.port],
-      );
-    });
-
-    it("the leader's node killed (Patroni and postmaster): 0 lost, 0 doubled, resumes by itself", async () => {
-      const ports = cluster!.nodes.map((n) => n.port);
-      await cluster!.waitHealthy();
-      let failoverMs = 0;
-      let killed: string | undefined;
-      const outcome = await transfersDuring(db!, async () => {
-        const started = Date.now();
-        const old = await cluster!.killLeader();
-        killed = old.name;
-        const next = await cluster!.waitForNewLeader(old);
-        failoverMs = Date.now() - started;
-        console.log(
-          `leader ${old.name} killed; ${next.name} leads and HAProxy routes to it after ${failoverMs} ms`,
-        );
-      });
-      expect(killed).toBeDefined();
-      await expectClean(outcome, 'leader kill', ports);
-      // The killed node took no write after its successor's first one (checked above); nothing was written
-      // after the kill on the killed node's port.
-      const leader = await cluster!.leader();
-      expect(leader.name).not.toBe(killed);
-    });
-
-    it('through pgbouncer (transaction mode) and HAProxy, a switchover: 0 lost, 0 doubled, resumes by itself', async () => {
-      // Two members are left after the leader loss; the switchover goes to the synchronous one.
-      await cluster!.waitHealthy(2);
-      const ports = cluster!.nodes.map((n) => n.port);
-      const pooled = await createDatabase({ url: cluster!.pgbouncer.urlFor(), transactionPooler: true });
-      try {
+    it(
+      'a Patroni switchover: 0 lost, 0 doubled, no write on the demoted leader, resumes by itself',
+      async () => {
+        const ports = cluster!.nodes.map((n) => n.port);
         const old = await cluster!.leader();
         let next = old;
-        const outcome = await transfersDuring(pooled, async () => {
+        let switchMs = 0;
+        const outcome = await transfersDuring(db!, async () => {
+          const started = Date.now();
           next = await cluster!.switchover();
+          switchMs = Date.now() - started;
         });
+        console.log(
+          `switchover ${old.name} -> ${next.name}: ${switchMs} ms until HAProxy routes to the new leader`,
+        );
         expect(next.name).not.toBe(old.name);
-        await expectClean(outcome, 'switchover through pgbouncer', ports);
-      } finally {
-        await pooled.close();
-      }
-    });
+        await expectClean(outcome, 'switchover', ports);
+        // Writes went to the old leader, then to the new one.
+        const audit = await auditLedger(next.urlFor(), outcome);
+        expect(audit.byServer.map((s) => s.port)).toEqual(
+          audit.byServer.length === 1 ? [next.port] : [old.port, next.port],
+        );
+      },
+      faultTestMs,
+    );
+
+    it(
+      "the leader's node killed (Patroni and postmaster): 0 lost, 0 doubled, resumes by itself",
+      async () => {
+        const ports = cluster!.nodes.map((n) => n.port);
+        await cluster!.waitHealthy();
+        let failoverMs = 0;
+        let killed: string | undefined;
+        const outcome = await transfersDuring(db!, async () => {
+          const started = Date.now();
+          const old = await cluster!.killLeader();
+          killed = old.name;
+          const next = await cluster!.waitForNewLeader(old);
+          failoverMs = Date.now() - started;
+          console.log(
+            `leader ${old.name} killed; ${next.name} leads and HAProxy routes to it after ${failoverMs} ms`,
+          );
+        });
+        expect(killed).toBeDefined();
+        await expectClean(outcome, 'leader kill', ports);
+        // The killed node took no write after its successor's first one (checked above); nothing was written
+        // after the kill on the killed node's port.
+        const leader = await cluster!.leader();
+        expect(leader.name).not.toBe(killed);
+      },
+      faultTestMs,
+    );
+
+    it(
+      'through pgbouncer (transaction mode) and HAProxy, a switchover: 0 lost, 0 doubled, resumes by itself',
+      async () => {
+        // Two members are left after the leader loss; the switchover goes to the synchronous one.
+        await cluster!.waitHealthy(2);
+        const ports = cluster!.nodes.map((n) => n.port);
+        const pooled = await createDatabase({ url: cluster!.pgbouncer.urlFor(), transactionPooler: true });
+        try {
+          const old = await cluster!.leader();
+          let next = old;
+          const outcome = await transfersDuring(pooled, async () => {
+            next = await cluster!.switchover();
+          });
+          expect(next.name).not.toBe(old.name);
+          await expectClean(outcome, 'switchover through pgbouncer', ports);
+        } finally {
+          await pooled.close();
+        }
+      },
+      faultTestMs,
+    );
 
     it('stops cleanly: every Patroni, postmaster, etcd, HAProxy and pgbouncer gone, the directory removed', async () => {
       const pids = (await Promise.all(cluster!.nodes.map((n) => n.postmasterPid()))).filter(

@@ -65,7 +65,15 @@ export async function ensureBinaries(kind: Kind): Promise<void> {
   }
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   await run('apt-get', ['update'], { env, timeoutMs: 600_000 });
-  await run('apt-get', ['install', '-y', '--no-install-recommends', ...names], { env, timeoutMs: 900_000 });
+  // Wait for dpkg's lock rather than fail, should another install run at the same time.
+  await run(
+    'apt-get',
+    ['install', '-y', '--no-install-recommends', '-o', 'DPkg::Lock::Timeout=600', ...names],
+    {
+      env,
+      timeoutMs: 900_000,
+    },
+  );
   if (!present(kind))
     throw new Error(`installed ${names.join(' ')} but the ${kind} binaries are still missing`);
 }
