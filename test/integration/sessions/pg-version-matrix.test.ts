@@ -1,11 +1,10 @@
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pgSession } from '../../../src/sessions/pg/index.js';
 import {
   type EmbeddedPostgres,
   requestedMajors,
   startEmbeddedPostgres,
 } from '../../support/harness/embedded-postgres.js';
+import { pgContractFixture } from './postgres-fixture.js';
 import { sessionContract } from './session-contract.js';
 
 // Issue 11: the session contract on every supported PostgreSQL major, beside the Debian server the rest of
@@ -30,25 +29,7 @@ describe.skipIf(majors.length === 0)('pgSession contract across PostgreSQL major
         expect(server!.version).toMatch(new RegExp(`^PostgreSQL ${major}\\.`));
       });
 
-      sessionContract(async () => {
-        const client = new pg.Client({ connectionString: server!.url });
-        const sidecar = new pg.Client({ connectionString: server!.url });
-        await client.connect();
-        await sidecar.connect();
-        return {
-          session: pgSession(client, { sidecar }),
-          placeholder: (n) => `$${n}`,
-          lockTimeoutQuery: "SELECT current_setting('lock_timeout') AS v",
-          outerLockTimeoutSql: "SET LOCAL lock_timeout = '7s'",
-          nestedReadOnly: true,
-          slowQuery: 'SELECT pg_sleep(10)',
-          cancelledByDbop: ({ error }) => /user request/.test(String(error)),
-          close: async () => {
-            await client.end();
-            await sidecar.end();
-          },
-        };
-      });
+      sessionContract(() => pgContractFixture(server!.url));
     });
   }
 });
