@@ -41,6 +41,11 @@ export interface HaCluster {
   readonly haproxy: Haproxy;
   readonly pgbouncer: Pgbouncer;
   readonly timings: HaStartTimings;
+  /**
+   * A multi-host URL naming every member directly (no HAProxy), libpq style, for connect-layer failover:
+   * `postgres://postgres@127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3/dbop?target_session_attrs=read-write`.
+   */
+  multiHostUrl(database?: string): string;
   /** The members as Patroni reports them. */
   members(): Promise<PatroniMember[]>;
   /** The member that holds the leader key and runs, once Patroni agrees on one. */
@@ -179,6 +184,8 @@ export async function startHaCluster(size = 3): Promise<HaCluster> {
         total: Date.now() - started,
       },
       members,
+      multiHostUrl: (database = 'dbop') =>
+        `postgres://postgres@${nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}/${database}?target_session_attrs=read-write`,
       leader,
       waitHealthy,
       waitForNewLeader,
