@@ -3,14 +3,26 @@
 
 export type { DsnChanges } from './connect/build-dsn.js';
 export { buildDsn } from './connect/build-dsn.js';
+export type {
+  ConnectionFactory,
+  ConnectionFactoryOptions,
+  HostConnection,
+  HostDriver,
+} from './connect/connection-factory.js';
+export { connectionFactory, hostLabel } from './connect/connection-factory.js';
 export { DatabaseUrlError } from './connect/database-url-error.js';
 export type { DriverName, Dsn, DsnHost, DsnScheme } from './connect/dsn.js';
 export { maxDsnLength } from './connect/dsn.js';
 export { formatDsn } from './connect/format-dsn.js';
 export { isDsnMultihost } from './connect/is-dsn-multihost.js';
+export type { HostFailure } from './connect/no-host-available-error.js';
+export { NoHostAvailableError } from './connect/no-host-available-error.js';
 export { parseDsn } from './connect/parse-dsn.js';
+export { probeRole } from './connect/probe-role.js';
 export { redactDsn } from './connect/redact-dsn.js';
 export { redactSecrets } from './connect/redact-secrets.js';
+export type { HostRole, TargetSessionAttrs } from './connect/target-session-attrs.js';
+export { targetSessionAttrsValues } from './connect/target-session-attrs.js';
 export type { AppliedTimeouts } from './core/apply-timeouts.js';
 export { applyTimeouts } from './core/apply-timeouts.js';
 export type { AttemptContext, AttemptScope, ScopeFactory } from './core/attempt.js';

@@ -20,5 +20,11 @@ export const dbopErrors: ErrorTable = [
     'lost during COMMIT, outcome unverified',
     'ambiguous',
   ],
+  [
+    'DBOP_NO_HOST_AVAILABLE',
+    'connect-failed',
+    'connection',
+    'no host reachable with the role asked for (a failover in progress): try again',
+  ],
   ['DBOP_POOL_TIMEOUT', 'pool-exhausted', 'none', 'no connection within acquireTimeoutMs'],
 ];

@@ -1,0 +1,31 @@
+import { DbopError } from '../core/errors.js';
+import type { TargetSessionAttrs } from './target-session-attrs.js';
+
+/** Why one host was not used: `host` is `name:port` (never credentials); `reason` is redacted. */
+export interface HostFailure {
+  readonly host: string;
+  readonly reason: string;
+}
+
+/**
+ * No host of a (multi-host) URL was reachable and of the role asked for. `failures` lists each host tried
+ * with its reason, in the order tried. Classified as connect-failed at connection scope: during a failover
+ * the next attempt can find the new primary.
+ */
+export class NoHostAvailableError extends DbopError {
+  readonly targetSessionAttrs: TargetSessionAttrs;
+  readonly failures: readonly HostFailure[];
+
+  constructor(targetSessionAttrs: TargetSessionAttrs, failures: readonly HostFailure[]) {
+    const listed = failures.map((f) => `${f.host} (${f.reason})`).join('; ');
+    super(
+      noHostAvailableCode,
+      `No host available for target_session_attrs=${targetSessionAttrs}: ${listed || 'no hosts to try'}`,
+    );
+    this.targetSessionAttrs = targetSessionAttrs;
+    this.failures = Object.freeze(failures.map((f) => Object.freeze({ ...f })));
+  }
+}
+
+/** The stable code of {@link NoHostAvailableError}. */
+export const noHostAvailableCode = 'DBOP_NO_HOST_AVAILABLE';
