@@ -1,4 +1,3 @@
-import { DatabaseUrlError } from '../connect/database-url-error.js';
 import type { Dsn } from '../connect/dsn.js';
 import { parseDsn } from '../connect/parse-dsn.js';
 import { ConcurrencyLimiter } from '../core/concurrency-limiter.js';
@@ -15,6 +14,11 @@ import { type DbOpRunnerOptions, runnerOptionKeys } from '../runner/runner-optio
 import type { ParameterDialect } from './bind-parameters.js';
 import { Database } from './database.js';
 import type { ConnectorSettings } from './drivers/driver-connector.js';
+import {
+  type MultiHostSettings,
+  openMultiHostConnector,
+  usesConnectLayer,
+} from './drivers/multi-host-connector.js';
 import { openConnector } from './drivers/open-connector.js';
 import { ErrorCounter } from './error-counter.js';
 
@@ -53,6 +57,12 @@ export interface DatabaseOptions extends DbOpRunnerOptions {
    * costs query() its one-round-trip path: BEGIN and COMMIT ride along. Default false.
    */
   readonly transactionPooler?: boolean;
+  /**
+   * Multi-host URLs: readOnly work goes to a standby (prefer-standby, falling back to the primary), which
+   * may not have replayed this Database's latest writes yet. For this many ms after a write connection
+   * was last given back, readOnly work stays on the primary instead, so it reads its own writes. Default 0.
+   */
+  readonly readYourWritesMs?: number;
 }
 
 /**
@@ -71,11 +81,6 @@ export async function createDatabase(urlOrOptions: string | DatabaseOptions): Pr
       ? { url: urlOrOptions }
       : expectOptions(urlOrOptions, databaseKeys, 'createDatabase()');
   const target = parseDsn(options.url);
-  if ((target.hosts?.length ?? 0) > 1) {
-    throw new DatabaseUrlError(
-      `The database URL "${target.redacted}" names ${target.hosts?.length} hosts; createDatabase connects to one (multi-host failover is not supported yet; \`dbop check\` checks each host)`,
-    );
-  }
   const settings = resolveSettings(options);
   const pooler = transactionPooler(options, target);
   const {
@@ -86,6 +91,7 @@ export async function createDatabase(urlOrOptions: string | DatabaseOptions): Pr
     sqliteWal: _w,
     verifyCommits: _v,
     transactionPooler: _t,
+    readYourWritesMs: _r,
     ...runnerOptions
   } = options;
   // On by default: one limiter per Database, so every unit on this pool shares one view of contention.
@@ -94,7 +100,11 @@ export async function createDatabase(urlOrOptions: string | DatabaseOptions): Pr
       ? new ConcurrencyLimiter({ maxLimit: settings.max, name: target.redacted })
       : runnerOptions.limiter;
   const runner = new DbOpRunner({ ...runnerOptions, limiter });
-  const connector = await openConnector(target, settings);
+  const connector = usesConnectLayer(target)
+    ? await openMultiHostConnector(target, settings, multiHostSettings(options), (dsn) =>
+        openConnector(dsn, settings),
+      )
+    : await openConnector(target, settings);
   return new Database({
     redactedUrl: target.redacted,
     connector,
@@ -113,6 +123,7 @@ const databaseKeys: ReadonlySet<string> = new Set([
   'sqliteWal',
   'verifyCommits',
   'transactionPooler',
+  'readYourWritesMs',
   ...runnerOptionKeys,
 ]);
 
@@ -147,4 +158,14 @@ function resolveSettings(options: DatabaseOptions): ConnectorSettings {
   const verifyCommits = orDefault(options.verifyCommits, false);
   expectOptionalBoolean('verifyCommits', verifyCommits);
   return Object.freeze({ max, connectTimeoutMs, busyTimeoutMs, wal, verifyCommits });
+}
+
+function multiHostSettings(options: DatabaseOptions): MultiHostSettings {
+  const readYourWritesMs = expectIntegerAtLeast(
+    'readYourWritesMs',
+    orDefault(options.readYourWritesMs, 0),
+    0,
+    maxTimeoutMs,
+  );
+  return Object.freeze({ readYourWritesMs });
 }

@@ -53,18 +53,9 @@ export class Database {
    * Every run(), query() and transaction() attempt takes its connection here, inside the runner's
    * execute: a connect failure or a connection lost mid-step is retried on a fresh connection.
    */
-  readonly #source: SessionSource = {
-    acquire: async () => {
-      const real = await this.#take(undefined);
-      // The pool is dbop's: scopes keep timeouts as the connection's own settings, sent when they change.
-      // Not behind a transaction pooler, where the server connection under it changes between units.
-      if (this.#parts.transactionPooler !== true) ownSessionSettings(real);
-      const counted = countingSession(real, (error) => this.#parts.errors.record(error));
-      this.#real.set(counted, real);
-      return counted;
-    },
-    release: (session) => this.#give(this.#real.get(session) ?? session),
-  };
+  readonly #source: SessionSource = this.#sourceOf(false);
+  /** readOnly units take their connection here: a standby where the connector has one (multi-host URLs). */
+  readonly #readSource: SessionSource = this.#sourceOf(true);
   #inUse = 0;
   #closed = false;
 
@@ -244,18 +235,37 @@ export class Database {
   #unit<T, D>(fn: DatabaseStep<T>, options: TransactionOptions<D>): Promise<T | D> {
     if (this.#closed) return Promise.reject(new DatabaseClosedError());
     return this.#parts.runner.transaction(
-      this.#source,
+      options.readOnly === true ? this.#readSource : this.#source,
       (s, attempt) => fn(this.#connection(s, undefined), attempt),
       options,
     );
   }
 
+  #sourceOf(reader: boolean): SessionSource {
+    return {
+      acquire: async () => {
+        const real = await this.#take(undefined, reader);
+        // The pool is dbop's: scopes keep timeouts as the connection's own settings, sent when they change.
+        // Not behind a transaction pooler, where the server connection under it changes between units.
+        if (this.#parts.transactionPooler !== true) ownSessionSettings(real);
+        const counted = countingSession(real, (error) => this.#parts.errors.record(error));
+        this.#real.set(counted, real);
+        return counted;
+      },
+      release: (session) => this.#give(this.#real.get(session) ?? session),
+    };
+  }
+
   /** A pooled session; a failure to get one (refused, timed out, pool closed) is counted, then thrown. */
-  async #take(publishAs: string | undefined): Promise<Session> {
+  async #take(publishAs: string | undefined, reader = false): Promise<Session> {
     if (this.#closed) throw new DatabaseClosedError();
     let session: Session;
     try {
-      session = await this.#parts.connector.acquire();
+      const { connector } = this.#parts;
+      session =
+        reader && connector.acquireReader !== undefined
+          ? await connector.acquireReader()
+          : await connector.acquire();
     } catch (error) {
       this.#parts.errors.record(error, publishAs);
       throw error;

@@ -3,6 +3,7 @@ import { isCommitInFlight } from '../core/commit-marker.js';
 import { isMarkedCancelledByDbop } from './cancel-marker.js';
 import type { ClassifyOptions } from './classify-options.js';
 import { variant } from './error-table.js';
+import { isMarkedDemotedWriter } from './failover-marker.js';
 
 /**
  * Adjusts a verdict with what only the session knows (see {@link ClassifyOptions}): who sent a cancel, whether a
@@ -19,6 +20,10 @@ export function applyHints(
     (options?.cancelledByDbop === true || nodes.some(isMarkedCancelledByDbop))
   ) {
     result = variant(result, { kind: 'attempt-timeout', retryable: true, scope: 'statement' });
+  }
+  // A write connection whose server turned read-only (a failover): the connection layer finds the primary.
+  if (base.kind === 'read-only' && nodes.some(isMarkedDemotedWriter)) {
+    result = variant(result, { retryable: true, scope: 'connection' });
   }
   // A session marks an error that its COMMIT received, so a caller classifying it later needs no hint.
   if (nodes.some(isCommitInFlight) && outcomeUnknown(result)) {

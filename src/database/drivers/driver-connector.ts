@@ -14,6 +14,11 @@ export interface DriverConnector extends SessionSource {
   backend(): Backend;
   close(): Promise<void>;
   counts(): PoolCounts;
+  /**
+   * A session for readOnly work, where the connector knows servers of several roles (a standby, falling back
+   * to the primary). Absent: readOnly work takes acquire() like everything else.
+   */
+  acquireReader?(): Promise<Session>;
   /** Streams rows with the driver's own cursor; absent where the facade uses a SQL cursor (postgres). */
   stream?(session: Session, sql: string, values: readonly unknown[]): RowStream;
 }

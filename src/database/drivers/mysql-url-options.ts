@@ -1,5 +1,6 @@
 import { printableQueryKey } from '../../connect/dsn.js';
 import { DatabaseUrlError } from '../database-errors.js';
+import { connectLayerParameter } from './connect-layer-parameter.js';
 
 /**
  * The URL query parameters a mysql: or mariadb: URL may carry, typed for both drivers. Anything else is
@@ -27,9 +28,14 @@ export function mysqlUrlOptions(query: Readonly<Record<string, string>>): Record
           options.ssl = { rejectUnauthorized: true };
         else if (value !== 'false' && value !== '0') throw bad(key, position, 'true or false');
         break;
+      case 'target_session_attrs':
+      case 'load_balance_hosts':
+        // The connection layer's, read by the multi-host connector.
+        connectLayerParameter(key, value, position);
+        break;
       default:
         throw new DatabaseUrlError(
-          `Unsupported query parameter ${describe(key, position)} in the database URL (supported: flavor, charset, timezone, ssl)`,
+          `Unsupported query parameter ${describe(key, position)} in the database URL (supported: flavor, charset, timezone, ssl, target_session_attrs, load_balance_hosts)`,
         );
     }
   }

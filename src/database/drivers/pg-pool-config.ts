@@ -1,8 +1,10 @@
 import { DatabaseUrlError } from '../../connect/database-url-error.js';
 import { type Dsn, printableQueryKey } from '../../connect/dsn.js';
+import { connectLayerParameter } from './connect-layer-parameter.js';
 import type { ConnectorSettings } from './driver-connector.js';
 
-const supported = 'sslmode, ssl, application_name, options, pgbouncer';
+const supported =
+  'sslmode, ssl, application_name, options, pgbouncer, target_session_attrs, load_balance_hosts';
 
 /**
  * node-postgres connection settings from a parsed URL: an object, never the URL itself, so pg does not
@@ -38,6 +40,11 @@ export function pgPoolConfig(dsn: Dsn, settings: ConnectorSettings): Record<stri
         if (value === 'true' || value === '1') config.ssl = true;
         else if (value === 'false' || value === '0') config.ssl = false;
         else throw bad(key, position, 'true or false');
+        break;
+      case 'target_session_attrs':
+      case 'load_balance_hosts':
+        // The connection layer's, read by the multi-host connector.
+        connectLayerParameter(key, value, position);
         break;
       default:
         throw new DatabaseUrlError(

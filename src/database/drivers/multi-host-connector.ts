@@ -1,0 +1,198 @@
+import { buildDsn } from '../../connect/build-dsn.js';
+import {
+  type ConnectionFactory,
+  connectionFactory,
+  type HostDriver,
+} from '../../connect/connection-factory.js';
+import type { Dsn, DsnHost } from '../../connect/dsn.js';
+import { probeRole } from '../../connect/probe-role.js';
+import { type HostRole, isTargetSessionAttrs } from '../../connect/target-session-attrs.js';
+import type { Backend, ErrorKind } from '../../core/classification.js';
+import { type BeginOptions, type Session, statementMethods } from '../../core/session.js';
+import { classify } from '../../dialects/classify.js';
+import { markDemotedWriter } from '../../dialects/failover-marker.js';
+import type { PoolCounts } from '../local-pool.js';
+import type { ConnectorSettings, DriverConnector, RowStream } from './driver-connector.js';
+
+/** What createDatabase adds for a multi-host URL. */
+export interface MultiHostSettings {
+  /** After this Database used the primary, readOnly work stays on the primary this long (ms); 0: never. */
+  readonly readYourWritesMs: number;
+}
+
+/** One host: its own pool, and a generation bumped whenever the host showed signs of changing role. */
+interface HostEntry {
+  readonly host: DsnHost;
+  readonly connector: DriverConnector;
+  generation: number;
+}
+
+/** Errors after which a host may have changed role (or gone): its cached roles are probed again. */
+const failoverKinds: ReadonlySet<ErrorKind> = new Set([
+  'read-only',
+  'connection-lost',
+  'server-shutdown',
+  'server-starting',
+  'connect-failed',
+]);
+
+/**
+ * True when createDatabase goes through the connection layer: several hosts, or one with a
+ * target_session_attrs other than any (the role is then checked on connect, as libpq does).
+ */
+export function usesConnectLayer(target: Dsn): boolean {
+  const attrs = target.query?.target_session_attrs;
+  return (target.hosts?.length ?? 0) > 1 || (attrs !== undefined && attrs !== 'any');
+}
+
+/**
+ * A DriverConnector over one pool per host (`openHost`, the seam a pool replaces): writes go to the host
+ * the URL's target_session_attrs picks (default read-write), readOnly work to a standby (prefer-standby,
+ * falling back to the primary). Every new connection's role is checked before use, and checked again after
+ * any sign of a failover. A write connection whose server turned read-only (25006, 1290, 1836) is destroyed
+ * and its error marked so the runner retries the unit at connection scope, on the primary found again: a
+ * demoted primary never takes a write. Lost connections keep their usual verdicts (a lost COMMIT stays
+ * ambiguous unless verified).
+ */
+export async function openMultiHostConnector(
+  target: Dsn,
+  settings: ConnectorSettings,
+  multi: MultiHostSettings,
+  openHost: (dsn: Dsn) => Promise<DriverConnector>,
+): Promise<DriverConnector & { acquireReader(): Promise<Session> }> {
+  const entries: HostEntry[] = [];
+  for (const host of target.hosts ?? []) {
+    entries.push({ host, connector: await openHost(buildDsn(target, { hosts: [host] })), generation: 0 });
+  }
+  // The factory hands back its own frozen copies of the hosts: matched by name and port.
+  const entryOf = (host: DsnHost): HostEntry =>
+    entries.find((e) => e.host.host === host.host && e.host.port === host.port) ?? entries[0]!;
+  const owners = new WeakMap<Session, { entry: HostEntry; session: Session; writer: boolean }>();
+  const probed = new WeakMap<object, { generation: number; role: HostRole }>();
+  let lastEntry = entries[0]!;
+  let lastWriterUse = Number.NEGATIVE_INFINITY;
+
+  // Which host each pooled session came from, until it is handed out or given back.
+  const hostOfSession = new WeakMap<Session, DsnHost>();
+  const driver: HostDriver<Session> = {
+    async open(host) {
+      const session = await entryOf(host).connector.acquire();
+      hostOfSession.set(session, host);
+      return session;
+    },
+    async role(session, host) {
+      const entry = entryOf(host);
+      const key = session.raw as object;
+      const known = probed.get(key);
+      if (known !== undefined && known.generation === entry.generation) return known.role;
+      const role = await probeRole(session);
+      probed.set(key, { generation: entry.generation, role });
+      return role;
+    },
+    // A healthy connection of the wrong role goes back to its host's pool (the other factory may use it).
+    async discard(session) {
+      const host = hostOfSession.get(session);
+      await (host === undefined ? lastEntry : entryOf(host)).connector.release(session);
+    },
+  };
+  const attrs = target.query?.target_session_attrs;
+  const common = {
+    driver,
+    hosts: entries.map((e) => e.host),
+    loadBalanceHosts: target.query?.load_balance_hosts === 'random',
+    connectTimeoutMs: settings.connectTimeoutMs,
+  };
+  const writers = connectionFactory({
+    ...common,
+    targetSessionAttrs: attrs !== undefined && isTargetSessionAttrs(attrs) ? attrs : 'read-write',
+  });
+  const readers = connectionFactory({ ...common, targetSessionAttrs: 'prefer-standby' });
+
+  const suspect = (entry: HostEntry): void => {
+    entry.generation += 1;
+    writers.forget(entry.host);
+    readers.forget(entry.host);
+  };
+
+  const take = async (factory: ConnectionFactory<Session>, writer: boolean): Promise<Session> => {
+    const { connection, host } = await factory.connect();
+    const entry = entryOf(host);
+    lastEntry = entry;
+    const guarded = guardSession(connection, writer, (error, readOnlyTransaction) => {
+      const kind = classify(error, { dialect: connection.dialect }).kind;
+      if (!failoverKinds.has(kind)) return;
+      suspect(entry);
+      if (kind === 'read-only' && writer && !readOnlyTransaction) {
+        markDemotedWriter(error);
+        connection.destroy(error);
+      }
+    });
+    owners.set(guarded, { entry, session: connection, writer });
+    return guarded;
+  };
+
+  const counts = (): PoolCounts =>
+    entries.reduce(
+      (sum, e) => {
+        const c = e.connector.counts();
+        return { total: sum.total + c.total, idle: sum.idle + c.idle, waiting: sum.waiting + c.waiting };
+      },
+      { total: 0, idle: 0, waiting: 0 },
+    );
+
+  const connector: DriverConnector & { acquireReader(): Promise<Session> } = {
+    backend: (): Backend => lastEntry.connector.backend(),
+    acquire: () => take(writers, true),
+    acquireReader: () =>
+      performance.now() - lastWriterUse < multi.readYourWritesMs ? take(writers, true) : take(readers, false),
+    async release(session) {
+      const owner = owners.get(session);
+      if (owner === undefined) return lastEntry.connector.release(session);
+      if (owner.writer) lastWriterUse = performance.now();
+      await owner.entry.connector.release(owner.session);
+    },
+    async close() {
+      await Promise.all(entries.map((e) => e.connector.close()));
+    },
+    counts,
+  };
+  if (entries.some((e) => e.connector.stream !== undefined)) {
+    connector.stream = (session: Session, sql: string, values: readonly unknown[]): RowStream => {
+      const owner = owners.get(session);
+      const entry = owner?.entry ?? lastEntry;
+      return entry.connector.stream!(owner?.session ?? session, sql, values);
+    };
+  }
+  return connector;
+}
+
+/**
+ * The session with every failed statement reported to `onError` (with whether the open transaction was
+ * begun read-only) before it propagates.
+ */
+function guardSession(
+  session: Session,
+  writer: boolean,
+  onError: (error: unknown, readOnlyTransaction: boolean) => void,
+): Session {
+  let readOnlyTransaction = !writer;
+  return new Proxy(session, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      if (typeof value !== 'function') return value;
+      if (!statementMethods.has(property)) return value.bind(target);
+      return async (...args: unknown[]): Promise<unknown> => {
+        if (property === 'begin')
+          readOnlyTransaction = (args[0] as BeginOptions | undefined)?.readOnly === true;
+        try {
+          return await value.apply(target, args);
+        } catch (error) {
+          onError(error, readOnlyTransaction);
+          throw error;
+        } finally {
+          if (property === 'commit' || property === 'rollback') readOnlyTransaction = !writer;
+        }
+      };
+    },
+  });
+}
