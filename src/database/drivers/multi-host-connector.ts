@@ -2,6 +2,7 @@ import { buildDsn } from '../../connect/build-dsn.js';
 import {
   type ConnectionFactory,
   connectionFactory,
+  type HostConnection,
   type HostDriver,
 } from '../../connect/connection-factory.js';
 import type { Dsn, DsnHost } from '../../connect/dsn.js';
@@ -115,7 +116,15 @@ export async function openMultiHostConnector(
   };
 
   const take = async (factory: ConnectionFactory<Session>, writer: boolean): Promise<Session> => {
-    const { connection, host } = await factory.connect();
+    let reached: HostConnection<Session>;
+    try {
+      reached = await factory.connect();
+    } catch (error) {
+      // No host has the role asked for: a standby may be being promoted. Trust no cached role next time.
+      for (const entry of entries) entry.generation += 1;
+      throw error;
+    }
+    const { connection, host } = reached;
     const entry = entryOf(host);
     lastEntry = entry;
     const guarded = guardSession(connection, writer, (error, readOnlyTransaction) => {
