@@ -34,6 +34,8 @@ export interface ConnectionFactoryOptions<Conn> {
   readonly loadBalanceHosts?: boolean;
   /** How long one host may take to connect and answer the role probe, ms. Default 10000. */
   readonly connectTimeoutMs?: number;
+  /** A host that could not be reached is tried after the others for this long, ms. Default 10000. */
+  readonly hostRecheckMs?: number;
   /** For tests: the random source of the shuffle. */
   readonly random?: () => number;
 }
@@ -66,6 +68,7 @@ const keys: ReadonlySet<string> = new Set([
   'targetSessionAttrs',
   'loadBalanceHosts',
   'connectTimeoutMs',
+  'hostRecheckMs',
   'random',
 ]);
 
@@ -99,12 +102,27 @@ export function connectionFactory<Conn>(options: ConnectionFactoryOptions<Conn>)
     maxTimeoutMs,
   );
   const random = resolved.random ?? Math.random;
+  const recheckMs = expectIntegerAtLeast(
+    'hostRecheckMs',
+    orDefault(resolved.hostRecheckMs, 10_000),
+    0,
+    maxTimeoutMs,
+  );
   let preferred: DsnHost | undefined;
 
+  // Hosts that could not be reached lately are tried last (pgjdbc's hostRecheckSeconds): a dead first host
+  // does not cost a connect timeout on every connect while another one works.
+  const unreachableSince = new Map<string, number>();
+  const recentlyUnreachable = (host: DsnHost): boolean => {
+    const since = unreachableSince.get(hostLabel(host));
+    return since !== undefined && performance.now() - since < recheckMs;
+  };
   const order = (): DsnHost[] => {
-    if (shuffle) return shuffled(hosts, random);
-    if (preferred === undefined) return [...hosts];
-    return [preferred, ...hosts.filter((h) => h !== preferred)];
+    let list: DsnHost[];
+    if (shuffle) list = shuffled(hosts, random);
+    else if (preferred === undefined) list = [...hosts];
+    else list = [preferred, ...hosts.filter((h) => h !== preferred)];
+    return [...list.filter((h) => !recentlyUnreachable(h)), ...list.filter(recentlyUnreachable)];
   };
 
   return Object.freeze({
@@ -119,9 +137,11 @@ export function connectionFactory<Conn>(options: ConnectionFactoryOptions<Conn>)
       for (const host of order()) {
         const reached = await reach(driver, host, timeoutMs).catch((error: unknown) => {
           failures.push({ host: hostLabel(host), reason: describeFailure(error) });
+          unreachableSince.set(hostLabel(host), performance.now());
           return undefined;
         });
         if (reached === undefined) continue;
+        unreachableSince.delete(hostLabel(host));
         if (roleMatches(attrs, reached.role)) {
           if (fallback !== undefined) await discardQuietly(driver, fallback.connection);
           preferred = host;

@@ -3,8 +3,8 @@ import type { Backend } from '../core/classification.js';
 /**
  * The statements that ask a server its role right after connecting, each answering rows of
  * `{ name, value }` (lower-case names): Postgres `in_recovery` (pg_is_in_recovery()) and
- * `transaction_read_only`; the MySQL family `read_only`, `super_read_only` (MySQL only) and, on Galera,
- * `wsrep_ready` and `wsrep_local_state` (4 = Synced). A variable the server lacks is simply absent.
+ * `transaction_read_only`; the MySQL family `read_only`, `super_read_only` (MySQL only) and, on Galera
+ * (`wsrep_on`), `wsrep_ready` and `wsrep_local_state` (4 = Synced). A variable the server lacks is simply absent.
  */
 export function roleProbeStatements(backend: Backend): readonly string[] {
   if (backend === 'postgres' || backend === 'cockroach') {
@@ -14,7 +14,7 @@ export function roleProbeStatements(backend: Backend): readonly string[] {
   }
   if (backend === 'mysql' || backend === 'mariadb') {
     return [
-      "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('read_only', 'super_read_only')",
+      "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('read_only', 'super_read_only', 'wsrep_on')",
       "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_ready', 'wsrep_local_state', 'wsrep_local_state_comment')",
     ];
   }
@@ -40,8 +40,10 @@ export function readRoleProbe(backend: Backend, rows: readonly Record<string, un
     return { standby: on('in_recovery'), readOnly: on('transaction_read_only') || on('in_recovery') };
   }
   const readOnly = on('read_only') || on('super_read_only');
-  const ready = facts.get('wsrep_ready');
-  const state = facts.get('wsrep_local_state');
+  // A MariaDB without Galera still reports wsrep_ready OFF: the node's state counts only with wsrep_on.
+  const galera = on('wsrep_on');
+  const ready = galera ? facts.get('wsrep_ready') : undefined;
+  const state = galera ? facts.get('wsrep_local_state') : undefined;
   let unavailable: string | undefined;
   if (ready !== undefined && ready !== 'on') unavailable = `Galera node not ready (wsrep_ready ${ready})`;
   else if (state !== undefined && state !== '4') {

@@ -103,10 +103,10 @@ export async function openMultiHostConnector(
     loadBalanceHosts: target.query?.load_balance_hosts === 'random',
     connectTimeoutMs: settings.connectTimeoutMs,
   };
-  const writers = connectionFactory({
-    ...common,
-    targetSessionAttrs: attrs !== undefined && isTargetSessionAttrs(attrs) ? attrs : 'read-write',
-  });
+  const writerAttrs = attrs !== undefined && isTargetSessionAttrs(attrs) ? attrs : 'read-write';
+  const writers = connectionFactory({ ...common, targetSessionAttrs: writerAttrs });
+  // Only a writer meant for the primary treats a read-only answer as a failover (standby asked for it).
+  const primaryWriter = writerAttrs === 'read-write' || writerAttrs === 'primary';
   const readers = connectionFactory({ ...common, targetSessionAttrs: 'prefer-standby' });
 
   const suspect = (entry: HostEntry): void => {
@@ -131,7 +131,7 @@ export async function openMultiHostConnector(
       const kind = classify(error, { dialect: connection.dialect }).kind;
       if (!failoverKinds.has(kind)) return;
       suspect(entry);
-      if (kind === 'read-only' && writer && !readOnlyTransaction) {
+      if (kind === 'read-only' && writer && primaryWriter && !readOnlyTransaction) {
         markDemotedWriter(error);
         connection.destroy(error);
       }

@@ -58,6 +58,22 @@ describe('connectionFactory', () => {
     expect(opened).toEqual([1, 2]);
   });
 
+  it('a host that could not be reached is tried last for hostRecheckMs', async () => {
+    const { driver, opened } = fakeDriver({ 1: new Error('connect ECONNREFUSED'), 2: primary, 3: primary });
+    const factory = connectionFactory({ dsn: url, driver, targetSessionAttrs: 'read-write' });
+    await factory.connect();
+    factory.forget({ host: '127.0.0.1', port: 2 });
+    opened.length = 0;
+    await factory.connect();
+    expect(opened).toEqual([2]);
+    const again = connectionFactory({ dsn: url, driver, hostRecheckMs: 0 });
+    await again.connect();
+    again.forget({ host: '127.0.0.1', port: 2 });
+    opened.length = 0;
+    await again.connect();
+    expect(opened).toEqual([1, 2]);
+  });
+
   it('reads target_session_attrs from the URL, and any takes the first host that connects', async () => {
     const { driver } = fakeDriver({
       1: new Error('connect ECONNREFUSED 127.0.0.1:1'),
@@ -206,17 +222,31 @@ describe('readRoleProbe', () => {
       standby: false,
     });
     expect(readRoleProbe('mysql', [v('read_only', 'OFF'), v('super_read_only', 'ON')]).readOnly).toBe(true);
+    // MariaDB without Galera: wsrep_ready is OFF, but wsrep_on too: not a Galera node at all.
     expect(
-      readRoleProbe('mariadb', [v('read_only', 'OFF'), v('wsrep_ready', 'ON'), v('wsrep_local_state', '4')]),
+      readRoleProbe('mariadb', [v('read_only', 'OFF'), v('wsrep_on', 'OFF'), v('wsrep_ready', 'OFF')]),
     ).toEqual({
       readOnly: false,
       standby: false,
     });
-    expect(readRoleProbe('mariadb', [v('read_only', 'OFF'), v('wsrep_ready', 'OFF')]).unavailable).toMatch(
-      /wsrep_ready off/,
-    );
     expect(
       readRoleProbe('mariadb', [
+        v('read_only', 'OFF'),
+        v('wsrep_on', 'ON'),
+        v('wsrep_ready', 'ON'),
+        v('wsrep_local_state', '4'),
+      ]),
+    ).toEqual({
+      readOnly: false,
+      standby: false,
+    });
+    expect(
+      readRoleProbe('mariadb', [v('wsrep_on', 'ON'), v('read_only', 'OFF'), v('wsrep_ready', 'OFF')])
+        .unavailable,
+    ).toMatch(/wsrep_ready off/);
+    expect(
+      readRoleProbe('mariadb', [
+        v('wsrep_on', 'ON'),
         v('wsrep_ready', 'ON'),
         v('wsrep_local_state', '2'),
         v('wsrep_local_state_comment', 'Donor/Desynced'),
