@@ -152,7 +152,11 @@ export function connectionFactory<Conn>(options: ConnectionFactoryOptions<Conn>)
           continue;
         }
         await discardQuietly(driver, reached.connection);
-        failures.push({ host: hostLabel(host), reason: `${describeRole(reached.role)}, not ${attrs}` });
+        failures.push({
+          host: hostLabel(host),
+          reason: `${describeRole(reached.role)}, not ${attrs}`,
+          role: reached.role,
+        });
       }
       if (fallback !== undefined) return fallback;
       throw new NoHostAvailableError(attrs, failures);

@@ -1,10 +1,14 @@
 import { DbopError } from '../core/errors.js';
-import type { TargetSessionAttrs } from './target-session-attrs.js';
+import type { HostRole, TargetSessionAttrs } from './target-session-attrs.js';
 
-/** Why one host was not used: `host` is `name:port` (never credentials); `reason` is redacted. */
+/**
+ * Why one host was not used: `host` is `name:port` (never credentials); `reason` is redacted; `role` is
+ * what the host said it was when it was reached but had the wrong role.
+ */
 export interface HostFailure {
   readonly host: string;
   readonly reason: string;
+  readonly role?: HostRole;
 }
 
 /**
@@ -24,6 +28,11 @@ export class NoHostAvailableError extends DbopError {
     );
     this.targetSessionAttrs = targetSessionAttrs;
     this.failures = Object.freeze(failures.map((f) => Object.freeze({ ...f })));
+  }
+
+  /** True when some host was reached but had another role: a failover may be under way. */
+  get someHostReached(): boolean {
+    return this.failures.some((f) => f.role !== undefined);
   }
 }
 

@@ -6,6 +6,7 @@ import {
   type HostDriver,
 } from '../../connect/connection-factory.js';
 import type { Dsn, DsnHost } from '../../connect/dsn.js';
+import { NoHostAvailableError } from '../../connect/no-host-available-error.js';
 import { probeRole } from '../../connect/probe-role.js';
 import { type HostRole, isTargetSessionAttrs } from '../../connect/target-session-attrs.js';
 import type { Backend, ErrorKind } from '../../core/classification.js';
@@ -27,6 +28,9 @@ interface HostEntry {
   readonly connector: DriverConnector;
   generation: number;
 }
+
+/** How often a connect that found no host of the role asked for asks the hosts again, ms. */
+const discoveryPollMs = 20;
 
 /** Errors after which a host may have changed role (or gone): its cached roles are probed again. */
 const failoverKinds: ReadonlySet<ErrorKind> = new Set([
@@ -109,6 +113,50 @@ export async function openMultiHostConnector(
   const primaryWriter = writerAttrs === 'read-write' || writerAttrs === 'primary';
   const readers = connectionFactory({ ...common, targetSessionAttrs: 'prefer-standby' });
 
+  // One discovery loop per factory at a time, however many units wait for it.
+  const discoveries = new Map<ConnectionFactory<Session>, Promise<void>>();
+  const connectOnce = async (factory: ConnectionFactory<Session>): Promise<HostConnection<Session>> => {
+    try {
+      return await factory.connect();
+    } catch (error) {
+      // No host has the role asked for: a standby may be being promoted. Trust no cached role next time.
+      for (const entry of entries) entry.generation += 1;
+      throw error;
+    }
+  };
+  /**
+   * factory.connect(); when no host has the role but some host answered with another one (a failover
+   * under way), asks again every {@link discoveryPollMs} for up to connectTimeoutMs, so the unit goes on
+   * within a poll of the new primary accepting writes instead of sleeping a retry backoff.
+   */
+  const connectWaiting = async (factory: ConnectionFactory<Session>): Promise<HostConnection<Session>> => {
+    try {
+      return await connectOnce(factory);
+    } catch (error) {
+      if (!(error instanceof NoHostAvailableError) || !error.someHostReached) throw error;
+      let discovery = discoveries.get(factory);
+      if (discovery === undefined) {
+        discovery = discover(factory).finally(() => discoveries.delete(factory));
+        discoveries.set(factory, discovery);
+      }
+      await discovery;
+      return connectOnce(factory);
+    }
+  };
+  const discover = async (factory: ConnectionFactory<Session>): Promise<void> => {
+    const until = performance.now() + settings.connectTimeoutMs;
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, discoveryPollMs));
+      try {
+        const found = await connectOnce(factory);
+        await entryOf(found.host).connector.release(found.connection);
+        return;
+      } catch (error) {
+        if (performance.now() >= until) throw error;
+      }
+    }
+  };
+
   const suspect = (entry: HostEntry): void => {
     entry.generation += 1;
     writers.forget(entry.host);
@@ -116,15 +164,7 @@ export async function openMultiHostConnector(
   };
 
   const take = async (factory: ConnectionFactory<Session>, writer: boolean): Promise<Session> => {
-    let reached: HostConnection<Session>;
-    try {
-      reached = await factory.connect();
-    } catch (error) {
-      // No host has the role asked for: a standby may be being promoted. Trust no cached role next time.
-      for (const entry of entries) entry.generation += 1;
-      throw error;
-    }
-    const { connection, host } = reached;
+    const { connection, host } = await connectWaiting(factory);
     const entry = entryOf(host);
     lastEntry = entry;
     const guarded = guardSession(connection, writer, (error, readOnlyTransaction) => {
