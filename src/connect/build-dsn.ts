@@ -7,6 +7,8 @@ export interface DsnChanges {
   readonly hosts?: readonly DsnHost[];
   /** Another database on the same servers. */
   readonly database?: string;
+  /** Other query parameters (replacing the URL's), e.g. without target_session_attrs. */
+  readonly query?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -26,6 +28,7 @@ export function buildDsn(dsn: Dsn, changes: DsnChanges): Dsn {
       ...parts,
       ...(changes.hosts === undefined ? {} : { hosts: changes.hosts }),
       ...(changes.database === undefined ? {} : { database: changes.database }),
+      ...(changes.query === undefined ? {} : { query: Object.freeze({ ...changes.query }) }),
     },
     password,
   );

@@ -2,8 +2,11 @@ import { buildDsn } from '../../connect/build-dsn.js';
 import type { Dsn, DsnHost } from '../../connect/dsn.js';
 import { formatDsn } from '../../connect/format-dsn.js';
 import { parseDsn } from '../../connect/parse-dsn.js';
+import { probeRole } from '../../connect/probe-role.js';
+import type { HostRole } from '../../connect/target-session-attrs.js';
 import { isDbopError } from '../../core/errors.js';
 import { createDatabase } from '../../database/create-database.js';
+import type { Database } from '../../database/database.js';
 import type { DriverMissingError } from '../../database/database-errors.js';
 import type { CliCommand } from '../cli-command.js';
 import type { CliIo } from '../cli-io.js';
@@ -14,7 +17,8 @@ import { integerFlag, parseCommandArgs } from '../parse-command-args.js';
 const help = `Usage: dbop check [--url URL] [--timeout MS] [--json]
 
 Checks each host of a database URL: reachable or not (and why), role (primary, standby, read-only,
-embedded), server version, connect time and the round-trip latency of one query.
+unavailable, embedded), a Postgres standby's replay lag, server version, connect time and the round-trip
+latency of one query. Passwords never appear in the output.
 
   --url URL       postgres://, mysql://, mariadb://, sqlite:PATH or pglite:PATH; several hosts as
                   postgres://user@host1:5432,host2:5433/db; default: the DATABASE_URL
@@ -32,6 +36,8 @@ export interface HostCheck {
   /** Set when the URL's driver package is not installed: nothing was tried on the network. */
   readonly driverMissing?: string;
   readonly role?: string;
+  /** Postgres standbys: how far replay is behind what was received (bytes) and the last replayed commit (ms ago). */
+  readonly lag?: { readonly bytes: number; readonly replayedMsAgo?: number };
   readonly version?: string;
   readonly connectMs?: number;
   readonly latencyMs?: number;
@@ -79,28 +85,33 @@ async function checkHost(
   let db: Awaited<ReturnType<typeof createDatabase>> | undefined;
   try {
     db = await createDatabase({
-      url: formatDsn(host === undefined ? target : buildDsn(target, { hosts: [host] })),
+      // This host as it is, whatever role the URL asks for: no target_session_attrs.
+      url: formatDsn(
+        host === undefined ? target : buildDsn(target, { hosts: [host], query: hostQuery(target) }),
+      ),
       max: 1,
       maxRetries: 0,
       // A check reports the host as it is now: no riding out an outage.
       outageMs: 0,
       connectTimeoutMs,
     });
-    const probe = await db.query<{ version: unknown; role: unknown }>(
-      probeSql(db.backend, target),
-      undefined,
-      { name: 'dbop check', lockTimeoutMs: null },
-    );
+    const options = { name: 'dbop check', lockTimeoutMs: null } as const;
+    const probe = await db.query<{ version: unknown }>(versionSql(db.backend), undefined, options);
     const connectMs = performance.now() - started;
     const ping = performance.now();
-    await db.query('SELECT 1', undefined, { name: 'dbop check', lockTimeoutMs: null });
+    await db.query('SELECT 1', undefined, options);
     const latencyMs = performance.now() - ping;
-    const row = probe.rows[0];
+    // The same probe the connection layer routes by (Postgres recovery and read-only, MySQL read_only,
+    // Galera's node state).
+    const role = await db.acquire((conn) => probeRole(conn.session));
+    const embedded = target.backend === 'sqlite' || target.driver === '@electric-sql/pglite';
+    const lag = role.standby && db.backend === 'postgres' ? await standbyLag(db) : undefined;
     return {
       host: label,
       reachable: true,
-      role: String(row?.role),
-      version: String(row?.version),
+      role: embedded ? 'embedded' : roleName(role),
+      ...(lag === undefined ? {} : { lag }),
+      version: String(probe.rows[0]?.version),
       connectMs: round(connectMs),
       latencyMs: round(latencyMs),
     };
@@ -117,16 +128,35 @@ async function checkHost(
   }
 }
 
-function probeSql(backend: string, target: Dsn): string {
-  if (backend === 'sqlite') return "SELECT 'SQLite ' || sqlite_version() AS version, 'embedded' AS role";
-  if (backend === 'postgres') {
-    const embedded = target.driver === '@electric-sql/pglite';
-    return (
-      `SELECT version() AS version, CASE WHEN ${embedded ? 'false' : 'pg_is_in_recovery()'} THEN 'standby' ` +
-      `WHEN current_setting('default_transaction_read_only') = 'on' THEN 'read-only' ELSE '${embedded ? 'embedded' : 'primary'}' END AS role`
-    );
-  }
-  return "SELECT VERSION() AS version, CASE WHEN @@read_only = 1 THEN 'read-only' ELSE 'primary' END AS role";
+function versionSql(backend: string): string {
+  if (backend === 'sqlite') return "SELECT 'SQLite ' || sqlite_version() AS version";
+  return backend === 'postgres' ? 'SELECT version() AS version' : 'SELECT VERSION() AS version';
+}
+
+/** The URL's query without the connection layer's parameters. */
+function hostQuery(target: Dsn): Record<string, string> {
+  const { target_session_attrs: _t, load_balance_hosts: _l, ...rest } = target.query ?? {};
+  return rest;
+}
+
+function roleName(role: HostRole): string {
+  if (role.unavailable !== undefined) return `unavailable (${role.unavailable})`;
+  if (role.standby) return 'standby';
+  return role.readOnly ? 'read-only' : 'primary';
+}
+
+async function standbyLag(db: Database): Promise<HostCheck['lag']> {
+  const { rows } = await db.query<{ bytes: unknown; ms: unknown }>(
+    'SELECT coalesce(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), 0) AS bytes, ' +
+      'extract(epoch FROM now() - pg_last_xact_replay_timestamp()) * 1000 AS ms',
+    undefined,
+    { name: 'dbop check', lockTimeoutMs: null },
+  );
+  const ms = rows[0]?.ms;
+  return {
+    bytes: Number(rows[0]?.bytes ?? 0),
+    ...(ms === null || ms === undefined ? {} : { replayedMsAgo: Math.round(Number(ms)) }),
+  };
 }
 
 function defaultPort(target: Dsn): number {
@@ -144,5 +174,9 @@ function driverMissing(packageName: string): string {
 function describe(result: HostCheck): string {
   if (result.driverMissing !== undefined) return `${result.host}  ${driverMissing(result.driverMissing)}`;
   if (!result.reachable) return `${result.host}  unreachable  ${result.error ?? ''}`;
-  return `${result.host}  reachable  ${result.role}  ${result.version}  connect ${result.connectMs} ms, query ${result.latencyMs} ms`;
+  const lag =
+    result.lag === undefined
+      ? ''
+      : `  lag ${result.lag.bytes} bytes${result.lag.replayedMsAgo === undefined ? '' : `, last replay ${result.lag.replayedMsAgo} ms ago`}`;
+  return `${result.host}  reachable  ${result.role}${lag}  ${result.version}  connect ${result.connectMs} ms, query ${result.latencyMs} ms`;
 }

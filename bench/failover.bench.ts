@@ -1,0 +1,134 @@
+/**
+ * `npm run bench -- failover [--rounds=5]`: a Postgres failover under a write workload, through a
+ * multi-host URL with createDatabase's defaults. Each round starts a private primary + 1 standby, runs 4
+ * writers (one INSERT per transaction), stops the primary (fast) 500 ms in and promotes the standby. A probe
+ * on its own connection to the standby tries an INSERT in a tight loop: the moment its first one succeeds is
+ * when the new primary accepts writes. Reported per round: the time from then to dbop's first committed
+ * write (acknowledged to the caller), the failover as the writers saw it (last commit on the old primary to
+ * first on the new), and writes lost (acknowledged but absent) and doubled (the ledger's key refuses those).
+ */
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { createDatabase } from '../src/database/create-database.js';
+import { startPostgres } from '../test/support/harness/postgres.js';
+import type { BenchSuite } from './suite.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Round {
+  readonly firstWriteMs: number;
+  readonly writersGapMs: number;
+  readonly committed: number;
+  readonly lost: number;
+  readonly failed: number;
+  readonly failures: readonly string[];
+}
+
+async function round(): Promise<Round> {
+  const cluster = await startPostgres({ standbys: 1 });
+  const { primary } = cluster;
+  const standby = cluster.standbys[0]!;
+  const db = await createDatabase(
+    `postgres://postgres@127.0.0.1:${primary.port},127.0.0.1:${standby.port}/dbop`,
+  );
+  const probe = new pg.Client({ host: '127.0.0.1', port: standby.port, user: 'postgres', database: 'dbop' });
+  try {
+    await db.query('CREATE TABLE ledger (id text PRIMARY KEY, at float8)');
+    await db.query('CREATE TABLE probe (n int)');
+    // The standby must have the tables before it can take the probe's writes.
+    for (;;) {
+      const { rows } = await db.query<{ n: unknown }>(
+        'SELECT count(*) AS n FROM pg_stat_replication WHERE replay_lsn >= pg_current_wal_lsn()',
+      );
+      if (Number(rows[0]!.n) === 1) break;
+      await sleep(10);
+    }
+    await probe.connect();
+    const acked: { id: string; at: number }[] = [];
+    const failures: string[] = [];
+    let stopping = false;
+    const writer = async (): Promise<void> => {
+      while (!stopping) {
+        const id = randomUUID();
+        try {
+          await db.transaction((conn) => conn.execute('INSERT INTO ledger (id) VALUES (:id)', { id }));
+          acked.push({ id, at: performance.now() });
+        } catch (error) {
+          failures.push(String((error as { code?: unknown }).code ?? error));
+        }
+      }
+    };
+    const writers = Promise.all(Array.from({ length: 4 }, writer));
+    await sleep(500);
+    let acceptsWritesAt = 0;
+    const watcher = (async () => {
+      for (;;) {
+        const sentAt = performance.now();
+        try {
+          await probe.query('INSERT INTO probe VALUES (1)');
+          acceptsWritesAt = sentAt;
+          return;
+        } catch {
+          // 25006 until promoted
+        }
+      }
+    })();
+    const stopAt = performance.now();
+    await primary.stop('fast');
+    await standby.promote();
+    await watcher;
+    await sleep(1000);
+    stopping = true;
+    await writers;
+    const firstAfter = acked.find((a) => a.at >= acceptsWritesAt)!;
+    const lastBefore = acked.filter((a) => a.at < stopAt).at(-1)!;
+    const check = await createDatabase(standby.url);
+    const present = new Set(
+      (await check.query<{ id: string }>('SELECT id FROM ledger')).rows.map((r) => r.id),
+    );
+    await check.close();
+    return {
+      firstWriteMs: firstAfter.at - acceptsWritesAt,
+      writersGapMs: firstAfter.at - lastBefore.at,
+      committed: acked.length,
+      lost: acked.filter((a) => !present.has(a.id)).length,
+      failed: failures.length,
+      failures,
+    };
+  } finally {
+    await probe.end().catch(() => undefined);
+    await db.close();
+    await cluster.destroy();
+  }
+}
+
+const median = (values: readonly number[]): number =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+export const suite: BenchSuite = {
+  name: 'failover',
+  cases: {},
+  async run(flags) {
+    const rounds = Number(flags.find((f) => f.startsWith('--rounds='))?.slice(9) ?? 5);
+    const results: Round[] = [];
+    for (let i = 0; i < rounds; i += 1) results.push(await round());
+    console.log(
+      `\n## Postgres failover through a multi-host URL (createDatabase defaults, ${rounds} rounds)\n`,
+    );
+    console.log(
+      '| round | new primary accepts writes -> first dbop commit (ms) | writers: last old commit -> first new (ms) | committed | lost | failed |',
+    );
+    console.log('|---|---|---|---|---|---|');
+    results.forEach((r, i) =>
+      console.log(
+        `| ${i + 1} | ${r.firstWriteMs.toFixed(1)} | ${r.writersGapMs.toFixed(0)} | ${r.committed} | ${r.lost} | ${r.failed} |`,
+      ),
+    );
+    const first = results.map((r) => r.firstWriteMs);
+    const codes = results.flatMap((r) => r.failures);
+    if (codes.length > 0) console.log(`\nfailed calls (error code): ${codes.join(', ')}`);
+    console.log(
+      `\nmedian ${median(first).toFixed(1)} ms (min ${Math.min(...first).toFixed(1)}, max ${Math.max(...first).toFixed(1)}); lost ${results.reduce((n, r) => n + r.lost, 0)}, failed ${results.reduce((n, r) => n + r.failed, 0)}`,
+    );
+  },
+};
