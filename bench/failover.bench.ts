@@ -119,11 +119,11 @@ export const suite: BenchSuite = {
       '| round | new primary accepts writes -> first dbop commit (ms) | writers: last old commit -> first new (ms) | committed | lost | failed |',
     );
     console.log('|---|---|---|---|---|---|');
-    results.forEach((r, i) =>
+    results.forEach((r, i) => {
       console.log(
         `| ${i + 1} | ${r.firstWriteMs.toFixed(1)} | ${r.writersGapMs.toFixed(0)} | ${r.committed} | ${r.lost} | ${r.failed} |`,
-      ),
-    );
+      );
+    });
     const first = results.map((r) => r.firstWriteMs);
     const codes = results.flatMap((r) => r.failures);
     if (codes.length > 0) console.log(`\nfailed calls (error code): ${codes.join(', ')}`);

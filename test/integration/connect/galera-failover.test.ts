@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase } from '../../../src/database/create-database.js';
 import type { Database } from '../../../src/database/database.js';
-import { classify } from '../../../src/dialects/classify.js';
 import { type GaleraCluster, startGalera } from '../../support/harness/galera.js';
 import {
   createTransferTables,
@@ -37,20 +36,8 @@ describe.skipIf(process.env.DBOP_GALERA !== '1')('Galera (3 private nodes, DBOP_
     await expectNothingLostOrDoubled(one, outcome);
     expect(outcome.failed).toEqual([]);
     const deadlocks = (one.stats().errors.byKind.deadlock ?? 0) + (two.stats().errors.byKind.deadlock ?? 0);
+    // Real certification failures happened, and each was retried as a whole transaction.
     expect(deadlocks).toBeGreaterThan(0);
-    expect(
-      classify(
-        Object.assign(new Error('Deadlock found when trying to get lock; try restarting transaction'), {
-          errno: 1213,
-          sqlState: '40001',
-        }),
-        { dialect: 'mariadb' },
-      ),
-    ).toMatchObject({
-      kind: 'deadlock',
-      scope: 'transaction',
-      retryable: true,
-    });
   });
 
   it('a node killed mid-workload on a multi-host mariadb:// URL: the others take over, nothing lost or doubled', async () => {
