@@ -1,12 +1,18 @@
 import { type Session, statementMethods } from '../core/session.js';
 import { concealSql } from './conceal-sql.js';
 
-/**
- * The same session, with every failed statement (transaction control included) passed to `record` before
- * it propagates (FAForever's stat_db_errors, without touching the adapter); the error's interpolated SQL is
- * concealed from printing first.
- */
-export function countingSession<Raw>(session: Session<Raw>, record: (error: unknown) => void): Session<Raw> {
+/** What {@link interceptStatements} reports about each statement method called on the session. */
+export interface StatementHooks {
+  /** Before the call, with its arguments. */
+  readonly call?: (property: PropertyKey, args: readonly unknown[]) => void;
+  /** When the call fails, before the error propagates. */
+  readonly error: (error: unknown) => void;
+  /** After the call, whichever way it ended. */
+  readonly settle?: (property: PropertyKey) => void;
+}
+
+/** The same session, with every statement method (transaction control included) reported to `hooks`. */
+export function interceptStatements<Raw>(session: Session<Raw>, hooks: StatementHooks): Session<Raw> {
   return new Proxy(session, {
     get(target, property) {
       // The receiver is the real session: its #private fields do not exist on the proxy.
@@ -14,14 +20,30 @@ export function countingSession<Raw>(session: Session<Raw>, record: (error: unkn
       if (typeof value !== 'function') return value;
       if (!statementMethods.has(property)) return value.bind(target);
       return async (...args: unknown[]): Promise<unknown> => {
+        hooks.call?.(property, args);
         try {
           return await value.apply(target, args);
         } catch (error) {
-          concealSql(error);
-          record(error);
+          hooks.error(error);
           throw error;
+        } finally {
+          hooks.settle?.(property);
         }
       };
+    },
+  });
+}
+
+/**
+ * The same session, with every failed statement (transaction control included) passed to `record` before
+ * it propagates (FAForever's stat_db_errors, without touching the adapter); the error's interpolated SQL is
+ * concealed from printing first.
+ */
+export function countingSession<Raw>(session: Session<Raw>, record: (error: unknown) => void): Session<Raw> {
+  return interceptStatements(session, {
+    error(error) {
+      concealSql(error);
+      record(error);
     },
   });
 }

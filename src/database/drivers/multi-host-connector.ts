@@ -10,9 +10,10 @@ import { NoHostAvailableError } from '../../connect/no-host-available-error.js';
 import { probeRole } from '../../connect/probe-role.js';
 import { type HostRole, isTargetSessionAttrs } from '../../connect/target-session-attrs.js';
 import type { Backend, ErrorKind } from '../../core/classification.js';
-import { type BeginOptions, type Session, statementMethods } from '../../core/session.js';
+import type { BeginOptions, Session } from '../../core/session.js';
 import { classify } from '../../dialects/classify.js';
 import { markDemotedWriter } from '../../dialects/failover-marker.js';
+import { interceptStatements } from '../counting-session.js';
 import type { PoolCounts } from '../local-pool.js';
 import type { ConnectorSettings, DriverConnector, RowStream } from './driver-connector.js';
 
@@ -225,23 +226,14 @@ function guardSession(
   onError: (error: unknown, readOnlyTransaction: boolean) => void,
 ): Session {
   let readOnlyTransaction = !writer;
-  return new Proxy(session, {
-    get(target, property) {
-      const value: unknown = Reflect.get(target, property, target);
-      if (typeof value !== 'function') return value;
-      if (!statementMethods.has(property)) return value.bind(target);
-      return async (...args: unknown[]): Promise<unknown> => {
-        if (property === 'begin')
-          readOnlyTransaction = (args[0] as BeginOptions | undefined)?.readOnly === true;
-        try {
-          return await value.apply(target, args);
-        } catch (error) {
-          onError(error, readOnlyTransaction);
-          throw error;
-        } finally {
-          if (property === 'commit' || property === 'rollback') readOnlyTransaction = !writer;
-        }
-      };
+  return interceptStatements(session, {
+    call(property, args) {
+      if (property === 'begin')
+        readOnlyTransaction = (args[0] as BeginOptions | undefined)?.readOnly === true;
+    },
+    error: (error) => onError(error, readOnlyTransaction),
+    settle(property) {
+      if (property === 'commit' || property === 'rollback') readOnlyTransaction = !writer;
     },
   });
 }

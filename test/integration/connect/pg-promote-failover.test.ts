@@ -5,6 +5,7 @@ import { describeIfPostgres, type PgCluster, type PgServer, startPostgres } from
 import {
   createTransferTables,
   expectNothingLostOrDoubled,
+  type Outcome,
   sleep,
   transfersDuring,
 } from './fixtures/transfer-workload.js';
@@ -33,6 +34,14 @@ async function lsnReached(standby: PgServer, lsn: string): Promise<void> {
 describeIfPostgres('multi-host URL through a pg_ctl promote (private primary + 2 standbys)', () => {
   let cluster: PgCluster | undefined;
   const open: Database[] = [];
+  /** Checks the outcome on the promoted standby: nothing lost or doubled, commits after the promote. */
+  const resumedOnNewPrimary = async (promoted: PgServer, outcome: Outcome, promotedAt: number) => {
+    const after = await createDatabase(promoted.url);
+    open.push(after);
+    await expectNothingLostOrDoubled(after, outcome);
+    expect(outcome.committed.filter((c) => c.at > promotedAt).length).toBeGreaterThan(0);
+    return after;
+  };
   afterEach(async () => {
     await Promise.allSettled(open.splice(0).map((db) => db.close()));
     await cluster?.destroy();
@@ -53,10 +62,7 @@ describeIfPostgres('multi-host URL through a pg_ctl promote (private primary + 2
       await standbys[0]!.promote();
       promotedAt = performance.now();
     });
-    const after = await createDatabase(standbys[0]!.url);
-    open.push(after);
-    await expectNothingLostOrDoubled(after, outcome);
-    expect(outcome.committed.filter((c) => c.at > promotedAt).length).toBeGreaterThan(0);
+    await resumedOnNewPrimary(standbys[0]!, outcome, promotedAt);
     expect((await db.query<{ port: number }>('SELECT inet_server_port() AS port')).rows[0]!.port).toBe(
       standbys[0]!.port,
     );
@@ -89,10 +95,7 @@ describeIfPostgres('multi-host URL through a pg_ctl promote (private primary + 2
       await standbys[0]!.promote();
       promotedAt = performance.now();
     });
-    const after = await createDatabase(standbys[0]!.url);
-    open.push(after);
-    await expectNothingLostOrDoubled(after, outcome);
-    expect(outcome.committed.filter((c) => c.at > promotedAt).length).toBeGreaterThan(0);
+    const after = await resumedOnNewPrimary(standbys[0]!, outcome, promotedAt);
     // The old primary took no write after its demotion, though it stayed reachable and dbop's pool held
     // connections to it: every later transfer is on the new primary only.
     expect(await ledgerCount(old)).toBe(ledgerAtDemotion);

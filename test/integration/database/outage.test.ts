@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { isAmbiguousCommitError } from '../../../src/core/errors.js';
 import { createDatabase } from '../../../src/database/create-database.js';
@@ -11,6 +10,7 @@ import {
   startMariadb,
   startPostgres,
 } from '../../support/servers.js';
+import { transfersDuring } from '../connect/fixtures/transfer-workload.js';
 
 const accounts = 10;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -103,38 +103,8 @@ describeIfMariadb('createDatabase rides out a server outage (private MariaDB)', 
  * would show as two ledger rows.
  */
 async function during(db: Database, outage: () => Promise<void>): Promise<Outcome> {
-  const committed: string[] = [];
-  const failed: unknown[] = [];
-  let stopping = false;
-  const worker = async (): Promise<void> => {
-    while (!stopping) {
-      const id = randomUUID();
-      const from = 1 + Math.floor(Math.random() * accounts);
-      const to = 1 + ((from + Math.floor(Math.random() * (accounts - 1))) % accounts);
-      try {
-        await db.transaction(async (conn) => {
-          await conn.execute('SELECT id FROM account WHERE id IN (:a, :b) ORDER BY id FOR UPDATE', {
-            a: from,
-            b: to,
-          });
-          await conn.execute('UPDATE account SET balance = balance - 1 WHERE id = :id', { id: from });
-          await conn.execute('UPDATE account SET balance = balance + 1 WHERE id = :id', { id: to });
-          await conn.execute('INSERT INTO ledger (id) VALUES (:id)', { id });
-        });
-        committed.push(id);
-      } catch (error) {
-        failed.push(error);
-      }
-      await sleep(5);
-    }
-  };
-  const workers = Promise.all(Array.from({ length: 6 }, worker));
-  await sleep(700);
-  await outage();
-  await sleep(700);
-  stopping = true;
-  await workers;
-  return { committed, failed };
+  const { committed, failed } = await transfersDuring(db, outage, 700);
+  return { committed: committed.map((c) => c.id), failed };
 }
 
 async function check(
