@@ -2,6 +2,7 @@ import { DatabaseUrlError } from './database-url-error.js';
 import { type Dsn, type DsnScheme, dsnSchemes, maxDsnLength, supportedDsnForms } from './dsn.js';
 import { DsnText } from './dsn-text.js';
 import { parseDsnAuthority } from './parse-dsn-authority.js';
+import { isKeywordForm, parseDsnKeywords } from './parse-dsn-keywords.js';
 import { sealDsn } from './seal-dsn.js';
 
 /**
@@ -22,6 +23,7 @@ export function parseDsn(url: string): Dsn {
   }
   const text = DsnText.trimmed(url);
   if (text.length === 0) throw new TypeError(`Expected a database URL (${supportedDsnForms}), got ""`);
+  if (isKeywordForm(text)) return parseDsnKeywords(text);
   const colon = schemeEnd(text);
   const scheme = text.slice(0, colon).toLowerCase();
   if (!Object.hasOwn(dsnSchemes, scheme)) {

@@ -32,6 +32,19 @@ describeIfPostgres('multi-host URLs on the shared primary + 2 standbys', () => {
     }
   });
 
+  it("libpq's keyword form host=a,b port=1,2 works the same", async () => {
+    const { primary, standbys } = ports();
+    const db = await createDatabase(
+      `host=127.0.0.1,127.0.0.1 port=${standbys[0]},${primary} user=postgres dbname=dbop`,
+    );
+    try {
+      const { rows } = await db.query<{ port: number }>('SELECT inet_server_port() AS port');
+      expect(rows[0]!.port).toBe(primary);
+    } finally {
+      await db.close();
+    }
+  });
+
   it('readYourWritesMs keeps readOnly work on the primary just after a write', async () => {
     const { primary, standbys } = ports();
     const db = await createDatabase({ url: url([primary, ...standbys]), readYourWritesMs: 600_000 });
