@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { createDatabase } from '../src/database/create-database.js';
+import { type HaCluster, haEnabled, startHaCluster } from '../test/support/harness/ha/ha-cluster.js';
 import { startPostgres } from '../test/support/harness/postgres.js';
 import type { BenchSuite } from './suite.js';
 
@@ -102,6 +103,103 @@ async function round(): Promise<Round> {
   }
 }
 
+/**
+ * A Patroni switchover (the harness's three members, synchronous mode) under 4 writers through `url`; the
+ * probe writes on the switchover's candidate, which Patroni promotes in place.
+ */
+async function haRound(cluster: HaCluster, url: string): Promise<Round> {
+  const db = await createDatabase(url);
+  const members = await cluster.members();
+  const candidate =
+    members.find((m) => m.role === 'sync_standby') ?? members.find((m) => m.role !== 'leader')!;
+  const probe = new pg.Client({
+    host: '127.0.0.1',
+    port: candidate.port,
+    user: 'postgres',
+    database: 'dbop',
+  });
+  try {
+    await db.query('DROP TABLE IF EXISTS bench_ledger, bench_probe');
+    await db.query('CREATE TABLE bench_ledger (id text PRIMARY KEY)');
+    await db.query('CREATE TABLE bench_probe (n int)');
+    await sleep(500);
+    await probe.connect();
+    const acked: { id: string; at: number }[] = [];
+    const failures: string[] = [];
+    let stopping = false;
+    const writer = async (): Promise<void> => {
+      while (!stopping) {
+        const id = randomUUID();
+        try {
+          await db.transaction((conn) => conn.execute('INSERT INTO bench_ledger (id) VALUES (:id)', { id }));
+          acked.push({ id, at: performance.now() });
+        } catch (error) {
+          failures.push(String((error as { code?: unknown }).code ?? error));
+        }
+      }
+    };
+    const writers = Promise.all(Array.from({ length: 4 }, writer));
+    await sleep(500);
+    let acceptsWritesAt = 0;
+    const watcher = (async () => {
+      for (;;) {
+        const sentAt = performance.now();
+        try {
+          await probe.query('INSERT INTO bench_probe VALUES (1)');
+          acceptsWritesAt = sentAt;
+          return;
+        } catch {
+          await sleep(0);
+        }
+      }
+    })();
+    const stopAt = performance.now();
+    await cluster.switchover(candidate.name);
+    await watcher;
+    await sleep(1000);
+    stopping = true;
+    await writers;
+    const firstAfter = acked.find((a) => a.at >= acceptsWritesAt)!;
+    const lastBefore = acked.filter((a) => a.at < stopAt).at(-1)!;
+    const leader = await cluster.leader();
+    const check = await createDatabase(leader.urlFor());
+    const present = new Set(
+      (await check.query<{ id: string }>('SELECT id FROM bench_ledger')).rows.map((r) => r.id),
+    );
+    await check.close();
+    return {
+      firstWriteMs: firstAfter.at - acceptsWritesAt,
+      writersGapMs: firstAfter.at - lastBefore.at,
+      committed: acked.length,
+      lost: acked.filter((a) => !present.has(a.id)).length,
+      failed: failures.length,
+      failures,
+    };
+  } finally {
+    await probe.end().catch(() => undefined);
+    await db.close();
+  }
+}
+
+function printRounds(title: string, results: readonly Round[]): void {
+  console.log(`\n## ${title}\n`);
+  console.log(
+    '| round | new primary accepts writes -> first dbop commit (ms) | writers: last old commit -> first new (ms) | committed | lost | failed |',
+  );
+  console.log('|---|---|---|---|---|---|');
+  results.forEach((r, i) => {
+    console.log(
+      `| ${i + 1} | ${r.firstWriteMs.toFixed(1)} | ${r.writersGapMs.toFixed(0)} | ${r.committed} | ${r.lost} | ${r.failed} |`,
+    );
+  });
+  const first = results.map((r) => r.firstWriteMs);
+  const codes = results.flatMap((r) => r.failures);
+  if (codes.length > 0) console.log(`\nfailed calls (error code): ${codes.join(', ')}`);
+  console.log(
+    `\nmedian ${median(first).toFixed(1)} ms (min ${Math.min(...first).toFixed(1)}, max ${Math.max(...first).toFixed(1)}); lost ${results.reduce((n, r) => n + r.lost, 0)}, failed ${codes.length}`,
+  );
+}
+
 const median = (values: readonly number[]): number =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
@@ -112,23 +210,32 @@ export const suite: BenchSuite = {
     const rounds = Number(flags.find((f) => f.startsWith('--rounds='))?.slice(9) ?? 5);
     const results: Round[] = [];
     for (let i = 0; i < rounds; i += 1) results.push(await round());
-    console.log(
-      `\n## Postgres failover through a multi-host URL (createDatabase defaults, ${rounds} rounds)\n`,
+    printRounds(
+      `Postgres failover through a multi-host URL (createDatabase defaults, ${rounds} rounds)`,
+      results,
     );
-    console.log(
-      '| round | new primary accepts writes -> first dbop commit (ms) | writers: last old commit -> first new (ms) | committed | lost | failed |',
-    );
-    console.log('|---|---|---|---|---|---|');
-    results.forEach((r, i) => {
-      console.log(
-        `| ${i + 1} | ${r.firstWriteMs.toFixed(1)} | ${r.writersGapMs.toFixed(0)} | ${r.committed} | ${r.lost} | ${r.failed} |`,
+    if (!haEnabled) {
+      console.log('\n(Patroni switchover through HAProxy and a multi-host URL: set DBOP_HA=1)');
+      return;
+    }
+    const cluster = await startHaCluster(3);
+    try {
+      const viaProxy: Round[] = [];
+      const viaHosts: Round[] = [];
+      // Interleaved: one switchover through each, in turn.
+      for (let i = 0; i < rounds; i += 1) {
+        viaProxy.push(await haRound(cluster, cluster.haproxy.urlFor()));
+        await cluster.waitHealthy();
+        viaHosts.push(await haRound(cluster, cluster.multiHostUrl()));
+        await cluster.waitHealthy();
+      }
+      printRounds(`Patroni switchover through HAProxy (${rounds} rounds)`, viaProxy);
+      printRounds(
+        `Patroni switchover through a multi-host URL naming the members (${rounds} rounds)`,
+        viaHosts,
       );
-    });
-    const first = results.map((r) => r.firstWriteMs);
-    const codes = results.flatMap((r) => r.failures);
-    if (codes.length > 0) console.log(`\nfailed calls (error code): ${codes.join(', ')}`);
-    console.log(
-      `\nmedian ${median(first).toFixed(1)} ms (min ${Math.min(...first).toFixed(1)}, max ${Math.max(...first).toFixed(1)}); lost ${results.reduce((n, r) => n + r.lost, 0)}, failed ${results.reduce((n, r) => n + r.failed, 0)}`,
-    );
+    } finally {
+      await cluster.destroy();
+    }
   },
 };
