@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { createDatabase } from '../src/database/create-database.js';
+import type { Database } from '../src/database/database.js';
 import { type HaCluster, haEnabled, startHaCluster } from '../test/support/harness/ha/ha-cluster.js';
 import { startPostgres } from '../test/support/harness/postgres.js';
 import type { BenchSuite } from './suite.js';
@@ -25,6 +26,85 @@ interface Round {
   readonly failures: readonly string[];
 }
 
+/**
+ * 4 writers (one INSERT into `bench_ledger` per db.transaction) through `db` while `fault` runs, 500 ms in;
+ * `probe`, connected to the server that will be promoted, tries an INSERT in a loop meanwhile. `leaderUrl`
+ * (called after the fault) is where the ledger is checked for lost writes.
+ */
+async function measure(
+  db: Database,
+  probe: pg.Client,
+  fault: () => Promise<void>,
+  leaderUrl: () => Promise<string>,
+): Promise<Round> {
+  await db.query('DROP TABLE IF EXISTS bench_ledger, bench_probe');
+  await db.query('CREATE TABLE bench_ledger (id text PRIMARY KEY)');
+  await db.query('CREATE TABLE bench_probe (n int)');
+  // The server to be promoted must have the tables before it can take the probe's writes.
+  for (;;) {
+    const { rows } = await db.query<{ behind: unknown }>(
+      'SELECT count(*) AS behind FROM pg_stat_replication WHERE replay_lsn < pg_current_wal_lsn()',
+    );
+    if (Number(rows[0]!.behind) === 0) break;
+    await sleep(10);
+  }
+  await probe.connect();
+  const acked: { id: string; at: number }[] = [];
+  const failures: string[] = [];
+  let stopping = false;
+  const writer = async (): Promise<void> => {
+    while (!stopping) {
+      const id = randomUUID();
+      try {
+        await db.transaction((conn) => conn.execute('INSERT INTO bench_ledger (id) VALUES (:id)', { id }));
+        acked.push({ id, at: performance.now() });
+      } catch (error) {
+        failures.push(String((error as { code?: unknown }).code ?? error));
+      }
+    }
+  };
+  const writers = Promise.all(Array.from({ length: 4 }, writer));
+  await sleep(500);
+  let acceptsWritesAt = 0;
+  const watcher = (async () => {
+    for (;;) {
+      const sentAt = performance.now();
+      try {
+        await probe.query('INSERT INTO bench_probe VALUES (1)');
+        acceptsWritesAt = sentAt;
+        return;
+      } catch {
+        await sleep(0); // 25006 until promoted
+      }
+    }
+  })();
+  const faultAt = performance.now();
+  await fault();
+  await watcher;
+  await sleep(1000);
+  stopping = true;
+  await writers;
+  const firstAfter = acked.find((a) => a.at >= acceptsWritesAt)!;
+  const lastBefore = acked.filter((a) => a.at < faultAt).at(-1)!;
+  const check = await createDatabase(await leaderUrl());
+  const present = new Set(
+    (await check.query<{ id: string }>('SELECT id FROM bench_ledger')).rows.map((r) => r.id),
+  );
+  await check.close();
+  return {
+    firstWriteMs: firstAfter.at - acceptsWritesAt,
+    writersGapMs: firstAfter.at - lastBefore.at,
+    committed: acked.length,
+    lost: acked.filter((a) => !present.has(a.id)).length,
+    failed: failures.length,
+    failures,
+  };
+}
+
+const probeOn = (port: number): pg.Client =>
+  new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'dbop' });
+
+/** A private primary + 1 standby: the primary stops (fast), the standby is promoted. */
 async function round(): Promise<Round> {
   const cluster = await startPostgres({ standbys: 1 });
   const { primary } = cluster;
@@ -32,70 +112,17 @@ async function round(): Promise<Round> {
   const db = await createDatabase(
     `postgres://postgres@127.0.0.1:${primary.port},127.0.0.1:${standby.port}/dbop`,
   );
-  const probe = new pg.Client({ host: '127.0.0.1', port: standby.port, user: 'postgres', database: 'dbop' });
+  const probe = probeOn(standby.port);
   try {
-    await db.query('CREATE TABLE ledger (id text PRIMARY KEY, at float8)');
-    await db.query('CREATE TABLE probe (n int)');
-    // The standby must have the tables before it can take the probe's writes.
-    for (;;) {
-      const { rows } = await db.query<{ n: unknown }>(
-        'SELECT count(*) AS n FROM pg_stat_replication WHERE replay_lsn >= pg_current_wal_lsn()',
-      );
-      if (Number(rows[0]!.n) === 1) break;
-      await sleep(10);
-    }
-    await probe.connect();
-    const acked: { id: string; at: number }[] = [];
-    const failures: string[] = [];
-    let stopping = false;
-    const writer = async (): Promise<void> => {
-      while (!stopping) {
-        const id = randomUUID();
-        try {
-          await db.transaction((conn) => conn.execute('INSERT INTO ledger (id) VALUES (:id)', { id }));
-          acked.push({ id, at: performance.now() });
-        } catch (error) {
-          failures.push(String((error as { code?: unknown }).code ?? error));
-        }
-      }
-    };
-    const writers = Promise.all(Array.from({ length: 4 }, writer));
-    await sleep(500);
-    let acceptsWritesAt = 0;
-    const watcher = (async () => {
-      for (;;) {
-        const sentAt = performance.now();
-        try {
-          await probe.query('INSERT INTO probe VALUES (1)');
-          acceptsWritesAt = sentAt;
-          return;
-        } catch {
-          // 25006 until promoted
-        }
-      }
-    })();
-    const stopAt = performance.now();
-    await primary.stop('fast');
-    await standby.promote();
-    await watcher;
-    await sleep(1000);
-    stopping = true;
-    await writers;
-    const firstAfter = acked.find((a) => a.at >= acceptsWritesAt)!;
-    const lastBefore = acked.filter((a) => a.at < stopAt).at(-1)!;
-    const check = await createDatabase(standby.url);
-    const present = new Set(
-      (await check.query<{ id: string }>('SELECT id FROM ledger')).rows.map((r) => r.id),
+    return await measure(
+      db,
+      probe,
+      async () => {
+        await primary.stop('fast');
+        await standby.promote();
+      },
+      async () => standby.url,
     );
-    await check.close();
-    return {
-      firstWriteMs: firstAfter.at - acceptsWritesAt,
-      writersGapMs: firstAfter.at - lastBefore.at,
-      committed: acked.length,
-      lost: acked.filter((a) => !present.has(a.id)).length,
-      failed: failures.length,
-      failures,
-    };
   } finally {
     await probe.end().catch(() => undefined);
     await db.close();
@@ -104,77 +131,24 @@ async function round(): Promise<Round> {
 }
 
 /**
- * A Patroni switchover (the harness's three members, synchronous mode) under 4 writers through `url`; the
- * probe writes on the switchover's candidate, which Patroni promotes in place.
+ * A Patroni switchover (the harness's three members, synchronous mode) through `url`; the probe writes on
+ * the switchover's candidate, which Patroni promotes in place.
  */
 async function haRound(cluster: HaCluster, url: string): Promise<Round> {
   const db = await createDatabase(url);
   const members = await cluster.members();
   const candidate =
     members.find((m) => m.role === 'sync_standby') ?? members.find((m) => m.role !== 'leader')!;
-  const probe = new pg.Client({
-    host: '127.0.0.1',
-    port: candidate.port,
-    user: 'postgres',
-    database: 'dbop',
-  });
+  const probe = probeOn(candidate.port);
   try {
-    await db.query('DROP TABLE IF EXISTS bench_ledger, bench_probe');
-    await db.query('CREATE TABLE bench_ledger (id text PRIMARY KEY)');
-    await db.query('CREATE TABLE bench_probe (n int)');
-    await sleep(500);
-    await probe.connect();
-    const acked: { id: string; at: number }[] = [];
-    const failures: string[] = [];
-    let stopping = false;
-    const writer = async (): Promise<void> => {
-      while (!stopping) {
-        const id = randomUUID();
-        try {
-          await db.transaction((conn) => conn.execute('INSERT INTO bench_ledger (id) VALUES (:id)', { id }));
-          acked.push({ id, at: performance.now() });
-        } catch (error) {
-          failures.push(String((error as { code?: unknown }).code ?? error));
-        }
-      }
-    };
-    const writers = Promise.all(Array.from({ length: 4 }, writer));
-    await sleep(500);
-    let acceptsWritesAt = 0;
-    const watcher = (async () => {
-      for (;;) {
-        const sentAt = performance.now();
-        try {
-          await probe.query('INSERT INTO bench_probe VALUES (1)');
-          acceptsWritesAt = sentAt;
-          return;
-        } catch {
-          await sleep(0);
-        }
-      }
-    })();
-    const stopAt = performance.now();
-    await cluster.switchover(candidate.name);
-    await watcher;
-    await sleep(1000);
-    stopping = true;
-    await writers;
-    const firstAfter = acked.find((a) => a.at >= acceptsWritesAt)!;
-    const lastBefore = acked.filter((a) => a.at < stopAt).at(-1)!;
-    const leader = await cluster.leader();
-    const check = await createDatabase(leader.urlFor());
-    const present = new Set(
-      (await check.query<{ id: string }>('SELECT id FROM bench_ledger')).rows.map((r) => r.id),
+    return await measure(
+      db,
+      probe,
+      async () => {
+        await cluster.switchover(candidate.name);
+      },
+      async () => (await cluster.leader()).urlFor(),
     );
-    await check.close();
-    return {
-      firstWriteMs: firstAfter.at - acceptsWritesAt,
-      writersGapMs: firstAfter.at - lastBefore.at,
-      committed: acked.length,
-      lost: acked.filter((a) => !present.has(a.id)).length,
-      failed: failures.length,
-      failures,
-    };
   } finally {
     await probe.end().catch(() => undefined);
     await db.close();
