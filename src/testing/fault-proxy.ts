@@ -1,0 +1,178 @@
+import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
+
+/** What the proxy does to traffic right now; change it at runtime with {@link FaultProxy.set}. */
+export interface ProxyToxics {
+  /** Delay added to every chunk, each direction, ms. */
+  readonly latencyMs?: number;
+  /** Half-open: connections stay up (new ones are still accepted) but nothing is forwarded. */
+  readonly stall?: boolean;
+  /** Close each connection with a TCP RST after this many bytes (both directions counted). */
+  readonly closeAfterBytes?: number;
+  /** Refuse new connections: accept and reset at once. */
+  readonly refuse?: boolean;
+}
+
+/** Options of {@link startFaultProxy}. */
+export interface FaultProxyOptions {
+  /** Where to forward: the server's port on 127.0.0.1 (or `host`). */
+  readonly targetPort: number;
+  readonly targetHost?: string;
+  /** The proxy's own port on 127.0.0.1; default 0 (a free one). */
+  readonly port?: number;
+  readonly toxics?: ProxyToxics;
+}
+
+interface Link {
+  readonly client: Socket;
+  readonly server: Socket;
+  bytes: number;
+}
+
+/**
+ * A TCP proxy on 127.0.0.1 between a driver and its server, toxiproxy-style, to make a real socket slow,
+ * stall or break: tests of timeouts, keepalives and lost connections that need the network to misbehave,
+ * not the server. Close it when done.
+ * @example const proxy = await startFaultProxy({ targetPort: 5432 }); proxy.set({ stall: true });
+ */
+export class FaultProxy {
+  readonly #server: Server;
+  readonly #links = new Set<Link>();
+  readonly #target: { readonly port: number; readonly host: string };
+  #toxics: ProxyToxics;
+  #port = 0;
+
+  constructor(options: FaultProxyOptions) {
+    checkPort('targetPort', options.targetPort);
+    this.#target = { port: options.targetPort, host: options.targetHost ?? '127.0.0.1' };
+    this.#toxics = checkToxics(options.toxics ?? {});
+    this.#server = createServer((client) => this.#accept(client));
+  }
+
+  /** The port to point the driver at. */
+  get port(): number {
+    return this.#port;
+  }
+
+  /** How many connections go through the proxy now. */
+  get connections(): number {
+    return this.#links.size;
+  }
+
+  /** Replaces the toxics; a stall lifted resumes forwarding what was held back. */
+  set(toxics: ProxyToxics): void {
+    const wasStalled = this.#toxics.stall === true;
+    this.#toxics = checkToxics(toxics);
+    if (wasStalled && toxics.stall !== true) {
+      for (const link of this.#links) {
+        link.client.resume();
+        link.server.resume();
+      }
+    }
+  }
+
+  /** Resets every open connection with a TCP RST, as a dropped route or a killed peer does. */
+  resetAll(): void {
+    for (const link of [...this.#links]) this.#reset(link);
+  }
+
+  async listen(port = 0): Promise<this> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(port, '127.0.0.1', () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = this.#server.address();
+    this.#port = typeof address === 'object' && address !== null ? address.port : port;
+    return this;
+  }
+
+  /** Stops listening and resets every connection. */
+  async close(): Promise<void> {
+    this.resetAll();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  #accept(client: Socket): void {
+    if (this.#toxics.refuse === true) {
+      client.resetAndDestroy();
+      return;
+    }
+    const server = tcpConnect(this.#target.port, this.#target.host);
+    const link: Link = { client, server, bytes: 0 };
+    this.#links.add(link);
+    const end = (): void => {
+      if (!this.#links.delete(link)) return;
+      client.destroy();
+      server.destroy();
+    };
+    for (const socket of [client, server]) {
+      socket.setNoDelay(true);
+      socket.on('error', end);
+      socket.on('close', end);
+    }
+    this.#pipe(link, client, server);
+    this.#pipe(link, server, client);
+  }
+
+  #pipe(link: Link, from: Socket, to: Socket): void {
+    from.on('data', (chunk: Buffer) => {
+      if (this.#toxics.stall === true) {
+        // Half-open: the bytes are held, nothing is acknowledged at the application level.
+        from.pause();
+        from.unshift(chunk);
+        return;
+      }
+      link.bytes += chunk.length;
+      const limit = this.#toxics.closeAfterBytes;
+      if (limit !== undefined && link.bytes > limit) {
+        const allowed = chunk.length - (link.bytes - limit);
+        if (allowed > 0) to.write(chunk.subarray(0, allowed));
+        this.#reset(link);
+        return;
+      }
+      const delay = this.#toxics.latencyMs ?? 0;
+      if (delay <= 0) {
+        to.write(chunk);
+        return;
+      }
+      setTimeout(() => {
+        if (!to.destroyed) to.write(chunk);
+      }, delay);
+    });
+    from.on('end', () => to.end());
+  }
+
+  #reset(link: Link): void {
+    this.#links.delete(link);
+    link.client.resetAndDestroy();
+    link.server.resetAndDestroy();
+  }
+}
+
+/** Starts a {@link FaultProxy} listening on 127.0.0.1. */
+export function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
+  return new FaultProxy(options).listen(options.port ?? 0);
+}
+
+function checkPort(name: string, value: unknown): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535) {
+    throw new TypeError(`Expected \`${name}\` to be a port number, got ${String(value)}`);
+  }
+}
+
+function checkToxics(toxics: ProxyToxics): ProxyToxics {
+  for (const key of Object.keys(toxics)) {
+    if (!['latencyMs', 'stall', 'closeAfterBytes', 'refuse'].includes(key)) {
+      throw new TypeError(`Unknown toxic \`${key}\`; known: latencyMs, stall, closeAfterBytes, refuse`);
+    }
+  }
+  for (const key of ['latencyMs', 'closeAfterBytes'] as const) {
+    const value = toxics[key];
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
+      throw new TypeError(`Expected \`${key}\` to be a non-negative integer, got ${String(value)}`);
+    }
+  }
+  return Object.freeze({ ...toxics });
+}
