@@ -171,7 +171,7 @@ function mysqlReport(fault: Fault, dialect: Backend | undefined): MysqlReport | 
   }
 }
 
-/** mysql2's server errors: a plain Error, with the fields in the order mysql2 sets them. */
+/** mysql2's server errors: a plain Error, with the fields in the order mysql2 sets them (never `fatal`). */
 function mysql2Error(report: MysqlReport, sql: string): Error {
   const error = new Error(report.message) as Error & Record<string, unknown>;
   // mysql2 names only the numbers it knows: MariaDB-only ones (1969) keep an undefined code.
@@ -180,7 +180,6 @@ function mysql2Error(report: MysqlReport, sql: string): Error {
   error.sqlState = report.sqlState;
   error.sqlMessage = report.message;
   error.sql = sql;
-  if (report.fatal === true) error.fatal = true;
   return error;
 }
 
@@ -208,6 +207,8 @@ type SqlErrorClass = new (
   info: { threadId: number } | null,
   sqlState: string,
   errno: number,
+  additionalStack?: string,
+  addHeader?: boolean,
 ) => Error;
 
 /** better-sqlite3's code and message for a fault, if SQLite can fail with it. */
@@ -296,6 +297,9 @@ export async function driverError(driver: FaultDriver, fault: Fault, context: Fa
           info,
           '08S01',
           45013,
+          undefined,
+          // The connector's own check, before anything is sent: no connection header in the message.
+          false,
         );
       }
       if (fault === 'commit-lost' || fault === 'server-shutdown') {

@@ -75,6 +75,15 @@ export class FaultProxy {
     for (const link of [...this.#links]) this.#reset(link);
   }
 
+  /** Closes every open connection with a FIN to the client, as a server that goes away cleanly does. */
+  endAll(): void {
+    for (const link of [...this.#links]) {
+      this.#links.delete(link);
+      link.server.destroy();
+      link.client.end();
+    }
+  }
+
   async listen(port = 0): Promise<this> {
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject);
@@ -117,6 +126,8 @@ export class FaultProxy {
   }
 
   #pipe(link: Link, from: Socket, to: Socket): void {
+    // Delayed chunks keep their order even when the latency is lowered in between.
+    let due = 0;
     from.on('data', (chunk: Buffer) => {
       if (this.#toxics.stall === true) {
         // Half-open: the bytes are held, nothing is acknowledged at the application level.
@@ -137,9 +148,10 @@ export class FaultProxy {
         to.write(chunk);
         return;
       }
+      due = Math.max(Date.now() + delay, due);
       setTimeout(() => {
         if (!to.destroyed) to.write(chunk);
-      }, delay);
+      }, due - Date.now());
     });
     from.on('end', () => to.end());
   }
