@@ -188,7 +188,7 @@ export class DbOpRunner {
         this.#executeOptions(options, () => call.dialect, 'transaction', this.#policy, {
           scope: () => call.scope(),
           classifier: (error) =>
-            runnerClassification(error, call.dialect ?? 'postgres', {
+            runnerClassification(error, call.dialect, {
               nested: false,
               canReconnect: true,
               idempotent,
@@ -226,7 +226,7 @@ export class DbOpRunner {
         this.#executeOptions(options, () => call.dialect, 'statement', this.#policy, {
           scope: () => call.scope(),
           classifier: (error) =>
-            runnerClassification(error, call.dialect ?? 'postgres', {
+            runnerClassification(error, call.dialect, {
               nested: false,
               canReconnect: true,
               idempotent,

@@ -49,11 +49,13 @@ export interface RunnerErrorContext {
  */
 export function runnerClassification(
   error: unknown,
-  dialect: Backend,
+  dialect: Backend | undefined,
   where: RunnerErrorContext,
 ): Classification {
-  // classify() itself reads the session's commit-in-flight mark.
-  const base = classify(error, { dialect });
+  // classify() itself reads the session's commit-in-flight mark. Before any session was acquired (a refused
+  // connect) the backend is unknown: classify() reads it from the error, never assumes Postgres (a MySQL 1040
+  // read as Postgres is 'unknown' and was never retried).
+  const base = classify(error, dialect === undefined ? {} : { dialect });
   let result = base;
   if (isVerifiedAbort(error)) result = { ...base, retryable: true, ambiguous: false };
   if (result.ambiguous) {

@@ -7,7 +7,8 @@ import type { Fault, FaultDriver } from './faults.js';
 
 /** What an error is built from besides the fault: the statement, and the connection's server-side id. */
 export interface FaultContext {
-  readonly sql: string;
+  /** The statement; absent for a connect fault. */
+  readonly sql?: string;
   /** mysql2 and MariaDB only: the server tells apart MySQL and MariaDB messages and numbers. */
   readonly dialect?: Backend | undefined;
   /** mariadb only: the connection's thread id, part of the connector's message. */
@@ -172,7 +173,7 @@ function mysqlReport(fault: Fault, dialect: Backend | undefined): MysqlReport | 
 }
 
 /** mysql2's server errors: a plain Error, with the fields in the order mysql2 sets them (never `fatal`). */
-function mysql2Error(report: MysqlReport, sql: string): Error {
+function mysql2Error(report: MysqlReport, sql: string | undefined): Error {
   const error = new Error(report.message) as Error & Record<string, unknown>;
   // mysql2 names only the numbers it knows: MariaDB-only ones (1969) keep an undefined code.
   error.code = report.errno === 1969 ? undefined : report.code;
@@ -273,7 +274,7 @@ export async function driverError(driver: FaultDriver, fault: Fault, context: Fa
         return new Error('Client has encountered a connection error and is not queryable');
       }
       if (fault === 'commit-lost' && driver === 'pg') return new Error('Connection terminated unexpectedly');
-      const report = postgresReport(fault, context.sql);
+      const report = postgresReport(fault, context.sql ?? '');
       if (report !== undefined && Class !== undefined) return postgresError(Class, report);
       break;
     }
@@ -289,7 +290,7 @@ export async function driverError(driver: FaultDriver, fault: Fault, context: Fa
       const SqlError = Class as unknown as SqlErrorClass;
       const info = { threadId: context.threadId ?? -1 };
       if (fault === 'connection-lost') {
-        const sql = `${context.sql} - parameters:[]`;
+        const sql = context.sql === undefined ? null : `${context.sql} - parameters:[]`;
         return new SqlError(
           'Cannot execute new commands: connection closed',
           sql,
@@ -310,7 +311,7 @@ export async function driverError(driver: FaultDriver, fault: Fault, context: Fa
       if (report !== undefined) {
         return new SqlError(
           report.message,
-          `${context.sql} - parameters:[]`,
+          context.sql === undefined ? null : `${context.sql} - parameters:[]`,
           report.fatal ?? report.errno === 1969,
           info,
           report.sqlState,

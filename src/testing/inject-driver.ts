@@ -47,12 +47,15 @@ export function injectDriverFaults<T extends object>(
       if (typeof property !== 'string' || !methods.has(property)) return (value as AnyFunction).bind(target);
       if (driver === 'better-sqlite3')
         return sqliteMethod(target as Raw, property, value as AnyFunction, injector);
-      return async (...args: unknown[]): Promise<unknown> => {
+      return (...args: unknown[]): Promise<unknown> => {
         const sql = statementText(args[0]);
         const injected = sql === undefined ? undefined : injector.onStatement(sql);
         const run = (): Promise<unknown> => Promise.resolve((value as AnyFunction).apply(target, args));
         if (injected === undefined) return run();
-        return strike(target as Raw, injected, run, { ...options, driver });
+        // A COMMIT that lands is sent in the caller's own tick, as the driver would: pg queues it where the
+        // session listens for its rows (the transaction id that settles a lost COMMIT arrives before it).
+        const landed = injected.fault === 'commit-lost' && injected.committed === true ? run() : undefined;
+        return strike(target as Raw, injected, landed, { ...options, driver });
       };
     },
   });
@@ -105,7 +108,7 @@ async function connectThrough<C>(
   connect: () => Promise<C>,
 ): Promise<C> {
   const injected = injector.onConnect();
-  if (injected !== undefined) throw await driverError(options.driver, injected.fault, { sql: 'connect' });
+  if (injected !== undefined) throw await driverError(options.driver, injected.fault, {});
   return connect();
 }
 
@@ -134,7 +137,7 @@ function statementText(first: unknown): string | undefined {
 async function strike(
   raw: Raw,
   injected: InjectedFault,
-  run: () => Promise<unknown>,
+  landed: Promise<unknown> | undefined,
   options: DriverFaultOptions,
 ): Promise<unknown> {
   const { driver } = options;
@@ -146,7 +149,7 @@ async function strike(
   switch (injected.fault) {
     case 'commit-lost':
       // Committed: the COMMIT landed, only its answer was lost. Not committed: the connection died first.
-      if (injected.committed === true) await run();
+      if (landed !== undefined) await landed;
       await closeConnection(raw, driver);
       throw error;
     case 'connection-lost':

@@ -81,7 +81,7 @@ export function injectSourceFaults<Raw>(
   return {
     async acquire() {
       const injected = injector.onConnect();
-      if (injected !== undefined) throw await driverError(options.driver, injected.fault, { sql: 'connect' });
+      if (injected !== undefined) throw await driverError(options.driver, injected.fault, {});
       const session = await source.acquire();
       const wrapped = injectSessionFaults(session, injector, options);
       real.set(wrapped, session);
