@@ -1,0 +1,105 @@
+import mysql from 'mysql2/promise';
+import pg from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import { classify } from '../../../src/dialects/classify.js';
+import { type FaultProxy, startFaultProxy } from '../../../src/testing/index.js';
+import { describeIfMariadb, describeIfPostgres, sharedServers } from '../../support/servers.js';
+import { failure } from '../classify/drivers.js';
+
+// The proxy between real drivers and the real servers: each toxic changes what the driver sees.
+
+let proxy: FaultProxy | undefined;
+afterEach(async () => {
+  await proxy?.close();
+  proxy = undefined;
+});
+
+async function pgThrough(p: FaultProxy, options: pg.ClientConfig = {}): Promise<pg.Client> {
+  const client = new pg.Client({
+    connectionString: `postgres://postgres@127.0.0.1:${p.port}/dbop`,
+    ...options,
+  });
+  client.on('error', () => {});
+  await client.connect();
+  return client;
+}
+
+describeIfPostgres('FaultProxy with pg', () => {
+  const port = (): number => sharedServers().postgres!.primary.port;
+
+  it('forwards; latency delays every round trip by at least its value', async () => {
+    proxy = await startFaultProxy({ targetPort: port() });
+    const client = await pgThrough(proxy);
+    expect((await client.query('SELECT 1 AS x')).rows).toEqual([{ x: 1 }]);
+    proxy.set({ latencyMs: 400 });
+    const started = performance.now();
+    await client.query('SELECT 1');
+    // A lower bound only: the delay is added on each direction, never removed by load.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(790);
+    proxy.set({});
+    expect((await client.query('SELECT 2 AS x')).rows).toEqual([{ x: 2 }]);
+    await client.end();
+  });
+
+  it('stall: the connection stays open but nothing moves (a client timeout fires); lifting it resumes', async () => {
+    proxy = await startFaultProxy({ targetPort: port() });
+    const client = await pgThrough(proxy);
+    proxy.set({ stall: true });
+    const stalled = client.query({ text: 'SELECT 1 AS x', query_timeout: 300 } as pg.QueryConfig);
+    expect(await failure(stalled)).toMatchObject({ message: 'Query read timeout' });
+    expect(proxy.connections).toBe(1);
+    // A new connection is accepted too, and hangs in its handshake.
+    const hanging = failure(pgThrough(proxy, { connectionTimeoutMillis: 300 }));
+    expect(await hanging).toMatchObject({ message: expect.stringMatching(/timeout/i) });
+    proxy.set({});
+    await client.end().catch(() => undefined);
+  });
+
+  it('reset: a TCP RST under a running statement is a lost connection', async () => {
+    proxy = await startFaultProxy({ targetPort: port() });
+    const client = await pgThrough(proxy);
+    const running = failure(client.query('SELECT pg_sleep(5)'));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    proxy.resetAll();
+    const error = await running;
+    expect(error).toMatchObject({ code: 'ECONNRESET' });
+    expect(classify(error)).toMatchObject({ kind: 'connection-lost', retryable: true });
+    expect(classify(error, { inFlight: 'commit' })).toMatchObject({ ambiguous: true });
+  });
+
+  it('closeAfterBytes cuts the connection mid-stream; refuse resets new connections', async () => {
+    proxy = await startFaultProxy({ targetPort: port() });
+    const client = await pgThrough(proxy);
+    proxy.set({ closeAfterBytes: 0 });
+    const error = await failure(client.query("SELECT repeat('x', 100000)"));
+    expect(classify(error)).toMatchObject({ kind: 'connection-lost' });
+    proxy.set({ refuse: true });
+    expect(classify(await failure(pgThrough(proxy)), { dialect: 'postgres' })).toMatchObject({
+      retryable: true,
+    });
+  });
+});
+
+describeIfMariadb('FaultProxy with mysql2', () => {
+  it('stall holds the server greeting: connect times out; lifted, connections work; reset loses them', async () => {
+    const maria = sharedServers().mariadb!;
+    proxy = await startFaultProxy({ targetPort: maria.port });
+    const options = { host: '127.0.0.1', port: proxy.port, user: 'root', password: 'dbop', database: 'dbop' };
+    proxy.set({ stall: true });
+    const refused = await failure(mysql.createConnection({ ...options, connectTimeout: 500 }));
+    expect(refused).toMatchObject({ code: 'ETIMEDOUT' });
+    proxy.set({});
+    const connection = await mysql.createConnection(options);
+    connection.on('error', () => {});
+    expect((await connection.query('SELECT 1 AS x'))[0]).toEqual([{ x: 1 }]);
+    const running = failure(connection.query('SELECT SLEEP(5)'));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    proxy.resetAll();
+    const error = await running;
+    expect(classify(error, { dialect: 'mariadb' })).toMatchObject({
+      kind: 'connection-lost',
+      retryable: true,
+    });
+    connection.destroy();
+  });
+});
