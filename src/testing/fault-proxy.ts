@@ -10,6 +10,12 @@ export interface ProxyToxics {
   readonly closeAfterBytes?: number;
   /** Refuse new connections: accept and reset at once. */
   readonly refuse?: boolean;
+  /**
+   * Reset the connection when the client sends bytes containing this text (a 'COMMIT', say): before they
+   * reach the server (`deliver` false, the default), or after the server got them, its answer withheld
+   * (`deliver` true: the statement ran, the client never hears how). Strikes once per toxic set.
+   */
+  readonly resetOn?: { readonly text: string; readonly deliver?: boolean };
 }
 
 /** Options of {@link startFaultProxy}. */
@@ -26,6 +32,8 @@ interface Link {
   readonly client: Socket;
   readonly server: Socket;
   bytes: number;
+  /** Set once the client's bytes matched resetOn with deliver: the server's answer is dropped. */
+  muted: boolean;
 }
 
 /**
@@ -40,6 +48,7 @@ export class FaultProxy {
   readonly #target: { readonly port: number; readonly host: string };
   #toxics: ProxyToxics;
   #port = 0;
+  #struck = false;
 
   constructor(options: FaultProxyOptions) {
     checkPort('targetPort', options.targetPort);
@@ -62,6 +71,7 @@ export class FaultProxy {
   set(toxics: ProxyToxics): void {
     const wasStalled = this.#toxics.stall === true;
     this.#toxics = checkToxics(toxics);
+    this.#struck = false;
     if (wasStalled && toxics.stall !== true) {
       for (const link of this.#links) {
         link.client.resume();
@@ -109,7 +119,7 @@ export class FaultProxy {
       return;
     }
     const server = tcpConnect(this.#target.port, this.#target.host);
-    const link: Link = { client, server, bytes: 0 };
+    const link: Link = { client, server, bytes: 0, muted: false };
     this.#links.add(link);
     const end = (): void => {
       if (!this.#links.delete(link)) return;
@@ -135,6 +145,8 @@ export class FaultProxy {
         from.unshift(chunk);
         return;
       }
+      if (link.muted) return;
+      if (from === link.client && this.#resetOn(link, chunk, to)) return;
       link.bytes += chunk.length;
       const limit = this.#toxics.closeAfterBytes;
       if (limit !== undefined && link.bytes > limit) {
@@ -154,6 +166,23 @@ export class FaultProxy {
       }, due - Date.now());
     });
     from.on('end', () => to.end());
+  }
+
+  /** Applies resetOn to a client chunk; true when it struck. */
+  #resetOn(link: Link, chunk: Buffer, to: Socket): boolean {
+    const trigger = this.#toxics.resetOn;
+    if (trigger === undefined || this.#struck || !chunk.includes(trigger.text)) return false;
+    this.#struck = true;
+    if (trigger.deliver !== true) {
+      this.#reset(link);
+      return true;
+    }
+    link.muted = true;
+    to.write(chunk);
+    // Whatever the server answers is dropped; once it had time to act on the bytes, the connection goes.
+    link.server.once('data', () => this.#reset(link));
+    setTimeout(() => this.#reset(link), 2000).unref();
+    return true;
   }
 
   #reset(link: Link): void {
@@ -176,8 +205,10 @@ function checkPort(name: string, value: unknown): void {
 
 function checkToxics(toxics: ProxyToxics): ProxyToxics {
   for (const key of Object.keys(toxics)) {
-    if (!['latencyMs', 'stall', 'closeAfterBytes', 'refuse'].includes(key)) {
-      throw new TypeError(`Unknown toxic \`${key}\`; known: latencyMs, stall, closeAfterBytes, refuse`);
+    if (!['latencyMs', 'stall', 'closeAfterBytes', 'refuse', 'resetOn'].includes(key)) {
+      throw new TypeError(
+        `Unknown toxic \`${key}\`; known: latencyMs, stall, closeAfterBytes, refuse, resetOn`,
+      );
     }
   }
   for (const key of ['latencyMs', 'closeAfterBytes'] as const) {
@@ -185,6 +216,10 @@ function checkToxics(toxics: ProxyToxics): ProxyToxics {
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
       throw new TypeError(`Expected \`${key}\` to be a non-negative integer, got ${String(value)}`);
     }
+  }
+  const trigger = toxics.resetOn;
+  if (trigger !== undefined && (typeof trigger.text !== 'string' || trigger.text.length === 0)) {
+    throw new TypeError('Expected `resetOn.text` to be a non-empty string');
   }
   return Object.freeze({ ...toxics });
 }

@@ -1,6 +1,6 @@
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { classify } from '../../../src/dialects/classify.js';
 import { type FaultProxy, startFaultProxy } from '../../../src/testing/index.js';
 import { describeIfMariadb, describeIfPostgres, sharedServers } from '../../support/servers.js';
