@@ -100,7 +100,7 @@ interface Transfer {
 }
 
 async function runCell(place: Place, fault: MatrixFault): Promise<Cell> {
-  const table = `mx_${fault.replace(/\W+/g, '_')}`;
+  const table = `mx_${fault.replace(/\W+/g, '_').toLowerCase()}`;
   const setup = await createDatabase(place.url);
   await setup.query(`CREATE TABLE ${table} (id INT PRIMARY KEY, balance INT NOT NULL)`);
   await setup.query(`INSERT INTO ${table} (id, balance) VALUES (1, 100), (2, 100)`);
@@ -135,8 +135,13 @@ async function runCell(place: Place, fault: MatrixFault): Promise<Cell> {
   const failures = transfers.filter((t) => !t.ok);
   const typed = failures.every((t) => isDbopError(t.error) || classify(t.error).kind !== 'unknown');
   const outcome = !invariant || !typed ? 'FAILED' : failures.length === 0 ? 'success' : 'typed error';
+  // With one transfer, the balance says whether an ambiguous one had committed.
+  const landed = (t: Transfer): string =>
+    transfers.length === 1 && isDbopError(t.error, 'DBOP_AMBIGUOUS_COMMIT')
+      ? ` (it had ${first === 100 ? 'not ' : ''}committed)`
+      : '';
   const ends = transfers
-    .map((t) => (t.ok ? `ok after ${t.attempts}` : `${errorName(t.error)} after ${t.attempts}`))
+    .map((t) => (t.ok ? `ok after ${t.attempts}` : `${errorName(t.error)} after ${t.attempts}${landed(t)}`))
     .join('; ');
   return {
     backend: place.backend,
@@ -208,7 +213,7 @@ async function scenario(
       case 'deadlock': {
         // Two transfers in opposite directions, each waiting for the other after its first row: they cross.
         const meet = barrier();
-        const crossing = (conn: DatabaseConnection, attempt: number) =>
+        const crossing = (_conn: DatabaseConnection, attempt: number) =>
           attempt === 1 ? meet() : Promise.resolve();
         const transfers = await Promise.all([
           transfer(db, table, 1, 2, (c, a) => crossing(c, a)),
