@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { classify, createDatabase, type Database, isDbopError } from '../../src/index.js';
 import { mariadbTarget, postgresTarget, type SoakTarget } from './soak-targets.js';
 
@@ -152,6 +153,8 @@ async function runPhase(target: SoakTarget, phase: Phase, settings: PhaseSetting
   const deadline = started + settings.phaseMs;
   // The hard stop: whatever happens, no transfer outlives the phase by more than a minute.
   const hardStop = new AbortController();
+  // One signal for every transfer of the phase: each attempt listens on it.
+  setMaxListeners(0, hardStop.signal);
   const hardTimer = setTimeout(
     () => hardStop.abort(new Error('soak: phase hard limit')),
     settings.phaseMs + 60_000,

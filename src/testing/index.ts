@@ -7,6 +7,7 @@ export {
 } from './fault-injector.js';
 export { FaultProxy, type FaultProxyOptions, type ProxyToxics, startFaultProxy } from './fault-proxy.js';
 export { driverMeets, type Fault, type FaultDriver, faultDrivers, faults } from './faults.js';
+export { injectDatabaseFaults } from './inject-database.js';
 export {
   type DriverFaultOptions,
   injectConnectFaults,
