@@ -135,3 +135,23 @@ export const statementMethods: ReadonlySet<PropertyKey> = new Set([
   'releaseSavepoint',
   'rollbackToSavepoint',
 ]);
+
+/**
+ * The same session, with each statement method (see {@link statementMethods}) replaced by `wrap(name, call)`
+ * where `call` runs the real method; every other member is the session's own. The real session stays the
+ * receiver: its #private fields do not exist on the proxy.
+ */
+export function wrapStatements<Raw>(
+  session: Session<Raw>,
+  wrap: (name: string, call: (...args: unknown[]) => Promise<unknown>, args: unknown[]) => Promise<unknown>,
+): Session<Raw> {
+  return new Proxy(session, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      if (typeof value !== 'function') return value;
+      if (!statementMethods.has(property)) return value.bind(target);
+      return (...args: unknown[]): Promise<unknown> =>
+        wrap(String(property), (...again) => Promise.resolve(value.apply(target, again)), args);
+    },
+  });
+}

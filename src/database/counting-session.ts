@@ -1,4 +1,4 @@
-import { type Session, statementMethods } from '../core/session.js';
+import { type Session, wrapStatements } from '../core/session.js';
 import { concealSql } from './conceal-sql.js';
 
 /** What {@link interceptStatements} reports about each statement method called on the session. */
@@ -13,24 +13,16 @@ export interface StatementHooks {
 
 /** The same session, with every statement method (transaction control included) reported to `hooks`. */
 export function interceptStatements<Raw>(session: Session<Raw>, hooks: StatementHooks): Session<Raw> {
-  return new Proxy(session, {
-    get(target, property) {
-      // The receiver is the real session: its #private fields do not exist on the proxy.
-      const value: unknown = Reflect.get(target, property, target);
-      if (typeof value !== 'function') return value;
-      if (!statementMethods.has(property)) return value.bind(target);
-      return async (...args: unknown[]): Promise<unknown> => {
-        hooks.call?.(property, args);
-        try {
-          return await value.apply(target, args);
-        } catch (error) {
-          hooks.error(error);
-          throw error;
-        } finally {
-          hooks.settle?.(property);
-        }
-      };
-    },
+  return wrapStatements(session, async (name, call, args) => {
+    hooks.call?.(name, args);
+    try {
+      return await call(...args);
+    } catch (error) {
+      hooks.error(error);
+      throw error;
+    } finally {
+      hooks.settle?.(name);
+    }
   });
 }
 

@@ -1,5 +1,5 @@
 import { markCommitInFlight } from '../core/commit-marker.js';
-import { type Session, type SessionSource, statementMethods } from '../core/session.js';
+import { type Session, type SessionSource, wrapStatements } from '../core/session.js';
 import { driverError } from './driver-errors.js';
 import type { FaultInjector } from './fault-injector.js';
 import { driverMeets, type FaultDriver } from './faults.js';
@@ -32,38 +32,29 @@ export function injectSessionFaults<Raw>(
   options: SessionFaultOptions,
 ): Session<Raw> {
   check(options.driver, injector);
-  return new Proxy(session, {
-    get(target, property) {
-      const value: unknown = Reflect.get(target, property, target);
-      if (typeof value !== 'function') return value;
-      if (!statementMethods.has(property)) return value.bind(target);
-      return async (...args: unknown[]): Promise<unknown> => {
-        const name = String(property);
-        const sql =
-          name === 'query'
-            ? String(args[0])
-            : name === 'batch'
-              ? (args[0] as readonly string[]).join(';\n')
-              : (texts[name] ?? name);
-        const injected = injector.onStatement(sql);
-        const run = (): Promise<unknown> => Promise.resolve(value.apply(target, args));
-        if (injected === undefined) return run();
-        const error = await driverError(options.driver, injected.fault, { sql, dialect: target.dialect });
-        switch (injected.fault) {
-          case 'commit-lost':
-            if (injected.committed === true) await run();
-            else await target.rollback().catch(() => undefined);
-            target.destroy(error);
-            throw markCommitInFlight(error);
-          case 'connection-lost':
-          case 'server-shutdown':
-            target.destroy(error);
-            throw error;
-          default:
-            throw error;
-        }
-      };
-    },
+  return wrapStatements(session, async (name, call, args) => {
+    const sql =
+      name === 'query'
+        ? String(args[0])
+        : name === 'batch'
+          ? (args[0] as readonly string[]).join(';\n')
+          : (texts[name] ?? name);
+    const injected = injector.onStatement(sql);
+    if (injected === undefined) return call(...args);
+    const error = await driverError(options.driver, injected.fault, { sql, dialect: session.dialect });
+    switch (injected.fault) {
+      case 'commit-lost':
+        if (injected.committed === true) await call(...args);
+        else await session.rollback().catch(() => undefined);
+        session.destroy(error);
+        throw markCommitInFlight(error);
+      case 'connection-lost':
+      case 'server-shutdown':
+        session.destroy(error);
+        throw error;
+      default:
+        throw error;
+    }
   });
 }
 

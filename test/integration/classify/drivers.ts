@@ -25,6 +25,16 @@ export async function failure(promise: Promise<unknown>): Promise<unknown> {
   throw new Error('expected the statement to fail, it succeeded');
 }
 
+/** What a synchronous statement threw (better-sqlite3); fails the test when it succeeds instead. */
+export function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the statement to fail, it succeeded');
+}
+
 /** A name no other test (or test run) uses. */
 export function uniqueName(prefix: string): string {
   return `${prefix}_${randomUUID().replaceAll('-', '').slice(0, 12)}`;

@@ -4,15 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { classify } from '../../../src/dialects/classify.js';
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the statement to fail, it succeeded');
-}
+import { thrown } from './drivers.js';
 
 describe('classify: errors better-sqlite3 really raised', () => {
   const dir = mkdtempSync(join(tmpdir(), 'dbop-classify-'));

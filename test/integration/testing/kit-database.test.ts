@@ -7,7 +7,7 @@ import { createDatabase } from '../../../src/database/create-database.js';
 import type { Database } from '../../../src/database/database.js';
 import { FaultInjector, type FaultRule, injectDatabaseFaults } from '../../../src/testing/index.js';
 import { mariadbUrl, postgresUrl, sharedServers } from '../../support/servers.js';
-import { failure, uniqueName } from '../classify/drivers.js';
+import { uniqueName } from '../classify/drivers.js';
 
 // injectDatabaseFaults on a real Database, on each backend the shared set has: the engine's reaction to
 // each fault, and the data applied exactly once (or, for a lost COMMIT, reported ambiguous and as it is).

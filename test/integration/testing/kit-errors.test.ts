@@ -18,7 +18,7 @@ import {
 } from '../../../src/testing/index.js';
 import { type MariadbServer, startMariadb } from '../../support/harness/mariadb.js';
 import { describeIfMariadb, describeIfPostgres, sharedServers } from '../../support/servers.js';
-import { failure, uniqueName } from '../classify/drivers.js';
+import { failure, thrown, uniqueName } from '../classify/drivers.js';
 
 // Each fault the kit injects, next to the same fault the server really produced in this run: same class,
 // same own fields, same codes and texts, same classification.
@@ -453,12 +453,3 @@ describe('dbop/testing: better-sqlite3 and PGlite errors, injected and real', ()
     expect(() => injectDriverFaults({}, injectorFor('connection-lost'), { driver: none })).toThrow(TypeError);
   });
 });
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the statement to fail, it succeeded');
-}
