@@ -71,6 +71,9 @@ export function injectPoolFaults<T extends object>(
   options: DriverFaultOptions,
 ): T {
   checkDriver(options.driver, injector);
+  // A pooled connection comes back out of the pool many times: one wrapper each, so that what the code
+  // under test keys on the connection (dbop's sessions keep one error listener per connection) stays one.
+  const wrapped = new WeakMap<object, object>();
   return new Proxy(pool, {
     get(target, property) {
       const value: unknown = Reflect.get(target, property, target);
@@ -80,7 +83,12 @@ export function injectPoolFaults<T extends object>(
         const connection = await connectThrough(injector, options, () =>
           Promise.resolve((value as AnyFunction).apply(target, args)),
         );
-        return injectDriverFaults(connection as object, injector, options);
+        let faulty = wrapped.get(connection as object);
+        if (faulty === undefined) {
+          faulty = injectDriverFaults(connection as object, injector, options);
+          wrapped.set(connection as object, faulty);
+        }
+        return faulty;
       };
     },
   });
