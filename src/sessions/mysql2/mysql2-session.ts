@@ -39,9 +39,14 @@ export function mysql2Session<Connection extends Mysql2ConnectionLike>(
     handshakeFlavor(connection),
   );
   let broken = false;
-  watchConnectionErrors(connection, () => {
-    broken = true;
-  });
+  // On the core connection: mysql2/promise hands out a new wrapper per pool checkout, and a listener kept
+  // per wrapper piled up one more on the same connection each time (MaxListenersExceededWarning at 11).
+  watchConnectionErrors(
+    (connection.connection ?? connection) as Parameters<typeof watchConnectionErrors>[0],
+    () => {
+      broken = true;
+    },
+  );
   const multi = connection.connection?.config?.multipleStatements === true;
   // The status flags of the last OK packet, the only place mysql2 shows them; unknown after an error
   // packet (it carries none) or a result set.
