@@ -3,7 +3,7 @@ import { importBetterSqlite3 } from '../sessions/better-sqlite3/better-sqlite3-c
 import { importMariadb } from '../sessions/mariadb/mariadb-connect.js';
 import { importPg } from '../sessions/pg/pg-connect.js';
 import { importPglite } from '../sessions/pglite/pglite-connect.js';
-import type { Fault, FaultDriver } from './faults.js';
+import { driverMeets, type Fault, type FaultDriver } from './faults.js';
 
 /** What an error is built from besides the fault: the statement, and the connection's server-side id. */
 export interface FaultContext {
@@ -265,6 +265,7 @@ async function loadClass(driver: FaultDriver): Promise<ErrorClass | undefined> {
  * driver's own client errors. Rejects with a TypeError for a fault the driver cannot meet.
  */
 export async function driverError(driver: FaultDriver, fault: Fault, context: FaultContext): Promise<Error> {
+  if (!driverMeets(driver, fault)) throw new TypeError(`The ${driver} driver never fails with "${fault}"`);
   const Class = await errorClass(driver);
   switch (driver) {
     case 'pg':
