@@ -70,13 +70,25 @@ export function mariadbConnect(module: unknown, options: MariadbConnectOptions):
   // KILL QUERY and commit checks go through a connection of their own: with every pooled connection busy,
   // a KILL sent through the pool would wait behind the very statement it is meant to stop.
   const sidecar = oneShot(mariadb, { ...options.config, logParam: false });
+  // The connector wraps the same connection anew at every checkout; one session per connection (found by
+  // its info object, which every wrapper shares) keeps what dbop knows of it, such as the timeouts it
+  // already has as its own settings, so they are not sent again with every transaction.
+  const sessions = new WeakMap<object, Session<MariadbPoolConnection>>();
   return {
     async acquire(): Promise<Session<MariadbPoolConnection>> {
-      return mariadbSession(await pool.getConnection(), {
-        flavor: 'mariadb',
-        sidecar,
-        verifyCommits: options.verifyCommits === true,
-      });
+      const connection = await pool.getConnection();
+      const key =
+        typeof connection.info === 'object' && connection.info !== null ? connection.info : connection;
+      let session = sessions.get(key);
+      if (session === undefined || session.destroyed) {
+        session = mariadbSession(connection, {
+          flavor: 'mariadb',
+          sidecar,
+          verifyCommits: options.verifyCommits === true,
+        });
+        sessions.set(key, session);
+      }
+      return session;
     },
     async release(session) {
       const connection = session.raw;

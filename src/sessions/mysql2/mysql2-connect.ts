@@ -1,5 +1,5 @@
 import { isReusable, type Session, type SessionSource } from '../../core/session.js';
-import { mysql2Session } from './mysql2-session.js';
+import { ownedMysql2Session } from './mysql2-session.js';
 import type { Mysql2ConnectionLike, Mysql2Queryable } from './mysql2-types.js';
 
 /** How {@link mysql2Connect} opens mysql2's pool. */
@@ -96,7 +96,7 @@ export function mysql2Connect(module: unknown, options: Mysql2ConnectOptions): M
       inUse += 1;
       let session = sessions.get(connection.connection);
       if (session === undefined || session.destroyed) {
-        session = mysql2Session(connection, {
+        session = ownedMysql2Session(connection, {
           flavor,
           sidecar,
           verifyCommits: options.verifyCommits === true,

@@ -35,6 +35,26 @@ export function mysql2Session<Connection extends Mysql2ConnectionLike>(
   connection: Connection,
   options?: Mysql2SessionOptions,
 ): Session<Connection> {
+  return buildSession(connection, options, false);
+}
+
+/**
+ * mysql2Session over a connection of dbop's own pool, which only dbop drives: the status flags of the last
+ * OK packet (COMMIT's, ROLLBACK's, an UPDATE's) are the connection's state until the next statement, so a
+ * transaction begun after them needs no `DO 0` probe. Unknown after a result set or an error: then it probes.
+ */
+export function ownedMysql2Session<Connection extends Mysql2ConnectionLike>(
+  connection: Connection,
+  options?: Mysql2SessionOptions,
+): Session<Connection> {
+  return buildSession(connection, options, true);
+}
+
+function buildSession<Connection extends Mysql2ConnectionLike>(
+  connection: Connection,
+  options: Mysql2SessionOptions | undefined,
+  exclusive: boolean,
+): Session<Connection> {
   const { flavor, sql, sidecar, verifyCommits } = resolveMysqlFamilyOptions(options, 'mysql2Session', () =>
     handshakeFlavor(connection),
   );
@@ -98,6 +118,9 @@ export function mysql2Session<Connection extends Mysql2ConnectionLike>(
       return (status & 1) === 1;
     },
     serverIdle: () => (lastStatus === undefined ? undefined : (lastStatus & 1) === 0),
+    ...(exclusive && {
+      inTransaction: () => (lastStatus === undefined ? undefined : (lastStatus & 1) === 1),
+    }),
     endsTransaction: endsMysqlTransaction,
     isBroken: () =>
       broken || connection.connection?._closing === true || Boolean(connection.connection?._fatalError),

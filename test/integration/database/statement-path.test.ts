@@ -159,8 +159,14 @@ describeIfMariadb('db.query and transactions on MariaDB (mysql2): what goes over
     expect((await questions()) - start).toBe(2);
     const before = await questions();
     await db.transaction((conn) => conn.execute(`UPDATE ${t} SET n = n + 1 WHERE id = 1`));
-    // DO 0 (the probe), START TRANSACTION, the UPDATE, COMMIT, and the SHOW.
+    // DO 0 (the probe: the SHOW's result set carries no status flags mysql2 keeps), START TRANSACTION, the
+    // UPDATE, COMMIT, and the SHOW.
     expect((await questions()) - before).toBe(5);
+    // After a COMMIT, whose OK packet said the connection is idle, the next transaction needs no probe.
+    const twice = await questions();
+    await db.transaction((conn) => conn.execute(`UPDATE ${t} SET n = n + 1 WHERE id = 1`));
+    await db.transaction((conn) => conn.execute(`UPDATE ${t} SET n = n + 1 WHERE id = 1`));
+    expect((await questions()) - twice).toBe(1 + 3 + 3 + 1);
     const { rows } = await db.query<{ lock: number }>('SELECT @@SESSION.innodb_lock_wait_timeout AS `lock`');
     expect(Number(rows[0]!.lock)).toBe(10);
   });
@@ -175,5 +181,41 @@ describeIfMariadb('db.query and transactions on MariaDB (mysql2): what goes over
     });
     const [global] = await admin.query('SELECT @@GLOBAL.innodb_lock_wait_timeout AS `lock`');
     expect(lock).toBe(Number((global as Array<{ lock: number }>)[0]!.lock));
+  });
+});
+
+describeIfMariadb('transactions over the mariadb connector: what goes over the wire', () => {
+  const t = table('mc');
+  let db: Database;
+  let admin: mysql.Connection;
+
+  async function questions(): Promise<number> {
+    const { rows } = await db.query<{ Value: string }>("SHOW SESSION STATUS LIKE 'Questions'");
+    return Number(rows[0]!.Value);
+  }
+
+  beforeAll(async () => {
+    db = await createDatabase({ url: mariadbUrl().replace(/^mysql:/, 'mariadb:'), max: 1 });
+    admin = await mysql.createConnection({ uri: mariadbUrl() });
+    await admin.query(`DROP TABLE IF EXISTS ${t}`);
+    await admin.query(`CREATE TABLE ${t} (id INT PRIMARY KEY, n INT NOT NULL) ENGINE=InnoDB`);
+    await admin.query(`INSERT INTO ${t} VALUES (1, 0)`);
+  });
+  afterAll(async () => {
+    await admin?.query(`DROP TABLE IF EXISTS ${t}`);
+    await admin?.end();
+    await db?.close();
+  });
+
+  it('the timeouts are sent once per connection, not with every checkout', async () => {
+    expect(db.url.startsWith('mariadb:')).toBe(true);
+    await db.transaction((conn) => conn.execute('SELECT 1'));
+    const start = await questions();
+    await db.transaction((conn) => conn.execute(`UPDATE ${t} SET n = n + 1 WHERE id = 1`));
+    await db.query(`UPDATE ${t} SET n = n + 1 WHERE id = 1`);
+    // START TRANSACTION, the UPDATE, COMMIT; the lone UPDATE; the SHOW: no SET, no probe.
+    expect((await questions()) - start).toBe(3 + 1 + 1);
+    const { rows } = await db.query<{ lock: number }>('SELECT @@SESSION.innodb_lock_wait_timeout AS `lock`');
+    expect(Number(rows[0]!.lock)).toBe(10);
   });
 });
