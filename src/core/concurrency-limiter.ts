@@ -28,13 +28,18 @@ export interface ConcurrencyLimiterOptions {
   readonly tolerance?: number;
   /**
    * Clean commits per admitted unit, at a saturated limit, before the limit probes one higher. Default 8:
-   * at limit L the next probe comes after 8 x L commits, doubled after every probe that failed.
+   * at limit L the next probe comes after 8 x L commits, doubled after every probe that failed. A probe also
+   * waits until 20 times the duration of the attempt whose contention last cut the limit has passed (a
+   * Postgres deadlock that held its units for the 1 s deadlock_timeout: 20 s; at most 30 s), so that probing a level that
+   * is too high costs at most a few percent of the time, however dear a collision is on this database.
    */
   readonly probeAfter?: number;
   /**
-   * Contention is a property of the current workload, and workloads change: after this long without a cut,
-   * the limit doubles (up to `maxLimit`) at the next admission, and again after each further quiet period,
-   * and the wait before the next probe is forgotten. Default 2000 ms.
+   * Contention is a property of the current workload, and workloads change: after this long without a cut
+   * (and no sooner than a probe may come, see `probeAfter`), the limit doubles (up to `maxLimit`) at the next
+   * admission. A doubling that held for a further quiet period doubles again and forgets the waits that
+   * failed probes built up; one cut within that period doubles the quiet period needed next (up to 64
+   * times). Default 2000 ms.
    */
   readonly recoverAfterMs?: number;
   /** Shown on the diagnostics channel. Default 'limiter'. */
@@ -83,6 +88,12 @@ export class AdmissionTimeoutError extends DbopError {
 
 // Weight of the newest attempt in the moving averages of attempt time.
 const smoothing = 0.1;
+// A probe waits this many times the duration of the attempt whose contention last cut the limit.
+const probeCostRatio = 20;
+// ... but never longer than this: a lock timeout that waited 10 s says little about the next probe.
+const maxProbeWaitMs = 30_000;
+// The quiet period before a recovery doubles at most this many times after recoveries that failed.
+const maxRecoverBackoff = 6;
 const limiterChannel: Channel = channel(channelNames.limiter);
 // The limiters whose permit the current async context holds: a nested unit does not queue behind itself.
 const holding = new AsyncLocalStorage<readonly ConcurrencyLimiter[]>();
@@ -138,6 +149,12 @@ export class ConcurrencyLimiter {
   // Doublings of the wait before the next probe; grows when a probe meets contention.
   #probeBackoff = 0;
   #probing = false;
+  // How long the attempt whose contention last cut the limit had run: what a failed probe costs here.
+  #cutCostMs = 0;
+  // Doublings of the quiet period before a recovery; grows when a recovery is cut within its period.
+  #recoverBackoff = 0;
+  // When the limit last doubled after a quiet period, if no cut came since.
+  #recoveredAt: number | undefined;
   #decreases = 0;
   #increases = 0;
   // Moving averages of attempt time, all of it and the part contention threw away (DCTCP's alpha, by time).
@@ -278,28 +295,39 @@ export class ConcurrencyLimiter {
     }
     if (outcome === 'contention') {
       // Some contention is the price of running side by side: only a cost above the tolerance cuts.
-      if (epoch === this.#epoch && this.#wasteShare() >= this.#tolerance) this.#decrease();
+      if (epoch === this.#epoch && this.#wasteShare() >= this.#tolerance) this.#decrease(heldMs);
     } else if (outcome === 'success' && saturated) {
       this.#clean += 1;
-      if (this.#clean >= this.#probeAfter * this.#limit * 2 ** this.#probeBackoff) this.#increase();
+      if (
+        this.#clean >= this.#probeAfter * this.#limit * 2 ** this.#probeBackoff &&
+        this.#probeCostPaid(this.#clock.now())
+      )
+        this.#increase();
     }
     this.#publish('release');
     this.#recover();
     this.#drain();
   }
 
-  #decrease(): void {
+  #decrease(heldMs: number): void {
     this.#epoch += 1;
     this.#clean = 0;
+    const now = this.#clock.now();
     // Contention soon after a raise: that level was too high, so wait longer before trying it again.
     if (this.#probing) this.#probeBackoff = Math.min(this.#probeBackoff + 1, 10);
     this.#probing = false;
+    // Contention within a quiet period of a recovery: the workload had not changed; wait longer next time.
+    if (this.#recoveredAt !== undefined && now - this.#recoveredAt < this.#quietMs()) {
+      this.#recoverBackoff = Math.min(this.#recoverBackoff + 1, maxRecoverBackoff);
+    }
+    this.#recoveredAt = undefined;
+    this.#cutCostMs = heldMs;
     // A deadlock that cost Postgres's 1 s deadlock_timeout cuts deep; a cheap conflict barely.
     const factor = 1 - this.#wasteShare() * (1 - this.#factor);
     const next = Math.max(this.#min, Math.min(this.#limit - 1, Math.floor(this.#limit * factor)));
     if (next === this.#limit) return;
     this.#limit = next;
-    this.#lastCutAt = this.#clock.now();
+    this.#lastCutAt = now;
     this.#decreases += 1;
     this.#publish('decrease');
   }
@@ -308,15 +336,30 @@ export class ConcurrencyLimiter {
   #recover(): boolean {
     if (this.#limit >= this.#max) return false;
     const now = this.#clock.now();
-    if (now - this.#lastCutAt < this.#recoverAfterMs) return false;
+    if (now - this.#lastCutAt < this.#quietMs() || !this.#probeCostPaid(now)) return false;
+    // The last doubling held for a whole quiet period: the contention that cut the limit is gone.
+    if (this.#recoveredAt !== undefined) {
+      this.#recoverBackoff = 0;
+      this.#probeBackoff = 0;
+      this.#cutCostMs = 0;
+    }
+    this.#recoveredAt = now;
     this.#lastCutAt = now;
-    this.#probeBackoff = 0;
     this.#probing = false;
     this.#clean = 0;
     this.#limit = Math.min(this.#max, this.#limit * 2);
     this.#increases += 1;
     this.#publish('increase');
     return true;
+  }
+
+  #quietMs(): number {
+    return this.#recoverAfterMs * 2 ** this.#recoverBackoff;
+  }
+
+  /** True once the time since the last cut dwarfs what that cut's contention cost (see probeAfter). */
+  #probeCostPaid(now: number): boolean {
+    return now - this.#lastCutAt >= Math.min(probeCostRatio * this.#cutCostMs, maxProbeWaitMs);
   }
 
   #wasteShare(): number {

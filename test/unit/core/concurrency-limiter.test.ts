@@ -85,6 +85,26 @@ describe('ConcurrencyLimiter', () => {
     expect(limiter.stats().limit).toBe(2);
   });
 
+  it('probes no sooner than 20 times what the contention that cut the limit cost (a 1 s Postgres deadlock: 20 s)', async () => {
+    const clock = new FakeClock();
+    const limiter = new ConcurrencyLimiter({ maxLimit: 4, initialLimit: 2, probeAfter: 1, clock });
+    const [deadlocked, other] = take(limiter, 2);
+    // Both units waited out the deadlock_timeout: the victim's attempt cost 1 s.
+    await clock.advance(1000);
+    deadlocked!.release('contention');
+    other!.release('other');
+    expect(limiter.stats().limit).toBe(1);
+    // One commit at a full limit would be enough to probe (probeAfter 1), and the 2 s quiet period passes.
+    for (let waited = 0; waited < 19_000; waited += 1000) {
+      await clock.advance(1000);
+      take(limiter, 1)[0]!.release('success');
+      expect(limiter.stats().limit).toBe(1);
+    }
+    await clock.advance(1000);
+    take(limiter, 1)[0]!.release('success');
+    expect(limiter.stats().limit).toBeGreaterThan(1);
+  });
+
   it('does not grow on commits admitted below the limit: an idle limiter says nothing about a higher one', () => {
     const limiter = new ConcurrencyLimiter({
       maxLimit: 4,
@@ -306,6 +326,27 @@ describe('ConcurrencyLimiter recovery', () => {
     await clock.advance(600);
     take(limiter, 1)[0]!.release('success');
     expect(limiter.stats().limit).toBe(2);
+  });
+
+  it('a recovery cut within its quiet period doubles the next quiet period; one that holds resets it', async () => {
+    const clock = new FakeClock();
+    const limiter = new ConcurrencyLimiter({ maxLimit: 8, clock, recoverAfterMs: 2000 });
+    while (limiter.stats().limit > 1) take(limiter, 1)[0]!.release('contention');
+    const commitAfter = async (ms: number): Promise<number> => {
+      await clock.advance(ms);
+      take(limiter, 1)[0]!.release('success');
+      return limiter.stats().limit;
+    };
+    expect(await commitAfter(2000)).toBe(2);
+    // The doubled limit meets contention at once: the workload had not changed.
+    take(limiter, 1)[0]!.release('contention');
+    expect(limiter.stats().limit).toBe(1);
+    expect(await commitAfter(2000)).toBe(1);
+    expect(await commitAfter(2000)).toBe(2);
+    // This one holds through a quiet period (4 s now): the next doubling comes after it, then every 2 s.
+    expect(await commitAfter(2000)).toBe(2);
+    expect(await commitAfter(2000)).toBe(4);
+    expect(await commitAfter(2000)).toBe(8);
   });
 
   it('admits a queued unit once the quiet period lets the limit grow', async () => {
