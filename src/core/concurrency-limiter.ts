@@ -29,9 +29,10 @@ export interface ConcurrencyLimiterOptions {
   /**
    * Clean commits per admitted unit, at a saturated limit, before the limit probes one higher. Default 8:
    * at limit L the next probe comes after 8 x L commits, doubled after every probe that failed. A probe also
-   * waits until 20 times the duration of the attempt whose contention last cut the limit has passed (a
-   * Postgres deadlock that held its units for the 1 s deadlock_timeout: 20 s; at most 30 s), so that probing a level that
-   * is too high costs at most a few percent of the time, however dear a collision is on this database.
+   * waits 20 times as long as the dearest attempt whose contention cut the limit (since the last recovery
+   * that held) ran, at most 30 s: after a Postgres deadlock that held its units for the 1 s
+   * deadlock_timeout, 20 s. Probing a level that is too high then costs a few percent of the time at most,
+   * however dear a collision is on this database.
    */
   readonly probeAfter?: number;
   /**
@@ -321,7 +322,9 @@ export class ConcurrencyLimiter {
       this.#recoverBackoff = Math.min(this.#recoverBackoff + 1, maxRecoverBackoff);
     }
     this.#recoveredAt = undefined;
-    this.#cutCostMs = heldMs;
+    // The dearest collision since the last recovery that held sets the wait: a cheap serialization failure
+    // at the probed level does not make the next probe into a deadlock any cheaper.
+    this.#cutCostMs = Math.max(this.#cutCostMs, heldMs);
     // A deadlock that cost Postgres's 1 s deadlock_timeout cuts deep; a cheap conflict barely.
     const factor = 1 - this.#wasteShare() * (1 - this.#factor);
     const next = Math.max(this.#min, Math.min(this.#limit - 1, Math.floor(this.#limit * factor)));
