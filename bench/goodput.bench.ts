@@ -154,8 +154,48 @@ async function main(argv: readonly string[]): Promise<void> {
       ];
     });
     printTable(header, rows);
+    printRatios(
+      selected.map(([name]) => name),
+      results,
+    );
     console.log(
       `\nsum of balances before ${before}, after ${after}${before === after ? ' (nothing lost or doubled)' : ' MISMATCH'}`,
+    );
+  }
+}
+
+/**
+ * The load on a shared machine drifts between rounds more than cases differ: each round's ratio of dbop's
+ * default to the best other strategy (and to the serial baseline) in that same round is the steadier figure.
+ */
+function printRatios(names: readonly string[], results: ReadonlyMap<string, CaseResult[]>): void {
+  const dbop = names.find((name) => name.includes('(default)'));
+  const others = names.filter((name) => !name.startsWith('dbop') && name !== serialName);
+  if (dbop === undefined) return;
+  const rate = (name: string, round: number): number => {
+    const r = results.get(name)![round]!;
+    return r.committed / r.seconds;
+  };
+  const describe = (label: string, ratios: number[]): void => {
+    if (ratios.length === 0) return;
+    const sorted = [...ratios].sort((a, b) => a - b);
+    console.log(
+      `${label}: median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(2)}x (rounds ${sorted.map((r) => r.toFixed(2)).join(', ')})`,
+    );
+  };
+  const rounds = results.get(dbop)!.length;
+  const perRound = (divisor: (round: number) => number): number[] =>
+    Array.from({ length: rounds }, (_, round) => rate(dbop, round) / divisor(round)).filter(Number.isFinite);
+  if (others.length > 0) {
+    describe(
+      'per round, dbop default / best other strategy',
+      perRound((round) => Math.max(...others.map((name) => rate(name, round)))),
+    );
+  }
+  if (names.includes(serialName)) {
+    describe(
+      'per round, dbop default / serial baseline',
+      perRound((round) => rate(serialName, round)),
     );
   }
 }

@@ -97,8 +97,31 @@ const identifierStart = /[A-Za-z_]/;
 // `$` also continues a postgres identifier (a$b), but after a closing `$$` it starts the next token.
 const identifierPart = /[A-Za-z0-9_]/;
 
+// Applications send the same few statements over and over: their tokens are kept (short SQL only, the
+// oldest dropped first), so a statement is not parsed again at every call.
+const tokenCache: Record<ParameterDialect, Map<string, readonly Token[]>> = {
+  postgres: new Map(),
+  mysql: new Map(),
+  sqlite: new Map(),
+};
+const tokenCacheSize = 500;
+const cachedSqlLength = 4096;
+
+function tokenize(sql: string, dialect: ParameterDialect): readonly Token[] {
+  const cache = tokenCache[dialect];
+  let tokens = cache.get(sql);
+  if (tokens === undefined) {
+    tokens = Object.freeze(scan(sql, dialect));
+    if (sql.length <= cachedSqlLength) {
+      if (cache.size >= tokenCacheSize) cache.delete(cache.keys().next().value!);
+      cache.set(sql, tokens);
+    }
+  }
+  return tokens;
+}
+
 /** Splits SQL into text and placeholders, skipping everything where a colon or ? is not a placeholder. */
-function tokenize(sql: string, dialect: ParameterDialect): Token[] {
+function scan(sql: string, dialect: ParameterDialect): Token[] {
   const tokens: Token[] = [];
   let textStart = 0;
   let i = 0;

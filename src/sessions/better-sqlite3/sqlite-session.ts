@@ -2,7 +2,7 @@ import type { Session } from '../../core/session.js';
 import { expectOptions } from '../../core/validate.js';
 import { sqliteSql } from '../../dialects/sqlite/sqlite-sql.js';
 import { DriverSession } from '../shared/driver-session.js';
-import type { SqliteDatabaseLike } from './better-sqlite3-types.js';
+import type { SqliteDatabaseLike, SqliteStatementLike } from './better-sqlite3-types.js';
 
 /** Options of {@link sqliteSession}. */
 export interface SqliteSessionOptions {
@@ -14,6 +14,8 @@ export interface SqliteSessionOptions {
 }
 
 const knownKeys: ReadonlySet<string> = new Set(['maxBusyTimeoutMs']);
+// Prepared statements kept per connection, the least recently prepared dropped first.
+const preparedKept = 100;
 
 /**
  * A dbop Session over a better-sqlite3 Database. Queries run synchronously; the session is async only to
@@ -33,12 +35,24 @@ export function sqliteSession<Database extends SqliteDatabaseLike>(
     ...(options.maxBusyTimeoutMs === undefined ? {} : { maxBusyTimeoutMs: options.maxBusyTimeoutMs }),
   });
   let closed = false;
+  // Preparing parses the SQL each time, a large part of a statement's cost on SQLite: the recent ones are
+  // kept, as code written by hand keeps its prepared statements.
+  const prepared = new Map<string, SqliteStatementLike>();
+  const prepare = (text: string): SqliteStatementLike => {
+    let statement = prepared.get(text);
+    if (statement === undefined) {
+      statement = db.prepare(text);
+      if (prepared.size >= preparedKept) prepared.delete(prepared.keys().next().value!);
+      prepared.set(text, statement);
+    }
+    return statement;
+  };
   return new DriverSession<Database>({
     dialect: 'sqlite',
     sql,
     raw: db,
     async query(text, params) {
-      const statement = db.prepare(text);
+      const statement = prepare(text);
       const values = params === undefined ? [] : [...params];
       if (statement.reader) {
         const rows = statement.all(...values) as Record<string, unknown>[];

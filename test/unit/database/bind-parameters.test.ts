@@ -210,3 +210,36 @@ describe('bindParameters: properties', () => {
     );
   });
 });
+
+describe('bindParameters: the same statement again', () => {
+  it('binds each call with its own values, and a statement once refused is refused again', () => {
+    const sql = 'UPDATE account SET balance = balance - :amount WHERE id = :id';
+    for (const [id, amount] of [
+      [1, 10],
+      [2, 20],
+    ]) {
+      expect(bindParameters(sql, { id, amount }, 'postgres')).toEqual({
+        sql: 'UPDATE account SET balance = balance - $1 WHERE id = $2',
+        values: [amount, id],
+      });
+      expect(bindParameters(sql, { id, amount }, 'mysql')).toEqual({
+        sql: 'UPDATE account SET balance = balance - ? WHERE id = ?',
+        values: [amount, id],
+      });
+    }
+    expect(() => bindParameters(sql, { id: 1 }, 'sqlite')).toThrow(
+      'Missing value for named parameter :amount',
+    );
+    expect(() => bindParameters(sql, { id: 1 }, 'sqlite')).toThrow(
+      'Missing value for named parameter :amount',
+    );
+  });
+
+  it('reads one text by each dialect own rules, whatever was read before', () => {
+    const sql = "SELECT '\\' AS a, :x AS b";
+    // MySQL reads \' as an escaped quote: :x is inside the string. SQLite does not: :x is a parameter.
+    expect(bindParameters(sql, { x: 1 }, 'sqlite')).toEqual({ sql: "SELECT '\\' AS a, ? AS b", values: [1] });
+    expect(bindParameters(sql, [], 'mysql')).toEqual({ sql, values: [] });
+    expect(bindParameters(sql, { x: 1 }, 'sqlite').values).toEqual([1]);
+  });
+});
