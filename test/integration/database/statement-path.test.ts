@@ -127,19 +127,22 @@ describeIfPostgres('db.query and transactions on PostgreSQL: what goes over the 
   });
 });
 
-describeIfMariadb('db.query and transactions on MariaDB (mysql2): what goes over the wire', () => {
+describeIfMariadb('db.query and transactions on MariaDB (mysql2, mariadb): what goes over the wire', () => {
   const t = table('my');
   let db: Database;
+  // The same server through the mariadb connector (a mariadb: URL).
+  let connectorDb: Database;
   let admin: mysql.Connection;
 
   /** Statements the pool's one connection ran between two reads of its own Questions counter. */
-  async function questions(): Promise<number> {
-    const { rows } = await db.query<{ Value: string }>("SHOW SESSION STATUS LIKE 'Questions'");
+  async function questions(on: Database = db): Promise<number> {
+    const { rows } = await on.query<{ Value: string }>("SHOW SESSION STATUS LIKE 'Questions'");
     return Number(rows[0]!.Value);
   }
 
   beforeAll(async () => {
     db = await createDatabase({ url: mariadbUrl(), max: 1 });
+    connectorDb = await createDatabase({ url: mariadbUrl().replace(/^mysql:/, 'mariadb:'), max: 1 });
     admin = await mysql.createConnection({ uri: mariadbUrl() });
     await admin.query(`DROP TABLE IF EXISTS ${t}`);
     await admin.query(`CREATE TABLE ${t} (id INT PRIMARY KEY, n INT NOT NULL) ENGINE=InnoDB`);
@@ -149,6 +152,7 @@ describeIfMariadb('db.query and transactions on MariaDB (mysql2): what goes over
     await admin?.query(`DROP TABLE IF EXISTS ${t}`);
     await admin?.end();
     await db?.close();
+    await connectorDb?.close();
   });
 
   it('a statement is one statement; a transaction sets no timeouts once the connection has them', async () => {
@@ -171,6 +175,20 @@ describeIfMariadb('db.query and transactions on MariaDB (mysql2): what goes over
     expect(Number(rows[0]!.lock)).toBe(10);
   });
 
+  it('mariadb connector: the timeouts are sent once per connection, not with every checkout', async () => {
+    expect(connectorDb.url.startsWith('mariadb:')).toBe(true);
+    await connectorDb.transaction((conn) => conn.execute('SELECT 1'));
+    const start = await questions(connectorDb);
+    await connectorDb.transaction((conn) => conn.execute(`UPDATE ${t} SET n = n + 1 WHERE id = 1`));
+    await connectorDb.query(`UPDATE ${t} SET n = n + 1 WHERE id = 1`);
+    // START TRANSACTION, the UPDATE, COMMIT; the lone UPDATE; the SHOW: no SET, no probe.
+    expect((await questions(connectorDb)) - start).toBe(3 + 1 + 1);
+    const { rows } = await connectorDb.query<{ lock: number }>(
+      'SELECT @@SESSION.innodb_lock_wait_timeout AS `lock`',
+    );
+    expect(Number(rows[0]!.lock)).toBe(10);
+  });
+
   it('acquire() runs with the server defaults, whatever the pooled connection had', async () => {
     await db.query('SELECT 1');
     const lock = await db.acquire(async (conn) => {
@@ -181,41 +199,5 @@ describeIfMariadb('db.query and transactions on MariaDB (mysql2): what goes over
     });
     const [global] = await admin.query('SELECT @@GLOBAL.innodb_lock_wait_timeout AS `lock`');
     expect(lock).toBe(Number((global as Array<{ lock: number }>)[0]!.lock));
-  });
-});
-
-describeIfMariadb('transactions over the mariadb connector: what goes over the wire', () => {
-  const t = table('mc');
-  let db: Database;
-  let admin: mysql.Connection;
-
-  async function questions(): Promise<number> {
-    const { rows } = await db.query<{ Value: string }>("SHOW SESSION STATUS LIKE 'Questions'");
-    return Number(rows[0]!.Value);
-  }
-
-  beforeAll(async () => {
-    db = await createDatabase({ url: mariadbUrl().replace(/^mysql:/, 'mariadb:'), max: 1 });
-    admin = await mysql.createConnection({ uri: mariadbUrl() });
-    await admin.query(`DROP TABLE IF EXISTS ${t}`);
-    await admin.query(`CREATE TABLE ${t} (id INT PRIMARY KEY, n INT NOT NULL) ENGINE=InnoDB`);
-    await admin.query(`INSERT INTO ${t} VALUES (1, 0)`);
-  });
-  afterAll(async () => {
-    await admin?.query(`DROP TABLE IF EXISTS ${t}`);
-    await admin?.end();
-    await db?.close();
-  });
-
-  it('the timeouts are sent once per connection, not with every checkout', async () => {
-    expect(db.url.startsWith('mariadb:')).toBe(true);
-    await db.transaction((conn) => conn.execute('SELECT 1'));
-    const start = await questions();
-    await db.transaction((conn) => conn.execute(`UPDATE ${t} SET n = n + 1 WHERE id = 1`));
-    await db.query(`UPDATE ${t} SET n = n + 1 WHERE id = 1`);
-    // START TRANSACTION, the UPDATE, COMMIT; the lone UPDATE; the SHOW: no SET, no probe.
-    expect((await questions()) - start).toBe(3 + 1 + 1);
-    const { rows } = await db.query<{ lock: number }>('SELECT @@SESSION.innodb_lock_wait_timeout AS `lock`');
-    expect(Number(rows[0]!.lock)).toBe(10);
   });
 });

@@ -17,6 +17,13 @@ function take(limiter: ConcurrencyLimiter, n: number): Permit[] {
   });
 }
 
+/** Lets `ms` pass on the clock, then one unit is admitted and commits; returns the limit after it. */
+async function commitAfter(limiter: ConcurrencyLimiter, clock: FakeClock, ms: number): Promise<number> {
+  await clock.advance(ms);
+  take(limiter, 1)[0]!.release('success');
+  return limiter.stats().limit;
+}
+
 describe('ConcurrencyLimiter', () => {
   it('admits up to the limit at once, then queues', () => {
     const limiter = new ConcurrencyLimiter({ maxLimit: 3 });
@@ -95,14 +102,9 @@ describe('ConcurrencyLimiter', () => {
     other!.release('other');
     expect(limiter.stats().limit).toBe(1);
     // One commit at a full limit would be enough to probe (probeAfter 1), and the 2 s quiet period passes.
-    for (let waited = 0; waited < 19_000; waited += 1000) {
-      await clock.advance(1000);
-      take(limiter, 1)[0]!.release('success');
-      expect(limiter.stats().limit).toBe(1);
-    }
-    await clock.advance(1000);
-    take(limiter, 1)[0]!.release('success');
-    expect(limiter.stats().limit).toBeGreaterThan(1);
+    for (let waited = 0; waited < 19_000; waited += 1000)
+      expect(await commitAfter(limiter, clock, 1000)).toBe(1);
+    expect(await commitAfter(limiter, clock, 1000)).toBeGreaterThan(1);
   });
 
   it('does not grow on commits admitted below the limit: an idle limiter says nothing about a higher one', () => {
@@ -320,33 +322,25 @@ describe('ConcurrencyLimiter recovery', () => {
     await clock.advance(1500);
     take(limiter, 1)[0]!.release('contention');
     expect(limiter.stats().limit).toBe(1);
-    await clock.advance(1500);
-    take(limiter, 1)[0]!.release('success');
-    expect(limiter.stats().limit).toBe(1);
-    await clock.advance(600);
-    take(limiter, 1)[0]!.release('success');
-    expect(limiter.stats().limit).toBe(2);
+    expect(await commitAfter(limiter, clock, 1500)).toBe(1);
+    expect(await commitAfter(limiter, clock, 600)).toBe(2);
   });
 
   it('a recovery cut within its quiet period doubles the next quiet period; one that holds resets it', async () => {
     const clock = new FakeClock();
     const limiter = new ConcurrencyLimiter({ maxLimit: 8, clock, recoverAfterMs: 2000 });
     while (limiter.stats().limit > 1) take(limiter, 1)[0]!.release('contention');
-    const commitAfter = async (ms: number): Promise<number> => {
-      await clock.advance(ms);
-      take(limiter, 1)[0]!.release('success');
-      return limiter.stats().limit;
-    };
-    expect(await commitAfter(2000)).toBe(2);
+    const after = (ms: number): Promise<number> => commitAfter(limiter, clock, ms);
+    expect(await after(2000)).toBe(2);
     // The doubled limit meets contention at once: the workload had not changed.
     take(limiter, 1)[0]!.release('contention');
     expect(limiter.stats().limit).toBe(1);
-    expect(await commitAfter(2000)).toBe(1);
-    expect(await commitAfter(2000)).toBe(2);
+    expect(await after(2000)).toBe(1);
+    expect(await after(2000)).toBe(2);
     // This one holds through a quiet period (4 s now): the next doubling comes after it, then every 2 s.
-    expect(await commitAfter(2000)).toBe(2);
-    expect(await commitAfter(2000)).toBe(4);
-    expect(await commitAfter(2000)).toBe(8);
+    expect(await after(2000)).toBe(2);
+    expect(await after(2000)).toBe(4);
+    expect(await after(2000)).toBe(8);
   });
 
   it('admits a queued unit once the quiet period lets the limit grow', async () => {
