@@ -330,17 +330,17 @@ describe('ConcurrencyLimiter recovery', () => {
     const clock = new FakeClock();
     const limiter = new ConcurrencyLimiter({ maxLimit: 8, clock, recoverAfterMs: 2000 });
     while (limiter.stats().limit > 1) take(limiter, 1)[0]!.release('contention');
-    const after = (ms: number): Promise<number> => commitAfter(limiter, clock, ms);
-    expect(await after(2000)).toBe(2);
+    const quietThenCommit = (ms: number): Promise<number> => commitAfter(limiter, clock, ms);
+    expect(await quietThenCommit(2000)).toBe(2);
     // The doubled limit meets contention at once: the workload had not changed.
     take(limiter, 1)[0]!.release('contention');
     expect(limiter.stats().limit).toBe(1);
-    expect(await after(2000)).toBe(1);
-    expect(await after(2000)).toBe(2);
+    expect(await quietThenCommit(2000)).toBe(1);
+    expect(await quietThenCommit(2000)).toBe(2);
     // This one holds through a quiet period (4 s now): the next doubling comes after it, then every 2 s.
-    expect(await after(2000)).toBe(2);
-    expect(await after(2000)).toBe(4);
-    expect(await after(2000)).toBe(8);
+    expect(await quietThenCommit(2000)).toBe(2);
+    expect(await quietThenCommit(2000)).toBe(4);
+    expect(await quietThenCommit(2000)).toBe(8);
   });
 
   it('admits a queued unit once the quiet period lets the limit grow', async () => {
