@@ -1,0 +1,72 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { PoolFactory } from './pool-factory.js';
+import { SteadyConnection, type SteadyConnectionOptions } from './steady-connection.js';
+
+/**
+ * DBUtils' PersistentDB for Node: one {@link SteadyConnection} per async context, the equivalent of
+ * one per thread. The outermost run() opens it and closes it when it ends; run() calls nested inside
+ * (however deep in awaits) reuse it, after rolling back a transaction a previous step left open.
+ */
+export class PersistentConnection<C> {
+  readonly #factory: PoolFactory<C>;
+  readonly #options: SteadyConnectionOptions | undefined;
+  readonly #storage = new AsyncLocalStorage<SteadyConnection<C>>();
+  readonly #open = new Set<SteadyConnection<C>>();
+  #closed = false;
+
+  constructor(factory: PoolFactory<C>, options?: SteadyConnectionOptions) {
+    // Validates the options once, up front.
+    new SteadyConnection(factory, options);
+    this.#factory = factory;
+    this.#options = options;
+  }
+
+  /** How many contexts hold a connection now. */
+  get size(): number {
+    return this.#open.size;
+  }
+
+  /** Runs `fn` with this context's steady connection. */
+  async run<T>(fn: (connection: SteadyConnection<C>) => T | PromiseLike<T>): Promise<T> {
+    if (this.#closed) throw new Error('persistentConnection is closed');
+    const current = this.#storage.getStore();
+    if (current !== undefined) {
+      if (current.inTransaction) await current.rollback();
+      return fn(current);
+    }
+    const steady = new SteadyConnection(this.#factory, this.#options);
+    this.#open.add(steady);
+    try {
+      return await this.#storage.run(steady, () => fn(steady));
+    } finally {
+      this.#open.delete(steady);
+      await steady.close();
+    }
+  }
+
+  /** This context's steady connection; throws outside run(). */
+  current(): SteadyConnection<C> {
+    const current = this.#storage.getStore();
+    if (current === undefined) throw new Error('persistentConnection.current() is only valid inside run()');
+    return current;
+  }
+
+  /** Refuses new contexts and closes every open connection. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all([...this.#open].map((steady) => steady.close()));
+  }
+}
+
+/**
+ * One steady connection per async context (DBUtils' PersistentDB).
+ * @example
+ * const persistent = persistentConnection(pgFactory({ host: '127.0.0.1', database: 'shop' }));
+ * await persistent.run((db) => db.query('SELECT 1'));
+ */
+export function persistentConnection<C>(
+  factory: PoolFactory<C>,
+  options?: SteadyConnectionOptions,
+): PersistentConnection<C> {
+  return new PersistentConnection(factory, options);
+}

@@ -1,0 +1,98 @@
+import { DbopError, type DbopErrorOptions } from '../core/errors.js';
+
+/** Stable codes of the errors the pool throws. */
+export const poolErrorCodes: {
+  readonly timeout: 'DBOP_POOL_TIMEOUT';
+  readonly closed: 'DBOP_POOL_CLOSED';
+  readonly notAcquired: 'DBOP_POOL_NOT_ACQUIRED';
+} = Object.freeze({
+  timeout: 'DBOP_POOL_TIMEOUT',
+  closed: 'DBOP_POOL_CLOSED',
+  notAcquired: 'DBOP_POOL_NOT_ACQUIRED',
+});
+
+/** Who held a connection when an acquire timed out: how long, and where it was acquired when known. */
+export interface PoolHolder {
+  readonly heldMs: number;
+  /** The `holder` label the acquirer gave, if any. */
+  readonly holder?: string;
+  /** The acquirer's stack (recorded only with `leakDetectionMs`, as capturing one costs microseconds). */
+  readonly stack?: string;
+}
+
+/**
+ * No connection within `acquireTimeoutMs`. The message names the likely cause: every connection held
+ * (with the holders, longest first) or connections that cannot be opened (the last connect error, also
+ * the `cause`). Classified as 'pool-exhausted'.
+ */
+export class PoolTimeoutError extends DbopError {
+  readonly pool: string;
+  readonly timeoutMs: number;
+  readonly max: number;
+  readonly holders: readonly PoolHolder[];
+  /** The last error a connection attempt ended with, when the pool could not open one. */
+  readonly lastConnectError: unknown;
+
+  constructor(
+    pool: string,
+    timeoutMs: number,
+    max: number,
+    holders: readonly PoolHolder[],
+    lastConnectError: unknown,
+    pending: number,
+  ) {
+    const options: DbopErrorOptions = lastConnectError === undefined ? {} : { cause: lastConnectError };
+    super(
+      poolErrorCodes.timeout,
+      timeoutMessage(pool, timeoutMs, max, holders, lastConnectError, pending),
+      options,
+    );
+    this.pool = pool;
+    this.timeoutMs = timeoutMs;
+    this.max = max;
+    this.holders = holders;
+    this.lastConnectError = lastConnectError;
+  }
+}
+
+function timeoutMessage(
+  pool: string,
+  timeoutMs: number,
+  max: number,
+  holders: readonly PoolHolder[],
+  lastConnectError: unknown,
+  pending: number,
+): string {
+  const head = `${pool}: no connection within ${timeoutMs} ms`;
+  if (holders.length < max && lastConnectError !== undefined) {
+    const reason = lastConnectError instanceof Error ? lastConnectError.message : String(lastConnectError);
+    return `${head}: opening a connection fails (last error: ${reason}); ${holders.length} of ${max} in use`;
+  }
+  const longest = holders[0];
+  const where =
+    longest === undefined
+      ? ''
+      : `; the longest held for ${Math.round(longest.heldMs)} ms${longest.holder === undefined ? '' : ` by ${longest.holder}`}${
+          longest.stack === undefined
+            ? ' (set leakDetectionMs to see where it was acquired)'
+            : `, acquired at\n${longest.stack}`
+        }`;
+  return `${head}: all ${holders.length} of ${max} connections are in use, ${pending} callers waiting${where}`;
+}
+
+/** The pool was closed: acquire() after close(), or a waiter still queued when close() ran. */
+export class PoolClosedError extends DbopError {
+  constructor(pool: string) {
+    super(poolErrorCodes.closed, `${pool} is closed`);
+  }
+}
+
+/** release() or destroy() of a connection this pool did not hand out, or one already released. */
+export class ConnectionNotAcquiredError extends DbopError {
+  constructor(pool: string) {
+    super(
+      poolErrorCodes.notAcquired,
+      `${pool}: release() of a connection that is not acquired from this pool (released twice?)`,
+    );
+  }
+}
