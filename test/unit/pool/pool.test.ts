@@ -1,0 +1,482 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { isDbopError } from '../../../src/core/errors.js';
+import { classify } from '../../../src/dialects/classify.js';
+import { createPool, type Pool } from '../../../src/pool/pool.js';
+import { poolChannelNames } from '../../../src/pool/pool-channels.js';
+import { PoolClosedError, PoolTimeoutError } from '../../../src/pool/pool-errors.js';
+import type { PoolOptions } from '../../../src/pool/pool-options.js';
+import { connectionLost, type FakeConnection, FakeFactory, fakeClock, kill } from './fake-factory.js';
+
+let factory: FakeFactory;
+const pools: Pool<FakeConnection>[] = [];
+
+function pool(options?: PoolOptions): Pool<FakeConnection> {
+  const made = createPool(factory, { clock: fakeClock, ...options });
+  pools.push(made);
+  return made;
+}
+
+const flush = (): Promise<void> => vi.advanceTimersByTimeAsync(0);
+
+function listen(name: string): unknown[] {
+  const seen: unknown[] = [];
+  const listener = (message: unknown): void => {
+    seen.push(message);
+  };
+  subscribe(name, listener);
+  stops.push(() => unsubscribe(name, listener));
+  return seen;
+}
+const stops: (() => void)[] = [];
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  factory = new FakeFactory();
+});
+
+afterEach(async () => {
+  for (const stop of stops.splice(0)) stop();
+  const closing = Promise.all(pools.splice(0).map((made) => made.close()));
+  await vi.runAllTimersAsync();
+  await closing;
+  vi.useRealTimers();
+});
+
+describe('createPool: creating and reusing (DBUtils test_create_connection, test_close_connection)', () => {
+  it('opens connections lazily and reuses the most recently released first (LIFO)', async () => {
+    const p = pool({ max: 3 });
+    expect(factory.created).toBe(0);
+    const a = await p.acquire();
+    const b = await p.acquire();
+    expect(factory.created).toBe(2);
+    p.release(a);
+    p.release(b);
+    expect(await p.acquire()).toBe(b);
+    expect(await p.acquire()).toBe(a);
+    expect(factory.created).toBe(2);
+    expect(p.stats()).toMatchObject({ size: 2, idle: 0, inUse: 2, created: 2, destroyed: 0, acquired: 4 });
+  });
+
+  it('refuses to release a connection twice or one it never handed out', async () => {
+    const p = pool();
+    const a = await p.acquire();
+    p.release(a);
+    expect(() => p.release(a)).toThrow(/not acquired from this pool/);
+    expect(() => p.release({} as FakeConnection)).toThrow(
+      expect.objectContaining({ code: 'DBOP_POOL_NOT_ACQUIRED' }),
+    );
+  });
+
+  it('use() gives the connection back, and destroys it when the work failed because it is broken', async () => {
+    const p = pool();
+    expect(await p.use((c) => factory.execute(c, 'select 1'))).toBe('select 1');
+    expect(p.stats()).toMatchObject({ idle: 1, inUse: 0 });
+    await expect(p.use(() => Promise.reject(connectionLost()))).rejects.toThrow('connection lost');
+    expect(p.stats()).toMatchObject({ idle: 0, inUse: 0, destroyed: 1 });
+    await expect(p.use((c) => factory.execute(c, 'error'))).rejects.toThrow('syntax error');
+    expect(p.stats()).toMatchObject({ idle: 1, destroyed: 1 });
+  });
+});
+
+describe('minIdle and maxIdle (DBUtils test_min_max_cached)', () => {
+  it('opens minIdle connections at once and keeps no more than maxIdle idle', async () => {
+    const p = pool({ max: 6, minIdle: 2, maxIdle: 3 });
+    await flush();
+    expect(p.stats()).toMatchObject({ size: 2, idle: 2 });
+    const held = await Promise.all([1, 2, 3, 4, 5].map(() => p.acquire()));
+    expect(factory.created).toBe(5);
+    for (const c of held) p.release(c);
+    expect(p.stats()).toMatchObject({ size: 3, idle: 3, destroyed: 2 });
+  });
+
+  it('reopens connections up to minIdle after the server killed idle ones', async () => {
+    const p = pool({ max: 4, minIdle: 2 });
+    await flush();
+    const [a, b] = [await p.acquire(), await p.acquire()];
+    p.release(a);
+    p.release(b);
+    kill(a);
+    kill(b);
+    await flush();
+    expect(p.stats()).toMatchObject({ size: 2, idle: 2, destroyed: 2 });
+    const next = await p.acquire();
+    expect(next.alive).toBe(true);
+  });
+});
+
+describe('max and blocking (DBUtils test_maxconnections), FIFO waiters', () => {
+  it('makes the caller past max wait for a release, then a typed timeout naming the holders', async () => {
+    const p = pool({ max: 2, acquireTimeoutMs: 5000 });
+    const a = await p.acquire({ holder: 'report job' });
+    await vi.advanceTimersByTimeAsync(100);
+    const b = await p.acquire();
+    const third = p.acquire();
+    await flush();
+    expect(p.stats().pending).toBe(1);
+    p.release(b);
+    expect(await third).toBe(b);
+    const fourth = p.acquire();
+    const failed = expect(fourth).rejects.toBeInstanceOf(PoolTimeoutError);
+    await vi.advanceTimersByTimeAsync(5000);
+    await failed;
+    const error = (await fourth.catch((e: unknown) => e)) as PoolTimeoutError;
+    expect(error.code).toBe('DBOP_POOL_TIMEOUT');
+    expect(isDbopError(error, 'DBOP_POOL_TIMEOUT')).toBe(true);
+    expect(classify(error).kind).toBe('pool-exhausted');
+    expect(error.holders[0]).toMatchObject({ heldMs: 5100, holder: 'report job' });
+    expect(error.message).toMatch(
+      /all 2 of 2 connections are in use.*longest held for 5100 ms by report job/,
+    );
+    expect(p.stats()).toMatchObject({ timeouts: 1, pending: 0, size: 2 });
+    expect(factory.created).toBe(2);
+    p.release(a);
+  });
+
+  it('fails at once past max with acquireTimeoutMs 0 (DBUtils blocking=False)', async () => {
+    const p = pool({ max: 1, acquireTimeoutMs: 0 });
+    const a = await p.acquire();
+    const second = p.acquire();
+    const failed = expect(second).rejects.toBeInstanceOf(PoolTimeoutError);
+    await flush();
+    await failed;
+    p.release(a);
+  });
+
+  it('serves 200 waiters on max 1 in the order they came', async () => {
+    const p = pool({ max: 1, acquireTimeoutMs: 60_000 });
+    const order: number[] = [];
+    const first = await p.acquire();
+    const waiters = Array.from({ length: 200 }, (_, i) =>
+      p.acquire().then((c) => {
+        order.push(i);
+        p.release(c);
+      }),
+    );
+    expect(p.stats().pending).toBe(200);
+    p.release(first);
+    await Promise.all(waiters);
+    expect(order).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    expect(factory.created).toBe(1);
+    // The first acquire waited for the connection to open, the 200 for a release.
+    expect(p.stats().waitMs.count).toBe(201);
+  });
+
+  it('drops an aborted waiter from the line and rejects it with the signal reason', async () => {
+    const p = pool({ max: 1 });
+    const a = await p.acquire();
+    const controller = new AbortController();
+    const aborted = p.acquire({ signal: controller.signal });
+    const next = p.acquire();
+    controller.abort(new Error('caller gave up'));
+    await expect(aborted).rejects.toThrow('caller gave up');
+    expect(p.stats().pending).toBe(1);
+    p.release(a);
+    expect(await next).toBe(a);
+    await expect(p.acquire({ signal: AbortSignal.abort(new Error('already')) })).rejects.toThrow('already');
+  });
+
+  it('names the last connect error when connections cannot be opened, and recovers when they can', async () => {
+    factory.failCreates = 1000;
+    const p = pool({ max: 2, acquireTimeoutMs: 3000 });
+    const attempt = p.acquire();
+    const failed = expect(attempt).rejects.toThrow(
+      /opening a connection fails \(last error: connect ECONNREFUSED/,
+    );
+    await vi.advanceTimersByTimeAsync(3000);
+    await failed;
+    const error = (await attempt.catch((e: unknown) => e)) as PoolTimeoutError;
+    expect(error.cause).toBe(factory.createError);
+    expect(p.stats().connectFailures).toBeGreaterThan(1);
+    factory.failCreates = 0;
+    const later = p.acquire();
+    await vi.advanceTimersByTimeAsync(2000);
+    expect((await later).alive).toBe(true);
+  });
+});
+
+describe('release checks (DBUtils test_rollback, test_reset_transaction; issue 12)', () => {
+  it('destroys a connection given back inside a transaction', async () => {
+    const destroyed = listen(poolChannelNames.destroy);
+    const p = pool();
+    const a = await p.acquire();
+    await factory.execute(a, 'BEGIN');
+    p.release(a);
+    expect(destroyed).toEqual([expect.objectContaining({ reason: 'in-transaction' })]);
+    expect(await p.acquire()).not.toBe(a);
+  });
+
+  it("resets a connection whose state the driver cannot tell (reset 'unknown'), and destroys it when reset fails", async () => {
+    factory.knowsStatus = false;
+    const p = pool();
+    const a = await p.acquire();
+    p.release(a);
+    await flush();
+    expect(factory.resets).toBe(1);
+    expect(a.session).toEqual(['rollback']);
+    expect(await p.acquire()).toBe(a);
+    factory.resetFails = true;
+    p.release(a);
+    await flush();
+    expect(p.stats()).toMatchObject({ idle: 0, destroyed: 1 });
+  });
+
+  it("reset 'always' resets every release; 'never' none; a known-idle connection is not reset by default", async () => {
+    const always = pool({ reset: 'always' });
+    const a = await always.acquire();
+    always.release(a);
+    await flush();
+    expect(factory.resets).toBe(1);
+    const never = pool({ reset: 'never' });
+    factory.knowsStatus = false;
+    const b = await never.acquire();
+    never.release(b);
+    await flush();
+    expect(factory.resets).toBe(1);
+    factory.knowsStatus = true;
+    const byDefault = pool();
+    const c = await byDefault.acquire();
+    byDefault.release(c);
+    await flush();
+    expect(factory.resets).toBe(1);
+  });
+
+  it.each([0, 3, 7])(
+    'retires a connection after maxUsage %i uses (DBUtils test_maxusage)',
+    async (maxUsage) => {
+      const p = pool({ maxUsage });
+      for (let i = 0; i < 20; i++) p.release(await p.acquire());
+      expect(factory.created).toBe(maxUsage === 0 ? 1 : Math.ceil(20 / maxUsage));
+    },
+  );
+
+  it('runs setSession on every new connection, also the one replacing a broken one (DBUtils test_setsession)', async () => {
+    const p = pool({ setSession: ["SET TIME ZONE 'UTC'", 'SET search_path TO app'] });
+    const a = await p.acquire();
+    expect(a.session).toEqual(["SET TIME ZONE 'UTC'", 'SET search_path TO app']);
+    p.release(a, connectionLost());
+    const b = await p.acquire();
+    expect(b).not.toBe(a);
+    expect(b.session).toEqual(["SET TIME ZONE 'UTC'", 'SET search_path TO app']);
+  });
+
+  it('treats only the errors `failures` names as broken (DBUtils failures)', async () => {
+    const p = pool({ failures: (error) => (error as Error).message === 'custom failure' });
+    const a = await p.acquire();
+    p.release(a, connectionLost());
+    expect(await p.acquire()).toBe(a);
+    p.release(a, new Error('custom failure'));
+    expect(p.stats().destroyed).toBe(1);
+  });
+});
+
+describe('validation (DBUtils test_ping_check)', () => {
+  it("pings only a connection idle longer than validateIdleMs (ping 'idle'), and replaces a dead one", async () => {
+    const p = pool({ validateIdleMs: 1000 });
+    const a = await p.acquire();
+    p.release(a);
+    p.release(await p.acquire());
+    expect(factory.pings).toBe(0);
+    await vi.advanceTimersByTimeAsync(1001);
+    p.release(await p.acquire());
+    expect(factory.pings).toBe(1);
+    await vi.advanceTimersByTimeAsync(1001);
+    a.alive = false;
+    const next = p.acquire();
+    await flush();
+    expect(await next).not.toBe(a);
+    expect(factory.pings).toBe(2);
+    expect(p.stats()).toMatchObject({ destroyed: 1, size: 1 });
+  });
+
+  it("pings on every acquire with ping 'acquire' and never with 'never'", async () => {
+    const p = pool({ ping: 'acquire' });
+    for (let i = 0; i < 5; i++) p.release(await p.acquire());
+    expect(factory.pings).toBe(4);
+    const q = pool({ ping: 'never' });
+    for (let i = 0; i < 5; i++) q.release(await q.acquire());
+    await vi.advanceTimersByTimeAsync(5000);
+    q.release(await q.acquire());
+    expect(factory.pings).toBe(4);
+  });
+
+  it('keeps an error listener on every connection: a killed idle one is dropped, a killed busy one destroyed on release', async () => {
+    const p = pool({ max: 2 });
+    const [a, b] = [await p.acquire(), await p.acquire()];
+    p.release(a);
+    kill(a);
+    expect(p.stats()).toMatchObject({ idle: 0, destroyed: 1 });
+    kill(b);
+    p.release(b);
+    expect(p.stats()).toMatchObject({ idle: 0, destroyed: 2, size: 0 });
+    expect((await p.acquire()).alive).toBe(true);
+  });
+});
+
+describe('shared connections (DBUtils test_shareable_connection, test_max_shared, test_shared_in_transaction)', () => {
+  it('shares up to maxShared connections, the least shared first, and never exceeds max', async () => {
+    const p = pool({ max: 3, maxShared: 2 });
+    const s1 = await p.acquire({ shared: true });
+    const s2 = await p.acquire({ shared: true });
+    expect(s1).not.toBe(s2);
+    const s3 = await p.acquire({ shared: true });
+    const s4 = await p.acquire({ shared: true });
+    // Both shared connections now have two holders: every acquire spread evenly.
+    expect([s1, s2]).toContain(s3);
+    expect([s1, s2]).toContain(s4);
+    expect(s3).not.toBe(s4);
+    const exclusive = await p.acquire();
+    expect([s1, s2]).not.toContain(exclusive);
+    for (let i = 0; i < 10; i++) await p.acquire({ shared: true });
+    expect(p.stats()).toMatchObject({ size: 3, inUse: 3 });
+    expect(factory.created).toBe(3);
+  });
+
+  it('never shares a connection inside a transaction', async () => {
+    const p = pool({ max: 2, maxShared: 1, acquireTimeoutMs: 1000 });
+    const s1 = await p.acquire({ shared: true });
+    await factory.execute(s1, 'BEGIN');
+    const s2 = await p.acquire({ shared: true });
+    expect(s2).not.toBe(s1);
+    const s3 = p.acquire({ shared: true });
+    const failed = expect(s3).rejects.toBeInstanceOf(PoolTimeoutError);
+    await vi.advanceTimersByTimeAsync(1000);
+    await failed;
+  });
+
+  it('gives a shared connection back to the pool only when its last holder releases it', async () => {
+    const p = pool({ max: 1, maxShared: 1 });
+    const s1 = await p.acquire({ shared: true });
+    const s2 = await p.acquire({ shared: true });
+    expect(s2).toBe(s1);
+    p.release(s1);
+    expect(p.stats()).toMatchObject({ idle: 0, inUse: 1 });
+    p.release(s2);
+    expect(p.stats()).toMatchObject({ idle: 1, inUse: 0 });
+  });
+});
+
+describe('lifetimes, idleness, leaks', () => {
+  it('retires connections at maxLifetimeMs minus jitter, idle ones by the sweep and busy ones on release', async () => {
+    const p = pool({ max: 2, maxLifetimeMs: 60_000, maxLifetimeJitterMs: 10_000, random: () => 0.5 });
+    const a = await p.acquire();
+    const b = await p.acquire();
+    p.release(a);
+    await vi.advanceTimersByTimeAsync(55_000);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(factory.destroyedIds).toEqual([a.id]);
+    p.release(b);
+    expect(factory.destroyedIds).toEqual([a.id, b.id]);
+  });
+
+  it('closes idle connections beyond minIdle after idleTimeoutMs', async () => {
+    const p = pool({ max: 4, minIdle: 1, idleTimeoutMs: 10_000, maxLifetimeMs: 0 });
+    const held = await Promise.all([1, 2, 3].map(() => p.acquire()));
+    for (const c of held) p.release(c);
+    await vi.advanceTimersByTimeAsync(9000);
+    expect(p.stats().idle).toBe(3);
+    await vi.advanceTimersByTimeAsync(6000);
+    expect(p.stats()).toMatchObject({ idle: 1, size: 1 });
+  });
+
+  it('reports a connection held past leakDetectionMs with the stack of whoever acquired it', async () => {
+    const leaks = listen(poolChannelNames.leak) as { stack: string; heldMs: number; holder?: string }[];
+    const warnings: string[] = [];
+    const p = pool({ leakDetectionMs: 2000, logger: { warn: (_o, message) => warnings.push(message) } });
+    async function forgetfulHandler(): Promise<FakeConnection> {
+      return p.acquire({ holder: 'GET /orders' });
+    }
+    const c = await forgetfulHandler();
+    await vi.advanceTimersByTimeAsync(1500);
+    expect(leaks).toEqual([]);
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(leaks).toHaveLength(1);
+    expect(leaks[0]!.stack).toContain('forgetfulHandler');
+    expect(leaks[0]!.holder).toBe('GET /orders');
+    expect(warnings[0]).toMatch(/held for \d+ ms .*forgetfulHandler/s);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(leaks).toHaveLength(1);
+    p.release(c);
+    expect(p.stats().leaks).toBe(1);
+  });
+});
+
+describe('close (DBUtils test_close_all)', () => {
+  it('rejects waiters and new acquires, waits for borrowed connections, and ends every one', async () => {
+    const p = pool({ max: 1 });
+    const a = await p.acquire();
+    const waiting = p.acquire();
+    const closing = p.close();
+    await expect(waiting).rejects.toBeInstanceOf(PoolClosedError);
+    await expect(p.acquire()).rejects.toThrow('pool is closed');
+    let closed = false;
+    void closing.then(() => {
+      closed = true;
+    });
+    await flush();
+    expect(closed).toBe(false);
+    p.release(a);
+    await closing;
+    expect(factory.destroyed).toBe(1);
+  });
+
+  it('ends borrowed connections after closeTimeoutMs', async () => {
+    const p = pool({ closeTimeoutMs: 5000 });
+    const a = await p.acquire();
+    const closing = p.close();
+    await vi.advanceTimersByTimeAsync(5000);
+    await closing;
+    expect(a.alive).toBe(false);
+    expect(() => p.release(a)).not.toThrow();
+  });
+});
+
+describe('stats and channels', () => {
+  it('publishes acquire, release, create and destroy with the counts after the event', async () => {
+    const acquires = listen(poolChannelNames.acquire);
+    const releases = listen(poolChannelNames.release);
+    const creates = listen(poolChannelNames.create);
+    const p = pool({ name: 'orders', maxUsage: 1 });
+    const a = await p.acquire();
+    await vi.advanceTimersByTimeAsync(30);
+    p.release(a);
+    expect(creates).toEqual([expect.objectContaining({ pool: 'orders', ok: true })]);
+    expect(acquires).toEqual([expect.objectContaining({ pool: 'orders', inUse: 1, shared: false })]);
+    expect(releases).toEqual([expect.objectContaining({ heldMs: 30, inUse: 0 })]);
+  });
+
+  it('keeps wait-time percentiles of the acquires that waited', async () => {
+    const p = pool({ max: 1 });
+    const a = await p.acquire();
+    const waits = [10, 20, 30, 40].map(() => p.acquire());
+    for (let i = 0; i < 4; i++) {
+      await vi.advanceTimersByTimeAsync(10);
+      p.release(i === 0 ? a : await waits[i - 1]!);
+    }
+    p.release(await waits[3]!);
+    // The first acquire waited 0 ms for its connection to open.
+    expect(p.stats().waitMs).toEqual({ count: 5, p50: 20, p90: 40, p99: 40, max: 40 });
+  });
+});
+
+describe('options', () => {
+  it.each([
+    [{ max: 0 }, /`max` to be a positive integer/],
+    [{ minIdle: 11 }, /`minIdle`/],
+    [{ maxIdle: 1, minIdle: 2, max: 3 }, /`maxIdle` to be at least minIdle/],
+    [{ acquireTimeoutMs: -1 }, /`acquireTimeoutMs`/],
+    [{ ping: 'sometimes' }, /`ping` to be one of "idle", "acquire", "never"/],
+    [{ setSession: 'SET x' }, /`setSession` to be an array/],
+    [{ maxLifetimeMs: 1000, maxLifetimeJitterMs: 1000 }, /`maxLifetimeJitterMs`/],
+    [{ leakDetectionMs: 0 }, /`leakDetectionMs`/],
+    [{ maxConnections: 3 }, /Unknown option `maxConnections`/],
+  ])('refuses %o', (options, message) => {
+    expect(() => createPool(factory, options as PoolOptions)).toThrow(message);
+  });
+
+  it('refuses a factory without create or destroy, and unknown acquire options', async () => {
+    expect(() => createPool({} as never)).toThrow(/create\(signal\)/);
+    const p = pool();
+    expect(() => p.acquire({ timeout: 5 } as never)).toThrow(/Unknown option `timeout` of acquire/);
+  });
+});
