@@ -17,7 +17,9 @@ function pool(options?: PoolOptions): Pool<FakeConnection> {
   return made;
 }
 
-const flush = (): Promise<void> => vi.advanceTimersByTimeAsync(0);
+const flush = async (): Promise<void> => {
+  await vi.advanceTimersByTimeAsync(0);
+};
 
 function listen(name: string): unknown[] {
   const seen: unknown[] = [];
