@@ -11,6 +11,7 @@
  *     cases: { 'bare call': () => op(), 'dbop execute()': () => execute(op) },
  *     after: async () => ['extra line printed under the table'], // optional
  *   };
+ * A file may export `suites: BenchSuite[]` instead, for several tables.
  * Cases are measured one after the other in one process (tinybench), so numbers in one table compare.
  * Env BENCH_TIME_MS sets the time per case (default 1000 ms), split over BENCH_ROUNDS interleaved rounds
  * (default 3); the table shows each case's median round. A file that fails to load or run is reported
@@ -37,10 +38,17 @@ async function main(): Promise<void> {
   for (const file of files) {
     // One broken or unrunnable file (no server, say) must not hide the others' numbers.
     try {
-      const module = (await import(pathToFileURL(resolve(here, file)).href)) as { suite?: BenchSuite };
-      if (module.suite === undefined) throw new Error('it does not export `suite`');
-      if (module.suite.run === undefined) await runSuite(module.suite);
-      else await module.suite.run(flags);
+      const module = (await import(pathToFileURL(resolve(here, file)).href)) as {
+        suite?: BenchSuite;
+        suites?: readonly BenchSuite[];
+      };
+      // `suites`: several tables from one file, in order (bench/pool.bench.ts: in-process, then on servers).
+      const suites = module.suites ?? (module.suite === undefined ? [] : [module.suite]);
+      if (suites.length === 0) throw new Error('it does not export `suite`');
+      for (const suite of suites) {
+        if (suite.run === undefined) await runSuite(suite);
+        else await suite.run(flags);
+      }
     } catch (error) {
       console.error(
         `\n## ${join('bench', file)} failed: ${error instanceof Error ? error.message : String(error)}`,
