@@ -99,6 +99,17 @@ describe('steadyConnection (DBUtils SteadyDB)', () => {
     expect(await db.connection()).not.toBe(first);
   });
 
+  it('close() ends the connection and the next statement opens a new one (test_close)', async () => {
+    const factory = new FakeFactory();
+    const db = steadyConnection(factory);
+    const first = await db.connection();
+    await db.close();
+    expect(first.alive).toBe(false);
+    await db.query('select 1');
+    expect(await db.connection()).not.toBe(first);
+    expect(factory.created).toBe(2);
+  });
+
   it('validates its options', () => {
     const factory = new FakeFactory();
     expect(() => steadyConnection(factory, { maxUsage: -1 })).toThrow(/`maxUsage`/);
@@ -130,6 +141,16 @@ describe('persistentConnection (DBUtils PersistentDB)', () => {
     expect(factory.created).toBe(3);
     expect(factory.destroyed).toBe(3);
     expect(persistent.size).toBe(0);
+  });
+
+  it('gives each context a steady connection with the given maxUsage and setSession (test_maxusage, test_setsession)', async () => {
+    const factory = new FakeFactory();
+    const persistent = persistentConnection(factory, { maxUsage: 2, setSession: ['set a'] });
+    await persistent.run(async (db) => {
+      for (let i = 0; i < 5; i++) await db.query(`select ${i}`);
+      expect((await db.connection()).session).toEqual(['set a', 'select 4']);
+    });
+    expect(factory.created).toBe(3);
   });
 
   it('rolls back a transaction a previous step left open before reusing the connection (a DBUtils gap)', async () => {
