@@ -81,7 +81,7 @@ export async function createDatabase(urlOrOptions: string | DatabaseOptions): Pr
       ? { url: urlOrOptions }
       : expectOptions(urlOrOptions, databaseKeys, 'createDatabase()');
   const target = parseDsn(options.url);
-  const settings = resolveSettings(options);
+  const settings = resolveSettings(options, target.redacted);
   const pooler = transactionPooler(options, target);
   const {
     url: _url,
@@ -138,7 +138,7 @@ function parameterDialect(target: Dsn): ParameterDialect {
   return target.backend === 'postgres' || target.backend === 'cockroach' ? 'postgres' : 'mysql';
 }
 
-function resolveSettings(options: DatabaseOptions): ConnectorSettings {
+function resolveSettings(options: DatabaseOptions, name: string): ConnectorSettings {
   const max = expectIntegerAtLeast('max', orDefault(options.max, 10), 1);
   const connectTimeoutMs = expectIntegerAtLeast(
     'connectTimeoutMs',
@@ -157,7 +157,7 @@ function resolveSettings(options: DatabaseOptions): ConnectorSettings {
   expectOptionalBoolean('sqliteWal', wal);
   const verifyCommits = orDefault(options.verifyCommits, false);
   expectOptionalBoolean('verifyCommits', verifyCommits);
-  return Object.freeze({ max, connectTimeoutMs, busyTimeoutMs, wal, verifyCommits });
+  return Object.freeze({ max, connectTimeoutMs, name, busyTimeoutMs, wal, verifyCommits });
 }
 
 function multiHostSettings(options: DatabaseOptions): MultiHostSettings {

@@ -1,7 +1,7 @@
 import type { Backend } from '../core/classification.js';
 import type { LimiterStats } from '../core/concurrency-limiter.js';
+import type { PoolCounts } from './drivers/driver-connector.js';
 import type { ErrorCounts } from './error-counter.js';
-import type { PoolCounts } from './local-pool.js';
 
 /** What Database.stats() reports. Frozen. */
 export interface DatabaseStats {

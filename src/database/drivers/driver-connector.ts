@@ -1,6 +1,12 @@
 import type { Backend } from '../../core/classification.js';
 import type { Session, SessionSource } from '../../core/session.js';
-import type { PoolCounts } from '../local-pool.js';
+
+/** Counts a connector's pool reports. */
+export interface PoolCounts {
+  readonly total: number;
+  readonly idle: number;
+  readonly waiting: number;
+}
 
 /** Rows one at a time. */
 export type RowStream = AsyncIterable<Record<string, unknown>>;
@@ -27,6 +33,8 @@ export interface DriverConnector extends SessionSource {
 export interface ConnectorSettings {
   readonly max: number;
   readonly connectTimeoutMs: number;
+  /** The pool's name in errors and diagnostics messages: the redacted URL. */
+  readonly name: string;
   /** SQLite only: the connections' own busy timeout (ms). */
   readonly busyTimeoutMs: number;
   /** SQLite only: switch file databases to WAL so readers and one writer work side by side. */

@@ -14,8 +14,7 @@ import type { BeginOptions, Session } from '../../core/session.js';
 import { classify } from '../../dialects/classify.js';
 import { markDemotedWriter } from '../../dialects/failover-marker.js';
 import { interceptStatements } from '../counting-session.js';
-import type { PoolCounts } from '../local-pool.js';
-import type { ConnectorSettings, DriverConnector, RowStream } from './driver-connector.js';
+import type { ConnectorSettings, DriverConnector, PoolCounts, RowStream } from './driver-connector.js';
 
 /** What createDatabase adds for a multi-host URL. */
 export interface MultiHostSettings {

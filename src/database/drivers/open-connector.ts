@@ -13,7 +13,7 @@ import { sqliteConnector } from './sqlite-connector.js';
 
 /**
  * Loads the URL's driver (on first use: the import() lives in its sessions folder) and opens its pool.
- * Pools of the drivers that have one are theirs until dbop's pool lands; SQLite and PGlite get a local one.
+ * Pools of the drivers that have one are theirs (see docs/pools.md); SQLite and PGlite get dbop's pool.
  */
 export async function openConnector(target: Dsn, settings: ConnectorSettings): Promise<DriverConnector> {
   switch (target.driver) {
@@ -47,6 +47,6 @@ export async function openConnector(target: Dsn, settings: ConnectorSettings): P
     case 'better-sqlite3':
       return sqliteConnector(await loadDriver('better-sqlite3', importBetterSqlite3), target, settings);
     case '@electric-sql/pglite':
-      return pgliteConnector(await loadDriver('@electric-sql/pglite', importPglite), target);
+      return pgliteConnector(await loadDriver('@electric-sql/pglite', importPglite), target, settings);
   }
 }

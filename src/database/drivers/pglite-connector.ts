@@ -1,21 +1,22 @@
 import type { Dsn } from '../../connect/dsn.js';
-import { isReusable, type Session } from '../../core/session.js';
-import { pgliteConnect } from '../../sessions/pglite/pglite-connect.js';
-import { LocalPool } from '../local-pool.js';
-import type { DriverConnector } from './driver-connector.js';
+import type { Session } from '../../core/session.js';
+import { type PgliteInstance, pgliteConnect } from '../../sessions/pglite/pglite-connect.js';
+import type { ConnectorSettings, DriverConnector } from './driver-connector.js';
+import { sessionPool } from './session-pool.js';
 
 /** One embedded PGlite database. It has a single connection, so callers take turns on it. */
-export function pgliteConnector(module: unknown, target: Dsn): DriverConnector {
+export function pgliteConnector(module: unknown, target: Dsn, settings: ConnectorSettings): DriverConnector {
   const driver = pgliteConnect(module, target.path ?? 'memory');
-  const pool = new LocalPool<Session>({ create: () => driver.open(), destroy: async () => {} }, 1);
+  // The instance outlives its sessions: closing one session must not close the database.
+  const pool = sessionPool(
+    () => driver.open(),
+    () => {},
+    { name: settings.name, max: 1, connectTimeoutMs: settings.connectTimeoutMs },
+  );
   return {
     backend: () => 'postgres',
     acquire: () => pool.acquire(),
-    async release(released) {
-      if (!released.destroyed && released.inTransaction())
-        await released.rollback().catch((error) => released.destroy(error));
-      await pool.release(released, !isReusable(released));
-    },
+    release: (session) => pool.release(session as Session<PgliteInstance>),
     async close() {
       await pool.close();
       await driver.close();

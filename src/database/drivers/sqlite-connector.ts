@@ -1,11 +1,10 @@
 import type { Dsn } from '../../connect/dsn.js';
-import { isReusable, type Session } from '../../core/session.js';
 import {
   type BetterSqlite3Database,
   betterSqlite3Connect,
 } from '../../sessions/better-sqlite3/better-sqlite3-connect.js';
-import { LocalPool } from '../local-pool.js';
 import type { ConnectorSettings, DriverConnector } from './driver-connector.js';
+import { sessionPool } from './session-pool.js';
 
 /**
  * Several better-sqlite3 connections to one file. The driver waits for a lock synchronously, blocking
@@ -20,18 +19,19 @@ export function sqliteConnector(module: unknown, target: Dsn, settings: Connecto
     wal: settings.wal,
   });
   // Each :memory: connection is its own database: one connection is the only coherent pool.
-  const pool = new LocalPool<Session<BetterSqlite3Database>>(
-    { create: async () => driver.open(), destroy: async (session) => driver.close(session) },
-    path === ':memory:' ? 1 : settings.max,
+  const pool = sessionPool(
+    () => driver.open(),
+    (session) => driver.close(session),
+    {
+      name: settings.name,
+      max: path === ':memory:' ? 1 : settings.max,
+      connectTimeoutMs: settings.connectTimeoutMs,
+    },
   );
   return {
     backend: () => 'sqlite',
     acquire: () => pool.acquire(),
-    async release(session) {
-      const own = session as Session<BetterSqlite3Database>;
-      if (!own.destroyed && own.inTransaction()) await own.rollback().catch((error) => own.destroy(error));
-      await pool.release(own, !isReusable(own));
-    },
+    release: (session) => pool.release(session as Awaited<ReturnType<typeof driver.open>>),
     close: () => pool.close(),
     counts: () => pool.counts(),
     stream: (session, sql, values) => driver.stream(session, sql, values),
