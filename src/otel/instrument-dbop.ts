@@ -8,9 +8,17 @@ import {
   type OperationMessage,
   type RetryMessage,
 } from '../core/diagnostics.js';
+import {
+  type PoolAcquireMessage,
+  type PoolCreateMessage,
+  type PoolReleaseMessage,
+  type PoolTimeoutMessage,
+  poolChannelNames,
+} from '../pool/pool-channels.js';
 import { DbopMetrics } from './dbop-metrics.js';
 import { DbopSpans } from './dbop-spans.js';
 import { type InstrumentDbopOptions, resolveInstrumentOptions } from './otel-options.js';
+import { PoolMetrics } from './pool-metrics.js';
 
 /** What {@link instrumentDbop} returns: stop() unsubscribes and ends spans still open. */
 export interface DbopInstrumentation {
@@ -26,7 +34,8 @@ const scopeVersion = '0.1.0';
 
 /**
  * Turns dbop's diagnostics channels into OpenTelemetry spans (one per operation, a child per attempt) and
- * metrics (dbop.operations, dbop.attempts, dbop.operation.duration, dbop.errors, the limiter's gauges). The SDK is yours: pass
+ * metrics (dbop.operations, dbop.attempts, dbop.operation.duration, dbop.errors, the limiter's gauges, and the
+ * pools' db.client.connection.* metrics). The SDK is yours: pass
  * providers or register global ones. No SQL text and no parameter values are ever recorded.
  * @example const otel = instrumentDbop({ tracerProvider, meterProvider, attributes: { 'db.system.name': 'postgresql' } })
  */
@@ -40,6 +49,12 @@ export function instrumentDbop(options?: InstrumentDbopOptions): DbopInstrumenta
     : undefined;
   const meters = o.metrics
     ? new DbopMetrics(
+        (o.meterProvider ?? metrics.getMeterProvider()).getMeter(scope, scopeVersion),
+        o.attributes,
+      )
+    : undefined;
+  const pools = o.metrics
+    ? new PoolMetrics(
         (o.meterProvider ?? metrics.getMeterProvider()).getMeter(scope, scopeVersion),
         o.attributes,
       )
@@ -66,6 +81,12 @@ export function instrumentDbop(options?: InstrumentDbopOptions): DbopInstrumenta
   }
   if (meters !== undefined) on(channelNames.limiter, (m) => meters.limiter(m as LimiterMessage));
   if (spans !== undefined) on(channelNames.retry, (m) => spans.retry(m as RetryMessage));
+  if (pools !== undefined) {
+    on(poolChannelNames.acquire, (m) => pools.acquire(m as PoolAcquireMessage));
+    on(poolChannelNames.release, (m) => pools.release(m as PoolReleaseMessage));
+    on(poolChannelNames.create, (m) => pools.create(m as PoolCreateMessage));
+    on(poolChannelNames.timeout, (m) => pools.timeout(m as PoolTimeoutMessage));
+  }
   let stopped = false;
   return Object.freeze({
     traces: o.traces,
@@ -76,6 +97,7 @@ export function instrumentDbop(options?: InstrumentDbopOptions): DbopInstrumenta
       for (const [name, listener] of listeners) unsubscribe(name, listener);
       spans?.endAll();
       meters?.stop();
+      pools?.stop();
     },
   });
 }

@@ -58,6 +58,20 @@ interface Waiter<C> extends QueueNode {
 }
 
 const acquireKeys = new Set(['signal', 'shared', 'holder']);
+
+// Open pools, held weakly: metrics read their counts when collected (a pool nobody closes can still be freed).
+const open = new Set<WeakRef<Pool<unknown>>>();
+
+/** The stats of every pool not yet closed (or freed), read now: what gauges observe at collection time. */
+export function openPoolStats(): PoolStats[] {
+  const stats: PoolStats[] = [];
+  for (const ref of open) {
+    const pool = ref.deref();
+    if (pool === undefined || pool.closed) open.delete(ref);
+    else stats.push(pool.stats());
+  }
+  return stats;
+}
 const firstRetryMs = 50;
 const lastRetryMs = 2000;
 
@@ -103,6 +117,7 @@ export class Pool<C> {
       throw new TypeError('`setSession` needs a factory with an execute(connection, sql) method');
     this.#housekeeping();
     this.#fill();
+    open.add(new WeakRef(this as Pool<unknown>));
   }
 
   /** The resolved options. */

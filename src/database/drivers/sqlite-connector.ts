@@ -1,8 +1,5 @@
 import type { Dsn } from '../../connect/dsn.js';
-import {
-  type BetterSqlite3Database,
-  betterSqlite3Connect,
-} from '../../sessions/better-sqlite3/better-sqlite3-connect.js';
+import { betterSqlite3Connect } from '../../sessions/better-sqlite3/better-sqlite3-connect.js';
 import type { ConnectorSettings, DriverConnector } from './driver-connector.js';
 import { sessionPool } from './session-pool.js';
 
