@@ -609,6 +609,11 @@ export class Pool<C> {
     if (poolChannels.create.hasSubscribers)
       poolChannels.create.publish({ ...this.#counts(), ok: false, durationMs: clock.now() - started, error });
     logger?.warn?.({ pool: name, error }, `${name}: opening a connection failed`);
+    // The caller first in line gets the connect error itself (pgxpool's way): it is classified
+    // connect-failed and retried by dbop's runner, rather than hidden behind a timeout much later.
+    const first = this.#waiters.peek();
+    if (first !== undefined && this.#creating + this.#checking < this.#waiters.length)
+      this.#settle(first, error);
     // Retry with backoff while callers wait or minIdle is short; their acquire timeout bounds the wait.
     this.#retryMs = Math.min(lastRetryMs, this.#retryMs === 0 ? firstRetryMs : this.#retryMs * 2);
     const handle = clock.setTimeout(() => {

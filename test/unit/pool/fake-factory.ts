@@ -22,6 +22,8 @@ export class FakeFactory implements PoolFactory<FakeConnection> {
   pings = 0;
   resets = 0;
   failCreates = 0;
+  /** Creates that never finish until their signal aborts (a connect that hangs). */
+  hangCreates = false;
   /** What status() answers: the transaction state, or 'unknown' like mysql2. */
   knowsStatus = true;
   resetFails = false;
@@ -32,6 +34,8 @@ export class FakeFactory implements PoolFactory<FakeConnection> {
 
   async create(signal: AbortSignal): Promise<FakeConnection> {
     signal.throwIfAborted();
+    if (this.failCreates === 0 && this.hangCreates)
+      return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
     if (this.failCreates > 0) {
       this.failCreates -= 1;
       throw this.createError;

@@ -178,22 +178,35 @@ describe('max and blocking (DBUtils test_maxconnections), FIFO waiters', () => {
     await expect(p.acquire({ signal: AbortSignal.abort(new Error('already')) })).rejects.toThrow('already');
   });
 
-  it('names the last connect error when connections cannot be opened, and recovers when they can', async () => {
-    factory.failCreates = 1000;
-    const p = pool({ max: 2, acquireTimeoutMs: 3000 });
-    const attempt = p.acquire();
-    const failed = expect(attempt).rejects.toThrow(
+  it('gives waiting callers the connect error itself while connects fail, then a working connection', async () => {
+    factory.failCreates = 2;
+    const p = pool({ max: 2 });
+    const first = p.acquire();
+    const second = p.acquire();
+    await expect(first).rejects.toBe(factory.createError);
+    const secondFailed = expect(second).rejects.toBe(factory.createError);
+    await vi.advanceTimersByTimeAsync(100);
+    await secondFailed;
+    const later = p.acquire();
+    await vi.advanceTimersByTimeAsync(200);
+    expect((await later).alive).toBe(true);
+    expect(p.stats().connectFailures).toBe(2);
+  });
+
+  it('names the last connect error when an acquire times out while connects hang', async () => {
+    const p = pool({ max: 2, acquireTimeoutMs: 1000, connectTimeoutMs: 5000 });
+    const held = await p.acquire();
+    factory.failCreates = 1;
+    factory.hangCreates = true;
+    await expect(p.acquire()).rejects.toBe(factory.createError);
+    const waiting = p.acquire();
+    const timedOut = expect(waiting).rejects.toThrow(
       /opening a connection fails \(last error: connect ECONNREFUSED/,
     );
-    await vi.advanceTimersByTimeAsync(3000);
-    await failed;
-    const error = (await attempt.catch((e: unknown) => e)) as PoolTimeoutError;
-    expect(error.cause).toBe(factory.createError);
-    expect(p.stats().connectFailures).toBeGreaterThan(1);
-    factory.failCreates = 0;
-    const later = p.acquire();
-    await vi.advanceTimersByTimeAsync(2000);
-    expect((await later).alive).toBe(true);
+    await vi.advanceTimersByTimeAsync(1000);
+    await timedOut;
+    expect(((await waiting.catch((e: unknown) => e)) as PoolTimeoutError).cause).toBe(factory.createError);
+    p.release(held);
   });
 });
 
