@@ -1,8 +1,7 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { ExponentialBackoff, handleAll, retry } from 'cockatiel';
 import pRetry from 'p-retry';
 import { execute } from '../src/execute.js';
+import { heapAfterGc } from './bench-support.js';
 import type { BenchSuite } from './suite.js';
 
 // The op succeeds at once, so every case measures only the wrapper's own cost around one awaited call.
@@ -28,13 +27,7 @@ export const suite: BenchSuite = {
 };
 
 async function heapOver1e6Calls(): Promise<readonly string[]> {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
-  const heap = (): number => {
-    gc();
-    gc();
-    return process.memoryUsage().heapUsed;
-  };
+  const heap = heapAfterGc();
   const marks: number[] = [heap()];
   for (let round = 0; round < 4; round++) {
     for (let i = 0; i < 250_000; i++) await execute(op);

@@ -8,14 +8,12 @@
  * `npm run bench -- pool`
  */
 import { EventEmitter } from 'node:events';
-import { readFile } from 'node:fs/promises';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import genericPool from 'generic-pool';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { Pool as TarnPool } from 'tarn';
 import { createPool, mysql2Factory, type PoolFactory, pgFactory } from '../src/pool/index.js';
+import { benchServerUrls, heapAfterGc } from './bench-support.js';
 import type { BenchSuite } from './suite.js';
 
 // --- 1. in process ---------------------------------------------------------------------------------------
@@ -69,13 +67,7 @@ const inProcess: BenchSuite = {
     },
   },
   after: async () => {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
-    const heap = (): number => {
-      gc();
-      gc();
-      return process.memoryUsage().heapUsed;
-    };
+    const heap = heapAfterGc();
     const pool = createPool(thingFactory, { max: 10, name: 'heap' });
     // Warm up: the pool's connections and the JIT exist before the first reading.
     for (let i = 0; i < 10_000; i++) pool.release(await pool.acquire());
@@ -92,24 +84,9 @@ const inProcess: BenchSuite = {
 };
 
 // --- 2. on servers ---------------------------------------------------------------------------------------
-async function urls(): Promise<{ postgres: string; mysql: string } | undefined> {
-  let state: { postgres: { primary: { port: number } }; mariadb: { port: number } } | undefined;
-  try {
-    state = JSON.parse(await readFile(new URL('../.test-servers/state.json', import.meta.url), 'utf8'));
-  } catch {
-    state = undefined;
-  }
-  const postgres =
-    process.env.DBOP_BENCH_PG_URL ??
-    (state && `postgres://postgres@127.0.0.1:${state.postgres.primary.port}/dbop`);
-  const mysqlUrl =
-    process.env.DBOP_BENCH_MYSQL_URL ?? (state && `mysql://root:dbop@127.0.0.1:${state.mariadb.port}/dbop`);
-  return postgres === undefined || mysqlUrl === undefined ? undefined : { postgres, mysql: mysqlUrl };
-}
-
 async function serverSuite(): Promise<BenchSuite | undefined> {
-  const found = await urls();
-  if (found === undefined) {
+  const found = await benchServerUrls();
+  if (found.postgres === undefined || found.mysql === undefined) {
     console.log(
       '\n(pooled SELECT 1 skipped: no servers; set DBOP_BENCH_PG_URL and DBOP_BENCH_MYSQL_URL or run npm run servers start)',
     );

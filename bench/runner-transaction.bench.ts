@@ -3,22 +3,20 @@
  * the same written by hand with pg. dbop sends BEGIN and the timeout in one simple-protocol batch: three
  * round trips instead of four. Postgres: env DBOP_BENCH_PG_URL, else the test harness's shared primary.
  */
-import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { DbOpRunner } from '../src/runner/index.js';
 import { pgSession } from '../src/sessions/pg/index.js';
+import { benchServerUrls } from './bench-support.js';
 import type { BenchSuite } from './suite.js';
 
 async function postgresUrl(): Promise<string> {
-  if (process.env.DBOP_BENCH_PG_URL) return process.env.DBOP_BENCH_PG_URL;
-  try {
-    const state = JSON.parse(await readFile(new URL('../.test-servers/state.json', import.meta.url), 'utf8'));
-    return `postgres://postgres@127.0.0.1:${state.postgres.primary.port}/dbop`;
-  } catch {
+  const { postgres } = await benchServerUrls();
+  if (postgres === undefined) {
     throw new Error(
       'No Postgres for the benchmark: set DBOP_BENCH_PG_URL or start the test servers (npm run servers)',
     );
   }
+  return postgres;
 }
 
 const table = `dbop_bench_runner_${process.pid}`;

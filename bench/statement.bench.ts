@@ -6,30 +6,20 @@
  * from Postgres's next-xid before and after). Servers: env DBOP_BENCH_PG_URL and DBOP_BENCH_MYSQL_URL,
  * else the test harness's (npm run servers start).
  */
-import { readFile } from 'node:fs/promises';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { createDatabase } from '../src/index.js';
+import { benchServerUrls } from './bench-support.js';
 import type { BenchSuite } from './suite.js';
 
 async function urls(): Promise<{ postgres: string; mysql: string }> {
-  let state: { postgres: { primary: { port: number } }; mariadb: { port: number } } | undefined;
-  try {
-    state = JSON.parse(await readFile(new URL('../.test-servers/state.json', import.meta.url), 'utf8'));
-  } catch {
-    state = undefined;
-  }
-  const postgres =
-    process.env.DBOP_BENCH_PG_URL ??
-    (state && `postgres://postgres@127.0.0.1:${state.postgres.primary.port}/dbop`);
-  const mysqlUrl =
-    process.env.DBOP_BENCH_MYSQL_URL ?? (state && `mysql://root:dbop@127.0.0.1:${state.mariadb.port}/dbop`);
-  if (postgres === undefined || mysqlUrl === undefined) {
+  const { postgres, mysql } = await benchServerUrls();
+  if (postgres === undefined || mysql === undefined) {
     throw new Error(
       'No servers: set DBOP_BENCH_PG_URL and DBOP_BENCH_MYSQL_URL, or run npm run servers start',
     );
   }
-  return { postgres, mysql: mysqlUrl };
+  return { postgres, mysql };
 }
 
 const { postgres: pgUrl, mysql: mysqlUrl } = await urls();

@@ -22,7 +22,7 @@ export type {
   PoolTimeoutMessage,
 } from './pool-channels.js';
 export { poolChannelNames } from './pool-channels.js';
-export type { PoolHolder } from './pool-errors.js';
+export type { PoolHolder, PoolTimeoutDetails } from './pool-errors.js';
 export {
   ConnectionNotAcquiredError,
   PoolClosedError,

@@ -33,20 +33,10 @@ export class PoolTimeoutError extends DbopError {
   /** The last error a connection attempt ended with, when the pool could not open one. */
   readonly lastConnectError: unknown;
 
-  constructor(
-    pool: string,
-    timeoutMs: number,
-    max: number,
-    holders: readonly PoolHolder[],
-    lastConnectError: unknown,
-    pending: number,
-  ) {
+  constructor(details: PoolTimeoutDetails) {
+    const { pool, timeoutMs, max, holders, lastConnectError } = details;
     const options: DbopErrorOptions = lastConnectError === undefined ? {} : { cause: lastConnectError };
-    super(
-      poolErrorCodes.timeout,
-      timeoutMessage(pool, timeoutMs, max, holders, lastConnectError, pending),
-      options,
-    );
+    super(poolErrorCodes.timeout, timeoutMessage(details), options);
     this.pool = pool;
     this.timeoutMs = timeoutMs;
     this.max = max;
@@ -55,14 +45,26 @@ export class PoolTimeoutError extends DbopError {
   }
 }
 
-function timeoutMessage(
-  pool: string,
-  timeoutMs: number,
-  max: number,
-  holders: readonly PoolHolder[],
-  lastConnectError: unknown,
-  pending: number,
-): string {
+/** What a {@link PoolTimeoutError} reports. */
+export interface PoolTimeoutDetails {
+  readonly pool: string;
+  readonly timeoutMs: number;
+  readonly max: number;
+  /** The borrowed connections, longest held first. */
+  readonly holders: readonly PoolHolder[];
+  readonly lastConnectError: unknown;
+  /** Other callers still waiting. */
+  readonly pending: number;
+}
+
+function timeoutMessage({
+  pool,
+  timeoutMs,
+  max,
+  holders,
+  lastConnectError,
+  pending,
+}: PoolTimeoutDetails): string {
   const head = `${pool}: no connection within ${timeoutMs} ms`;
   if (holders.length < max && lastConnectError !== undefined) {
     const reason = lastConnectError instanceof Error ? lastConnectError.message : String(lastConnectError);

@@ -146,9 +146,6 @@ export function resolvePoolOptions(
   );
   if (maxLifetimeMs > 0 && jitter >= maxLifetimeMs)
     invalid('maxLifetimeJitterMs', `less than maxLifetimeMs (${maxLifetimeMs})`, jitter);
-  const setSession: unknown = orDefault(options.setSession, []);
-  if (!Array.isArray(setSession) || setSession.some((s: unknown) => typeof s !== 'string' || s.trim() === ''))
-    invalid('setSession', 'an array of SQL statements', setSession);
   expectOptionalFunction('failures', options.failures);
   expectOptionalFunction('random', options.random);
   const clock = orDefault(options.clock, systemClock);
@@ -167,7 +164,7 @@ export function resolvePoolOptions(
     maxLifetimeMs,
     maxLifetimeJitterMs: maxLifetimeMs === 0 ? 0 : jitter,
     maxUsage: expectIntegerAtLeast('maxUsage', orDefault(options.maxUsage, 0), 0),
-    setSession: Object.freeze([...(setSession as string[])]),
+    setSession: resolveSetSession(options.setSession),
     reset: orDefault(expectOptionalOneOf('reset', options.reset, poolResetModes), 'unknown'),
     failures: orDefault(options.failures, connectionFailure),
     ping: orDefault(expectOptionalOneOf('ping', options.ping, poolPingModes), 'idle'),
@@ -178,6 +175,14 @@ export function resolvePoolOptions(
     clock,
     random: orDefault(options.random, Math.random),
   });
+}
+
+/** `setSession`: an array of non-empty SQL statements (default none), copied and frozen. */
+export function resolveSetSession(value: unknown): readonly string[] {
+  const statements = orDefault(value, []);
+  if (!Array.isArray(statements) || statements.some((s: unknown) => typeof s !== 'string' || s.trim() === ''))
+    invalid('setSession', 'an array of SQL statements', statements);
+  return Object.freeze([...(statements as string[])]);
 }
 
 // 0 turns a limit off; anything else is a timer.

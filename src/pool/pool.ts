@@ -389,14 +389,14 @@ export class Pool<C> {
         ...(entry.stack?.stack === undefined ? {} : { stack: entry.stack.stack }),
       }));
     const { name, acquireTimeoutMs, max } = this.#options;
-    const error = new PoolTimeoutError(
-      name,
-      acquireTimeoutMs,
+    const error = new PoolTimeoutError({
+      pool: name,
+      timeoutMs: acquireTimeoutMs,
       max,
       holders,
-      this.#lastConnectError,
-      this.#waiters.length - 1,
-    );
+      lastConnectError: this.#lastConnectError,
+      pending: this.#waiters.length - 1,
+    });
     this.#settle(waiter, error);
     if (poolChannels.timeout.hasSubscribers)
       poolChannels.timeout.publish({ ...this.#counts(), timeoutMs: acquireTimeoutMs, error });

@@ -5,11 +5,10 @@ import {
   expectOptionalOneOf,
   expectOptions,
   expectTimerMs,
-  invalid,
   orDefault,
 } from '../core/validate.js';
 import type { PoolFactory } from './pool-factory.js';
-import { connectionFailure } from './pool-options.js';
+import { connectionFailure, resolveSetSession } from './pool-options.js';
 
 /** When a steady connection pings its connection (DBUtils' ping bit mask, spelled out). */
 export const steadyPingModes = ['checkout', 'statement', 'both', 'never'] as const;
@@ -60,10 +59,7 @@ export class SteadyConnection<C> {
       throw new TypeError('Expected `factory` to have create(signal) and destroy(connection) methods');
     this.#factory = factory;
     this.#maxUsage = expectIntegerAtLeast('maxUsage', orDefault(o.maxUsage, 0), 0);
-    const setSession: unknown = orDefault(o.setSession, []);
-    if (!Array.isArray(setSession) || setSession.some((s: unknown) => typeof s !== 'string'))
-      invalid('setSession', 'an array of SQL statements', setSession);
-    this.#setSession = Object.freeze([...(setSession as string[])]);
+    this.#setSession = resolveSetSession(o.setSession);
     if (this.#setSession.length > 0 && typeof factory.execute !== 'function')
       throw new TypeError('`setSession` needs a factory with an execute(connection, sql) method');
     expectOptionalFunction('failures', o.failures);

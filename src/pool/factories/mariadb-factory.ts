@@ -1,6 +1,7 @@
 import { importMariadb } from '../../sessions/mariadb/mariadb-connect.js';
 import type { ConnectionStatus, PoolFactory } from '../pool-factory.js';
-import { abortable, lazyModule } from './lazy-module.js';
+import { lazyModule } from './lazy-module.js';
+import { type MysqlFamilyModule, mysqlFamilyLifecycle } from './mysql-family.js';
 
 /** The subset of a mariadb Connection the factory uses. */
 export interface MariadbFactoryConnection {
@@ -10,10 +11,6 @@ export interface MariadbFactoryConnection {
   isValid?(): boolean;
   readonly info?: { readonly status?: number | null } | null;
   on(event: 'error', listener: (error: unknown) => void): unknown;
-}
-
-interface MariadbModule {
-  createConnection(config: Record<string, unknown>): Promise<MariadbFactoryConnection>;
 }
 
 /** Options of {@link mariadbFactory}. */
@@ -30,20 +27,10 @@ export function mariadbFactory(
   config: Readonly<Record<string, unknown>>,
   options?: MariadbFactoryOptions,
 ): PoolFactory<MariadbFactoryConnection> {
-  const load = lazyModule<MariadbModule>(importMariadb, options?.driver);
+  const load = lazyModule<MysqlFamilyModule<MariadbFactoryConnection>>(importMariadb, options?.driver);
   const ended = new WeakSet<MariadbFactoryConnection>();
   return {
-    async create(signal) {
-      const mariadb = await load();
-      const opening = mariadb.createConnection({ ...config });
-      const connection = await abortable(signal, opening, async () => (await opening).destroy());
-      connection.on('error', () => ended.add(connection));
-      return connection;
-    },
-    async destroy(connection) {
-      ended.add(connection);
-      await connection.end().catch(() => connection.destroy());
-    },
+    ...mysqlFamilyLifecycle(load, config, ended),
     async ping(connection) {
       await connection.query('SELECT 1');
     },
@@ -58,9 +45,6 @@ export function mariadbFactory(
     },
     async execute(connection, sql) {
       return connection.query(sql);
-    },
-    onError(connection, listener) {
-      connection.on('error', listener);
     },
   };
 }

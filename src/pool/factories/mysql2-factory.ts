@@ -1,6 +1,7 @@
 import { importMysql2 } from '../../sessions/mysql2/mysql2-connect.js';
 import type { PoolFactory } from '../pool-factory.js';
-import { abortable, lazyModule } from './lazy-module.js';
+import { lazyModule } from './lazy-module.js';
+import { type MysqlFamilyModule, mysqlFamilyLifecycle } from './mysql-family.js';
 
 /** The subset of a mysql2/promise Connection the factory uses. */
 export interface Mysql2FactoryConnection {
@@ -8,10 +9,6 @@ export interface Mysql2FactoryConnection {
   end(): Promise<void>;
   destroy(): void;
   on(event: 'error', listener: (error: unknown) => void): unknown;
-}
-
-interface Mysql2Module {
-  createConnection(config: Record<string, unknown>): Promise<Mysql2FactoryConnection>;
 }
 
 /** Options of {@link mysql2Factory}. */
@@ -31,20 +28,10 @@ export function mysql2Factory(
   config: Readonly<Record<string, unknown>>,
   options?: Mysql2FactoryOptions,
 ): PoolFactory<Mysql2FactoryConnection> {
-  const load = lazyModule<Mysql2Module>(importMysql2, options?.driver);
+  const load = lazyModule<MysqlFamilyModule<Mysql2FactoryConnection>>(importMysql2, options?.driver);
   const ended = new WeakSet<Mysql2FactoryConnection>();
   return {
-    async create(signal) {
-      const mysql2 = await load();
-      const opening = mysql2.createConnection({ ...config });
-      const connection = await abortable(signal, opening, async () => (await opening).destroy());
-      connection.on('error', () => ended.add(connection));
-      return connection;
-    },
-    async destroy(connection) {
-      ended.add(connection);
-      await connection.end().catch(() => connection.destroy());
-    },
+    ...mysqlFamilyLifecycle(load, config, ended),
     async ping(connection) {
       await connection.query('SELECT 1');
     },
@@ -57,9 +44,6 @@ export function mysql2Factory(
     },
     async execute(connection, sql) {
       return (await connection.query(sql))[0];
-    },
-    onError(connection, listener) {
-      connection.on('error', listener);
     },
   };
 }

@@ -90,7 +90,8 @@ export const connectPostgresJs: Connect = async (url) => {
   };
 };
 
-function mysqlOptions(url: string): {
+/** Connection settings from a harness URL, as mysql2, mariadb and pg take them. */
+export function mysqlOptions(url: string): {
   host: string;
   port: number;
   user: string;

@@ -6,7 +6,7 @@ import { pgFactory } from '../../../src/pool/factories/pg-factory.js';
 import { createPool, type Pool } from '../../../src/pool/pool.js';
 import { PoolTimeoutError } from '../../../src/pool/pool-errors.js';
 import { describeIfPostgres, postgresUrl } from '../../support/servers.js';
-import { pgConfig } from '../pool/pool-support.js';
+import { connectionSettings } from '../pool/pool-support.js';
 import { otelHarness } from './otel-support.js';
 
 describeIfPostgres('OpenTelemetry: the pool metrics of issue 14 over a real pg pool', () => {
@@ -14,7 +14,7 @@ describeIfPostgres('OpenTelemetry: the pool metrics of issue 14 over a real pg p
   let pool: Pool<pg.Client>;
   beforeAll(() => {
     otel = otelHarness({ 'db.system.name': 'postgresql' });
-    pool = createPool(pgFactory(pgConfig(postgresUrl()), { driver: pg }) as never, {
+    pool = createPool(pgFactory(connectionSettings(postgresUrl()), { driver: pg }) as never, {
       name: 'otel-pool',
       max: 1,
       acquireTimeoutMs: 200,

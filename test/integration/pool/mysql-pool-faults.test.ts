@@ -7,7 +7,7 @@ import { createPool, type Pool } from '../../../src/pool/pool.js';
 import { type PoolDestroyMessage, poolChannelNames } from '../../../src/pool/pool-channels.js';
 import type { PoolFactory } from '../../../src/pool/pool-factory.js';
 import { describeIfMariadb, mariadbUrl } from '../../support/servers.js';
-import { collect, mysqlConfig, until } from './pool-support.js';
+import { collect, connectionSettings, until } from './pool-support.js';
 
 interface Queryable {
   query(sql: string): Promise<unknown>;
@@ -16,10 +16,10 @@ interface Queryable {
 
 // The two drivers answer a query differently: mysql2/promise with [rows, fields], mariadb with rows.
 const drivers: readonly [string, () => PoolFactory<Queryable>, (result: unknown) => unknown][] = [
-  ['mariadb', () => mariadbFactory(mysqlConfig(mariadbUrl()), { driver: mariadb }) as never, (r) => r],
+  ['mariadb', () => mariadbFactory(connectionSettings(mariadbUrl()), { driver: mariadb }) as never, (r) => r],
   [
     'mysql2',
-    () => mysql2Factory(mysqlConfig(mariadbUrl()), { driver: mysql }) as never,
+    () => mysql2Factory(connectionSettings(mariadbUrl()), { driver: mysql }) as never,
     (r) => (r as unknown[])[0],
   ],
 ];
@@ -28,7 +28,7 @@ describeIfMariadb('dbop pool over MariaDB: server faults', () => {
   let admin: mysql.Connection;
   const pools: Pool<Queryable>[] = [];
   beforeAll(async () => {
-    admin = await mysql.createConnection(mysqlConfig(mariadbUrl()));
+    admin = await mysql.createConnection(connectionSettings(mariadbUrl()));
   });
   afterAll(async () => {
     await admin.end();

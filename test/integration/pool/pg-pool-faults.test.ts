@@ -15,12 +15,12 @@ import {
   startPostgres,
   terminateBackend,
 } from '../../support/servers.js';
-import { collect, pgConfig, until } from './pool-support.js';
+import { collect, connectionSettings, until } from './pool-support.js';
 
 type Client = pg.Client;
 const pools: Pool<Client>[] = [];
 function pool(url: string, options: Parameters<typeof createPool>[1] = {}): Pool<Client> {
-  const made = createPool(pgFactory(pgConfig(url), { driver: pg }) as never, {
+  const made = createPool(pgFactory(connectionSettings(url), { driver: pg }) as never, {
     acquireTimeoutMs: 60_000,
     ...options,
   }) as Pool<Client>;
@@ -77,7 +77,7 @@ describeIfPostgres('dbop pool over pg: server faults', () => {
         'in-transaction',
       ]);
       // The server saw both sessions end: their transactions were rolled back, not handed to the next caller.
-      const admin = new pg.Client(pgConfig(postgresUrl()));
+      const admin = new pg.Client(connectionSettings(postgresUrl()));
       await admin.connect();
       try {
         await until(

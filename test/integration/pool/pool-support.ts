@@ -1,4 +1,5 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { mysqlOptions } from '../classify/drivers.js';
 
 /** Collects a channel's messages until stop(). */
 export function collect<T>(name: string): { readonly messages: T[]; stop(): void } {
@@ -19,25 +20,5 @@ export async function until(check: () => boolean | Promise<boolean>, limitMs = 3
   }
 }
 
-/** pg's connection settings from a harness URL (trust auth: no password). */
-export function pgConfig(url: string): Record<string, unknown> {
-  const parsed = new URL(url);
-  return {
-    host: parsed.hostname,
-    port: Number(parsed.port),
-    user: decodeURIComponent(parsed.username),
-    database: parsed.pathname.slice(1),
-  };
-}
-
-/** mysql2's and mariadb's connection settings from a harness URL. */
-export function mysqlConfig(url: string): Record<string, unknown> {
-  const parsed = new URL(url);
-  return {
-    host: parsed.hostname,
-    port: Number(parsed.port),
-    user: decodeURIComponent(parsed.username),
-    password: decodeURIComponent(parsed.password),
-    database: parsed.pathname.slice(1),
-  };
-}
+/** pg's, mysql2's and mariadb's connection settings from a harness URL (pg with trust auth ignores the password). */
+export const connectionSettings: (url: string) => Record<string, unknown> = mysqlOptions;
