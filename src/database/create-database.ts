@@ -9,6 +9,7 @@ import {
   orDefault,
 } from '../core/validate.js';
 import { classify } from '../dialects/classify.js';
+import { resolvePoolOptions } from '../pool/pool-options.js';
 import { DbOpRunner } from '../runner/dbop-runner.js';
 import { type DbOpRunnerOptions, runnerOptionKeys } from '../runner/runner-options.js';
 import type { ParameterDialect } from './bind-parameters.js';
@@ -63,6 +64,16 @@ export interface DatabaseOptions extends DbOpRunnerOptions {
    * was last given back, readOnly work stays on the primary instead, so it reads its own writes. Default 0.
    */
   readonly readYourWritesMs?: number;
+  /** Connections kept open even when idle. Default 0. postgres://, sqlite: and pglite: URLs (dbop's pool). */
+  readonly minIdle?: number;
+  /** How long a caller waits for a connection, ms; then PoolTimeoutError. Default 30000. dbop's pool only. */
+  readonly acquireTimeoutMs?: number;
+  /** An idle connection beyond minIdle is closed after this long, ms; 0 never. Default 600000. dbop's pool only. */
+  readonly idleTimeoutMs?: number;
+  /** A connection is retired after this long (minus up to 2.5% jitter), ms; 0 never. Default 1800000. dbop's pool only. */
+  readonly maxLifetimeMs?: number;
+  /** A connection held longer than this, ms, is reported with the acquirer's stack. Default off. dbop's pool only. */
+  readonly leakDetectionMs?: number;
 }
 
 /**
@@ -81,7 +92,7 @@ export async function createDatabase(urlOrOptions: string | DatabaseOptions): Pr
       ? { url: urlOrOptions }
       : expectOptions(urlOrOptions, databaseKeys, 'createDatabase()');
   const target = parseDsn(options.url);
-  const settings = resolveSettings(options, target.redacted);
+  const settings = resolveSettings(options, target);
   const pooler = transactionPooler(options, target);
   const {
     url: _url,
@@ -92,6 +103,11 @@ export async function createDatabase(urlOrOptions: string | DatabaseOptions): Pr
     verifyCommits: _v,
     transactionPooler: _t,
     readYourWritesMs: _r,
+    minIdle: _minIdle,
+    acquireTimeoutMs: _acquire,
+    idleTimeoutMs: _idle,
+    maxLifetimeMs: _lifetime,
+    leakDetectionMs: _leak,
     ...runnerOptions
   } = options;
   // On by default: one limiter per Database, so every unit on this pool shares one view of contention.
@@ -115,6 +131,15 @@ export async function createDatabase(urlOrOptions: string | DatabaseOptions): Pr
   });
 }
 
+// The knobs of dbop's pool createDatabase passes on.
+const poolKeys = [
+  'minIdle',
+  'acquireTimeoutMs',
+  'idleTimeoutMs',
+  'maxLifetimeMs',
+  'leakDetectionMs',
+] as const;
+
 const databaseKeys: ReadonlySet<string> = new Set([
   'url',
   'max',
@@ -124,6 +149,7 @@ const databaseKeys: ReadonlySet<string> = new Set([
   'verifyCommits',
   'transactionPooler',
   'readYourWritesMs',
+  ...poolKeys,
   ...runnerOptionKeys,
 ]);
 
@@ -138,7 +164,8 @@ function parameterDialect(target: Dsn): ParameterDialect {
   return target.backend === 'postgres' || target.backend === 'cockroach' ? 'postgres' : 'mysql';
 }
 
-function resolveSettings(options: DatabaseOptions, name: string): ConnectorSettings {
+function resolveSettings(options: DatabaseOptions, target: Dsn): ConnectorSettings {
+  const name = target.redacted;
   const max = expectIntegerAtLeast('max', orDefault(options.max, 10), 1);
   const connectTimeoutMs = expectIntegerAtLeast(
     'connectTimeoutMs',
@@ -157,7 +184,28 @@ function resolveSettings(options: DatabaseOptions, name: string): ConnectorSetti
   expectOptionalBoolean('sqliteWal', wal);
   const verifyCommits = orDefault(options.verifyCommits, false);
   expectOptionalBoolean('verifyCommits', verifyCommits);
-  return Object.freeze({ max, connectTimeoutMs, name, busyTimeoutMs, wal, verifyCommits });
+  const pool: Record<string, unknown> = {};
+  for (const key of poolKeys) {
+    const value = options[key];
+    if (value === undefined) continue;
+    // mysql2's and mariadb's own pools do not have these knobs, and a silently ignored option is worse.
+    if (target.driver === 'mysql2' || target.driver === 'mariadb')
+      throw new TypeError(
+        `\`${key}\` applies to postgres://, sqlite: and pglite: URLs (dbop's pool); ${target.driver === 'mysql2' ? 'mysql://' : 'mariadb://'} URLs still use the driver's own pool (docs/pools.md)`,
+      );
+    pool[key] = value;
+  }
+  // Validates them with the pool's own messages (and minIdle against max).
+  resolvePoolOptions({ max, ...pool }, 'createDatabase()');
+  return Object.freeze({
+    max,
+    connectTimeoutMs,
+    name,
+    busyTimeoutMs,
+    wal,
+    verifyCommits,
+    pool: Object.freeze(pool) as ConnectorSettings['pool'],
+  });
 }
 
 function multiHostSettings(options: DatabaseOptions): MultiHostSettings {

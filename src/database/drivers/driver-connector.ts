@@ -35,6 +35,12 @@ export interface ConnectorSettings {
   readonly connectTimeoutMs: number;
   /** The pool's name in errors and diagnostics messages: the redacted URL. */
   readonly name: string;
+  /** The knobs of dbop's pool the caller set (minIdle, acquireTimeoutMs, idleTimeoutMs, maxLifetimeMs, leakDetectionMs). */
+  readonly pool: Readonly<
+    Partial<
+      Record<'minIdle' | 'acquireTimeoutMs' | 'idleTimeoutMs' | 'maxLifetimeMs' | 'leakDetectionMs', number>
+    >
+  >;
   /** SQLite only: the connections' own busy timeout (ms). */
   readonly busyTimeoutMs: number;
   /** SQLite only: switch file databases to WAL so readers and one writer work side by side. */

@@ -22,6 +22,7 @@ export function pgConnector(
     name: settings.name,
     max: settings.max,
     connectTimeoutMs: settings.connectTimeoutMs,
+    ...settings.pool,
   });
   const source = pgPoolSource({
     Client: pg.Client,

@@ -11,7 +11,13 @@ export function pgliteConnector(module: unknown, target: Dsn, settings: Connecto
   const pool = sessionPool(
     () => driver.open(),
     () => {},
-    { name: settings.name, max: 1, connectTimeoutMs: settings.connectTimeoutMs },
+    {
+      name: settings.name,
+      connectTimeoutMs: settings.connectTimeoutMs,
+      ...settings.pool,
+      max: 1,
+      minIdle: Math.min(1, settings.pool.minIdle ?? 0),
+    },
   );
   return {
     backend: () => 'postgres',

@@ -23,6 +23,9 @@ export function sqliteConnector(module: unknown, target: Dsn, settings: Connecto
       name: settings.name,
       max: path === ':memory:' ? 1 : settings.max,
       connectTimeoutMs: settings.connectTimeoutMs,
+      ...settings.pool,
+      // One connection is the whole of a :memory: database: keep minIdle within it.
+      ...(path === ':memory:' ? { minIdle: Math.min(1, settings.pool.minIdle ?? 0) } : {}),
     },
   );
   return {

@@ -1,0 +1,67 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { describe, expect, it } from 'vitest';
+import { createDatabase } from '../../../src/database/create-database.js';
+import { type PoolCreateMessage, poolChannelNames } from '../../../src/pool/pool-channels.js';
+import { PoolTimeoutError } from '../../../src/pool/pool-errors.js';
+
+describe("createDatabase and dbop's pool", () => {
+  it('passes acquireTimeoutMs to the pool: a caller waiting behind a held connection gets PoolTimeoutError', async () => {
+    const db = await createDatabase({
+      url: 'sqlite::memory:',
+      acquireTimeoutMs: 50,
+      limiter: false,
+      maxRetries: 0,
+    });
+    let release!: () => void;
+    const held = db.acquire(
+      () =>
+        new Promise<void>((resolve) => {
+          release = resolve;
+        }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await expect(db.query('SELECT 1')).rejects.toBeInstanceOf(PoolTimeoutError);
+    expect(db.stats().pool).toMatchObject({ total: 1, inUse: 1 });
+    release();
+    await held;
+    await db.close();
+  });
+
+  it('opens minIdle connections at once, named by the redacted URL', async () => {
+    const created: PoolCreateMessage[] = [];
+    const listener = (message: unknown): void => {
+      created.push(message as PoolCreateMessage);
+    };
+    subscribe(poolChannelNames.create, listener);
+    try {
+      const db = await createDatabase({ url: 'sqlite::memory:', minIdle: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(created).toEqual([expect.objectContaining({ pool: 'sqlite::memory:', ok: true })]);
+      expect(db.stats().pool).toMatchObject({ total: 1, idle: 1 });
+      await db.close();
+    } finally {
+      unsubscribe(poolChannelNames.create, listener);
+    }
+  });
+
+  it('validates the pool options with precise messages', async () => {
+    await expect(createDatabase({ url: 'sqlite::memory:', acquireTimeoutMs: -1 })).rejects.toThrow(
+      /`acquireTimeoutMs`/,
+    );
+    await expect(createDatabase({ url: 'sqlite::memory:', max: 2, minIdle: 3 })).rejects.toThrow(/`minIdle`/);
+    await expect(
+      createDatabase({ url: 'sqlite::memory:', leakDetectionMs: 'soon' as never }),
+    ).rejects.toThrow(/`leakDetectionMs`/);
+  });
+
+  it("refuses them for mysql:// and mariadb:// URLs, whose connections still use the driver's pool", async () => {
+    await expect(
+      createDatabase({ url: 'mysql://u:secret@127.0.0.1:1/db', idleTimeoutMs: 1000 }),
+    ).rejects.toThrow(
+      "`idleTimeoutMs` applies to postgres://, sqlite: and pglite: URLs (dbop's pool); mysql:// URLs still use the driver's own pool",
+    );
+    await expect(createDatabase({ url: 'mariadb://u@127.0.0.1:1/db', minIdle: 1 })).rejects.toThrow(
+      /mariadb:\/\//,
+    );
+  });
+});
