@@ -64,7 +64,7 @@ export interface DatabaseOptions extends DbOpRunnerOptions {
    * was last given back, readOnly work stays on the primary instead, so it reads its own writes. Default 0.
    */
   readonly readYourWritesMs?: number;
-  /** Connections kept open even when idle. Default 0. postgres://, sqlite: and pglite: URLs (dbop's pool). */
+  /** Connections kept open even when idle. Default 0. sqlite: and pglite: URLs (dbop's pool). */
   readonly minIdle?: number;
   /** How long a caller waits for a connection, ms; then PoolTimeoutError. Default 30000. dbop's pool only. */
   readonly acquireTimeoutMs?: number;
@@ -188,10 +188,10 @@ function resolveSettings(options: DatabaseOptions, target: Dsn): ConnectorSettin
   for (const key of poolKeys) {
     const value = options[key];
     if (value === undefined) continue;
-    // mysql2's and mariadb's own pools do not have these knobs, and a silently ignored option is worse.
-    if (target.driver === 'mysql2' || target.driver === 'mariadb')
+    // The drivers' own pools (pg, mysql2, mariadb) do not take these knobs; a silently ignored option is worse.
+    if (target.backend !== 'sqlite' && target.driver !== '@electric-sql/pglite')
       throw new TypeError(
-        `\`${key}\` applies to postgres://, sqlite: and pglite: URLs (dbop's pool); ${target.driver === 'mysql2' ? 'mysql://' : 'mariadb://'} URLs still use the driver's own pool (docs/pools.md)`,
+        `\`${key}\` applies to sqlite: and pglite: URLs (dbop's pool); ${target.scheme}:// URLs still use the driver's own pool (docs/pools.md)`,
       );
     pool[key] = value;
   }

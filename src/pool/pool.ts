@@ -105,6 +105,7 @@ export class Pool<C> {
   #houseTimer: unknown = undefined;
   #closing: Promise<void> | undefined = undefined;
   #drained: (() => void) | undefined = undefined;
+  readonly #ref = new WeakRef(this as Pool<unknown>);
 
   constructor(factory: PoolFactory<C>, options?: PoolOptions) {
     if (typeof factory !== 'object' || factory === null || typeof factory.create !== 'function')
@@ -117,7 +118,7 @@ export class Pool<C> {
       throw new TypeError('`setSession` needs a factory with an execute(connection, sql) method');
     this.#housekeeping();
     this.#fill();
-    open.add(new WeakRef(this as Pool<unknown>));
+    open.add(this.#ref);
   }
 
   /** The resolved options. */
@@ -242,6 +243,7 @@ export class Pool<C> {
 
   async #close(): Promise<void> {
     const { clock, closeTimeoutMs, name } = this.#options;
+    open.delete(this.#ref);
     clock.clearTimeout(this.#houseTimer);
     clock.clearTimeout(this.#retryTimer);
     this.#closer.abort(new PoolClosedError(name));
