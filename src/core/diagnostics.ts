@@ -21,6 +21,20 @@ export const channelNames: {
   limiter: 'dbop:limiter',
 });
 
+/**
+ * What an operation runs against, for diagnostics (OpenTelemetry's db.system.name, db.namespace,
+ * server.address and server.port). createDatabase fills it from the URL; never credentials.
+ */
+export interface OperationTarget {
+  /** 'postgresql', 'mysql', 'mariadb' or 'sqlite', as OpenTelemetry's db.system.name spells them. */
+  readonly system: string;
+  /** The database name (a file path for SQLite). */
+  readonly namespace?: string;
+  /** The (first) host of the URL. */
+  readonly address?: string;
+  readonly port?: number;
+}
+
 /** How a call ended: its value, the caller's `default`, or an error. */
 export type Outcome = 'success' | 'default' | 'error';
 
@@ -33,6 +47,7 @@ export type OperationMessage =
       readonly readOnly: boolean;
       readonly maxRetries: number;
       readonly startedAt: number;
+      readonly target?: OperationTarget;
     }
   | {
       readonly phase: 'end';
@@ -43,6 +58,7 @@ export type OperationMessage =
       readonly attempts: number;
       readonly elapsedMs: number;
       readonly error?: unknown;
+      readonly target?: OperationTarget;
     };
 
 /** On 'dbop:attempt': once when an attempt starts and once when it ends. */

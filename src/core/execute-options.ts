@@ -3,6 +3,7 @@ import type { CallAllowance } from './call-allowance.js';
 import type { Classification, Classifier } from './classification.js';
 import type { Clock } from './clock.js';
 import type { ConcurrencyLimiter } from './concurrency-limiter.js';
+import type { OperationTarget } from './diagnostics.js';
 import type { RetryBudget } from './retry-budget.js';
 import type { RetryPolicy, RetryPolicyOptions } from './retry-policy.js';
 
@@ -111,6 +112,8 @@ export interface ExecuteOptions<D = undefined> {
   readonly onGiveUp?: (event: GiveUpEvent) => void;
   readonly onSuccess?: (event: SuccessEvent) => void;
   readonly logger?: Logger;
+  /** What the operation runs against, published on 'dbop:operation' (OpenTelemetry's db.* attributes). */
+  readonly target?: OperationTarget;
   /** E12: inject to make delays and timeouts deterministic. */
   readonly clock?: Clock;
   /** Returns values in [0, 1); drives jitter. Default Math.random. */

@@ -1,5 +1,5 @@
 import type { Classification } from './classification.js';
-import { channels } from './diagnostics.js';
+import { channels, type OperationTarget } from './diagnostics.js';
 import { innermostError } from './error-cause.js';
 import type { GiveUpReason, Logger } from './execute-options.js';
 import type { ResolvedExecuteOptions } from './resolve-execute-options.js';
@@ -27,6 +27,7 @@ export function reportSuccess(r: Reporter, attempts: number, elapsedMs: number):
       outcome,
       attempts,
       elapsedMs,
+      ...withTarget(o),
     });
   }
 }
@@ -93,6 +94,7 @@ export function reportGiveUp(r: Reporter, g: GiveUp): void {
       attempts: g.attempt,
       elapsedMs: g.elapsedMs,
       error: g.thrown,
+      ...withTarget(o),
     });
   }
 }
@@ -159,4 +161,9 @@ function describe(error: unknown): string {
     if (typeof message === 'string') return typeof name === 'string' ? `${name}: ${message}` : message;
   }
   return String(error);
+}
+
+/** The call's target for an operation message, when it has one (spread: absent, not undefined). */
+function withTarget(o: ResolvedExecuteOptions): { readonly target?: OperationTarget } {
+  return o.target === undefined ? {} : { target: o.target };
 }

@@ -5,7 +5,7 @@ import type { Classification, Classifier } from './classification.js';
 import type { Clock } from './clock.js';
 import { AdmissionTimeoutError, contentionKinds, type Permit } from './concurrency-limiter.js';
 import { coreClassifier } from './core-classifier.js';
-import { channels } from './diagnostics.js';
+import { channels, type OperationMessage } from './diagnostics.js';
 import { AttemptStillRunningError, AttemptTimeoutError, DeadlineExceededError } from './errors.js';
 import type { ExecuteOptions, Operation } from './execute-options.js';
 import { type Reporter, reportGiveUp, reportRetry, reportSuccess } from './execute-report.js';
@@ -104,14 +104,15 @@ async function loop(
   if (channels.operation.hasSubscribers && first === undefined) {
     const { readOnly, policy } = o;
     const maxRetries = policy.maxRetries;
-    channels.operation.publish({
+    const message = {
       phase: 'start',
       operationId,
       name,
       readOnly,
       maxRetries,
       startedAt: callStartedAt,
-    });
+    } satisfies OperationMessage;
+    channels.operation.publish(o.target === undefined ? message : { ...message, target: o.target });
   }
   const deadlineAt = o.deadlineMs === undefined ? Number.POSITIVE_INFINITY : callStartedAt + o.deadlineMs;
   const guarded = o.attemptTimeoutMs !== undefined || o.deadlineMs !== undefined || signal !== undefined;

@@ -4,6 +4,7 @@ import type { Classifier } from './classification.js';
 import { type Clock, systemClock } from './clock.js';
 import { ConcurrencyLimiter } from './concurrency-limiter.js';
 import { coreClassifier } from './core-classifier.js';
+import type { OperationTarget } from './diagnostics.js';
 import type { ExecuteOptions, Logger, RetryMatcher } from './execute-options.js';
 import { RetryBudget } from './retry-budget.js';
 import { isRetryPolicy, type RetryPolicy, retryPolicy } from './retry-policy.js';
@@ -46,6 +47,7 @@ export interface ResolvedExecuteOptions {
   readonly logger: Logger | undefined;
   readonly clock: Clock;
   readonly random: () => number;
+  readonly target: OperationTarget | undefined;
 }
 
 /** The option keys of execute(). */
@@ -73,6 +75,7 @@ export const executeOptionKeys: ReadonlySet<string> = new Set([
   'logger',
   'clock',
   'random',
+  'target',
 ]);
 
 const defaultPolicy: RetryPolicy = retryPolicy();
@@ -152,6 +155,7 @@ export function resolveExecuteOptions(
   if (o.limiter !== undefined && !(o.limiter instanceof ConcurrencyLimiter))
     invalid('limiter', 'a ConcurrencyLimiter', o.limiter);
   expectOptionalLogger('logger', o.logger);
+  if (o.target !== undefined) checkTarget(o.target);
   const clock = orDefault(o.clock, systemClock);
   if (
     typeof clock !== 'object' ||
@@ -186,6 +190,7 @@ export function resolveExecuteOptions(
     logger: o.logger,
     clock,
     random: o.random ?? Math.random,
+    target: o.target,
   });
   if (Object.isFrozen(o)) {
     cache.set(o, resolved);
@@ -202,4 +207,24 @@ export function resolvePolicy(policy: unknown): RetryPolicy {
     invalid('policy', 'a RetryPolicy or its options object', policy);
   }
   return retryPolicy(policy);
+}
+
+const targetKeys: ReadonlySet<string> = new Set(['system', 'namespace', 'address', 'port']);
+
+/** `target` is shown to every diagnostics subscriber: plain strings and a port, nothing else. */
+export function checkTarget(target: unknown): OperationTarget {
+  if (typeof target !== 'object' || target === null || Array.isArray(target))
+    invalid('target', 'an object with `system`', target);
+  const t = target as Record<string, unknown>;
+  rejectUnknownKeys(t, targetKeys, '`target`');
+  if (typeof t.system !== 'string' || t.system === '')
+    invalid('target.system', 'a non-empty string', t.system);
+  expectOptionalString('target.namespace', t.namespace);
+  expectOptionalString('target.address', t.address);
+  if (
+    t.port !== undefined &&
+    !(Number.isInteger(t.port) && (t.port as number) > 0 && (t.port as number) < 65536)
+  )
+    invalid('target.port', 'a port number (1 to 65535)', t.port);
+  return t as unknown as OperationTarget;
 }

@@ -22,6 +22,7 @@ import {
 } from './drivers/multi-host-connector.js';
 import { openConnector } from './drivers/open-connector.js';
 import { ErrorCounter } from './error-counter.js';
+import { operationTarget } from './operation-target.js';
 
 /**
  * Options of {@link createDatabase}: the URL, the pool, and the retry policy every run() and transaction()
@@ -115,7 +116,11 @@ export async function createDatabase(urlOrOptions: string | DatabaseOptions): Pr
     runnerOptions.limiter === undefined
       ? new ConcurrencyLimiter({ maxLimit: settings.max, name: target.redacted })
       : runnerOptions.limiter;
-  const runner = new DbOpRunner({ ...runnerOptions, limiter });
+  const runner = new DbOpRunner({
+    ...runnerOptions,
+    limiter,
+    target: runnerOptions.target ?? operationTarget(target),
+  });
   const connector = usesConnectLayer(target)
     ? await openMultiHostConnector(target, settings, multiHostSettings(options), (dsn) =>
         openConnector(dsn, settings),

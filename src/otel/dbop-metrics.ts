@@ -1,7 +1,8 @@
 import type { Attributes, BatchObservableCallback, Counter, Histogram, Meter } from '@opentelemetry/api';
 import type { LimiterMessage } from '../core/concurrency-limiter.js';
-import type { AttemptMessage, ErrorMessage, OperationMessage } from '../core/diagnostics.js';
+import type { AttemptMessage, ErrorMessage, OperationMessage, OperationTarget } from '../core/diagnostics.js';
 import { errorAttributes } from './error-attributes.js';
+import { targetAttributes } from './target-attributes.js';
 
 // The boundaries OpenTelemetry recommends for db.client.operation.duration, in seconds.
 const durationBuckets = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10];
@@ -79,7 +80,7 @@ export class DbopMetrics {
 
   operation(message: OperationMessage): void {
     if (message.phase !== 'end') return;
-    const attributes = this.#byOutcome(message.name, message.outcome);
+    const attributes = this.#byOutcome(message.name, message.outcome, message.target);
     this.#operations.add(1, attributes);
     this.#duration.record(message.elapsedMs / 1000, attributes);
   }
@@ -97,13 +98,22 @@ export class DbopMetrics {
     this.#attempts.add(1, this.#byOutcome(message.name, message.ok ? 'success' : 'error'));
   }
 
-  // One frozen attribute set per operation name and outcome, not a new object per call.
+  // One frozen attribute set per operation name, outcome and target, not a new object per call.
   readonly #outcomes = new Map<string, Attributes>();
-  #byOutcome(name: string, outcome: string): Attributes {
-    const key = `${outcome}\u0000${name}`;
+  #byOutcome(name: string, outcome: string, target?: OperationTarget): Attributes {
+    const where =
+      target === undefined
+        ? ''
+        : `${target.system}\u0000${target.namespace}\u0000${target.address}\u0000${target.port}`;
+    const key = `${outcome}\u0000${name}\u0000${where}`;
     let attributes = this.#outcomes.get(key);
     if (attributes === undefined) {
-      attributes = Object.freeze({ ...this.#attributes, 'db.operation.name': name, 'dbop.outcome': outcome });
+      attributes = Object.freeze({
+        ...targetAttributes(target),
+        ...this.#attributes,
+        'db.operation.name': name,
+        'dbop.outcome': outcome,
+      });
       // Names are meant to be few; a caller that makes one per call must not grow this without bound.
       if (this.#outcomes.size >= 1000) this.#outcomes.clear();
       this.#outcomes.set(key, attributes);

@@ -9,6 +9,7 @@ import {
 } from '@opentelemetry/api';
 import type { AttemptMessage, ErrorMessage, OperationMessage, RetryMessage } from '../core/diagnostics.js';
 import { errorAttributes, statusText } from './error-attributes.js';
+import { targetAttributes } from './target-attributes.js';
 
 interface Open {
   readonly span: Span;
@@ -20,6 +21,8 @@ interface Open {
   lastFailure: Attributes | undefined;
   /** Time spent waiting for the concurrency limiter, all attempts together. */
   limiterWaitMs: number;
+  /** db.system.name, db.namespace, server.address and server.port of what the operation runs against. */
+  readonly target: Attributes;
 }
 
 /** One span per operation and a child per attempt, keyed by the engine's operationId. */
@@ -41,9 +44,12 @@ export class DbopSpans {
   operation(message: OperationMessage): void {
     if (message.phase === 'start') {
       // Published synchronously by the caller: the active context is the caller's, so its span is the parent.
+      const target = targetAttributes(message.target);
       const span = this.#tracer.startSpan(message.name, {
         kind: SpanKind.CLIENT,
         attributes: {
+          // The user's own attributes win over what the URL says.
+          ...target,
           ...this.#attributes,
           'db.operation.name': message.name,
           'dbop.read_only': message.readOnly,
@@ -57,6 +63,7 @@ export class DbopSpans {
         attemptDescribed: false,
         lastFailure: undefined,
         limiterWaitMs: 0,
+        target,
       });
       return;
     }
@@ -92,7 +99,7 @@ export class DbopSpans {
       open.attemptDescribed = false;
       open.attempt = this.#tracer.startSpan(
         `${message.name} attempt`,
-        { kind: SpanKind.INTERNAL, attributes: this.#attemptAttributes(message) },
+        { kind: SpanKind.INTERNAL, attributes: this.#attemptAttributes(message, open.target) },
         trace.setSpan(context.active(), open.span),
       );
       return;
@@ -109,8 +116,8 @@ export class DbopSpans {
     span.end();
   }
 
-  #attemptAttributes(message: AttemptMessage & { phase: 'start' }): Attributes {
-    const attributes: Attributes = { ...this.#attributes, 'dbop.attempt': message.attempt };
+  #attemptAttributes(message: AttemptMessage & { phase: 'start' }, target: Attributes): Attributes {
+    const attributes: Attributes = { ...target, ...this.#attributes, 'dbop.attempt': message.attempt };
     if (message.limiterWaitMs !== undefined) attributes['dbop.limiter.wait_ms'] = message.limiterWaitMs;
     return attributes;
   }

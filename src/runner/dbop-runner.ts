@@ -1,6 +1,7 @@
 import type { AttemptContext } from '../core/attempt.js';
 import { type AttemptScopeOptions, attemptScope, resolveAttemptScopeOptions } from '../core/attempt-scope.js';
 import type { ConcurrencyLimiter } from '../core/concurrency-limiter.js';
+import type { OperationTarget } from '../core/diagnostics.js';
 import { DbopError } from '../core/errors.js';
 import { execute } from '../core/execute.js';
 import type { ExecuteOptions, GiveUpEvent, Logger } from '../core/execute-options.js';
@@ -46,6 +47,7 @@ export class DbOpRunner {
   readonly #logger: Logger | undefined;
   readonly #budget: DbOpRunnerOptions['budget'];
   readonly #limiter: ConcurrencyLimiter | undefined;
+  readonly #target: OperationTarget | undefined;
   readonly #outageMs: number;
 
   constructor(options?: DbOpRunnerOptions) {
@@ -58,6 +60,7 @@ export class DbOpRunner {
     this.#logger = resolved.logger;
     this.#budget = resolved.budget;
     this.#limiter = resolved.limiter;
+    this.#target = resolved.target;
     this.#outageMs = resolved.outageMs;
   }
 
@@ -334,6 +337,7 @@ export class DbOpRunner {
     if (extra.budget !== undefined) o.budget = extra.budget;
     if (extra.onGiveUp !== undefined) o.onGiveUp = extra.onGiveUp;
     if (this.#logger !== undefined) o.logger = withDialect(this.#logger, dialect);
+    if (this.#target !== undefined) o.target = this.#target;
     return o as ExecuteOptions<D>;
   }
 }

@@ -1,5 +1,7 @@
 import { ConcurrencyLimiter } from '../core/concurrency-limiter.js';
+import type { OperationTarget } from '../core/diagnostics.js';
 import type { Logger } from '../core/execute-options.js';
+import { checkTarget } from '../core/resolve-execute-options.js';
 import { RetryBudget } from '../core/retry-budget.js';
 import type { Jitter, RetryPolicyOptions } from '../core/retry-policy.js';
 import { type IsolationLevel, isolationLevels } from '../core/session.js';
@@ -52,6 +54,11 @@ export interface DbOpRunnerOptions {
    * Default 15000: a restart or a short stop costs time, not failed calls (E16).
    */
   readonly outageMs?: number;
+  /**
+   * What this runner's units run against, published with each operation on 'dbop:operation' (dbop/otel
+   * turns it into db.system.name, db.namespace, server.address and server.port). createDatabase sets it.
+   */
+  readonly target?: OperationTarget;
 }
 
 /** Options of one runner.run() call (rule R1). */
@@ -107,6 +114,7 @@ const runnerKeys: ReadonlySet<string> = new Set([
   'budget',
   'limiter',
   'outageMs',
+  'target',
 ]);
 
 /** The option keys of new DbOpRunner() (createDatabase() takes them too). */
@@ -125,6 +133,7 @@ export interface ResolvedRunnerOptions {
   readonly budget: RetryBudget | undefined;
   readonly limiter: ConcurrencyLimiter | undefined;
   readonly outageMs: number;
+  readonly target: OperationTarget | undefined;
 }
 
 /** How long runner calls ride out a server outage by default, ms (see {@link DbOpRunnerOptions.outageMs}). */
@@ -154,6 +163,7 @@ export function resolveRunnerOptions(
     budget: checkBudget(o.budget),
     limiter: checkLimiter(o.limiter),
     outageMs: expectDelayMs('outageMs', o.outageMs === undefined ? defaultOutageMs : o.outageMs),
+    target: o.target === undefined ? undefined : Object.freeze({ ...checkTarget(o.target) }),
   };
 }
 
