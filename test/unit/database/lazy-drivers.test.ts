@@ -36,7 +36,10 @@ const drivers: Readonly<Record<string, string>> = {
   '@electric-sql/pglite': 'pglite',
 };
 // Other optional peers, each imported only by the subpath it serves (dbop/otel).
-const peerFolders: Readonly<Record<string, string>> = { '@opentelemetry/api': 'otel' };
+const peerFolders: Readonly<Record<string, string>> = {
+  '@opentelemetry/api': 'otel',
+  kysely: join('integrations', 'kysely'),
+};
 
 describe('driver imports (API.md layers)', () => {
   it('happen only in src/sessions/<driver>/, and only there as a runtime import', () => {

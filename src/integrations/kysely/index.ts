@@ -1,0 +1,2 @@
+export type { KyselyTransactionOptions } from './kysely-retry-transaction.js';
+export { retryTransaction, step } from './kysely-retry-transaction.js';

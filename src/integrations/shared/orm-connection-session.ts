@@ -1,0 +1,148 @@
+import type { Backend } from '../../core/classification.js';
+import type { DialectSql } from '../../core/dialect-sql.js';
+import type { QueryResult, Session } from '../../core/session.js';
+import { classify } from '../../dialects/classify.js';
+import { mariadbSql } from '../../dialects/mariadb/mariadb-sql.js';
+import { mysqlSql } from '../../dialects/mysql/mysql-sql.js';
+import { postgresSql } from '../../dialects/postgres/postgres-sql.js';
+import { sqliteSql } from '../../dialects/sqlite/sqlite-sql.js';
+import { DriverSession } from '../../sessions/shared/driver-session.js';
+import { checkThreadId, endsMysqlTransaction, markerChecks } from '../../sessions/shared/mysql-family.js';
+import type { CommitStatus, SessionDriver } from '../../sessions/shared/session-driver.js';
+
+/** The backends the ORM integrations run on. */
+export type OrmDialect = 'postgres' | 'mysql' | 'mariadb' | 'sqlite';
+
+/** What one statement sent through the ORM's connection returned, with the ORM's own result kept. */
+export interface OrmQueryResult extends QueryResult {
+  /** The command tag, where the driver reports one (node-postgres: 'COMMIT', 'ROLLBACK'). */
+  readonly command?: string | undefined;
+  /** The ORM's own result object, handed back to the ORM unchanged. */
+  readonly original?: unknown;
+}
+
+/** Runs one statement through the ORM (so its query log sees it); parameters are bound, never inlined. */
+export type OrmRun = (sql: string, params: readonly unknown[]) => Promise<OrmQueryResult>;
+
+/** How {@link ormConnectionSession} reaches the server through the ORM. */
+export interface OrmConnection<Raw> {
+  readonly dialect: OrmDialect;
+  /** What the session's `raw` is: the ORM's connection object. */
+  readonly raw: Raw;
+  /** Statements on the connection the transaction runs on. */
+  readonly run: OrmRun;
+  /**
+   * Statements on another connection of the ORM's pool (cancel, commit lookups, ending a connection whose
+   * state is unknown); absent where there is only one connection (SQLite).
+   */
+  readonly sidecar?: OrmRun | undefined;
+  /** The server's id of this connection (pg_backend_pid, CONNECTION_ID), read once per connection. */
+  readonly serverId?: number | undefined;
+  /** MySQL family: write a commit-marker row with each write transaction's COMMIT, looked up after a loss. */
+  readonly verifyCommits?: boolean;
+  /** Identifies the server for the commit-marker table (created once per scope). */
+  readonly markerScope?: object;
+}
+
+/**
+ * A dbop Session whose every statement goes through an ORM's own connection, so the ORM's pool, query
+ * log and configuration stay in charge: transaction state is tracked by dbop, a lost COMMIT is verified
+ * on another connection of the same pool, and a connection in an unknown state is ended on the server,
+ * which makes the ORM's pool discard it.
+ */
+export function ormConnectionSession<Raw>(connection: OrmConnection<Raw>): Session<Raw> {
+  const { dialect, run, sidecar, serverId } = connection;
+  const sql = sqlOf(dialect);
+  let broken = false;
+  let lastCommand: string | undefined;
+  const send = async (statement: string, params: readonly unknown[]): Promise<OrmQueryResult> => {
+    try {
+      return await run(statement, params);
+    } catch (error) {
+      // A connection-scope failure (the socket closed, the backend was killed) leaves nothing to reuse.
+      if (classify(error, { dialect }).kind === 'connection-lost') broken = true;
+      throw error;
+    }
+  };
+  const driver: SessionDriver<Raw> = {
+    dialect,
+    sql,
+    raw: connection.raw,
+    query: (statement, params) => send(statement, params ?? []),
+    async batch(statements) {
+      // One statement per round trip: the ORM's connection answers one statement per call.
+      let result: OrmQueryResult = { rows: [], rowCount: 0 };
+      lastCommand = undefined;
+      for (const statement of statements) result = await send(statement, []);
+      lastCommand = result.command;
+      return result.rows;
+    },
+    lastCommand: () => lastCommand,
+    isBroken: () => broken,
+    ...(dialect === 'mysql' || dialect === 'mariadb' ? { endsTransaction: endsMysqlTransaction } : {}),
+    ...sidecarChecks(dialect, sql, sidecar, serverId, connection),
+    destroy() {
+      if (broken) return;
+      broken = true;
+      // The ORM's pool has no public "discard": ending the backend makes it drop the connection at release.
+      const id = dialect === 'postgres' ? serverId : checkThreadId(serverId);
+      if (sidecar === undefined || id === undefined) return;
+      const end = dialect === 'postgres' ? 'SELECT pg_terminate_backend($1)' : `KILL ${id}`;
+      sidecar(end, dialect === 'postgres' ? [id] : []).catch(() => undefined);
+    },
+  };
+  return new DriverSession(driver);
+}
+
+function sqlOf(dialect: OrmDialect): DialectSql {
+  if (dialect === 'postgres') return postgresSql();
+  if (dialect === 'mariadb') return mariadbSql();
+  if (dialect === 'mysql') return mysqlSql();
+  return sqliteSql();
+}
+
+function sidecarChecks(
+  dialect: Backend,
+  sql: DialectSql,
+  sidecar: OrmRun | undefined,
+  serverId: number | undefined,
+  connection: OrmConnection<unknown>,
+): Partial<Pick<SessionDriver<unknown>, 'cancel' | 'commitStatus' | 'marksCommits' | 'markerScope'>> {
+  if (sidecar === undefined) return {};
+  if (dialect === 'postgres') {
+    return {
+      ...(serverId === undefined
+        ? {}
+        : {
+            async cancel() {
+              await sidecar('SELECT pg_cancel_backend($1)', [serverId]);
+            },
+          }),
+      async commitStatus(transactionId: string): Promise<CommitStatus> {
+        const { rows } = await sidecar('SELECT txid_status($1::bigint) AS status', [transactionId]);
+        const status = rows[0]?.status;
+        return status === 'committed' || status === 'aborted' || status === 'in progress'
+          ? status
+          : 'unknown';
+      },
+    };
+  }
+  if (dialect !== 'mysql' && dialect !== 'mariadb') return {};
+  const threadId = checkThreadId(serverId);
+  return {
+    ...(threadId === undefined
+      ? {}
+      : {
+          async cancel() {
+            await sidecar(`KILL QUERY ${threadId}`, []);
+          },
+        }),
+    ...(connection.verifyCommits === true
+      ? markerChecks(
+          sql,
+          async (statement) => (await sidecar(statement, [])).rows,
+          connection.markerScope ?? sidecar,
+        )
+      : {}),
+  };
+}
