@@ -110,13 +110,12 @@ function kyselySource(
         executor.provideConnection(consumer),
       );
       try {
-        const serverId = await serverIdOf(connection, dialect);
+        const id = await connectionIdOf(connection, dialect);
         const session = ormConnectionSession({
           dialect,
           raw: connection,
           run: (sql, params) => runOn(connection, sql, params),
-          ...(dialect === 'sqlite' ? {} : { sidecar }),
-          serverId,
+          ...(dialect === 'sqlite' ? { busyTimeoutMs: id } : { sidecar, serverId: id }),
           verifyCommits,
           markerScope: db,
         });
@@ -177,14 +176,24 @@ async function detect(executor: QueryExecutor): Promise<OrmDialect> {
   );
 }
 
-/** The server's id for the connection, read once per connection (Kysely keeps one object per connection). */
-async function serverIdOf(connection: DatabaseConnection, dialect: OrmDialect): Promise<number | undefined> {
-  if (dialect === 'sqlite') return undefined;
+/**
+ * Read once per connection (Kysely keeps one object per connection): the server's id of it (to cancel
+ * or end it from another connection), or SQLite's own busy timeout (restored after each step).
+ */
+async function connectionIdOf(
+  connection: DatabaseConnection,
+  dialect: OrmDialect,
+): Promise<number | undefined> {
   if (serverIds.has(connection)) return serverIds.get(connection);
-  const sql = dialect === 'postgres' ? 'SELECT pg_backend_pid() AS id' : 'SELECT CONNECTION_ID() AS id';
+  const sql =
+    dialect === 'postgres'
+      ? 'SELECT pg_backend_pid() AS id'
+      : dialect === 'sqlite'
+        ? 'SELECT timeout AS id FROM pragma_busy_timeout'
+        : 'SELECT CONNECTION_ID() AS id';
   const { rows } = await runOn(connection, sql, []);
   const id = Number(rows[0]?.id);
-  const known = Number.isSafeInteger(id) && id > 0 ? id : undefined;
+  const known = Number.isSafeInteger(id) && id >= 0 ? id : undefined;
   serverIds.set(connection, known);
   return known;
 }

@@ -38,6 +38,8 @@ export interface OrmConnection<Raw> {
   readonly sidecar?: OrmRun | undefined;
   /** The server's id of this connection (pg_backend_pid, CONNECTION_ID), read once per connection. */
   readonly serverId?: number | undefined;
+  /** SQLite: the connection's own busy timeout, restored after each step (default 0). */
+  readonly busyTimeoutMs?: number | undefined;
   /** MySQL family: write a commit-marker row with each write transaction's COMMIT, looked up after a loss. */
   readonly verifyCommits?: boolean;
   /** Identifies the server for the commit-marker table (created once per scope). */
@@ -52,7 +54,7 @@ export interface OrmConnection<Raw> {
  */
 export function ormConnectionSession<Raw>(connection: OrmConnection<Raw>): Session<Raw> {
   const { dialect, run, sidecar, serverId } = connection;
-  const sql = sqlOf(dialect);
+  const sql = sqlOf(dialect, connection.busyTimeoutMs);
   let broken = false;
   let lastCommand: string | undefined;
   const send = async (statement: string, params: readonly unknown[]): Promise<OrmQueryResult> => {
@@ -94,11 +96,11 @@ export function ormConnectionSession<Raw>(connection: OrmConnection<Raw>): Sessi
   return new DriverSession(driver);
 }
 
-function sqlOf(dialect: OrmDialect): DialectSql {
+function sqlOf(dialect: OrmDialect, busyTimeoutMs: number | undefined): DialectSql {
   if (dialect === 'postgres') return postgresSql();
   if (dialect === 'mariadb') return mariadbSql();
   if (dialect === 'mysql') return mysqlSql();
-  return sqliteSql();
+  return sqliteSql(busyTimeoutMs === undefined ? {} : { baseBusyTimeoutMs: busyTimeoutMs });
 }
 
 function sidecarChecks(
