@@ -40,6 +40,8 @@ export interface OrmConnection<Raw> {
   readonly serverId?: number | undefined;
   /** SQLite: the connection's own busy timeout, restored after each step (default 0). */
   readonly busyTimeoutMs?: number | undefined;
+  /** True when the driver connection can no longer be used (where the ORM shows it). */
+  readonly isBroken?: () => boolean;
   /** MySQL family: write a commit-marker row with each write transaction's COMMIT, looked up after a loss. */
   readonly verifyCommits?: boolean;
   /** Identifies the server for the commit-marker table (created once per scope). */
@@ -80,7 +82,7 @@ export function ormConnectionSession<Raw>(connection: OrmConnection<Raw>): Sessi
       return result.rows;
     },
     lastCommand: () => lastCommand,
-    isBroken: () => broken,
+    isBroken: () => broken || connection.isBroken?.() === true,
     ...(dialect === 'mysql' || dialect === 'mariadb' ? { endsTransaction: endsMysqlTransaction } : {}),
     ...sidecarChecks(dialect, sql, sidecar, serverId, connection),
     destroy() {

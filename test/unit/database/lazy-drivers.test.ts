@@ -39,6 +39,7 @@ const drivers: Readonly<Record<string, string>> = {
 const peerFolders: Readonly<Record<string, string>> = {
   '@opentelemetry/api': 'otel',
   kysely: join('integrations', 'kysely'),
+  knex: join('integrations', 'knex'),
 };
 
 describe('driver imports (API.md layers)', () => {

@@ -1,0 +1,62 @@
+import type { OrmQueryResult, OrmRun } from '../shared/orm-connection-session.js';
+import type { KnexClientLike, KnexQueryObject } from './knex-types.js';
+
+/**
+ * Runs dbop's own statements through Knex's client on one connection, so Knex's 'query' event (and
+ * so its log) sees them. Postgres placeholders ($1) become Knex's (?), which Knex turns back.
+ */
+export function knexRun(client: KnexClientLike, connection: () => unknown): OrmRun {
+  return async (sql, params) => {
+    const text = client.dialect === 'postgresql' ? sql.replace(/\$\d+/g, '?') : sql;
+    const done = await client.query(connection(), { sql: text, bindings: [...params], method: 'raw' });
+    return shapeResponse(done.response);
+  };
+}
+
+/** The driver's response, as Knex keeps it for a raw query, in dbop's shape. */
+export function shapeResponse(response: unknown): OrmQueryResult {
+  // mysql2: [rows or a result header, fields].
+  const value =
+    Array.isArray(response) && response.length === 2 && !isRow(response[0]) ? response[0] : response;
+  if (Array.isArray(value)) return { rows: value as Record<string, unknown>[], rowCount: value.length };
+  const result = value as {
+    rows?: Record<string, unknown>[];
+    rowCount?: number | null;
+    command?: string;
+    affectedRows?: number;
+    changes?: number;
+  } | null;
+  const rows = result?.rows ?? [];
+  const rowCount = result?.rowCount ?? result?.affectedRows ?? result?.changes ?? rows.length;
+  return { rows, rowCount, command: result?.command, original: response };
+}
+
+function isRow(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !('affectedRows' in value);
+}
+
+/**
+ * Knex prefixes a failed query's driver error message with the SQL, values inlined. dbop's logs and the
+ * error the caller sees carry the driver's own message: the prefix Knex added is taken off again.
+ */
+export function restoreDriverMessage(error: unknown, query: KnexQueryObject, client: KnexClientLike): void {
+  if (!(error instanceof Error)) return;
+  const prefixes = [`${query.sql} - `];
+  const escapeBinding = client._escapeBinding;
+  if (client.config?.compileSqlOnError !== false && typeof escapeBinding === 'function') {
+    const bindings = query.bindings ?? [];
+    let index = 0;
+    const inlined = query.sql.replace(/\\?\?/g, (match) => {
+      if (match === '\\?') return '?';
+      if (index === bindings.length) return match;
+      return escapeBinding.call(client, bindings[index++], {});
+    });
+    prefixes.unshift(`${inlined} - `);
+  }
+  for (const prefix of prefixes) {
+    if (error.message.startsWith(prefix)) {
+      error.message = error.message.slice(prefix.length);
+      return;
+    }
+  }
+}
