@@ -3,9 +3,10 @@ import { DbopError } from '../../core/errors.js';
 
 // Leading comments and whitespace are skipped: `/* x */ COMMIT` ends a transaction like `COMMIT` does.
 const leading = /^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*/;
-// Statements that begin or end a transaction, or switch autocommit, on every backend dbop knows.
+// Statements that begin or end a transaction, or switch autocommit, on every backend dbop knows (a
+// SAVEPOINT, RELEASE or ROLLBACK TO ends nothing: ORMs' own nested transactions send them).
 const boundary =
-  /^(?:begin|start\s+transaction|commit|end|abort|rollback(?!\s+(?:work\s+)?to\b)|savepoint|release|set\s+(?:session\s+|@@)?autocommit|set\s+transaction\s+isolation)\b/i;
+  /^(?:begin|start\s+transaction|commit|end|abort|rollback(?!\s+(?:work\s+)?to\b)|set\s+(?:session\s+|@@)?autocommit|set\s+transaction\s+isolation)\b/i;
 // MySQL and MariaDB commit the open transaction before these (the server's "implicit commit" list).
 const implicitCommit =
   /^(?:create|alter|drop|rename|truncate|lock\s+tables|unlock\s+tables|load\s+(?:index|data)|analyze|optimize|repair|install|uninstall|grant|revoke|flush|reset|cache\s+index)\b/i;

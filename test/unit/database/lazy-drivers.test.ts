@@ -40,6 +40,7 @@ const peerFolders: Readonly<Record<string, string>> = {
   '@opentelemetry/api': 'otel',
   kysely: join('integrations', 'kysely'),
   knex: join('integrations', 'knex'),
+  'drizzle-orm': join('integrations', 'drizzle'),
 };
 
 describe('driver imports (API.md layers)', () => {

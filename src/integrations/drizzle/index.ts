@@ -1,0 +1,6 @@
+export type {
+  DrizzleDatabaseLike,
+  DrizzleTransactionOf,
+  DrizzleTransactionOptions,
+} from './drizzle-retry-transaction.js';
+export { retryTransaction, step } from './drizzle-retry-transaction.js';
