@@ -7,6 +7,7 @@ import type { RunOptions } from '../../runner/runner-options.js';
 import { type OrmQueryResult, ormConnectionSession } from '../shared/orm-connection-session.js';
 import { type OrmTransactionOptions, splitOrmOptions } from '../shared/orm-transaction-options.js';
 import { boundaryViolation } from '../shared/transaction-boundary.js';
+import { isMysql2Drizzle, mysql2Source, mysql2Transaction } from './drizzle-mysql2.js';
 
 /** Options of {@link retryTransaction} (dbop/drizzle). */
 export type DrizzleTransactionOptions = OrmTransactionOptions;
@@ -81,9 +82,21 @@ export function retryTransaction<D extends DrizzleDatabaseLike, T>(
   const drizzle = db as unknown as NodePgDrizzle;
   try {
     split = splitOrmOptions(options, 'retryTransaction()');
+    if (isMysql2Drizzle(drizzle)) {
+      const { runner, verifyCommits, transaction } = split;
+      return runner.transaction(
+        mysql2Source(drizzle, verifyCommits),
+        (session, attempt) => {
+          const tx = mysql2Transaction(drizzle, session, attempt);
+          owners.set(tx, { runner, session });
+          return ownErrors(() => fn(tx as DrizzleTransactionOf<D>, attempt));
+        },
+        transaction,
+      ) as Promise<T>;
+    }
     if (!(drizzle.session instanceof NodePgSession) || typeof drizzle.$client?.connect !== 'function') {
       throw new TypeError(
-        'dbop/drizzle runs on a node-postgres Drizzle database over a pg Pool (drizzle({ client: pool }))',
+        'dbop/drizzle runs on Drizzle over a node-postgres Pool or a mysql2 pool (drizzle({ client: pool }))',
       );
     }
   } catch (error) {

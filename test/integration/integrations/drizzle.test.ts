@@ -1,6 +1,9 @@
 import { eq, sql } from 'drizzle-orm';
+import { int, mysqlTable } from 'drizzle-orm/mysql-core';
+import { drizzle as drizzleMysql } from 'drizzle-orm/mysql2';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { integer, pgTable, serial } from 'drizzle-orm/pg-core';
+import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { isDbopError } from '../../../src/core/errors.js';
@@ -10,11 +13,35 @@ import {
   step,
 } from '../../../src/integrations/drizzle/index.js';
 import { DbOpRunner } from '../../../src/runner/index.js';
-import { describeIfPostgres, postgresUrl } from '../../support/servers.js';
-import { type Admin, barrier, postgresAdmin, recordingLogger, resetAccounts } from './orm-support.js';
+import { describeIfMariadb, describeIfPostgres, mariadbUrl, postgresUrl } from '../../support/servers.js';
+import {
+  type Admin,
+  barrier,
+  commitCutter,
+  databaseUrl,
+  mariadbAdmin,
+  postgresAdmin,
+  recordingLogger,
+  resetAccounts,
+} from './orm-support.js';
 
-const account = pgTable('account', { id: integer('id').primaryKey(), balance: integer('balance').notNull() });
-const audit = pgTable('audit', { id: serial('id').primaryKey(), slow: integer('slow').notNull().default(0) });
+const pgAccount = pgTable('account', {
+  id: integer('id').primaryKey(),
+  balance: integer('balance').notNull(),
+});
+const pgAudit = pgTable('audit', {
+  id: serial('id').primaryKey(),
+  slow: integer('slow').notNull().default(0),
+});
+// The MySQL tables, typed as the Postgres ones so one evidence suite serves both: Drizzle's query API is the
+// same, and the SQL comes from each database's own dialect.
+const mysqlAccount = mysqlTable('account', { id: int('id').primaryKey(), balance: int('balance').notNull() });
+const mysqlAudit = mysqlTable('audit', {
+  id: int('id').autoincrement().primaryKey(),
+  slow: int('slow').notNull().default(0),
+});
+let account = pgAccount;
+let audit = pgAudit;
 type Db = NodePgDatabase<Record<string, never>>;
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
@@ -37,6 +64,7 @@ interface Fixture {
   logged: string[];
   serverId(trx: Tx): Promise<number>;
   sleepSql: string;
+  mysql?: boolean;
   cutCommit?: (mode: 'after-send' | 'before-send') => { readonly fired: () => boolean };
 }
 
@@ -49,6 +77,8 @@ function evidence(fixture: () => Fixture): void {
   let f: Fixture;
   beforeEach(async () => {
     f = fixture();
+    account = f.mysql === true ? (mysqlAccount as unknown as typeof pgAccount) : pgAccount;
+    audit = f.mysql === true ? (mysqlAudit as unknown as typeof pgAudit) : pgAudit;
     await resetAccounts(f.admin);
     f.logged.length = 0;
   });
@@ -158,7 +188,7 @@ function evidence(fixture: () => Fixture): void {
         attempts += 1;
         await move(trx, 2, 3, 20);
         // 60 s against a 1.5 s attempt limit: only a cancel on the server ends it in time.
-        if (attempts === 1) await trx.execute(sql`SELECT pg_sleep(${60})`);
+        if (attempts === 1) await trx.execute(sql.raw(f.sleepSql));
       },
       { runner: new DbOpRunner({ initialDelayMs: 10 }), attemptTimeoutMs: 1500 },
     );
@@ -236,7 +266,7 @@ describeIfPostgres('dbop/drizzle on PostgreSQL (node-postgres pool)', () => {
     admin,
     logged,
     serverId: async (trx) => Number((await trx.execute(sql`SELECT pg_backend_pid() AS id`)).rows[0]!.id),
-    sleepSql: '',
+    sleepSql: 'SELECT pg_sleep(60)',
   }));
 
   it("a nested Drizzle transaction (its own SAVEPOINT) still works inside dbop's transaction", async () => {
@@ -252,4 +282,46 @@ describeIfPostgres('dbop/drizzle on PostgreSQL (node-postgres pool)', () => {
     });
     expect(await admin.balances()).toEqual({ 1: 97, 2: 103, 3: 100 });
   });
+});
+
+describeIfMariadb('dbop/drizzle on MariaDB (mysql2 pool)', () => {
+  const database = `dbop_drizzle_${process.pid}`;
+  const logged: string[] = [];
+  let pool: mysql.Pool;
+  let db: Db;
+  let admin: Admin;
+  let cutCommit: ReturnType<typeof commitCutter>;
+  beforeAll(async () => {
+    admin = await mariadbAdmin(mariadbUrl(), database);
+    pool = mysql.createPool({ uri: databaseUrl(mariadbUrl(), database), connectionLimit: 4 });
+    // The promise pool wraps a callback pool, whose connections are the ones that send COMMIT.
+    const core = (pool as unknown as { pool: Parameters<typeof commitCutter>[0] }).pool;
+    cutCommit = commitCutter(core, admin);
+    // MariaDB reports a write to a row changed since the snapshot (1020) only with this on.
+    core.on('connection', (c) => {
+      (c as { query(sql: string): void }).query('SET SESSION innodb_snapshot_isolation = ON');
+    });
+    const mysqlDb = drizzleMysql({
+      client: pool,
+      mode: 'default',
+      logger: { logQuery: (query) => void logged.push(query) },
+    });
+    db = mysqlDb as unknown as Db;
+  });
+  afterAll(async () => {
+    await pool?.end();
+    await admin?.end();
+  });
+  evidence(() => ({
+    db,
+    admin,
+    logged,
+    serverId: async (trx) => {
+      const [rows] = (await trx.execute(sql`SELECT CONNECTION_ID() AS id`)) as unknown as [{ id: number }[]];
+      return Number(rows[0]!.id);
+    },
+    sleepSql: 'SELECT SLEEP(60)',
+    mysql: true,
+    cutCommit,
+  }));
 });
