@@ -3,6 +3,7 @@ import { drizzle } from 'drizzle-orm/node-postgres';
 import knexFactory from 'knex';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
+import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { messageOf } from '../../../src/core/execute-report.js';
 import { classify } from '../../../src/dialects/classify.js';
@@ -10,7 +11,7 @@ import { describeIfPostgres, postgresUrl } from '../../support/servers.js';
 import { type Admin, postgresAdmin, resetAccounts } from './orm-support.js';
 
 /** classify() on errors the ORMs really threw against a real server (no hand-made wrappers). */
-describeIfPostgres('classify on errors Kysely, Knex and Drizzle really threw (PostgreSQL)', () => {
+describeIfPostgres('classify on errors Kysely, Knex, Drizzle and TypeORM really threw (PostgreSQL)', () => {
   const schema = `dbop_ormerr_${process.pid}`;
   let admin: Admin;
   let pool: pg.Pool;
@@ -106,5 +107,24 @@ describeIfPostgres('classify on errors Kysely, Knex and Drizzle really threw (Po
     expect((error as Error).message).toContain('4242');
     expect(classify(error)).toMatchObject({ kind: 'lock-timeout', code: '55P03' });
     expect(messageOf(error)).not.toContain('4242');
+  });
+
+  it("TypeORM: QueryFailedError is read through its driverError; dbop's log line is the driver's", async () => {
+    const dataSource = new DataSource({ type: 'postgres', url: postgresUrl(), schema, extra: { max: 2 } });
+    await dataSource.initialize();
+    try {
+      const error = await lockTimeout(() =>
+        dataSource.transaction(async (manager) => {
+          await manager.query(`SET LOCAL lock_timeout = '100ms'`);
+          await manager.query(`UPDATE ${schema}.account SET balance = $1 WHERE id = 1`, [4242]);
+        }),
+      );
+      expect((error as Error).name).toBe('QueryFailedError');
+      expect((error as { parameters?: unknown[] }).parameters).toEqual([4242]);
+      expect(classify(error)).toMatchObject({ kind: 'lock-timeout', code: '55P03' });
+      expect(messageOf(error)).not.toContain('4242');
+    } finally {
+      await dataSource.destroy();
+    }
   });
 });

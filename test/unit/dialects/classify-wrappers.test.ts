@@ -5,14 +5,6 @@ const deadlock = (): Error =>
   Object.assign(new Error('deadlock detected'), { code: '40P01', severity: 'ERROR', file: 'deadlock.c' });
 
 describe('classify: ORM wrappers', () => {
-  it('TypeORM QueryFailedError: reads driverError', () => {
-    const e = Object.assign(new Error('deadlock detected'), {
-      name: 'QueryFailedError',
-      driverError: deadlock(),
-    });
-    expect(classify(e)).toMatchObject({ kind: 'deadlock', code: '40P01' });
-  });
-
   it('Sequelize: reads .parent and .original (the same object: visited once)', () => {
     const inner = Object.assign(new Error('Lock wait timeout exceeded'), {
       code: 'ER_LOCK_WAIT_TIMEOUT',
@@ -26,7 +18,7 @@ describe('classify: ORM wrappers', () => {
     expect(classify(e)).toMatchObject({ kind: 'lock-timeout', code: '1205' });
   });
 
-  // Drizzle's DrizzleQueryError, Kysely's and Knex's errors (pool timeout included) are classified as the
+  // TypeORM's QueryFailedError, Drizzle's DrizzleQueryError, Kysely's and Knex's errors (pool timeout included) are classified as the
   // ORMs really threw them in test/integration/integrations/orm-errors.test.ts.
 
   it('SQLAlchemy-style .orig', () => {

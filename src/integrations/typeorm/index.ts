@@ -1,0 +1,2 @@
+export type { TypeormTransactionOptions } from './typeorm-retry-transaction.js';
+export { retryTransaction, step } from './typeorm-retry-transaction.js';
