@@ -1,0 +1,210 @@
+import { beforeEach, expect, it } from 'vitest';
+import type { AttemptContext } from '../../../src/core/attempt.js';
+import { isDbopError } from '../../../src/core/errors.js';
+import type { OrmTransactionOptions } from '../../../src/integrations/shared/orm-transaction-options.js';
+import { DbOpRunner, type RunOptions } from '../../../src/runner/index.js';
+import { type Admin, barrier, recordingLogger, resetAccounts } from './orm-support.js';
+
+/** One ORM's side of the evidence: its retryTransaction and step, and the few statements the transfer needs. */
+export interface OrmUnderTest<H> {
+  readonly admin: Admin;
+  /** Every statement the ORM's own query log saw. */
+  readonly logged: string[];
+  retry<T>(
+    fn: (handle: H, attempt: AttemptContext) => Promise<T>,
+    options?: OrmTransactionOptions,
+  ): Promise<T>;
+  step<T>(
+    handle: H,
+    fn: (handle: H, attempt: AttemptContext) => Promise<T>,
+    options?: RunOptions<never>,
+  ): Promise<T>;
+  /** Adds amount to account id's balance (negative: takes it), through the ORM's query API. */
+  add(handle: H, id: number, amount: number): Promise<unknown>;
+  balance(handle: H, id: number): Promise<number>;
+  setBalance(handle: H, id: number, value: number): Promise<unknown>;
+  /** Inserts an audit row; slow = 1 makes the Postgres COMMIT sleep (the deferred trigger). */
+  audit(handle: H, slow: number): Promise<unknown>;
+  serverId(handle: H): Promise<number>;
+  /** A 60 s server-side sleep. */
+  sleep(handle: H): Promise<unknown>;
+  /** Sends one statement as raw SQL through the handle. */
+  raw(handle: H, statement: string): Promise<unknown>;
+  /** Idle and total connections of the ORM's pool, where it shows them: after a kill, none is left checked out. */
+  readonly pooled?: () => { readonly idle: number; readonly total: number };
+  /** MariaDB: arms the next COMMIT to be lost (Postgres kills the backend inside COMMIT instead). */
+  readonly cutCommit?: (mode: 'after-send' | 'before-send') => { readonly fired: () => boolean };
+}
+
+/**
+ * The integrations' evidence (issue 13): a real deadlock, a real serialization failure, the backend
+ * killed mid-transaction and during COMMIT, an attempt timeout on a slow transaction, a nested lock
+ * timeout, and the boundary guard; the final balances exact each time.
+ */
+export function ormEvidence<H>(under: () => OrmUnderTest<H>): void {
+  let o: OrmUnderTest<H>;
+  const move = async (h: H, from: number, to: number, amount: number) => {
+    await o.add(h, from, -amount);
+    await o.add(h, to, amount);
+  };
+  beforeEach(async () => {
+    o = under();
+    await resetAccounts(o.admin);
+    o.logged.length = 0;
+  });
+
+  it('a real deadlock: one transfer is redone whole, both applied once; the log line is the driver message', async () => {
+    const logger = recordingLogger();
+    const runner = new DbOpRunner({ initialDelayMs: 10, maxDelayMs: 50, logger });
+    const meet = barrier(2);
+    const transfer = (from: number, to: number) =>
+      o.retry(
+        async (h, attempt) => {
+          await o.add(h, from, -10);
+          if (attempt.attempt === 1) await meet();
+          await o.add(h, to, 10);
+        },
+        { runner, name: 'transfer' },
+      );
+    await Promise.all([transfer(1, 2), transfer(2, 1)]);
+    expect(await o.admin.balances()).toEqual({ 1: 100, 2: 100, 3: 100 });
+    const deadlock = logger.records.find((r) => r.object.kind === 'deadlock');
+    expect(deadlock).toBeDefined();
+    // The driver's own message: no SQL, no values, no ORM wrapper (Knex's prefix, DrizzleQueryError's text).
+    expect(String(deadlock?.object.error)).not.toMatch(/update|account|params|QueryFailed/i);
+  });
+
+  it('a real serialization failure: the later transfer is redone on a fresh snapshot', async () => {
+    const logger = recordingLogger();
+    const runner = new DbOpRunner({ initialDelayMs: 10, maxDelayMs: 50, logger });
+    const meet = barrier(2);
+    const transfer = (to: number, amount: number) =>
+      o.retry(
+        async (h, attempt) => {
+          const balance = await o.balance(h, 1);
+          if (attempt.attempt === 1) await meet();
+          await o.setBalance(h, 1, balance - amount);
+          await o.add(h, to, amount);
+        },
+        { runner, isolationLevel: 'repeatable read' },
+      );
+    await Promise.all([transfer(2, 10), transfer(3, 5)]);
+    // A lost update would leave account 1 at 90 or 95.
+    expect(await o.admin.balances()).toEqual({ 1: 85, 2: 110, 3: 105 });
+    expect(logger.records.some((r) => r.object.kind === 'serialization')).toBe(true);
+  });
+
+  it('the backend killed mid-transaction: reconnected through the pool, redone, applied once', async () => {
+    let attempts = 0;
+    await o.retry(
+      async (h) => {
+        attempts += 1;
+        await o.add(h, 1, -10);
+        if (attempts === 1) await o.admin.kill(await o.serverId(h));
+        await o.add(h, 2, 10);
+      },
+      { runner: new DbOpRunner({ initialDelayMs: 10 }) },
+    );
+    expect(attempts).toBe(2);
+    expect(await o.admin.balances()).toEqual({ 1: 90, 2: 110, 3: 100 });
+    if (o.pooled !== undefined) expect(o.pooled().idle).toBe(o.pooled().total);
+  });
+
+  it('the backend killed during COMMIT: verified on another pooled connection, redone, applied once', async () => {
+    let attempts = 0;
+    let cut: { fired(): boolean } | undefined;
+    await o.retry(
+      async (h) => {
+        attempts += 1;
+        await move(h, 1, 2, 10);
+        if (o.cutCommit !== undefined) {
+          if (attempts === 1) cut = o.cutCommit('before-send');
+          return;
+        }
+        await o.audit(h, attempts === 1 ? 1 : 0);
+        if (attempts === 1) void o.admin.killInCommit(await o.serverId(h));
+      },
+      { runner: new DbOpRunner({ initialDelayMs: 10 }) },
+    );
+    if (o.cutCommit !== undefined) expect(cut?.fired()).toBe(true);
+    expect(attempts).toBe(2);
+    expect(await o.admin.balances()).toEqual({ 1: 90, 2: 110, 3: 100 });
+  });
+
+  it('COMMIT sent and its answer lost (MariaDB): verified, never applied twice', async () => {
+    let attempts = 0;
+    await o.retry(
+      async (h) => {
+        attempts += 1;
+        await move(h, 1, 3, 7);
+        if (attempts === 1 && o.cutCommit !== undefined) o.cutCommit('after-send');
+      },
+      { runner: new DbOpRunner({ initialDelayMs: 10 }) },
+    );
+    expect(await o.admin.balances()).toEqual({ 1: 93, 2: 100, 3: 107 });
+  });
+
+  it('an attempt timeout on a slow transaction: cancelled on the server, rolled back, redone once', async () => {
+    let attempts = 0;
+    await o.retry(
+      async (h) => {
+        attempts += 1;
+        await move(h, 2, 3, 20);
+        // 60 s against a 1.5 s attempt limit: only a cancel on the server ends it in time.
+        if (attempts === 1) await o.sleep(h);
+      },
+      { runner: new DbOpRunner({ initialDelayMs: 10 }), attemptTimeoutMs: 1500 },
+    );
+    expect(attempts).toBe(2);
+    expect(await o.admin.balances()).toEqual({ 1: 100, 2: 80, 3: 120 });
+  });
+
+  it('a nested lock timeout is retried in its savepoint; the outer transaction is not redone', async () => {
+    const release = await o.admin.holdRow(3);
+    let outer = 0;
+    const stepAttempts: number[] = [];
+    try {
+      await o.retry(
+        async (h) => {
+          outer += 1;
+          await move(h, 1, 2, 5);
+          await o.step(
+            h,
+            async (inner, attempt) => {
+              stepAttempts.push(attempt.attempt);
+              if (attempt.attempt === 2) await release();
+              await o.add(inner, 3, 1);
+            },
+            { lockTimeoutMs: 300 },
+          );
+        },
+        { runner: new DbOpRunner({ initialDelayMs: 10 }) },
+      );
+    } finally {
+      await release().catch(() => undefined);
+    }
+    expect(outer).toBe(1);
+    expect(stepAttempts).toEqual([1, 2]);
+    expect(await o.admin.balances()).toEqual({ 1: 95, 2: 105, 3: 101 });
+  });
+
+  it("COMMIT, BEGIN or ROLLBACK sent through the handle is refused, never silently committed; dbop's BEGIN and COMMIT are in the ORM's log", async () => {
+    for (const statement of ['COMMIT', '/* by hand */ BEGIN', 'ROLLBACK']) {
+      const error = await o
+        .retry(async (h) => {
+          await move(h, 1, 2, 50);
+          await o.raw(h, statement);
+        })
+        .catch((e: unknown) => e);
+      expect(isDbopError(error, 'DBOP_TRANSACTION_BOUNDARY')).toBe(true);
+    }
+    expect(await o.admin.balances()).toEqual({ 1: 100, 2: 100, 3: 100 });
+    expect(o.logged.some((s) => /^(BEGIN|START TRANSACTION)/i.test(s))).toBe(true);
+    expect(o.logged).toContain('ROLLBACK');
+    o.logged.length = 0;
+    await o.retry((h) => move(h, 1, 2, 1), { isolationLevel: 'serializable' });
+    expect(o.logged.some((s) => /SERIALIZABLE/i.test(s))).toBe(true);
+    expect(o.logged).toContain('COMMIT');
+    expect(await o.admin.balances()).toEqual({ 1: 99, 2: 101, 3: 100 });
+  });
+}
