@@ -2,8 +2,8 @@ import { MySql2Session, MySql2Transaction } from 'drizzle-orm/mysql2';
 import type { AttemptContext } from '../../core/attempt.js';
 import { isReusable, type Session, type SessionSource } from '../../core/session.js';
 import { watchConnectionErrors } from '../../sessions/shared/mysql-family.js';
+import { checkStatement } from '../shared/handle-steps.js';
 import { type OrmQueryResult, ormConnectionSession } from '../shared/orm-connection-session.js';
-import { boundaryViolation } from '../shared/transaction-boundary.js';
 
 /** The parts of a mysql2 Drizzle database dbop reads (Drizzle's session, dialect and promise pool). */
 export interface Mysql2Drizzle {
@@ -88,10 +88,11 @@ export function mysql2Transaction(db: Mysql2Drizzle, session: Session, attempt: 
   const guard = (send: Mysql2Connection['query']) =>
     function (this: unknown, options: unknown, params?: unknown) {
       try {
-        attempt.signal.throwIfAborted();
-        const text = typeof options === 'string' ? options : (options as { sql?: unknown } | null)?.sql;
-        const refused = typeof text === 'string' ? boundaryViolation(text, session.dialect) : undefined;
-        if (refused !== undefined) throw refused;
+        checkStatement(
+          typeof options === 'string' ? options : (options as { sql?: unknown } | null)?.sql,
+          session,
+          attempt,
+        );
       } catch (error) {
         return Promise.reject(error);
       }

@@ -2,11 +2,10 @@ import { NodePgSession, NodePgTransaction } from 'drizzle-orm/node-postgres';
 import type { AttemptContext } from '../../core/attempt.js';
 import { isDbopError } from '../../core/errors.js';
 import { isReusable, type Session, type SessionSource } from '../../core/session.js';
-import type { DbOpRunner } from '../../runner/dbop-runner.js';
 import type { RunOptions } from '../../runner/runner-options.js';
+import { checkStatement, HandleSteps } from '../shared/handle-steps.js';
 import { type OrmQueryResult, ormConnectionSession } from '../shared/orm-connection-session.js';
 import { type OrmTransactionOptions, splitOrmOptions } from '../shared/orm-transaction-options.js';
-import { boundaryViolation } from '../shared/transaction-boundary.js';
 import { isMysql2Drizzle, mysql2Source, mysql2Transaction } from './drizzle-mysql2.js';
 
 /** Options of {@link retryTransaction} (dbop/drizzle). */
@@ -55,12 +54,7 @@ interface PgResult {
   readonly command?: string;
 }
 
-interface Owner {
-  readonly runner: DbOpRunner;
-  readonly session: Session;
-}
-
-const owners = new WeakMap<object, Owner>();
+const steps = new HandleSteps();
 const watched = new WeakSet<object>();
 
 /**
@@ -88,7 +82,7 @@ export function retryTransaction<D extends DrizzleDatabaseLike, T>(
         mysql2Source(drizzle, verifyCommits),
         (session, attempt) => {
           const tx = mysql2Transaction(drizzle, session, attempt);
-          owners.set(tx, { runner, session });
+          steps.own(tx, runner, session);
           return ownErrors(() => fn(tx as DrizzleTransactionOf<D>, attempt));
         },
         transaction,
@@ -118,7 +112,7 @@ export function retryTransaction<D extends DrizzleDatabaseLike, T>(
         drizzleSession,
         drizzle.session.schema as never,
       );
-      owners.set(tx, { runner, session });
+      steps.own(tx, runner, session);
       return ownErrors(() => fn(tx as DrizzleTransactionOf<D>, attempt));
     },
     transaction,
@@ -135,13 +129,7 @@ export function step<Tx extends object, T>(
   fn: (tx: Tx, attempt: AttemptContext) => T | PromiseLike<T>,
   options?: RunOptions<never>,
 ): Promise<T> {
-  const owner = owners.get(tx);
-  if (owner === undefined) {
-    return Promise.reject(
-      new TypeError('step() needs the transaction handle retryTransaction() passed to its callback'),
-    );
-  }
-  return owner.runner.run(owner.session, (_session, attempt) => fn(tx, attempt), options) as Promise<T>;
+  return steps.step(tx, fn, options);
 }
 
 /** Sessions over clients of the database's pg Pool; one in an unknown state is destroyed by the pool. */
@@ -203,10 +191,11 @@ function guardedClient(client: PgClient, session: Session, attempt: AttemptConte
     query: {
       value(config: unknown, params?: unknown) {
         try {
-          attempt.signal.throwIfAborted();
-          const text = typeof config === 'string' ? config : (config as { text?: unknown } | null)?.text;
-          const refused = typeof text === 'string' ? boundaryViolation(text, session.dialect) : undefined;
-          if (refused !== undefined) throw refused;
+          checkStatement(
+            typeof config === 'string' ? config : (config as { text?: unknown } | null)?.text,
+            session,
+            attempt,
+          );
         } catch (error) {
           return Promise.reject(error);
         }

@@ -3,21 +3,16 @@ import type { AttemptContext } from '../../core/attempt.js';
 import { isReusable, type Session, type SessionSource } from '../../core/session.js';
 import type { DbOpRunner } from '../../runner/dbop-runner.js';
 import type { RunOptions } from '../../runner/runner-options.js';
+import { checkStatement, HandleSteps } from '../shared/handle-steps.js';
 import { type OrmDialect, ormConnectionSession } from '../shared/orm-connection-session.js';
 import { type OrmTransactionOptions, splitOrmOptions } from '../shared/orm-transaction-options.js';
-import { boundaryViolation } from '../shared/transaction-boundary.js';
 import { knexRun, restoreDriverMessage } from './knex-run.js';
 import type { KnexClientLike, KnexLike, KnexQueryObject } from './knex-types.js';
 
 /** Options of {@link retryTransaction} (dbop/knex). */
 export type KnexTransactionOptions = OrmTransactionOptions;
 
-interface Owner {
-  readonly runner: DbOpRunner;
-  readonly session: Session;
-}
-
-const owners = new WeakMap<object, Owner>();
+const steps = new HandleSteps();
 // Knex's own transaction statements (strings its Transaction sends, never a user's query object).
 const knexOwnBoundary = /^\s*(?:begin|start\s+transaction|commit|rollback(?!\s+to\b)|set\s+transaction)\b/i;
 
@@ -63,13 +58,7 @@ export function step<T>(
   fn: (trx: Knex.Transaction, attempt: AttemptContext) => T | PromiseLike<T>,
   options?: RunOptions<never>,
 ): Promise<T> {
-  const owner = owners.get(trx);
-  if (owner === undefined) {
-    return Promise.reject(
-      new TypeError('step() needs the transaction handle retryTransaction() passed to its callback'),
-    );
-  }
-  return owner.runner.run(owner.session, (_session, attempt) => fn(trx, attempt), options) as Promise<T>;
+  return steps.step(trx, fn, options);
 }
 
 function dialectOf(client: KnexClientLike): OrmDialect {
@@ -177,7 +166,7 @@ function attemptTransaction<T>(
   fn: (trx: Knex.Transaction, attempt: AttemptContext) => T | PromiseLike<T>,
 ): PromiseLike<T> {
   const container = (trx: Knex.Transaction) => {
-    owners.set(trx, { runner, session });
+    steps.own(trx, runner, session);
     return Promise.resolve(fn(trx, attempt));
   };
   const pending = client.transaction(container as (trx: never) => unknown, {
@@ -205,9 +194,7 @@ function guard(trxClient: KnexClientLike, session: Session, attempt: AttemptCont
       return inner.call(trxClient, connection, query);
     }
     // An attempt dbop stopped (time limit, abort): its leftover statements must not reach the connection.
-    attempt.signal.throwIfAborted();
-    const refused = boundaryViolation(query.sql, session.dialect);
-    if (refused !== undefined) throw refused;
+    checkStatement(query.sql, session, attempt);
     try {
       return await inner.call(trxClient, connection, query);
     } catch (error) {

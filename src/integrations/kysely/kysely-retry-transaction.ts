@@ -13,8 +13,8 @@ import {
 } from 'kysely';
 import type { AttemptContext } from '../../core/attempt.js';
 import type { Session, SessionSource } from '../../core/session.js';
-import type { DbOpRunner } from '../../runner/dbop-runner.js';
 import type { RunOptions } from '../../runner/runner-options.js';
+import { HandleSteps } from '../shared/handle-steps.js';
 import { holdConnection } from '../shared/held-connection.js';
 import {
   type OrmDialect,
@@ -28,13 +28,7 @@ import { boundaryViolation } from '../shared/transaction-boundary.js';
 /** Options of {@link retryTransaction} (dbop/kysely). */
 export type KyselyTransactionOptions = OrmTransactionOptions;
 
-/** Where a transaction handle's statements go, for {@link step}. */
-interface Owner {
-  readonly runner: DbOpRunner;
-  readonly session: Session<DatabaseConnection>;
-}
-
-const owners = new WeakMap<object, Owner>();
+const steps = new HandleSteps();
 const dialects = new WeakMap<object, Promise<OrmDialect>>();
 const serverIds = new WeakMap<DatabaseConnection, number | undefined>();
 
@@ -67,7 +61,7 @@ export function retryTransaction<DB, T>(
     (session, attempt) => {
       const attemptDb = attemptKysely<DB>(executor, session);
       return attemptDb.transaction().execute(async (trx) => {
-        owners.set(trx, { runner, session });
+        steps.own(trx, runner, session);
         return fn(trx, attempt);
       });
     },
@@ -85,13 +79,7 @@ export function step<DB, T>(
   fn: (trx: Transaction<DB>, attempt: AttemptContext) => T | PromiseLike<T>,
   options?: RunOptions<never>,
 ): Promise<T> {
-  const owner = owners.get(trx);
-  if (owner === undefined) {
-    return Promise.reject(
-      new TypeError('step() needs the transaction handle retryTransaction() passed to its callback'),
-    );
-  }
-  return owner.runner.run(owner.session, (_session, attempt) => fn(trx, attempt), options) as Promise<T>;
+  return steps.step(trx, fn, options);
 }
 
 /** Sessions over connections of db's own pool, taken and given back through Kysely. */

@@ -2,19 +2,13 @@ import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import type { AttemptContext } from '../../core/attempt.js';
 import { DbopError } from '../../core/errors.js';
 import { isReusable, type Session, type SessionSource } from '../../core/session.js';
-import type { DbOpRunner } from '../../runner/dbop-runner.js';
 import type { RunOptions } from '../../runner/runner-options.js';
+import { checkStatement, HandleSteps } from '../shared/handle-steps.js';
 import { type OrmQueryResult, ormConnectionSession } from '../shared/orm-connection-session.js';
 import { type OrmTransactionOptions, splitOrmOptions } from '../shared/orm-transaction-options.js';
-import { boundaryViolation } from '../shared/transaction-boundary.js';
 
 /** Options of {@link retryTransaction} (dbop/typeorm). */
 export type TypeormTransactionOptions = OrmTransactionOptions;
-
-interface Owner {
-  readonly runner: DbOpRunner;
-  readonly session: Session;
-}
 
 /** The node-postgres client a Postgres QueryRunner holds, as far as dbop reads it. */
 interface PgClient {
@@ -28,7 +22,7 @@ interface PgClient {
   on?(event: 'error', listener: (error: unknown) => void): unknown;
 }
 
-const owners = new WeakMap<object, Owner>();
+const steps = new HandleSteps();
 // The error that ended a runner's connection: TypeORM releases the runner on it, and its later queries
 // then fail with QueryRunnerAlreadyReleasedError, which says nothing about why.
 const connectionErrors = new WeakMap<QueryRunner, unknown>();
@@ -67,7 +61,7 @@ export function retryTransaction<T>(
     (session, attempt) => {
       const queryRunner = session.raw as QueryRunner;
       guard(queryRunner, session, attempt);
-      owners.set(queryRunner.manager, { runner, session });
+      steps.own(queryRunner.manager, runner, session);
       return fn(queryRunner.manager, attempt);
     },
     transaction,
@@ -84,13 +78,7 @@ export function step<T>(
   fn: (manager: EntityManager, attempt: AttemptContext) => T | PromiseLike<T>,
   options?: RunOptions<never>,
 ): Promise<T> {
-  const owner = owners.get(manager);
-  if (owner === undefined) {
-    return Promise.reject(
-      new TypeError('step() needs the EntityManager retryTransaction() passed to its callback'),
-    );
-  }
-  return owner.runner.run(owner.session, (_session, attempt) => fn(manager, attempt), options) as Promise<T>;
+  return steps.step(manager, fn, options);
 }
 
 /** Sessions over QueryRunners of the DataSource; a connection in an unknown state is released with an error, so pg's pool drops it. */
@@ -159,11 +147,9 @@ function guard(queryRunner: QueryRunner, session: Session, attempt: AttemptConte
   const query = Object.getPrototypeOf(queryRunner).query as (...args: unknown[]) => Promise<unknown>;
   target.query = function (this: QueryRunner, sql: string, parameters?: unknown[], structured?: boolean) {
     try {
-      attempt.signal.throwIfAborted();
       if (queryRunner.isReleased && connectionErrors.has(queryRunner))
         throw connectionErrors.get(queryRunner);
-      const refused = boundaryViolation(sql, session.dialect);
-      if (refused !== undefined) throw refused;
+      checkStatement(sql, session, attempt);
     } catch (error) {
       return Promise.reject(error);
     }
