@@ -6,6 +6,11 @@ export interface ProxyToxics {
   readonly latencyMs?: number;
   /** Half-open: connections stay up (new ones are still accepted) but nothing is forwarded. */
   readonly stall?: boolean;
+  /**
+   * The client's bytes are held back (the server's still flow) until lifted: what the client sent has not
+   * reached the server, while whatever the server says meanwhile reaches the client.
+   */
+  readonly holdRequests?: boolean;
   /** Close each connection with a TCP RST after this many bytes (both directions counted). */
   readonly closeAfterBytes?: number;
   /** Refuse new connections: accept and reset at once. */
@@ -67,16 +72,23 @@ export class FaultProxy {
     return this.#links.size;
   }
 
-  /** Replaces the toxics; a stall lifted resumes forwarding what was held back. */
+  /** Client bytes held back by `holdRequests` (or a stall) and not yet forwarded, over all connections. */
+  get heldBytes(): number {
+    let held = 0;
+    for (const link of this.#links) held += link.client.readableLength;
+    return held;
+  }
+
+  /** Replaces the toxics; a stall or hold lifted resumes forwarding what was held back. */
   set(toxics: ProxyToxics): void {
     const wasStalled = this.#toxics.stall === true;
+    const wasHeld = this.#toxics.holdRequests === true;
     this.#toxics = checkToxics(toxics);
     this.#struck = false;
-    if (wasStalled && toxics.stall !== true) {
-      for (const link of this.#links) {
+    for (const link of this.#links) {
+      if ((wasStalled || wasHeld) && toxics.stall !== true && toxics.holdRequests !== true)
         link.client.resume();
-        link.server.resume();
-      }
+      if (wasStalled && toxics.stall !== true) link.server.resume();
     }
   }
 
@@ -139,7 +151,7 @@ export class FaultProxy {
     // Delayed chunks keep their order even when the latency is lowered in between.
     let due = 0;
     from.on('data', (chunk: Buffer) => {
-      if (this.#toxics.stall === true) {
+      if (this.#toxics.stall === true || (from === link.client && this.#toxics.holdRequests === true)) {
         // Half-open: the bytes are held, nothing is acknowledged at the application level.
         from.pause();
         from.unshift(chunk);
@@ -205,9 +217,9 @@ function checkPort(name: string, value: unknown): void {
 
 function checkToxics(toxics: ProxyToxics): ProxyToxics {
   for (const key of Object.keys(toxics)) {
-    if (!['latencyMs', 'stall', 'closeAfterBytes', 'refuse', 'resetOn'].includes(key)) {
+    if (!['latencyMs', 'stall', 'holdRequests', 'closeAfterBytes', 'refuse', 'resetOn'].includes(key)) {
       throw new TypeError(
-        `Unknown toxic \`${key}\`; known: latencyMs, stall, closeAfterBytes, refuse, resetOn`,
+        `Unknown toxic \`${key}\`; known: latencyMs, stall, holdRequests, closeAfterBytes, refuse, resetOn`,
       );
     }
   }

@@ -1,5 +1,6 @@
 import type { Session } from '../../core/session.js';
 import { expectOptions } from '../../core/validate.js';
+import { isOrderlyTermination } from '../../dialects/postgres/orderly-termination.js';
 import { postgresSql } from '../../dialects/postgres/postgres-sql.js';
 import { DriverSession } from '../shared/driver-session.js';
 import type { CommitStatus } from '../shared/session-driver.js';
@@ -39,6 +40,8 @@ export function pgSession<Client extends PgClientLike>(
   }
   const internals = client as unknown as PgClientInternals;
   let lastCommand: string | undefined;
+  // The last batch's rows were passed on as they arrived (its Query object was found and listened to).
+  let rowsWatched = false;
   return new DriverSession<Client>({
     dialect: 'postgres',
     sql: postgresSql(),
@@ -57,7 +60,12 @@ export function pgSession<Client extends PgClientLike>(
       // No parameters: node-postgres uses the simple protocol, so the whole list is one round trip.
       const text = statements.join(';\n');
       const pending = client.query(text) as Promise<PgResultLike | PgResultLike[]>;
-      if (onRow !== undefined) queryOf(client, text)?.on('row', onRow);
+      let query: PgQueryObject | undefined;
+      if (onRow !== undefined) {
+        query = queryOf(client, text);
+        query?.on('row', onRow);
+      }
+      rowsWatched = query !== undefined;
       let result: PgResultLike | PgResultLike[];
       try {
         result = await pending;
@@ -72,6 +80,8 @@ export function pgSession<Client extends PgClientLike>(
     // node-postgres's own client queues its Query objects, which emit each row as it is parsed.
     rowsAsTheyArrive: queueOf(client) !== undefined,
     lastCommand: () => lastCommand,
+    // node-postgres parses the server's messages in order and emits each row before the error that follows.
+    endedInOrder: (error) => rowsWatched && isOrderlyTermination(error),
     inTransaction() {
       const status = client.getTransactionStatus?.();
       return status === 'T' || status === 'E' ? true : status === 'I' ? false : undefined;

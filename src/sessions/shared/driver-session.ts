@@ -216,6 +216,11 @@ export class DriverSession<Raw> implements Session<Raw> {
       if ((error as { code?: unknown } | null)?.code === '25P02') throw failure ?? error;
       this.#open = false;
       if (!this.#lostConnection(error) || deadBefore) throw error;
+      // The server said goodbye in order before the id's row, which comes before COMMIT: COMMIT never ran.
+      if (id === undefined && idQuery !== undefined && this.#driver.endedInOrder?.(error) === true) {
+        this.destroy(error);
+        throw error;
+      }
       if (id === undefined || this.#driver.commitStatus === undefined) throw markCommitInFlight(error);
       // A connection whose COMMIT answer is being looked up is not used again; destroyed now, it also frees
       // its pool slot for the lookup (with max 1, the sidecar would otherwise wait for it forever).

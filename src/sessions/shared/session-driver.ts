@@ -22,6 +22,12 @@ export interface SessionDriver<Raw> {
   ): Promise<Record<string, unknown>[]>;
   /** True when batch() honours `onRow`: the transaction id is then read with the COMMIT, not at BEGIN. */
   readonly rowsAsTheyArrive?: boolean;
+  /**
+   * True when `error`, the failure of the last batch, is the server ending the connection in order: every
+   * row the batch produced before it was passed to `onRow`, and no statement of the batch ran after it. A
+   * statement whose rows were due but not seen then never completed, nor did any statement after it.
+   */
+  endedInOrder?(error: unknown): boolean;
   /** The transaction state the driver itself knows (pg, PGlite, better-sqlite3), or undefined. */
   inTransaction?(): boolean | undefined;
   /**

@@ -55,6 +55,28 @@ describeIfPostgres('FaultProxy with pg', () => {
     await client.end().catch(() => undefined);
   });
 
+  it('holdRequests: the client bytes wait (heldBytes counts them) while the server still speaks', async () => {
+    proxy = await startFaultProxy({ targetPort: port() });
+    const client = await pgThrough(proxy);
+    const pid = (client as unknown as { processID: number }).processID;
+    proxy.set({ holdRequests: true });
+    const held = client.query('SELECT 1 AS x');
+    for (let i = 0; i < 250 && proxy.heldBytes === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(proxy.heldBytes).toBeGreaterThan(0);
+    // The server never got the statement, yet its goodbye reaches the client: the query fails with it.
+    const admin = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${port()}/dbop` });
+    await admin.connect();
+    await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+    await admin.end();
+    expect(await failure(held)).toMatchObject({ code: '57P01', severity: 'FATAL' });
+    proxy.set({});
+    // Lifted, a new connection's bytes flow again.
+    const next = await pgThrough(proxy);
+    expect((await next.query('SELECT 2 AS x')).rows).toEqual([{ x: 2 }]);
+    expect(proxy.heldBytes).toBe(0);
+    await next.end();
+  });
+
   it('reset: a TCP RST under a running statement is a lost connection', async () => {
     proxy = await startFaultProxy({ targetPort: port() });
     const client = await pgThrough(proxy);
