@@ -90,6 +90,32 @@ fatal/unsolicited (on MariaDB it is a trigger DDL error); 1969 and 1927 are only
 \`classifierFor(options)\` validates options once (TypeErrors for unknown keys or values) and returns a bound
 classifier; \`classify\` itself ignores invalid options rather than throw.
 
+## When a lost COMMIT is ambiguous on PostgreSQL
+
+A session over node-postgres sends \`SELECT txid_current_if_assigned()\` and \`COMMIT\` as one simple-query
+message (statements the caller adds run first). When the connection fails before COMMIT's answer arrives:
+
+1. **The xid row arrived**: COMMIT may have run. The session asks the server, on another connection,
+   \`txid_status(xid)\`: committed is success, aborted is a plain connection loss (retried), still unknown
+   after polling is \`AmbiguousCommitError\`. A null xid (the transaction never wrote) has nothing to lose.
+2. **No xid row, and the server's own FATAL goodbye arrived** (an ErrorResponse with 57P01 for
+   pg_terminate_backend or \`pg_ctl stop -m fast\`, 57P05 idle_session_timeout, 25P03
+   idle_in_transaction_session_timeout, 25P04 transaction_timeout): COMMIT never ran. The error is a plain
+   connection loss, retried like any other; it is not ambiguous and no lookup is needed.
+3. **No xid row and no goodbye** (a socket reset or close: SIGKILL, crash, immediate shutdown, network): the
+   outcome is unknown, \`AmbiguousCommitError\` (retried only when the call is \`idempotent\`).
+
+Why rule 2 is sound: the backend runs the message's statements in order and queues each one's rows in its
+output buffer; a FATAL from ProcessInterrupts() is appended to that same buffer and flushed
+(elog.c, send_message_to_frontend) before the process exits, and TCP delivers bytes in order, so every row
+produced before the goodbye reaches the client ahead of it, and nothing runs after it. Where the backend cannot
+write (a client not reading), it drops the goodbye instead (postgres.c, ProcessClientWriteInterrupt): rule 3.
+Immediate shutdown and crash resets (quickdie) send 57P01 or 57P02 only as a WARNING notice, never as a query's
+error: rule 3 too. The rule needs the driver to hand over every row as it is parsed (node-postgres's Client
+does; a row whose type parser threw replaces the error, and then rule 3 applies); postgres.js reads the xid
+at BEGIN, so rule 1 always applies there. It assumes the bytes come from the server in order: a pooler that
+invents a 57P01 of its own while the server is still running the batch would break it.
+
 ## Tables
 `;
 

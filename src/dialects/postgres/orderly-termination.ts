@@ -1,6 +1,6 @@
 /**
  * SQLSTATEs a backend sends only as the FATAL ErrorResponse of ProcessInterrupts() before it exits in order:
- * pg_terminate_backend and smart or fast shutdown (57P01), idle_session_timeout (57P05),
+ * pg_terminate_backend and a fast shutdown (57P01), idle_session_timeout (57P05),
  * idle_in_transaction_session_timeout (25P03), transaction_timeout (25P04, PostgreSQL 17). Immediate
  * shutdown and crash resets (quickdie) say 57P01 or 57P02 in a NoticeResponse instead, never an error.
  */

@@ -137,6 +137,46 @@ describe('DriverSession', () => {
     expect(asked).toEqual(xid === null ? [] : ['9001']);
   });
 
+  it.each<[boolean, boolean, string]>([
+    [false, true, 'ended in order before the id row: COMMIT never ran, the plain error, no lookup'],
+    [false, false, 'no goodbye and no id row: ambiguous'],
+    [true, true, 'ended in order after the id row: asks the server'],
+  ])('a COMMIT batch failing (row %s, in order %s): %s', async (rowSeen, inOrder, expected) => {
+    const asked: string[] = [];
+    const error = lost();
+    const driver = fakeDriver({
+      rowsAsTheyArrive: true,
+      endedInOrder: (e) => inOrder && e === error,
+      commitStatus: async (id) => {
+        asked.push(id);
+        return 'aborted';
+      },
+      async batch(statements, onRow) {
+        if (!statements.includes('COMMIT')) return [];
+        if (rowSeen) onRow?.({ xid: '9001' });
+        throw error;
+      },
+    });
+    const session = new DriverSession(driver);
+    await session.begin();
+    const thrown = await session.commit().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const outcome =
+      isAmbiguousCommitError(thrown) || isCommitInFlight(thrown)
+        ? 'no goodbye and no id row: ambiguous'
+        : thrown === error && isVerifiedAbort(error)
+          ? 'ended in order after the id row: asks the server'
+          : thrown === error && !isCommitInFlight(error)
+            ? 'ended in order before the id row: COMMIT never ran, the plain error, no lookup'
+            : 'other';
+    expect(outcome).toBe(expected);
+    expect(asked).toEqual(rowSeen ? ['9001'] : []);
+    // A connection that said goodbye, or whose COMMIT was looked up, is not used again.
+    if (inOrder) expect(session.destroyed).toBe(true);
+  });
+
   it('after an error in the transaction, COMMIT goes alone (an id query would fail first and keep it from running)', async () => {
     const batches: string[][] = [];
     const driver = fakeDriver({
