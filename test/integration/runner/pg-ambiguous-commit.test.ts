@@ -11,6 +11,7 @@ import {
   startPostgres,
   terminateBackend,
 } from '../../support/servers.js';
+import { createSlowCommitTable } from '../../support/slow-commit-table.js';
 import { recordingLogger, sleep } from './runner-support.js';
 
 const table = `dbop_kill_${process.pid}`;
@@ -34,12 +35,8 @@ describeIfPostgres('runner.transaction and pg_terminate_backend', () => {
     url = cluster.primary.url;
     pool = new pg.Pool({ connectionString: url, max: 4 });
     pool.on('error', () => undefined);
-    await pool.query(`CREATE TABLE ${table} (id INT PRIMARY KEY, n INT NOT NULL DEFAULT 0)`);
     // A deferred constraint trigger runs inside COMMIT: with a sleep it holds COMMIT open long enough to kill it.
-    await pool.query(`CREATE FUNCTION ${table}_slow() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN IF NEW.n = 1 THEN PERFORM pg_sleep(2); END IF; RETURN NULL; END $$`);
-    await pool.query(`CREATE CONSTRAINT TRIGGER ${table}_slow AFTER INSERT ON ${table}
-      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ${table}_slow()`);
+    await createSlowCommitTable(pool, table, 2);
   }, 120_000);
   afterAll(async () => {
     await pool?.end();

@@ -7,6 +7,7 @@ import { pgPoolSource, pgSession } from '../../../src/sessions/pg/index.js';
 import { isVerifiedAbort } from '../../../src/sessions/shared/verify-commit.js';
 import { type FaultProxy, startFaultProxy } from '../../../src/testing/fault-proxy.js';
 import { describeIfPostgres, postgresUrl, terminateBackend } from '../../support/servers.js';
+import { createSlowCommitTable } from '../../support/slow-commit-table.js';
 
 const table = `dbop_orderly_${process.pid}`;
 
@@ -42,12 +43,8 @@ describeIfPostgres('a COMMIT batch ended by an orderly FATAL (pg)', () => {
     proxiedUrl = target.toString();
     direct = new pg.Pool({ connectionString: url, max: 3 });
     direct.on('error', () => undefined);
-    await direct.query(`CREATE TABLE ${table} (id INT PRIMARY KEY, n INT NOT NULL DEFAULT 0)`);
-    // A deferred constraint trigger runs inside COMMIT: with n = 1 it sleeps there, long enough to kill it.
-    await direct.query(`CREATE FUNCTION ${table}_slow() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN IF NEW.n = 1 THEN PERFORM pg_sleep(30); END IF; RETURN NULL; END $$`);
-    await direct.query(`CREATE CONSTRAINT TRIGGER ${table}_slow AFTER INSERT ON ${table}
-      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ${table}_slow()`);
+    // A row with n = 1 makes COMMIT sleep in a deferred trigger, long enough to kill it there.
+    await createSlowCommitTable(direct, table, 30);
   }, 60_000);
   afterAll(async () => {
     proxy?.set({});
@@ -57,23 +54,29 @@ describeIfPostgres('a COMMIT batch ended by an orderly FATAL (pg)', () => {
     await proxy?.close();
   });
 
+  /** A pg Client (through the proxy or not) and its session, verifying lost COMMITs on a direct pool. */
+  async function connect(to: string) {
+    const client = new pg.Client({ connectionString: to });
+    client.on('error', () => undefined);
+    await client.connect();
+    const pid = (client as unknown as { processID: number }).processID;
+    return { client, session: pgSession(client, { sidecar: direct }), pid };
+  }
+
   async function count(id: number): Promise<number> {
     const { rows } = await direct.query(`SELECT count(*)::int AS c FROM ${table} WHERE id = $1`, [id]);
     return rows[0].c as number;
   }
 
   it('no id row before the FATAL: COMMIT never ran, a plain connection loss (not ambiguous)', async () => {
-    const client = new pg.Client({ connectionString: proxiedUrl });
-    client.on('error', () => undefined);
-    await client.connect();
-    const session = pgSession(client, { sidecar: direct });
+    const { client, session, pid } = await connect(proxiedUrl);
     try {
       await session.begin();
       await session.query(`INSERT INTO ${table} (id) VALUES (1)`);
       proxy.set({ holdRequests: true });
       const commit = settle(session.commit());
       await until('the COMMIT batch to be held', () => proxy.heldBytes > 0);
-      await terminateBackend(url, (client as unknown as { processID: number }).processID);
+      await terminateBackend(url, pid);
       const error = (await commit) as { code?: string; severity?: string };
       expect(error).toBeInstanceOf(Error);
       expect(isAmbiguousCommitError(error)).toBe(false);
@@ -117,15 +120,11 @@ describeIfPostgres('a COMMIT batch ended by an orderly FATAL (pg)', () => {
   });
 
   it('id row before the FATAL (killed inside COMMIT): looked up and settled, not ambiguous', async () => {
-    const client = new pg.Client({ connectionString: url });
-    client.on('error', () => undefined);
-    await client.connect();
-    const session = pgSession(client, { sidecar: direct });
+    const { client, session, pid } = await connect(url);
     try {
       await session.begin();
       await session.query(`INSERT INTO ${table} (id, n) VALUES (3, 1)`);
       const commit = settle(session.commit());
-      const pid = (client as unknown as { processID: number }).processID;
       await until('COMMIT to sleep in the deferred trigger', async () => {
         const { rows } = await direct.query('SELECT wait_event FROM pg_stat_activity WHERE pid = $1', [pid]);
         return rows[0]?.wait_event === 'PgSleep';
