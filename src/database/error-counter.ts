@@ -5,7 +5,7 @@ import { channels, type ErrorMessage } from '../core/diagnostics.js';
 export interface ErrorCounts {
   readonly total: number;
   readonly byKind: Readonly<Record<string, number>>;
-  /** Keyed by `backend:code`, e.g. `postgres:40001`, `mariadb:1213`, `sqlite:SQLITE_BUSY`. */
+  /** Keyed by `backend:code`, e.g. `postgres:40001`, `mariadb:1213`, `sqlite:SQLITE_BUSY`; dbop's own as `dbop:DBOP_NO_HOST_AVAILABLE`. */
   readonly byCode: Readonly<Record<string, number>>;
 }
 
@@ -34,7 +34,7 @@ export class ErrorCounter {
     }
     this.#total += 1;
     bump(this.#byKind, classification.kind);
-    bump(this.#byCode, `${classification.backend ?? 'unknown'}:${classification.code ?? 'none'}`);
+    bump(this.#byCode, codeKey(classification));
     if (publishAs !== undefined && channels.error.hasSubscribers) {
       const message: ErrorMessage = {
         operationId: 0,
@@ -61,4 +61,11 @@ export class ErrorCounter {
 
 function bump(counts: Map<string, number>, key: string): void {
   counts.set(key, (counts.get(key) ?? 0) + 1);
+}
+
+/** `backend:code`; dbop's own errors (DBOP_*) are dbop's, whichever backend the Database talks to. */
+function codeKey(classification: Classification): string {
+  const code = classification.code ?? 'none';
+  const owner = code.startsWith('DBOP_') ? 'dbop' : (classification.backend ?? 'unknown');
+  return `${owner}:${code}`;
 }

@@ -1,6 +1,8 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { afterEach, describe, expect, it } from 'vitest';
+import { NoHostAvailableError } from '../../../src/connect/no-host-available-error.js';
 import { channelNames, type ErrorMessage } from '../../../src/core/diagnostics.js';
+import { AmbiguousCommitError } from '../../../src/core/errors.js';
 import { ErrorCounter } from '../../../src/database/error-counter.js';
 import { classify } from '../../../src/dialects/classify.js';
 
@@ -31,6 +33,18 @@ describe('ErrorCounter', () => {
       byKind: { deadlock: 2, 'lock-timeout': 1 },
       byCode: { 'postgres:40P01': 2, 'sqlite:SQLITE_BUSY': 1 },
     });
+  });
+
+  it("files dbop's own errors under dbop:, whatever the backend (never unknown:)", () => {
+    for (const dialect of [undefined, 'postgres'] as const) {
+      const counter = new ErrorCounter((error) => classify(error, dialect === undefined ? {} : { dialect }));
+      counter.record(new NoHostAvailableError('read-write', [{ host: 'db1:5432', reason: 'ECONNREFUSED' }]));
+      counter.record(new AmbiguousCommitError('commit', { cause: new Error('lost') }));
+      expect(counter.snapshot().byCode).toEqual({
+        'dbop:DBOP_NO_HOST_AVAILABLE': 1,
+        'dbop:DBOP_AMBIGUOUS_COMMIT': 1,
+      });
+    }
   });
 
   it('counts one error object once, however many layers see it', () => {
