@@ -1,3 +1,4 @@
+import { classify } from '../dialects/classify.js';
 import { expectIntegerAtLeast, expectOptions, maxTimeoutMs, orDefault } from '../core/validate.js';
 import type { Dsn, DsnHost } from './dsn.js';
 import { type HostFailure, NoHostAvailableError } from './no-host-available-error.js';
@@ -133,10 +134,12 @@ export function connectionFactory<Conn>(options: ConnectionFactoryOptions<Conn>)
     },
     async connect(): Promise<HostConnection<Conn>> {
       const failures: HostFailure[] = [];
+      let refusedForGood = 0;
       let fallback: HostConnection<Conn> | undefined;
       for (const host of order()) {
         const reached = await reach(driver, host, timeoutMs).catch((error: unknown) => {
           failures.push({ host: hostLabel(host), reason: describeFailure(error) });
+          if (refusesForGood(error)) refusedForGood += 1;
           unreachableSince.set(hostLabel(host), performance.now());
           return undefined;
         });
@@ -159,7 +162,8 @@ export function connectionFactory<Conn>(options: ConnectionFactoryOptions<Conn>)
         });
       }
       if (fallback !== undefined) return fallback;
-      throw new NoHostAvailableError(attrs, failures);
+      // Every host answered, and each refused the login in a way no retry changes: say so once, at once.
+      throw new NoHostAvailableError(attrs, failures, { final: refusedForGood === failures.length });
     },
   });
 }
@@ -244,6 +248,17 @@ function withTimeout<T>(
       },
     );
   });
+}
+
+// No such database: the URL is wrong on this server, whatever the moment (Postgres 3D000, MySQL 1049).
+const unknownDatabaseCodes: ReadonlySet<unknown> = new Set(['3D000', 1049, 'ER_BAD_DB_ERROR']);
+
+/** True for a connect error that trying the same host again cannot change: a refused login, no such database. */
+function refusesForGood(error: unknown): boolean {
+  const { code, errno } = (typeof error === 'object' && error !== null ? error : {}) as Record<string, unknown>;
+  if (unknownDatabaseCodes.has(code) || unknownDatabaseCodes.has(errno)) return true;
+  const verdict = classify(error);
+  return verdict.kind === 'auth' && !verdict.retryable;
 }
 
 /** The error's code and message, secrets redacted, on one line. */

@@ -26,5 +26,11 @@ export const dbopErrors: ErrorTable = [
     'connection',
     'no host reachable with the role asked for (a failover in progress): try again',
   ],
+  [
+    'DBOP_NO_HOST_ACCEPTS',
+    'auth',
+    'none',
+    'every host refused the login for good (wrong password, no such user or database): retrying cannot help',
+  ],
   ['DBOP_POOL_TIMEOUT', 'pool-exhausted', 'none', 'no connection within acquireTimeoutMs'],
 ];
