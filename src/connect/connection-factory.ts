@@ -1,5 +1,5 @@
-import { classify } from '../dialects/classify.js';
 import { expectIntegerAtLeast, expectOptions, maxTimeoutMs, orDefault } from '../core/validate.js';
+import { classify } from '../dialects/classify.js';
 import type { Dsn, DsnHost } from './dsn.js';
 import { type HostFailure, NoHostAvailableError } from './no-host-available-error.js';
 import { parseDsn } from './parse-dsn.js';
@@ -255,7 +255,8 @@ const unknownDatabaseCodes: ReadonlySet<unknown> = new Set(['3D000', 1049, 'ER_B
 
 /** True for a connect error that trying the same host again cannot change: a refused login, no such database. */
 function refusesForGood(error: unknown): boolean {
-  const { code, errno } = (typeof error === 'object' && error !== null ? error : {}) as Record<string, unknown>;
+  const fields: Record<string, unknown> = typeof error === 'object' && error !== null ? { ...error } : {};
+  const { code, errno } = fields;
   if (unknownDatabaseCodes.has(code) || unknownDatabaseCodes.has(errno)) return true;
   const verdict = classify(error);
   return verdict.kind === 'auth' && !verdict.retryable;

@@ -2,6 +2,7 @@ import type { Backend } from '../../core/classification.js';
 import type { DialectSql, SettingScope, SettingStatements, TimeoutSettings } from '../../core/dialect-sql.js';
 import { checkIdentifier, checkTimeoutMs } from '../../core/dialect-sql.js';
 import type { IsolationLevel } from '../../core/session.js';
+import { postgresAssignTransactionIdQuery, postgresTransactionIdQuery } from './postgres-commit-lookup.js';
 
 const settingNames = { lockTimeoutMs: 'lock_timeout', statementTimeoutMs: 'statement_timeout' } as const;
 
@@ -39,11 +40,9 @@ export function postgresSql(dialect: Backend = 'postgres'): DialectSql {
         const ms = checkTimeoutMs(key, settings[key]);
         return ms === undefined ? `RESET ${settingNames[key]}` : `SET ${settingNames[key]} = ${ms}`;
       }),
-    // txid_current_if_assigned()/txid_status() exist from PostgreSQL 10 on (13 added pg_current_xact_id_if_assigned()
-    // as the new name and keeps them): one statement for every supported version, no version probe. NULL for a
-    // transaction that never wrote: reading it assigns no id, so read-only work burns none and writes no WAL.
-    transactionIdQuery: 'SELECT txid_current_if_assigned()::text AS xid',
-    assignTransactionIdQuery: 'SELECT txid_current()::text AS xid',
+    // The id carries the server's history (system and timeline): see postgres-commit-lookup.ts.
+    transactionIdQuery: postgresTransactionIdQuery,
+    assignTransactionIdQuery: postgresAssignTransactionIdQuery,
   });
 }
 

@@ -3,6 +3,7 @@ import { expectOptions } from '../../core/validate.js';
 import { isOrderlyTermination } from '../../dialects/postgres/orderly-termination.js';
 import { postgresSql } from '../../dialects/postgres/postgres-sql.js';
 import { DriverSession } from '../shared/driver-session.js';
+import { postgresCommitStatus } from '../shared/postgres-commit-status.js';
 import type { CommitStatus } from '../shared/session-driver.js';
 import type { PgClientLike, PgQueryable, PgResultLike } from './pg-types.js';
 
@@ -101,15 +102,11 @@ export function pgSession<Client extends PgClientLike>(
               await sidecar.query('SELECT pg_cancel_backend($1)', [client.processID]);
             }
           },
-          async commitStatus(transactionId: string): Promise<CommitStatus> {
-            const result = (await sidecar.query('SELECT txid_status($1::bigint) AS status', [
+          commitStatus: (transactionId: string): Promise<CommitStatus> =>
+            postgresCommitStatus(
               transactionId,
-            ])) as PgResultLike;
-            const status = result.rows[0]?.status;
-            return status === 'committed' || status === 'aborted' || status === 'in progress'
-              ? status
-              : 'unknown';
-          },
+              async (sql, params) => ((await sidecar.query(sql, [...params])) as PgResultLike).rows,
+            ),
         }),
     destroy() {
       broken = true;

@@ -2,6 +2,7 @@ import type { Session } from '../../core/session.js';
 import { expectOptions } from '../../core/validate.js';
 import { postgresSql } from '../../dialects/postgres/postgres-sql.js';
 import { DriverSession } from '../shared/driver-session.js';
+import { postgresCommitStatus } from '../shared/postgres-commit-status.js';
 import type { CommitStatus } from '../shared/session-driver.js';
 import type {
   PostgresJsPendingQuery,
@@ -91,15 +92,11 @@ export function postgresJsSession<Reserved extends PostgresJsReservedLike>(
     ...(sidecar === undefined
       ? {}
       : {
-          async commitStatus(transactionId: string): Promise<CommitStatus> {
-            const rows = (await sidecar.unsafe('SELECT txid_status($1::bigint) AS status', [
+          commitStatus: (transactionId: string): Promise<CommitStatus> =>
+            postgresCommitStatus(
               transactionId,
-            ])) as RowList;
-            const status = rows[0]?.status;
-            return status === 'committed' || status === 'aborted' || status === 'in progress'
-              ? status
-              : 'unknown';
-          },
+              async (sql, params) => (await sidecar.unsafe(sql, [...params])) as RowList,
+            ),
         }),
     // postgres.js has no public way to close one reserved connection: the session stops using it and
     // cancels what runs; the caller must not release it back for reuse (see the report on destroyed).

@@ -2,8 +2,11 @@ import type { Backend } from '../../core/classification.js';
 import type { DialectSql } from '../../core/dialect-sql.js';
 import type { QueryResult } from '../../core/session.js';
 
-/** Outcome of a transaction after its COMMIT was lost, as the server reports it. */
-export type CommitStatus = 'committed' | 'aborted' | 'in progress' | 'unknown';
+/**
+ * Outcome of a transaction after its COMMIT was lost, as the server reports it; 'other history' when the
+ * server that answered does not hold the transaction's history (a failover), so its answer proves nothing.
+ */
+export type CommitStatus = 'committed' | 'aborted' | 'in progress' | 'unknown' | 'other history';
 
 /** What a driver adapter gives {@link DriverSession}: the few operations that differ per driver. */
 export interface SessionDriver<Raw> {

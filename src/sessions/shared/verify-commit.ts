@@ -44,6 +44,13 @@ export async function verifyCommit(
       }
       throw error;
     }
+    if (outcome === 'other history') {
+      throw new AmbiguousCommitError(
+        'commit',
+        { cause: error },
+        "commit: the outcome is unknown: the connection was lost during COMMIT and the server that answered the lookup does not hold the transaction's history (another timeline or system: a failover happened), so its answer proves nothing; not retried because the call is not idempotent",
+      );
+    }
     // The killed backend may still be finishing its commit: give it a moment before deciding.
     if (outcome !== 'in progress' || poll >= polls)
       throw new AmbiguousCommitError('commit', { cause: error });

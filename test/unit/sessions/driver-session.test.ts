@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { isAmbiguousCommitError } from '../../../src/core/errors.js';
 import { mariadbSql } from '../../../src/dialects/mariadb/mariadb-sql.js';
+import {
+  postgresAssignTransactionIdQuery,
+  postgresTransactionIdQuery,
+} from '../../../src/dialects/postgres/postgres-commit-lookup.js';
 import { postgresSql } from '../../../src/dialects/postgres/postgres-sql.js';
 import { DbOpRunner } from '../../../src/runner/dbop-runner.js';
 import { DriverSession } from '../../../src/sessions/shared/driver-session.js';
@@ -45,7 +49,7 @@ describe('DriverSession', () => {
     expect(withVerify.sent).toEqual([
       'BEGIN',
       "SELECT set_config('lock_timeout', '50', true)",
-      'SELECT txid_current()::text AS xid',
+      postgresAssignTransactionIdQuery,
     ]);
     const plain = fakeDriver();
     await new DriverSession(plain).begin({ readOnly: true });
@@ -98,7 +102,7 @@ describe('DriverSession', () => {
     await session.commit();
     expect(batches).toEqual([
       ['BEGIN', 'SET LOCAL lock_timeout = 50'],
-      ['SELECT txid_current_if_assigned()::text AS xid', 'COMMIT'],
+      [postgresTransactionIdQuery, 'COMMIT'],
     ]);
     // Read-only: no id at all.
     batches.length = 0;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isAmbiguousCommitError } from '../../../src/core/errors.js';
+import { splitTransactionId } from '../../../src/dialects/postgres/postgres-commit-lookup.js';
 import { verifyCommit } from '../../../src/sessions/shared/verify-commit.js';
 
 describe('verifyCommit', () => {
@@ -26,5 +27,27 @@ describe('verifyCommit', () => {
       { reachWithinMs: 300 },
     ).catch((e: unknown) => e);
     expect(isAmbiguousCommitError(error)).toBe(true);
+  });
+
+  it('is ambiguous at once when the server that answers holds another history (a failover), whatever it says', async () => {
+    let calls = 0;
+    const error = await verifyCommit(new Error('Connection terminated'), async () => {
+      calls += 1;
+      return 'other history';
+    }).catch((e: unknown) => e);
+    expect(isAmbiguousCommitError(error)).toBe(true);
+    expect((error as Error).message).toMatch(/history/);
+    expect(calls).toBe(1);
+  });
+});
+
+describe('splitTransactionId', () => {
+  it('splits xid@system/timeline and refuses an id without a timeline', () => {
+    expect(splitTransactionId('741@7713942070141425514/00000002')).toEqual({
+      xid: '741',
+      origin: '7713942070141425514/00000002',
+    });
+    expect(splitTransactionId('741@7713942070141425514/')).toBeUndefined();
+    expect(splitTransactionId('741')).toBeUndefined();
   });
 });
