@@ -86,7 +86,7 @@ export function connectionFactory<Conn>(options: ConnectionFactoryOptions<Conn>)
     throw new TypeError('Expected `driver` to be a HostDriver (open, role, discard)');
   }
   const dsn = typeof resolved.dsn === 'string' ? parseDsn(resolved.dsn) : resolved.dsn;
-  const hosts = Object.freeze([...(resolved.hosts ?? dsn?.hosts ?? [])].map(checkHost));
+  const hosts = Object.freeze(distinctHosts([...(resolved.hosts ?? dsn?.hosts ?? [])].map(checkHost)));
   if (hosts.length === 0) throw new TypeError('Expected `hosts` or a network `dsn` with at least one host');
   const attrs = resolved.targetSessionAttrs ?? dsnAttrs(dsn) ?? 'any';
   if (!isTargetSessionAttrs(attrs)) {
@@ -172,6 +172,17 @@ export function connectionFactory<Conn>(options: ConnectionFactoryOptions<Conn>)
 export function hostLabel(host: DsnHost): string {
   const name = host.host.includes(':') ? `[${host.host}]` : host.host;
   return host.port === undefined ? name : `${name}:${host.port}`;
+}
+
+/** The hosts, each once (the first place it is listed): a host listed twice is one host, tried once. */
+export function distinctHosts<Host extends DsnHost>(hosts: readonly Host[]): Host[] {
+  const seen = new Set<string>();
+  return hosts.filter((host) => {
+    const label = hostLabel(host);
+    if (seen.has(label)) return false;
+    seen.add(label);
+    return true;
+  });
 }
 
 /** The hosts in a random order (Fisher-Yates). */

@@ -2,6 +2,7 @@ import { buildDsn } from '../../connect/build-dsn.js';
 import {
   type ConnectionFactory,
   connectionFactory,
+  distinctHosts,
   type HostConnection,
   type HostDriver,
 } from '../../connect/connection-factory.js';
@@ -66,7 +67,8 @@ export async function openMultiHostConnector(
   openHost: (dsn: Dsn) => Promise<DriverConnector>,
 ): Promise<DriverConnector & { acquireReader(): Promise<Session> }> {
   const entries: HostEntry[] = [];
-  for (const host of target.hosts ?? []) {
+  // One pool per distinct host: a host listed twice would get two pools and be tried twice per connect.
+  for (const host of distinctHosts(target.hosts ?? [])) {
     entries.push({ host, connector: await openHost(buildDsn(target, { hosts: [host] })), generation: 0 });
   }
   // The factory hands back its own frozen copies of the hosts: matched by name and port.

@@ -45,6 +45,19 @@ describe('connectionFactory', () => {
     expect(discarded).toEqual([1]);
   });
 
+  it('a host listed twice is one host: tried once per connect (a hanging one costs one timeout, not two)', async () => {
+    const { driver, opened } = fakeDriver({ 1: 'hang', 2: primary });
+    const factory = connectionFactory({
+      dsn: 'postgres://app@127.0.0.1:1,127.0.0.1:1,127.0.0.1:2,127.0.0.1:1/shop',
+      targetSessionAttrs: 'read-write',
+      connectTimeoutMs: 20,
+      driver,
+    });
+    expect(factory.hosts.map((h) => h.port)).toEqual([1, 2]);
+    expect((await factory.connect()).host.port).toBe(2);
+    expect(opened).toEqual([1, 2]);
+  });
+
   it('tries the host that matched last first, until told to forget it', async () => {
     const { driver, opened } = fakeDriver({ 1: standby, 2: primary, 3: standby });
     const factory = connectionFactory({ dsn: url, targetSessionAttrs: 'primary', driver });
