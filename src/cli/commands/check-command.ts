@@ -1,4 +1,5 @@
 import { buildDsn } from '../../connect/build-dsn.js';
+import { distinctHosts } from '../../connect/connection-factory.js';
 import type { Dsn, DsnHost } from '../../connect/dsn.js';
 import { formatDsn } from '../../connect/format-dsn.js';
 import { parseDsn } from '../../connect/parse-dsn.js';
@@ -63,7 +64,8 @@ export const checkCommand: CliCommand = {
       fallback: 5000,
     });
     const target = parseDsn(url);
-    const hosts = target.hosts ?? [undefined];
+    // A host listed twice is checked (and reported) once.
+    const hosts = target.hosts === undefined ? [undefined] : distinctHosts(target.hosts);
     const results: HostCheck[] = [];
     for (const host of hosts) results.push(await checkHost(target, host, connectTimeoutMs));
     if (parsed.values.json === true) io.stdout.write(`${JSON.stringify(results, null, 2)}\n`);

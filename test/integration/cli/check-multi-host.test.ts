@@ -32,4 +32,14 @@ describeIfPostgres('dbop check on a multi-host URL (shared primary + 2 standbys)
     expect(text.out()).toMatch(/standby {2}lag \d+ bytes/);
     expect(io.out() + io.err() + text.out() + text.err()).not.toContain('Pw-s3cret');
   });
+
+  it('reports a host listed twice once', async () => {
+    const pg = sharedServers().postgres!;
+    const standby = pg.standbys[0]!.port;
+    const url = `postgres://postgres@127.0.0.1:${pg.primary.port},127.0.0.1:${standby},127.0.0.1:${standby}/dbop`;
+    const io = recordingIo();
+    expect(await main(['check', '--url', url, '--json'], io)).toBe(0);
+    const hosts = JSON.parse(io.out()) as { host: string }[];
+    expect(hosts.map((h) => h.host)).toEqual([`127.0.0.1:${pg.primary.port}`, `127.0.0.1:${standby}`]);
+  });
 });
