@@ -4,12 +4,8 @@ import { isAmbiguousCommitError } from '../../../src/core/errors.js';
 import type { SessionSource } from '../../../src/core/session.js';
 import { DbOpRunner } from '../../../src/runner/index.js';
 import { pgSession } from '../../../src/sessions/pg/index.js';
-import {
-  describeIfPostgres,
-  type PgCluster,
-  startPostgres,
-  terminateBackend,
-} from '../../support/servers.js';
+import { createSlowCommitTable, killWhile } from '../../support/pg-slow-commit.js';
+import { describeIfPostgres, type PgCluster, startPostgres } from '../../support/servers.js';
 
 const table = `dbop_history_${process.pid}`;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -33,12 +29,7 @@ describeIfPostgres('lost COMMIT: the lookup on a server with another history', (
     cluster = await startPostgres({ standbys: 1 });
     oldPrimary = new pg.Pool({ connectionString: cluster.primary.url, max: 4 });
     oldPrimary.on('error', () => undefined);
-    await oldPrimary.query(`CREATE TABLE ${table} (id INT PRIMARY KEY, n INT NOT NULL DEFAULT 0)`);
-    // A deferred constraint trigger runs inside COMMIT: with a sleep it holds COMMIT open long enough to kill it.
-    await oldPrimary.query(`CREATE FUNCTION ${table}_slow() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN IF NEW.n = 1 THEN PERFORM pg_sleep(3); END IF; RETURN NULL; END $$`);
-    await oldPrimary.query(`CREATE CONSTRAINT TRIGGER ${table}_slow AFTER INSERT ON ${table}
-      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ${table}_slow()`);
+    await createSlowCommitTable(oldPrimary, table, 3);
     newPrimary = new pg.Pool({ connectionString: cluster.standbys[0]!.url, max: 4 });
     newPrimary.on('error', () => undefined);
     // The standby has the table, then loses its primary (no more WAL) and is promoted: two histories.
@@ -83,16 +74,7 @@ describeIfPostgres('lost COMMIT: the lookup on a server with another history', (
           expect(BigInt(rows[0]!.x)).toBe(next);
           await s.query(`INSERT INTO ${table} (id, n) VALUES (1, 1)`);
           const pid = (s.raw as unknown as { processID: number }).processID;
-          void (async () => {
-            for (let i = 0; i < 100; i++) {
-              const { rows: w } = await oldPrimary.query(
-                'SELECT wait_event FROM pg_stat_activity WHERE pid = $1',
-                [pid],
-              );
-              if (w[0]?.wait_event === 'PgSleep') return terminateBackend(cluster.primary.url, pid);
-              await sleep(20);
-            }
-          })();
+          void killWhile(cluster.primary.url, oldPrimary, pid, 'PgSleep');
         },
         { name: 'other-history' },
       )

@@ -5,6 +5,7 @@ import { isAmbiguousCommitError } from '../../../src/core/errors.js';
 import type { Session, SessionSource } from '../../../src/core/session.js';
 import { DbOpRunner } from '../../../src/runner/index.js';
 import { pgPoolSource, pgSession } from '../../../src/sessions/pg/index.js';
+import { createSlowCommitTable, killWhile } from '../../support/pg-slow-commit.js';
 import {
   describeIfPostgres,
   type PgCluster,
@@ -15,15 +16,6 @@ import { createSlowCommitTable } from '../../support/slow-commit-table.js';
 import { recordingLogger, sleep } from './runner-support.js';
 
 const table = `dbop_kill_${process.pid}`;
-
-async function killWhile(url: string, pool: pg.Pool, pid: number, waitEvent: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const { rows } = await pool.query('SELECT wait_event FROM pg_stat_activity WHERE pid = $1', [pid]);
-    if (rows[0]?.wait_event === waitEvent) return terminateBackend(url, pid);
-    await sleep(20);
-  }
-  throw new Error(`backend ${pid} never waited on ${waitEvent}`);
-}
 
 describeIfPostgres('runner.transaction and pg_terminate_backend', () => {
   let cluster: PgCluster;
