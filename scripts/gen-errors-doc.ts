@@ -59,6 +59,12 @@ A lost connection is ambiguous when the hint \`inFlight: 'commit' | 'write'\` sa
 error with \`markCommitInFlight\` because its COMMIT was in flight. The \`execute\` exported from 'dbop' passes
 \`inFlight: 'write'\` for an op with no scope that is not \`readOnly\` (it may be an autocommit write).
 
+A Postgres session with a sidecar settles a lost COMMIT with \`txid_status()\` before calling it ambiguous, but
+only on a server that holds the transaction's history (same \`system_identifier\` and timeline as the server
+the transaction ran on). An answer from any other server, such as a standby promoted since, proves nothing
+(it may have given the same transaction id to another transaction), so the call is an \`AmbiguousCommitError\`
+at once; see [cluster.md](cluster.md#a-lost-commit-across-a-failover).
+
 ## How an error is read
 
 1. dbop's own errors (\`DbopError\` codes below) decide first, wherever they sit in the chain.
