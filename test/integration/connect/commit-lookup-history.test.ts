@@ -4,8 +4,9 @@ import { isAmbiguousCommitError } from '../../../src/core/errors.js';
 import type { SessionSource } from '../../../src/core/session.js';
 import { DbOpRunner } from '../../../src/runner/index.js';
 import { pgSession } from '../../../src/sessions/pg/index.js';
-import { createSlowCommitTable, killWhile } from '../../support/pg-slow-commit.js';
+import { killWhile } from '../../support/kill-while.js';
 import { describeIfPostgres, type PgCluster, startPostgres } from '../../support/servers.js';
+import { createSlowCommitTable } from '../../support/slow-commit-table.js';
 
 const table = `dbop_history_${process.pid}`;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -5,7 +5,7 @@ import { isAmbiguousCommitError } from '../../../src/core/errors.js';
 import type { Session, SessionSource } from '../../../src/core/session.js';
 import { DbOpRunner } from '../../../src/runner/index.js';
 import { pgPoolSource, pgSession } from '../../../src/sessions/pg/index.js';
-import { createSlowCommitTable, killWhile } from '../../support/pg-slow-commit.js';
+import { killWhile } from '../../support/kill-while.js';
 import {
   describeIfPostgres,
   type PgCluster,
