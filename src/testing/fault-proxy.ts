@@ -39,6 +39,8 @@ interface Link {
   bytes: number;
   /** Set once the client's bytes matched resetOn with deliver: the server's answer is dropped. */
   muted: boolean;
+  /** The client's last bytes, so that a resetOn text split across TCP chunks is still seen. */
+  tail: Buffer;
 }
 
 /**
@@ -131,7 +133,7 @@ export class FaultProxy {
       return;
     }
     const server = tcpConnect(this.#target.port, this.#target.host);
-    const link: Link = { client, server, bytes: 0, muted: false };
+    const link: Link = { client, server, bytes: 0, muted: false, tail: Buffer.alloc(0) };
     this.#links.add(link);
     const end = (): void => {
       if (!this.#links.delete(link)) return;
@@ -183,7 +185,13 @@ export class FaultProxy {
   /** Applies resetOn to a client chunk; true when it struck. */
   #resetOn(link: Link, chunk: Buffer, to: Socket): boolean {
     const trigger = this.#toxics.resetOn;
-    if (trigger === undefined || this.#struck || !chunk.includes(trigger.text)) return false;
+    if (trigger === undefined || this.#struck) return false;
+    const seen = Buffer.concat([link.tail, chunk]);
+    if (!seen.includes(trigger.text)) {
+      link.tail = seen.subarray(Math.max(0, seen.length - Buffer.byteLength(trigger.text) + 1));
+      return false;
+    }
+    link.tail = Buffer.alloc(0);
     this.#struck = true;
     if (trigger.deliver !== true) {
       this.#reset(link);

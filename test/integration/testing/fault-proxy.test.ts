@@ -1,6 +1,8 @@
+import { once } from 'node:events';
+import { type AddressInfo, createServer, type Socket, connect as tcpConnect } from 'node:net';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import { afterEach, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { classify } from '../../../src/dialects/classify.js';
 import { type FaultProxy, startFaultProxy } from '../../../src/testing/index.js';
 import { describeIfMariadb, describeIfPostgres, sharedServers } from '../../support/servers.js';
@@ -123,5 +125,57 @@ describeIfMariadb('FaultProxy with mysql2', () => {
       retryable: true,
     });
     connection.destroy();
+  });
+});
+
+describe('FaultProxy on a plain TCP target', () => {
+  // A target that records what reached it, so the test sees which bytes crossed the proxy.
+  async function recordingTarget(): Promise<{
+    port: number;
+    received: () => string;
+    close: () => Promise<void>;
+  }> {
+    const chunks: Buffer[] = [];
+    const sockets = new Set<Socket>();
+    const server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return {
+      port: (server.address() as AddressInfo).port,
+      received: () => Buffer.concat(chunks).toString(),
+      close: async () => {
+        for (const socket of sockets) socket.destroy();
+        await new Promise((resolve) => server.close(resolve));
+      },
+    };
+  }
+
+  async function openClient(port: number): Promise<{ socket: Socket; closed: Promise<unknown> }> {
+    const socket = tcpConnect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    await once(socket, 'connect');
+    return { socket, closed };
+  }
+
+  it('resetOn strikes when the text arrives split across TCP chunks, before the rest reaches the server', async () => {
+    const target = await recordingTarget();
+    proxy = await startFaultProxy({ targetPort: target.port, toxics: { resetOn: { text: 'COMMIT' } } });
+    const { socket, closed } = await openClient(proxy.port);
+    socket.write('SELECT 1; COM');
+    // The first part is through before the second is written: two chunks at the proxy.
+    await expect.poll(target.received, { timeout: 10_000 }).toBe('SELECT 1; COM');
+    socket.write('MIT');
+    const delivered = expect
+      .poll(target.received, { timeout: 10_000 })
+      .toBe('SELECT 1; COMMIT')
+      .then(() => 'delivered');
+    expect(await Promise.race([closed.then(() => 'reset'), delivered])).toBe('reset');
+    expect(target.received()).toBe('SELECT 1; COM');
+    await target.close();
   });
 });
