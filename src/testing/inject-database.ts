@@ -85,23 +85,39 @@ function faultyConnection(
   });
 }
 
+const watcher: unique symbol = Symbol('dbop.testing.commitWatcher');
+type Watched = Session & { [watcher]?: FaultInjector };
+
 /**
  * The unit's COMMIT is sent by the engine, not by the body: a one-shot own `commit` (and `rollback`, which
- * removes both) on the session the body got, gone again when the attempt ends either way.
+ * removes both) on the session the body got, gone again when the attempt ends either way. A Database
+ * wrapped by two injectors gets one watch each, the outer over the inner, so both see the COMMIT.
  */
 function watchCommit(session: Session, injector: FaultInjector, driver: FaultDriver, db: Database): void {
-  if (Object.hasOwn(session, 'commit')) return;
-  const unwatch = (real: Session): void => {
-    delete (real as { commit?: unknown }).commit;
-    delete (real as { rollback?: unknown }).rollback;
+  if ((session as Watched)[watcher] === injector) return;
+  const before = {
+    commit: Object.getOwnPropertyDescriptor(session, 'commit'),
+    rollback: Object.getOwnPropertyDescriptor(session, 'rollback'),
+    watcher: Object.getOwnPropertyDescriptor(session, watcher),
   };
+  const unwatch = (real: Session): void => {
+    for (const key of ['commit', 'rollback', watcher] as const) {
+      const descriptor = before[key === watcher ? 'watcher' : key];
+      if (descriptor === undefined) Reflect.deleteProperty(real, key);
+      else Object.defineProperty(real, key, descriptor);
+    }
+  };
+  Object.defineProperty(session, watcher, { value: injector, configurable: true, writable: true });
   Object.assign(session, {
     async commit(this: Session, ...args: unknown[]): Promise<void> {
       unwatch(this);
       const injected = injector.onStatement('COMMIT');
       if (injected === undefined) return this.commit(...(args as []));
       const error = await errorFor(injected, driver, db);
-      if (injected.fault !== 'commit-lost') throw error;
+      if (injected.fault !== 'commit-lost') {
+        // The COMMIT never reached the inner watches: the transaction is still open for the engine's ROLLBACK.
+        throw error;
+      }
       if (injected.committed === true) await this.commit(...(args as []));
       else await this.rollback().catch(() => undefined);
       this.destroy(error);

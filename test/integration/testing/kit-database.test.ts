@@ -93,6 +93,31 @@ describe.each(places)('injectDatabaseFaults on %s', (backend, url) => {
     expect(balances).toEqual([90, 110]);
   });
 
+  it('wrapped by two injectors: the COMMIT rule of either strikes, inner or outer', async () => {
+    const db = await open();
+    try {
+      await db.query(`CREATE TABLE IF NOT EXISTS ${table} (id INT PRIMARY KEY, balance INT NOT NULL)`);
+      for (const which of ['inner', 'outer'] as const) {
+        const inner = new FaultInjector();
+        const outer = new FaultInjector();
+        (which === 'inner' ? inner : outer).add({ fault: 'deadlock', statement: 'COMMIT', times: 1 });
+        const faulty = injectDatabaseFaults(injectDatabaseFaults(db, inner), outer);
+        let calls = 0;
+        await faulty.transaction(async (conn) => {
+          calls += 1;
+          await conn.execute(`UPDATE ${table} SET balance = balance + 1 WHERE id = 1`);
+        });
+        expect({ which, calls }).toEqual({ which, calls: 2 });
+        expect((which === 'inner' ? inner : outer).injected.map((f) => f.statement)).toEqual(['COMMIT']);
+        // The outer saw every statement (UPDATE and COMMIT of each attempt); the inner all but one the
+        // outer failed, as a statement the outer fails never reaches the inner.
+        expect([inner.statements, outer.statements]).toEqual([which === 'outer' ? 3 : 4, 4]);
+      }
+    } finally {
+      await db.close();
+    }
+  });
+
   it('refuses faults it cannot inject here, naming where to inject them', async () => {
     const db = await open();
     try {
