@@ -32,7 +32,7 @@ export interface InjectedFault {
 
 /** Options of {@link FaultInjector}. */
 export interface FaultInjectorOptions {
-  /** Seed of the generator behind `probability` rules: the same seed, the same faults. Default 1. */
+  /** Seed of the generator behind `probability` rules (0 to 2^32 - 1): the same seed, the same faults. Default 1. */
   readonly seed?: number;
   readonly rules?: readonly FaultRule[];
 }
@@ -72,8 +72,12 @@ export class FaultInjector {
     rejectUnknownKeys(options, injectorKeys, 'FaultInjector');
     const seed = options.seed ?? 1;
     if (!Number.isSafeInteger(seed)) invalid('seed', 'an integer', seed);
-    this.#state = seed >>> 0;
-    for (const rule of options.rules ?? []) this.add(rule);
+    // The generator keeps 32 bits: a wider seed would silently give another seed's faults.
+    if (seed < 0 || seed > 0xffffffff) invalid('seed', 'an integer from 0 to 4294967295', seed);
+    this.#state = seed;
+    const rules = options.rules ?? [];
+    if (!Array.isArray(rules)) invalid('rules', 'an array', rules);
+    for (const rule of rules) this.add(rule);
   }
 
   /** Adds a rule; rules are checked in the order added, the first that fires wins. */

@@ -95,4 +95,24 @@ describe('FaultInjector', () => {
     expect(make({ fault: 'deadlock', statment: 'x' })).toThrow(/Unknown option `statment`/);
     expect(() => new FaultInjector({ seed: 1.5 })).toThrow('Expected `seed` to be an integer, got 1.5');
   });
+
+  it('rejects a `rules` that is not an array, naming `rules`', () => {
+    expect(() => new FaultInjector({ rules: 'deadlock' as never })).toThrow(
+      'Expected `rules` to be an array, got "deadlock"',
+    );
+    expect(() => new FaultInjector({ rules: { fault: 'deadlock' } as never })).toThrow(
+      /Expected `rules` to be an array/,
+    );
+  });
+
+  it('rejects a seed the generator would silently fold onto another (outside 0 to 2^32 - 1)', () => {
+    // The generator keeps 32 bits: 2^32 + 1 would give seed 1's faults, -1 those of 2^32 - 1.
+    for (const seed of [-1, 2 ** 32, 2 ** 32 + 1, Date.UTC(2026, 0, 1)]) {
+      expect(() => new FaultInjector({ seed })).toThrow(
+        `Expected \`seed\` to be an integer from 0 to 4294967295, got ${seed}`,
+      );
+    }
+    expect(() => new FaultInjector({ seed: 0 })).not.toThrow();
+    expect(() => new FaultInjector({ seed: 2 ** 32 - 1 })).not.toThrow();
+  });
 });
