@@ -48,6 +48,19 @@ const ruleKeys: ReadonlySet<string> = new Set([
 const injectorKeys: ReadonlySet<string> = new Set(['seed', 'rules']);
 const commitStatement = /^\s*COMMIT\b|;\s*COMMIT\b/i;
 
+/** A wrap's check of the faults it can inject: throws a TypeError for one it cannot. */
+type FaultCheck = (fault: Fault) => void;
+const checks = new WeakMap<FaultInjector, FaultCheck[]>();
+
+/**
+ * Runs `check` on the faults the injector's rules produce now, and on every rule added later: a wrap
+ * refuses a fault it cannot inject whether the rule came before or after it.
+ */
+export function guardFaults(injector: FaultInjector, check: FaultCheck): void {
+  for (const fault of injector.faults()) check(fault);
+  checks.set(injector, [...(checks.get(injector) ?? []), check]);
+}
+
 interface LiveRule {
   readonly rule: FaultRule;
   readonly index: number;
@@ -83,6 +96,7 @@ export class FaultInjector {
   /** Adds a rule; rules are checked in the order added, the first that fires wins. */
   add(rule: FaultRule): this {
     checkRule(rule);
+    for (const check of checks.get(this) ?? []) check(rule.fault);
     this.#rules.push({ rule: Object.freeze({ ...rule }), index: this.#rules.length, fired: 0 });
     return this;
   }

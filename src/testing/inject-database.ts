@@ -3,7 +3,7 @@ import type { Session } from '../core/session.js';
 import type { Database } from '../database/database.js';
 import type { DatabaseConnection } from '../database/database-connection.js';
 import { driverError } from './driver-errors.js';
-import type { FaultInjector, InjectedFault } from './fault-injector.js';
+import { type FaultInjector, guardFaults, type InjectedFault } from './fault-injector.js';
 import { driverMeets, type FaultDriver } from './faults.js';
 
 const drivers: Readonly<Record<string, FaultDriver>> = {
@@ -29,14 +29,14 @@ export function injectDatabaseFaults(db: Database, injector: FaultInjector): Dat
   const scheme = /^([a-z]+):/i.exec(db.url)?.[1]?.toLowerCase() ?? '';
   const driver = drivers[scheme];
   if (driver === undefined) throw new TypeError(`No fault injection for a "${scheme}:" database`);
-  for (const fault of injector.faults()) {
+  guardFaults(injector, (fault) => {
     if (fault === 'too-many-connections') {
       throw new TypeError(
         '"too-many-connections" happens when the pool connects: wrap the driver pool or a SessionSource (injectPoolFaults, injectSourceFaults)',
       );
     }
     if (!driverMeets(driver, fault)) throw new TypeError(`The ${driver} driver never fails with "${fault}"`);
-  }
+  });
   const wrap = (conn: DatabaseConnection): DatabaseConnection => faultyConnection(conn, injector, driver, db);
   return new Proxy(db, {
     get(target, property) {

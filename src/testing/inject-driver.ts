@@ -1,6 +1,6 @@
 import type { Backend } from '../core/classification.js';
 import { driverError, sqliteCode } from './driver-errors.js';
-import type { FaultInjector, InjectedFault } from './fault-injector.js';
+import { type FaultInjector, guardFaults, type InjectedFault } from './fault-injector.js';
 import { driverMeets, type FaultDriver } from './faults.js';
 
 /** Options of {@link injectDriverFaults} and {@link injectPoolFaults}. */
@@ -126,9 +126,9 @@ function checkDriver(driver: FaultDriver, injector: FaultInjector): void {
       `Expected \`driver\` to be one of ${Object.keys(statementMethods).join(', ')}, got ${String(driver)}`,
     );
   }
-  for (const fault of injector.faults()) {
+  guardFaults(injector, (fault) => {
     if (!driverMeets(driver, fault)) throw new TypeError(`The ${driver} driver never fails with "${fault}"`);
-  }
+  });
 }
 
 function statementText(first: unknown): string | undefined {

@@ -1,7 +1,7 @@
 import { markCommitInFlight } from '../core/commit-marker.js';
 import { type Session, type SessionSource, wrapStatements } from '../core/session.js';
 import { driverError } from './driver-errors.js';
-import type { FaultInjector } from './fault-injector.js';
+import { type FaultInjector, guardFaults } from './fault-injector.js';
 import { driverMeets, type FaultDriver } from './faults.js';
 
 /** Options of {@link injectSessionFaults} and {@link injectSourceFaults}. */
@@ -85,7 +85,7 @@ export function injectSourceFaults<Raw>(
 }
 
 function check(driver: FaultDriver, injector: FaultInjector): void {
-  for (const fault of injector.faults()) {
+  guardFaults(injector, (fault) => {
     if (!driverMeets(driver, fault)) throw new TypeError(`The ${driver} driver never fails with "${fault}"`);
-  }
+  });
 }

@@ -124,6 +124,10 @@ describe.each(places)('injectDatabaseFaults on %s', (backend, url) => {
       expect(() =>
         injectDatabaseFaults(db, new FaultInjector({ rules: [{ fault: 'too-many-connections' }] })),
       ).toThrow(/injectPoolFaults, injectSourceFaults/);
+      // A rule added after the wrap is refused the same way (it would never have fired).
+      const later = new FaultInjector();
+      injectDatabaseFaults(db, later);
+      expect(() => later.add({ fault: 'too-many-connections' })).toThrow(/injectPoolFaults/);
       if (!server) {
         expect(() =>
           injectDatabaseFaults(db, new FaultInjector({ rules: [{ fault: 'commit-lost' }] })),

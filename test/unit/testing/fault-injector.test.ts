@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FaultInjector } from '../../../src/testing/fault-injector.js';
+import { injectDriverFaults } from '../../../src/testing/inject-driver.js';
 
 const statements = Array.from({ length: 200 }, (_, i) => (i % 3 === 0 ? 'COMMIT' : `UPDATE t SET v = ${i}`));
 
@@ -114,5 +115,16 @@ describe('FaultInjector', () => {
     }
     expect(() => new FaultInjector({ seed: 0 })).not.toThrow();
     expect(() => new FaultInjector({ seed: 2 ** 32 - 1 })).not.toThrow();
+  });
+
+  it('a rule added after wrapping is checked against the wrap as one given before', () => {
+    const faults = new FaultInjector();
+    injectDriverFaults({}, faults, { driver: 'better-sqlite3' });
+    expect(() => faults.add({ fault: 'connection-lost' })).toThrow(
+      'The better-sqlite3 driver never fails with "connection-lost"',
+    );
+    // The refused rule is not kept.
+    expect([...faults.faults()]).toEqual([]);
+    expect(() => faults.add({ fault: 'deadlock' })).not.toThrow();
   });
 });
