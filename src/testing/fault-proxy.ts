@@ -56,6 +56,7 @@ export class FaultProxy {
   #toxics: ProxyToxics;
   #port = 0;
   #struck = false;
+  #strikes = 0;
 
   constructor(options: FaultProxyOptions) {
     checkPort('targetPort', options.targetPort);
@@ -79,6 +80,11 @@ export class FaultProxy {
     let held = 0;
     for (const link of this.#links) held += link.client.readableLength;
     return held;
+  }
+
+  /** How many times a `resetOn` toxic struck: a test checks it to know its fault really happened. */
+  get resetOnStrikes(): number {
+    return this.#strikes;
   }
 
   /** Replaces the toxics; a stall or hold lifted resumes forwarding what was held back. */
@@ -193,6 +199,7 @@ export class FaultProxy {
     }
     link.tail = Buffer.alloc(0);
     this.#struck = true;
+    this.#strikes += 1;
     if (trigger.deliver !== true) {
       this.#reset(link);
       return true;

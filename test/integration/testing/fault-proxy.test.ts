@@ -167,6 +167,7 @@ describe('FaultProxy on a plain TCP target', () => {
     proxy = await startFaultProxy({ targetPort: target.port, toxics: { resetOn: { text: 'COMMIT' } } });
     const { socket, closed } = await openClient(proxy.port);
     socket.write('SELECT 1; COM');
+    expect(proxy.resetOnStrikes).toBe(0);
     // The first part is through before the second is written: two chunks at the proxy.
     await expect.poll(target.received, { timeout: 10_000 }).toBe('SELECT 1; COM');
     socket.write('MIT');
@@ -176,6 +177,8 @@ describe('FaultProxy on a plain TCP target', () => {
       .then(() => 'delivered');
     expect(await Promise.race([closed.then(() => 'reset'), delivered])).toBe('reset');
     expect(target.received()).toBe('SELECT 1; COM');
+    // What a test checks to know its fault really happened.
+    expect(proxy.resetOnStrikes).toBe(1);
     await target.close();
   });
 });
