@@ -561,7 +561,7 @@ export class Pool<C> {
       clock.clearTimeout(timer);
       this.#closer.signal.removeEventListener('abort', onClose);
     };
-    (async () => {
+    const opening = (async () => {
       const connection = await this.#factory.create(controller.signal);
       try {
         for (const sql of this.#options.setSession) await this.#factory.execute!(connection, sql);
@@ -570,7 +570,10 @@ export class Pool<C> {
         throw error;
       }
       return connection;
-    })().then(
+    })();
+    // The connect timeout holds even for a factory that ignores its signal: the slot is freed when the
+    // signal aborts, and a connection that opens afterwards is ended, never lent.
+    untilAborted(opening, controller.signal, (late) => this.#destroyQuietly(late)).then(
       (connection) => {
         done();
         this.#opened(connection, started);
@@ -717,6 +720,25 @@ export class Pool<C> {
     }
     this.#fill();
   }
+}
+
+// `opening`, or the abort reason once `signal` aborts first; what `opening` yields after that goes to `late`.
+function untilAborted<C>(opening: Promise<C>, signal: AbortSignal, late: (value: C) => void): Promise<C> {
+  return new Promise<C>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    opening.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        if (signal.aborted) late(value);
+        else resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 function checkAcquireOptions(options: AcquireOptions): void {

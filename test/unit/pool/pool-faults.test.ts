@@ -1,0 +1,68 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createPool, type Pool } from '../../../src/pool/pool.js';
+import type { PoolFactory } from '../../../src/pool/pool-factory.js';
+import { fakeClock } from './fake-factory.js';
+
+interface Conn {
+  readonly id: number;
+}
+
+const pools: Pool<Conn>[] = [];
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+
+afterEach(async () => {
+  const closing = Promise.all(pools.splice(0).map((made) => made.close()));
+  await vi.runAllTimersAsync();
+  await closing;
+  vi.useRealTimers();
+});
+
+/** A factory whose connects never settle until `finish` is called, whatever their signal says. */
+function deafFactory(): PoolFactory<Conn> & { finish: () => void; destroyed: number[] } {
+  const pending: ((conn: Conn) => void)[] = [];
+  let made = 0;
+  const destroyed: number[] = [];
+  return {
+    destroyed,
+    create: () =>
+      new Promise<Conn>((resolve) => {
+        pending.push(resolve);
+      }),
+    destroy: (conn) => {
+      destroyed.push(conn.id);
+    },
+    finish: () => {
+      for (const resolve of pending.splice(0)) {
+        made += 1;
+        resolve({ id: made });
+      }
+    },
+  };
+}
+
+describe('createPool: a factory that ignores its abort signal (attack on issue 12)', () => {
+  it('gives up on the connect after connectTimeoutMs, frees the slot, and ends the late connection', async () => {
+    const factory = deafFactory();
+    const p = createPool(factory, {
+      clock: fakeClock,
+      max: 1,
+      connectTimeoutMs: 100,
+      acquireTimeoutMs: 1000,
+    });
+    pools.push(p);
+    const first = p.acquire();
+    const failed = expect(first).rejects.toThrow(/longer than 100 ms/);
+    await vi.advanceTimersByTimeAsync(100);
+    await failed;
+    // The slot is free again: the stuck connect no longer counts against max.
+    expect(p.stats().size).toBe(0);
+    // The connect that finally answers is ended, never lent.
+    factory.finish();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(factory.destroyed).toEqual([1]);
+    expect(p.stats()).toMatchObject({ size: 0, idle: 0, created: 0, destroyed: 0 });
+  });
+});
