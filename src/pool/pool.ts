@@ -462,7 +462,9 @@ export class Pool<C> {
     const controller = new AbortController();
     const { clock, connectTimeoutMs } = this.#options;
     const timer = clock.setTimeout(() => controller.abort(new Error('ping timed out')), connectTimeoutMs);
-    (async () => this.#factory.ping!(entry.connection, controller.signal))().then(
+    // Bounded even when the driver's ping ignores the signal (a half-open socket never answers).
+    const pinging = (async () => this.#factory.ping!(entry.connection, controller.signal))();
+    untilAborted(pinging, controller.signal, () => {}).then(
       () => {
         clock.clearTimeout(timer);
         this.#checking -= 1;
@@ -493,12 +495,19 @@ export class Pool<C> {
     if (resetter !== undefined && (reset === 'always' || (reset === 'unknown' && status === 'unknown'))) {
       entry.state = 'checking';
       this.#checking += 1;
-      (async () => resetter.call(this.#factory, entry.connection))().then(
+      // A reset is one round trip, bounded like a ping: one that never answers ends the connection.
+      const { clock, connectTimeoutMs } = this.#options;
+      const controller = new AbortController();
+      const timer = clock.setTimeout(() => controller.abort(new Error('reset timed out')), connectTimeoutMs);
+      const resetting = (async () => resetter.call(this.#factory, entry.connection))();
+      untilAborted(resetting, controller.signal, () => {}).then(
         () => {
+          clock.clearTimeout(timer);
           this.#checking -= 1;
           this.#putBack(entry);
         },
         (resetError: unknown) => {
+          clock.clearTimeout(timer);
           this.#checking -= 1;
           this.#end(entry, 'reset-failed', resetError);
         },

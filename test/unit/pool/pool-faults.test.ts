@@ -66,3 +66,54 @@ describe('createPool: a factory that ignores its abort signal (attack on issue 1
     expect(p.stats()).toMatchObject({ size: 0, idle: 0, created: 0, destroyed: 0 });
   });
 });
+
+/** Connection 1's ping and reset never answer (a half-open socket), whatever their signal says. */
+function hangingChecks(): PoolFactory<Conn> & { destroyed: number[] } {
+  let made = 0;
+  const destroyed: number[] = [];
+  const hang = (conn: Conn): Promise<void> =>
+    conn.id === 1 ? new Promise<void>(() => {}) : Promise.resolve();
+  return {
+    destroyed,
+    create: async () => {
+      made += 1;
+      return { id: made };
+    },
+    destroy: (conn) => {
+      destroyed.push(conn.id);
+    },
+    ping: hang,
+    reset: hang,
+    status: () => 'unknown',
+  };
+}
+
+describe('createPool: a ping or reset that never answers (attack on issue 12)', () => {
+  it('ends a connection whose ping hangs past connectTimeoutMs and serves the waiter with a new one', async () => {
+    const factory = hangingChecks();
+    const options = { clock: fakeClock, max: 1, connectTimeoutMs: 100, acquireTimeoutMs: 10_000 };
+    const p = createPool(factory, { ...options, ping: 'acquire', reset: 'never' });
+    pools.push(p);
+    p.release(await p.acquire());
+    const second = p.acquire();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(factory.destroyed).toEqual([1]);
+    const conn = await second;
+    expect(conn.id).toBe(2);
+    p.release(conn);
+  });
+
+  it('ends a connection whose reset hangs past connectTimeoutMs, freeing its slot', async () => {
+    const factory = hangingChecks();
+    const options = { clock: fakeClock, max: 1, connectTimeoutMs: 100, acquireTimeoutMs: 10_000 };
+    const p = createPool(factory, { ...options, ping: 'never', reset: 'always' });
+    pools.push(p);
+    p.release(await p.acquire());
+    const second = p.acquire();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(factory.destroyed).toEqual([1]);
+    const conn = await second;
+    expect(conn.id).toBe(2);
+    p.release(conn);
+  });
+});
