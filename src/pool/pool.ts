@@ -35,6 +35,10 @@ export interface PoolStats {
   readonly inUse: number;
   /** Callers waiting for a connection. */
   readonly pending: number;
+  /** Connections being opened (counted in `size`). */
+  readonly opening: number;
+  /** Connections being pinged or reset, neither idle nor in use (counted in `size`). */
+  readonly checking: number;
   readonly created: number;
   readonly destroyed: number;
   readonly acquired: number;
@@ -222,6 +226,8 @@ export class Pool<C> {
       ...this.#counts(),
       name: this.#options.name,
       max: this.#options.max,
+      opening: this.#creating,
+      checking: this.#checking,
       created: this.#created,
       destroyed: this.#destroyed,
       acquired: this.#acquired,
