@@ -186,6 +186,8 @@ export class Pool<C> {
     entry.shares = 0;
     entry.uses += 1;
     this.#busy -= 1;
+    // No longer lent: handed to a waiter below, it is lent afresh (counted, with the new holder's stack).
+    entry.state = 'checking';
     const now = this.#options.clock.now();
     entry.lastUsedAt = now;
     if (poolChannels.release.hasSubscribers)

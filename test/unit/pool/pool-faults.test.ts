@@ -117,3 +117,38 @@ describe('createPool: a ping or reset that never answers (attack on issue 12)', 
     p.release(conn);
   });
 });
+
+describe('createPool: a release handed straight to a waiter (attack on issue 12)', () => {
+  it('counts the connection in use by its new holder, with its own holder label and acquire time', async () => {
+    let made = 0;
+    const factory: PoolFactory<Conn> = {
+      create: async () => {
+        made += 1;
+        return { id: made };
+      },
+      destroy: () => {},
+      status: () => 'idle',
+    };
+    const p = createPool(factory, { clock: fakeClock, max: 1, leakDetectionMs: 1000, closeTimeoutMs: 5000 });
+    pools.push(p);
+    const first = await p.acquire({ holder: 'first' });
+    const waiting = p.acquire({ holder: 'second' });
+    await vi.advanceTimersByTimeAsync(900);
+    p.release(first);
+    const second = await waiting;
+    expect(p.stats()).toMatchObject({ inUse: 1, idle: 0, size: 1 });
+    // Held 900 + 200 ms in all, but only 200 ms by the second holder: no leak yet.
+    await vi.advanceTimersByTimeAsync(200);
+    expect(p.stats().leaks).toBe(0);
+    // close() waits for the second holder instead of resolving with its connection still open.
+    let closed = false;
+    const closing = p.close().then(() => {
+      closed = true;
+    });
+    await vi.advanceTimersByTimeAsync(100);
+    expect(closed).toBe(false);
+    p.release(second);
+    await closing;
+    expect(p.stats()).toMatchObject({ inUse: 0, size: 0 });
+  });
+});
