@@ -582,6 +582,10 @@ export class Pool<C> {
       const connection = await this.#factory.create(controller.signal);
       try {
         for (const sql of this.#options.setSession) await this.#factory.execute!(connection, sql);
+        // A kill racing the handshake: pg handles a FATAL arriving with ReadyForQuery before the pool's
+        // listener is attached, so the driver's own word is asked before anyone is lent the connection.
+        if (this.#factory.status?.(connection) === 'broken')
+          throw new Error('the server ended the connection as it opened');
       } catch (error) {
         this.#destroyQuietly(connection);
         throw error;

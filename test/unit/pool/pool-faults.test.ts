@@ -152,3 +152,30 @@ describe('createPool: a release handed straight to a waiter (attack on issue 12)
     expect(p.stats()).toMatchObject({ inUse: 0, size: 0 });
   });
 });
+
+describe('createPool: a connection the server ends while it opens (attack on issue 12)', () => {
+  it('never lends a connection whose driver already reports it broken when the connect resolves', async () => {
+    // pg resolves connect() on ReadyForQuery and handles a FATAL in the same TCP chunk before the pool
+    // attaches its listener: the client is unusable before anyone holds it.
+    let made = 0;
+    const broken = new Set<number>([1]);
+    const factory: PoolFactory<Conn> = {
+      create: async () => {
+        made += 1;
+        return { id: made };
+      },
+      destroy: () => {},
+      status: (conn) => (broken.has(conn.id) ? 'broken' : 'idle'),
+    };
+    const p = createPool(factory, { clock: fakeClock, max: 1, acquireTimeoutMs: 10_000 });
+    pools.push(p);
+    const acquiring = p.acquire().then(
+      (conn) => conn.id,
+      () => 'connect failed',
+    );
+    await vi.advanceTimersByTimeAsync(1000);
+    const got = await acquiring;
+    expect(got).not.toBe(1);
+    expect(p.stats().size).toBeLessThanOrEqual(1);
+  });
+});
