@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createPool, type Pool } from '../../../src/pool/pool.js';
 import type { PoolFactory } from '../../../src/pool/pool-factory.js';
+import type { PoolOptions } from '../../../src/pool/pool-options.js';
 import { fakeClock } from './fake-factory.js';
 
 interface Conn {
@@ -8,6 +9,19 @@ interface Conn {
 }
 
 const pools: Pool<Conn>[] = [];
+
+/** A pool on the fake clock with one connection and a 100 ms connect timeout, closed after the test. */
+function onePool(factory: PoolFactory<Conn>, options: PoolOptions = {}): Pool<Conn> {
+  const made = createPool(factory, {
+    clock: fakeClock,
+    max: 1,
+    connectTimeoutMs: 100,
+    acquireTimeoutMs: 10_000,
+    ...options,
+  });
+  pools.push(made);
+  return made;
+}
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -46,13 +60,7 @@ function deafFactory(): PoolFactory<Conn> & { finish: () => void; destroyed: num
 describe('createPool: a factory that ignores its abort signal (attack on issue 12)', () => {
   it('gives up on the connect after connectTimeoutMs, frees the slot, and ends the late connection', async () => {
     const factory = deafFactory();
-    const p = createPool(factory, {
-      clock: fakeClock,
-      max: 1,
-      connectTimeoutMs: 100,
-      acquireTimeoutMs: 1000,
-    });
-    pools.push(p);
+    const p = onePool(factory, { acquireTimeoutMs: 1000 });
     const first = p.acquire();
     const failed = expect(first).rejects.toThrow(/longer than 100 ms/);
     await vi.advanceTimersByTimeAsync(100);
@@ -89,33 +97,23 @@ function hangingChecks(): PoolFactory<Conn> & { destroyed: number[] } {
 }
 
 describe('createPool: a ping or reset that never answers (attack on issue 12)', () => {
-  it('ends a connection whose ping hangs past connectTimeoutMs and serves the waiter with a new one', async () => {
-    const factory = hangingChecks();
-    const options = { clock: fakeClock, max: 1, connectTimeoutMs: 100, acquireTimeoutMs: 10_000 };
-    const p = createPool(factory, { ...options, ping: 'acquire', reset: 'never' });
-    pools.push(p);
-    p.release(await p.acquire());
-    const second = p.acquire();
-    await vi.advanceTimersByTimeAsync(100);
-    expect(factory.destroyed).toEqual([1]);
-    const conn = await second;
-    expect(conn.id).toBe(2);
-    p.release(conn);
-  });
-
-  it('ends a connection whose reset hangs past connectTimeoutMs, freeing its slot', async () => {
-    const factory = hangingChecks();
-    const options = { clock: fakeClock, max: 1, connectTimeoutMs: 100, acquireTimeoutMs: 10_000 };
-    const p = createPool(factory, { ...options, ping: 'never', reset: 'always' });
-    pools.push(p);
-    p.release(await p.acquire());
-    const second = p.acquire();
-    await vi.advanceTimersByTimeAsync(100);
-    expect(factory.destroyed).toEqual([1]);
-    const conn = await second;
-    expect(conn.id).toBe(2);
-    p.release(conn);
-  });
+  it.each([
+    { check: 'ping', modes: { ping: 'acquire', reset: 'never' } },
+    { check: 'reset', modes: { ping: 'never', reset: 'always' } },
+  ] as const)(
+    'ends a connection whose $check hangs past connectTimeoutMs; the waiter gets a new one',
+    async ({ modes }) => {
+      const factory = hangingChecks();
+      const p = onePool(factory, modes);
+      p.release(await p.acquire());
+      const second = p.acquire();
+      await vi.advanceTimersByTimeAsync(100);
+      expect(factory.destroyed).toEqual([1]);
+      const conn = await second;
+      expect(conn.id).toBe(2);
+      p.release(conn);
+    },
+  );
 });
 
 describe('createPool: a release handed straight to a waiter (attack on issue 12)', () => {
@@ -129,8 +127,7 @@ describe('createPool: a release handed straight to a waiter (attack on issue 12)
       destroy: () => {},
       status: () => 'idle',
     };
-    const p = createPool(factory, { clock: fakeClock, max: 1, leakDetectionMs: 1000, closeTimeoutMs: 5000 });
-    pools.push(p);
+    const p = onePool(factory, { leakDetectionMs: 1000, closeTimeoutMs: 5000 });
     const first = await p.acquire({ holder: 'first' });
     const waiting = p.acquire({ holder: 'second' });
     await vi.advanceTimersByTimeAsync(900);
@@ -167,8 +164,7 @@ describe('createPool: a connection the server ends while it opens (attack on iss
       destroy: () => {},
       status: (conn) => (broken.has(conn.id) ? 'broken' : 'idle'),
     };
-    const p = createPool(factory, { clock: fakeClock, max: 1, acquireTimeoutMs: 10_000 });
-    pools.push(p);
+    const p = onePool(factory);
     const acquiring = p.acquire().then(
       (conn) => conn.id,
       () => 'connect failed',
