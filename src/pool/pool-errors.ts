@@ -1,3 +1,4 @@
+import { redactSecrets } from '../connect/redact-secrets.js';
 import { DbopError, type DbopErrorOptions } from '../core/errors.js';
 
 /** Stable codes of the errors the pool throws. */
@@ -67,7 +68,10 @@ function timeoutMessage({
 }: PoolTimeoutDetails): string {
   const head = `${pool}: no connection within ${timeoutMs} ms`;
   if (holders.length < max && lastConnectError !== undefined) {
-    const reason = lastConnectError instanceof Error ? lastConnectError.message : String(lastConnectError);
+    // A driver's or a factory's message may quote a URL or a password: never repeated in ours.
+    const reason = redactSecrets(
+      lastConnectError instanceof Error ? lastConnectError.message : String(lastConnectError),
+    );
     return `${head}: opening a connection fails (last error: ${reason}); ${holders.length} of ${max} in use`;
   }
   const longest = holders[0];

@@ -175,3 +175,30 @@ describe('createPool: a connection the server ends while it opens (attack on iss
     expect(p.stats().size).toBeLessThanOrEqual(1);
   });
 });
+
+describe('createPool: secrets in a connect error (attack on issue 12)', () => {
+  it("keeps a password out of PoolTimeoutError's message when the last connect error carried one", async () => {
+    let calls = 0;
+    const factory: PoolFactory<Conn> = {
+      create: (signal) => {
+        calls += 1;
+        if (calls === 1) return Promise.resolve({ id: 1 });
+        if (calls === 2)
+          return Promise.reject(
+            new Error('could not connect to postgres://app:hunter2@db.internal:5432/shop'),
+          );
+        return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+      },
+      destroy: () => {},
+    };
+    const p = onePool(factory, { max: 2, acquireTimeoutMs: 1000, connectTimeoutMs: 5000 });
+    const held = await p.acquire();
+    await expect(p.acquire()).rejects.toThrow(/could not connect/); // the first waiter gets the connect error itself
+    const waiting = p.acquire().catch((error: unknown) => error as Error);
+    await vi.advanceTimersByTimeAsync(1000);
+    const error = (await waiting) as Error;
+    expect(error.message).toMatch(/opening a connection fails \(last error: could not connect to postgres:/);
+    expect(error.message).not.toContain('hunter2');
+    p.release(held);
+  });
+});
