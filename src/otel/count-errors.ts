@@ -1,6 +1,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { channelNames, type ErrorMessage } from '../core/diagnostics.js';
 import { errorClass } from './error-attributes.js';
+import { listenerGuard } from './guard-listener.js';
 
 /** The part of a prom-client Counter that {@link countDbopErrors} uses (anything with this shape works). */
 export interface LabelCounter {
@@ -19,14 +20,14 @@ export function countDbopErrors(counter: LabelCounter): () => void {
       'countDbopErrors(): expected `counter` to have an inc(labels) method (a prom-client Counter)',
     );
   }
-  const listener = (message: unknown): void => {
+  const listener = listenerGuard('countDbopErrors()')((message: unknown): void => {
     const { error, classification } = message as ErrorMessage;
     counter.inc({
       class: errorClass(error),
       code: classification?.code ?? '',
       kind: classification?.kind ?? 'unknown',
     });
-  };
+  });
   subscribe(channelNames.error, listener);
   return () => unsubscribe(channelNames.error, listener);
 }

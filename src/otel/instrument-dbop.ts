@@ -17,6 +17,7 @@ import {
 } from '../pool/pool-channels.js';
 import { DbopMetrics } from './dbop-metrics.js';
 import { DbopSpans } from './dbop-spans.js';
+import { listenerGuard } from './guard-listener.js';
 import { type InstrumentDbopOptions, resolveInstrumentOptions } from './otel-options.js';
 import { PoolMetrics } from './pool-metrics.js';
 
@@ -60,9 +61,11 @@ export function instrumentDbop(options?: InstrumentDbopOptions): DbopInstrumenta
       )
     : undefined;
   const listeners: [string, (message: unknown) => void][] = [];
+  const guard = listenerGuard('instrumentDbop()');
   const on = (name: string, listener: (message: unknown) => void) => {
-    subscribe(name, listener);
-    listeners.push([name, listener]);
+    const guarded = guard(listener);
+    subscribe(name, guarded);
+    listeners.push([name, guarded]);
   };
   // Each listener is its own closure: unsubscribe() needs the very function, and two handles must not collide.
   if (spans !== undefined || meters !== undefined) {

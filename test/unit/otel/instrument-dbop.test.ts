@@ -17,7 +17,7 @@ import { ConcurrencyLimiter } from '../../../src/core/concurrency-limiter.js';
 import { channelNames } from '../../../src/core/diagnostics.js';
 import { execute } from '../../../src/core/execute.js';
 import { retryPolicy } from '../../../src/core/retry-policy.js';
-import { type DbopInstrumentation, instrumentDbop } from '../../../src/otel/index.js';
+import { countDbopErrors, type DbopInstrumentation, instrumentDbop } from '../../../src/otel/index.js';
 
 const spanExporter = new InMemorySpanExporter();
 const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spanExporter)] });
@@ -105,6 +105,47 @@ describe('instrumentDbop options', () => {
     ]);
     release();
     await running;
+  });
+
+  it('a tracer, meter or counter that throws never reaches the process (no uncaughtException), and dbop goes on', async () => {
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown): void => {
+      uncaught.push(error);
+    };
+    process.on('uncaughtException', onUncaught);
+    const boom = (): never => {
+      throw new Error('exporter down');
+    };
+    const throwingTracer = { getTracer: () => ({ startSpan: boom, startActiveSpan: boom }) } as never;
+    const throwingMeter = {
+      getMeter: () => ({
+        createCounter: () => ({ add: boom }),
+        createHistogram: () => ({ record: boom }),
+        createObservableGauge: () => ({}),
+        createObservableUpDownCounter: () => ({}),
+        addBatchObservableCallback: () => undefined,
+        removeBatchObservableCallback: () => undefined,
+      }),
+    } as never;
+    // prom-client throws like this when a label is not in the counter's labelNames.
+    const stopCounting = countDbopErrors({ inc: boom });
+    handle = instrumentDbop({ tracerProvider: throwingTracer, meterProvider: throwingMeter, env: {} });
+    try {
+      expect(await execute(async () => 42, { name: 'ok' })).toBe(42);
+      await expect(
+        execute(
+          async () => {
+            throw Object.assign(new Error('deadlock'), { code: '40P01' });
+          },
+          { name: 'fails', policy: retryPolicy({ maxRetries: 0 }) },
+        ),
+      ).rejects.toThrow('deadlock');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    } finally {
+      stopCounting();
+      process.off('uncaughtException', onUncaught);
+    }
+    expect(uncaught.map(String)).toEqual([]);
   });
 });
 
