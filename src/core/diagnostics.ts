@@ -99,6 +99,8 @@ export interface ErrorMessage {
   readonly error: unknown;
   readonly retryable: boolean;
   readonly classification?: Classification;
+  /** What the operation runs against, when the call says (see {@link OperationTarget}). */
+  readonly target?: OperationTarget;
 }
 
 /** The channels themselves; publish only after checking `hasSubscribers`, it keeps the hot path cheap. */

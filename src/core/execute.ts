@@ -265,7 +265,8 @@ async function loop(
     }
     if (channels.error.hasSubscribers) {
       const willRetry = reason === undefined;
-      channels.error.publish({ operationId, name, attempt, error, retryable: willRetry, classification });
+      const message = { operationId, name, attempt, error, retryable: willRetry, classification };
+      channels.error.publish(o.target === undefined ? message : { ...message, target: o.target });
     }
     if (announced) publishAttemptEnd(operationId, name, attempt, clock, startedAt, false, error);
     const reporter: Reporter = { options: o, name, operationId };

@@ -125,6 +125,7 @@ export class DbopMetrics {
     const failure = errorAttributes(message.error, message.classification);
     delete failure['dbop.retry.scope'];
     this.#errors.add(1, {
+      ...targetAttributes(message.target),
       ...this.#attributes,
       ...failure,
       'db.operation.name': message.name,

@@ -41,6 +41,7 @@ for (const [label, describeIf, url] of [
       try {
         await db.query('SELECT 1 AS one', { name: 'probe' });
         await db.transaction((conn) => conn.execute('SELECT 1 AS one'), { name: 'tx' });
+        await expect(db.query('SELECT * FROM dbop_no_such_table_otel', { name: 'missing' })).rejects.toThrow();
       } finally {
         await db.close();
       }
@@ -57,6 +58,9 @@ for (const [label, describeIf, url] of [
       const operations = points.filter((p) => p.name === 'dbop.operations');
       expect(operations.length).toBeGreaterThan(0);
       for (const p of operations) expect(p.attributes).toMatchObject(want);
+      const errors = points.filter((p) => p.name === 'dbop.errors');
+      expect(errors.length).toBeGreaterThan(0);
+      for (const p of errors) expect(p.attributes).toMatchObject(want);
       // The user and the password are not part of it.
       const user = parseDsn(url()).user;
       if (user !== undefined && user.length > 3) expect(everyText(spans)).not.toContain(`${user}@`);
