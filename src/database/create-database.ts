@@ -194,9 +194,9 @@ function resolveSettings(options: DatabaseOptions, target: Dsn): ConnectorSettin
     const value = options[key];
     if (value === undefined) continue;
     // The drivers' own pools (pg, mysql2, mariadb) do not take these knobs; a silently ignored option is worse.
-    if (target.backend !== 'sqlite' && target.driver !== '@electric-sql/pglite')
+    if (target.driver === 'mysql2' || target.driver === 'mariadb')
       throw new TypeError(
-        `\`${key}\` applies to sqlite: and pglite: URLs (dbop's pool); ${target.scheme}:// URLs still use the driver's own pool (docs/pools.md)`,
+        `\`${key}\` applies to postgres:, sqlite: and pglite: URLs (dbop's pool); ${target.scheme}:// URLs still use the driver's own pool (docs/pools.md)`,
       );
     pool[key] = value;
   }

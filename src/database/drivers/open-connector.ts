@@ -2,28 +2,24 @@ import type { Dsn } from '../../connect/dsn.js';
 import { importBetterSqlite3 } from '../../sessions/better-sqlite3/better-sqlite3-connect.js';
 import { importMariadb, mariadbConnect } from '../../sessions/mariadb/mariadb-connect.js';
 import { importMysql2, mysql2Connect } from '../../sessions/mysql2/mysql2-connect.js';
-import { importPg, pgConnect } from '../../sessions/pg/pg-connect.js';
+import { importPg } from '../../sessions/pg/pg-connect.js';
 import { importPglite } from '../../sessions/pglite/pglite-connect.js';
 import { loadDriver } from '../load-driver.js';
 import type { ConnectorSettings, DriverConnector } from './driver-connector.js';
 import { mysqlPoolConfig } from './mysql-pool-config.js';
+import { pgConnector } from './pg-connector.js';
 import { pgPoolConfig } from './pg-pool-config.js';
 import { pgliteConnector } from './pglite-connector.js';
 import { sqliteConnector } from './sqlite-connector.js';
 
 /**
  * Loads the URL's driver (on first use: the import() lives in its sessions folder) and opens its pool.
- * SQLite and PGlite get dbop's pool; pg, mysql2 and mariadb keep their own for now (see docs/pools.md).
+ * PostgreSQL (pg), SQLite and PGlite get dbop's pool; mysql2 and mariadb keep their own (see docs/pools.md).
  */
 export async function openConnector(target: Dsn, settings: ConnectorSettings): Promise<DriverConnector> {
   switch (target.driver) {
-    case 'pg': {
-      const pg = pgConnect(await loadDriver('pg', importPg), {
-        config: pgPoolConfig(target, settings),
-        max: settings.max,
-      });
-      return { ...pg, backend: () => 'postgres' };
-    }
+    case 'pg':
+      return pgConnector(await loadDriver('pg', importPg), pgPoolConfig(target, settings), settings);
     case 'mysql2': {
       const { flavor, config } = mysqlPoolConfig(target, settings);
       const mysql2 = mysql2Connect(await loadDriver('mysql2', importMysql2), {

@@ -1,0 +1,55 @@
+import type { Session } from '../../core/session.js';
+import { type PgFactoryClient, pgFactory } from '../../pool/factories/pg-factory.js';
+import { createPool } from '../../pool/pool.js';
+import { pgPoolSource } from '../../sessions/pg/pg-pool-source.js';
+import type { PgPooledClientLike } from '../../sessions/pg/pg-types.js';
+import type { ConnectorSettings, DriverConnector } from './driver-connector.js';
+
+type PooledClient = PgFactoryClient & PgPooledClientLike;
+
+/**
+ * PostgreSQL through pg on dbop's pool. The pool is shaped like pg's Pool for pgPoolSource, so sessions
+ * work as with pg's own, and `Client` and `options` give cancels and commit lookups a short-lived client
+ * outside the pool (a full pool, or one being refilled after a restart, never holds them up).
+ */
+export function pgConnector(
+  module: unknown,
+  config: Readonly<Record<string, unknown>>,
+  settings: ConnectorSettings,
+): DriverConnector {
+  const pg = ((module as { default?: unknown }).default ?? module) as { Client: unknown };
+  const pool = createPool(pgFactory(config, { driver: pg }), {
+    name: settings.name,
+    max: settings.max,
+    connectTimeoutMs: settings.connectTimeoutMs,
+    ...settings.pool,
+  });
+  // pg-pool's contract on each client: release() gives it back, release(true or an error) destroys it.
+  const release = (client: PooledClient, destroy?: boolean | Error): void => {
+    if (destroy === undefined || destroy === false) pool.release(client);
+    else pool.destroy(client, destroy instanceof Error ? destroy : undefined);
+  };
+  const source = pgPoolSource({
+    Client: pg.Client,
+    options: config,
+    async connect(): Promise<PooledClient> {
+      const client = (await pool.acquire()) as PooledClient;
+      client.release ??= (destroy?: boolean | Error) => release(client, destroy);
+      return client;
+    },
+    query: (text: string, values?: unknown[]) =>
+      pool.use((client) =>
+        (client as PooledClient & { query(t: string, v?: unknown[]): Promise<unknown> }).query(text, values),
+      ),
+  } as never);
+  return {
+    backend: () => 'postgres',
+    acquire: (): Promise<Session> => source.acquire() as Promise<Session>,
+    release: (session) => source.release(session as never),
+    close: () => pool.close(),
+    counts() {
+      const { size, idle, pending } = pool.stats();
+      return { total: size, idle, waiting: pending };
+    },
+  };
+}
