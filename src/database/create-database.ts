@@ -65,15 +65,15 @@ export interface DatabaseOptions extends DbOpRunnerOptions {
    * was last given back, readOnly work stays on the primary instead, so it reads its own writes. Default 0.
    */
   readonly readYourWritesMs?: number;
-  /** Connections kept open even when idle. Default 0. sqlite: and pglite: URLs (dbop's pool). */
+  /** Connections kept open even when idle. Default 0. mysql://: kept once opened, not opened ahead. */
   readonly minIdle?: number;
-  /** How long a caller waits for a connection, ms; then PoolTimeoutError. Default 30000. dbop's pool only. */
+  /** How long a caller waits for a connection, ms; then PoolTimeoutError. Default 30000. */
   readonly acquireTimeoutMs?: number;
-  /** An idle connection beyond minIdle is closed after this long, ms; 0 never. Default 600000. dbop's pool only. */
+  /** An idle connection beyond minIdle is closed after this long, ms; 0 never. Default 600000. */
   readonly idleTimeoutMs?: number;
-  /** A connection is retired after this long (minus up to 2.5% jitter), ms; 0 never. Default 1800000. dbop's pool only. */
+  /** A connection is retired after this long (minus up to 2.5% jitter), ms; 0 never. Default 1800000; mysql:// and mariadb://: checked when given back. */
   readonly maxLifetimeMs?: number;
-  /** A connection held longer than this, ms, is reported with the acquirer's stack. Default off. dbop's pool only. */
+  /** A connection held longer than this, ms, is reported with the acquirer's stack. Default off. */
   readonly leakDetectionMs?: number;
 }
 
@@ -193,11 +193,6 @@ function resolveSettings(options: DatabaseOptions, target: Dsn): ConnectorSettin
   for (const key of poolKeys) {
     const value = options[key];
     if (value === undefined) continue;
-    // The drivers' own pools (pg, mysql2, mariadb) do not take these knobs; a silently ignored option is worse.
-    if (target.driver === 'mysql2' || target.driver === 'mariadb')
-      throw new TypeError(
-        `\`${key}\` applies to postgres:, sqlite: and pglite: URLs (dbop's pool); ${target.scheme}:// URLs still use the driver's own pool (docs/pools.md)`,
-      );
     pool[key] = value;
   }
   // Validates them with the pool's own messages (and minIdle against max).

@@ -6,6 +6,7 @@ import { importPg } from '../../sessions/pg/pg-connect.js';
 import { importPglite } from '../../sessions/pglite/pglite-connect.js';
 import { loadDriver } from '../load-driver.js';
 import type { ConnectorSettings, DriverConnector } from './driver-connector.js';
+import { guardDriverPool } from './driver-pool-guard.js';
 import { mysqlPoolConfig } from './mysql-pool-config.js';
 import { pgConnector } from './pg-connector.js';
 import { pgPoolConfig } from './pg-pool-config.js';
@@ -14,7 +15,8 @@ import { sqliteConnector } from './sqlite-connector.js';
 
 /**
  * Loads the URL's driver (on first use: the import() lives in its sessions folder) and opens its pool.
- * PostgreSQL (pg), SQLite and PGlite get dbop's pool; mysql2 and mariadb keep their own (see docs/pools.md).
+ * PostgreSQL (pg), SQLite and PGlite get dbop's pool; mysql2 and mariadb keep their own, with the pool
+ * options they lack served around it (driver-pool-guard.ts; see docs/pools.md).
  */
 export async function openConnector(target: Dsn, settings: ConnectorSettings): Promise<DriverConnector> {
   switch (target.driver) {
@@ -22,23 +24,35 @@ export async function openConnector(target: Dsn, settings: ConnectorSettings): P
       return pgConnector(await loadDriver('pg', importPg), pgPoolConfig(target, settings), settings);
     case 'mysql2': {
       const { flavor, config } = mysqlPoolConfig(target, settings);
+      const { minIdle, idleTimeoutMs } = settings.pool;
       const mysql2 = mysql2Connect(await loadDriver('mysql2', importMysql2), {
-        config,
+        // mysql2 closes idle connections beyond maxIdle after idleTimeout (ms); it opens none ahead of need.
+        config:
+          minIdle === undefined && idleTimeoutMs === undefined
+            ? config
+            : { ...config, maxIdle: minIdle ?? 0, idleTimeout: idleTimeoutMs || 2 ** 31 - 1 },
         max: settings.max,
         flavor,
         verifyCommits: settings.verifyCommits,
       });
-      return { ...mysql2, backend: mysql2.flavor };
+      return guardDriverPool({ ...mysql2, backend: mysql2.flavor }, settings, { acquireTimeoutMs: false });
     }
     case 'mariadb': {
       const { config } = mysqlPoolConfig(target, settings);
+      const { minIdle, idleTimeoutMs, acquireTimeoutMs } = settings.pool;
       const mariadb = mariadbConnect(await loadDriver('mariadb', importMariadb), {
-        config,
+        // The connector's own: minimumIdle kept open, idleTimeout in whole seconds (0 never).
+        config: {
+          ...config,
+          ...(minIdle === undefined ? {} : { minimumIdle: minIdle }),
+          ...(idleTimeoutMs === undefined ? {} : { idleTimeout: Math.ceil(idleTimeoutMs / 1000) }),
+        },
         max: settings.max,
         connectTimeoutMs: settings.connectTimeoutMs,
+        ...(acquireTimeoutMs === undefined ? {} : { acquireTimeoutMs }),
         verifyCommits: settings.verifyCommits,
       });
-      return { ...mariadb, backend: () => 'mariadb' };
+      return guardDriverPool({ ...mariadb, backend: () => 'mariadb' }, settings, { acquireTimeoutMs: true });
     }
     case 'better-sqlite3':
       return sqliteConnector(await loadDriver('better-sqlite3', importBetterSqlite3), target, settings);

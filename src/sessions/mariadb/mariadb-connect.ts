@@ -8,6 +8,8 @@ export interface MariadbConnectOptions {
   readonly config: Readonly<Record<string, unknown>>;
   readonly max: number;
   readonly connectTimeoutMs: number;
+  /** How long getConnection() waits for a connection, ms; default connectTimeoutMs. */
+  readonly acquireTimeoutMs?: number;
   /** Verify lost COMMITs with commit-marker rows (see mariadbSession); default false. */
   readonly verifyCommits?: boolean;
 }
@@ -61,7 +63,7 @@ export function mariadbConnect(module: unknown, options: MariadbConnectOptions):
   const pool = mariadb.createPool({
     ...options.config,
     connectionLimit: options.max,
-    acquireTimeout: options.connectTimeoutMs,
+    acquireTimeout: options.acquireTimeoutMs ?? options.connectTimeoutMs,
     // The connector's default (true) appends every parameter value to error messages: a password
     // inserted by a failing statement would end up in logs.
     logParam: false,

@@ -54,14 +54,18 @@ describe("createDatabase and dbop's pool", () => {
     ).rejects.toThrow(/`leakDetectionMs`/);
   });
 
-  it("refuses them for mysql:// and mariadb:// URLs, whose connections still use the driver's pool", async () => {
-    await expect(
-      createDatabase({ url: 'mysql://u:secret@127.0.0.1:1/db', idleTimeoutMs: 1000 }),
-    ).rejects.toThrow(
-      "`idleTimeoutMs` applies to postgres:, sqlite: and pglite: URLs (dbop's pool); mysql:// URLs still use the driver's own pool",
-    );
-    await expect(createDatabase({ url: 'mariadb://u@127.0.0.1:1/db', minIdle: 1 })).rejects.toThrow(
-      /mariadb:\/\//,
+  it("takes them for mysql:// URLs too, served around mysql2's own pool (no connection opened here)", async () => {
+    const db = await createDatabase({
+      url: 'mysql://u:secret@127.0.0.1:1/db',
+      idleTimeoutMs: 1000,
+      acquireTimeoutMs: 500,
+      maxLifetimeMs: 60_000,
+      leakDetectionMs: 1000,
+    });
+    expect(db.stats().pool).toMatchObject({ total: 0, idle: 0, waiting: 0 });
+    await db.close();
+    await expect(createDatabase({ url: 'mariadb://u@127.0.0.1:1/db', max: 2, minIdle: 3 })).rejects.toThrow(
+      /`minIdle`/,
     );
   });
 
