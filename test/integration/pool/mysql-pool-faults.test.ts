@@ -6,7 +6,7 @@ import { mysql2Factory } from '../../../src/pool/factories/mysql2-factory.js';
 import { createPool, type Pool } from '../../../src/pool/pool.js';
 import { type PoolDestroyMessage, poolChannelNames } from '../../../src/pool/pool-channels.js';
 import type { PoolFactory } from '../../../src/pool/pool-factory.js';
-import { describeIfMariadb, mariadbUrl } from '../../support/servers.js';
+import { describeIfMariadb, type MariadbServer, mariadbUrl, startMariadb } from '../../support/servers.js';
 import { collect, connectionSettings, until } from './pool-support.js';
 
 interface Queryable {
@@ -82,6 +82,51 @@ describeIfMariadb('dbop pool over MariaDB: server faults', () => {
           destroyed.stop();
         }
       });
+    });
+  }
+});
+
+describeIfMariadb('dbop pool over MariaDB: a private server restarts', () => {
+  let server: MariadbServer | undefined;
+  beforeAll(async () => {
+    server = await startMariadb();
+  }, 240_000);
+  afterAll(async () => {
+    await server?.destroy();
+  }, 240_000);
+
+  for (const [name, factoryOf, rowsOf] of [
+    [
+      'mariadb',
+      (url: string) => mariadbFactory(connectionSettings(url), { driver: mariadb }),
+      (r: unknown) => r,
+    ],
+    [
+      'mysql2',
+      (url: string) => mysql2Factory(connectionSettings(url), { driver: mysql }),
+      (r: unknown) => (r as unknown[])[0],
+    ],
+  ] as const) {
+    it(`${name}: drops the connections the restart ended and serves the next acquire from the restarted server`, async () => {
+      const p = createPool(factoryOf(server!.url) as unknown as PoolFactory<Queryable>, {
+        max: 3,
+        minIdle: 2,
+        name: `${name}-restart`,
+        acquireTimeoutMs: 60_000,
+      });
+      try {
+        const connections = [await p.acquire(), await p.acquire()];
+        // A session variable lives and dies with its connection: after the restart no connection has it.
+        for (const c of connections) await c.query('SET @dbop_before_restart = 1');
+        for (const c of connections) p.release(c);
+        await server!.restart();
+        await until(() => p.stats().destroyed >= 2);
+        const marker = await p.use(async (c) => rowsOf(await c.query('SELECT @dbop_before_restart AS m')));
+        expect((marker as { m: unknown }[])[0]!.m).toBeNull();
+        expect(p.stats().size).toBeLessThanOrEqual(3);
+      } finally {
+        await p.close();
+      }
     });
   }
 });
