@@ -33,4 +33,10 @@ export const dbopErrors: ErrorTable = [
     'every host refused the login for good (wrong password, no such user or database): retrying cannot help',
   ],
   ['DBOP_POOL_TIMEOUT', 'pool-exhausted', 'none', 'no connection within acquireTimeoutMs'],
+  [
+    'DBOP_CONNECTION_ENDED_ON_OPEN',
+    'connect-failed',
+    'connection',
+    'the server ended a new connection before it was lent (killed during the handshake): try again',
+  ],
 ];

@@ -24,6 +24,7 @@ export type {
 export { poolChannelNames } from './pool-channels.js';
 export type { PoolHolder, PoolTimeoutDetails } from './pool-errors.js';
 export {
+  ConnectionEndedOnOpenError,
   ConnectionNotAcquiredError,
   PoolClosedError,
   PoolTimeoutError,

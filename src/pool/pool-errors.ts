@@ -6,10 +6,12 @@ export const poolErrorCodes: {
   readonly timeout: 'DBOP_POOL_TIMEOUT';
   readonly closed: 'DBOP_POOL_CLOSED';
   readonly notAcquired: 'DBOP_POOL_NOT_ACQUIRED';
+  readonly endedOnOpen: 'DBOP_CONNECTION_ENDED_ON_OPEN';
 } = Object.freeze({
   timeout: 'DBOP_POOL_TIMEOUT',
   closed: 'DBOP_POOL_CLOSED',
   notAcquired: 'DBOP_POOL_NOT_ACQUIRED',
+  endedOnOpen: 'DBOP_CONNECTION_ENDED_ON_OPEN',
 });
 
 /** Who held a connection when an acquire timed out: how long, and where it was acquired when known. */
@@ -100,5 +102,15 @@ export class ConnectionNotAcquiredError extends DbopError {
       poolErrorCodes.notAcquired,
       `${pool}: release() of a connection that is not acquired from this pool (released twice?)`,
     );
+  }
+}
+
+/**
+ * A new connection the server ended before it was lent (killed during the handshake: the driver saw the
+ * FATAL before the pool's listener was attached). Nothing ran on it: classified connect-failed, retryable.
+ */
+export class ConnectionEndedOnOpenError extends DbopError {
+  constructor(pool: string) {
+    super(poolErrorCodes.endedOnOpen, `${pool}: the server ended the connection as it opened`);
   }
 }

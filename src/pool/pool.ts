@@ -2,6 +2,7 @@ import { expectOptionalBoolean, expectOptionalSignal, expectOptionalString } fro
 import { type DestroyReason, poolChannels } from './pool-channels.js';
 import { type CapturedStack, captureStack, PoolEntry } from './pool-entry.js';
 import {
+  ConnectionEndedOnOpenError,
   ConnectionNotAcquiredError,
   PoolClosedError,
   type PoolHolder,
@@ -585,7 +586,7 @@ export class Pool<C> {
         // A kill racing the handshake: pg handles a FATAL arriving with ReadyForQuery before the pool's
         // listener is attached, so the driver's own word is asked before anyone is lent the connection.
         if (this.#factory.status?.(connection) === 'broken')
-          throw new Error('the server ended the connection as it opened');
+          throw new ConnectionEndedOnOpenError(this.#options.name);
       } catch (error) {
         this.#destroyQuietly(connection);
         throw error;
