@@ -6,6 +6,7 @@ import type { RunOptions } from '../../runner/runner-options.js';
 import { checkStatement, HandleSteps } from '../shared/handle-steps.js';
 import { type OrmQueryResult, ormConnectionSession } from '../shared/orm-connection-session.js';
 import { type OrmTransactionOptions, splitOrmOptions } from '../shared/orm-transaction-options.js';
+import { typeormMysqlSource } from './typeorm-mysql.js';
 
 /** Options of {@link retryTransaction} (dbop/typeorm). */
 export type TypeormTransactionOptions = OrmTransactionOptions;
@@ -22,6 +23,7 @@ interface PgClient {
   on?(event: 'error', listener: (error: unknown) => void): unknown;
 }
 
+const supported = new Set<string>(['postgres', 'mysql', 'mariadb']);
 const steps = new HandleSteps();
 // The error that ended a runner's connection: TypeORM releases the runner on it, and its later queries
 // then fail with QueryRunnerAlreadyReleasedError, which says nothing about why.
@@ -33,7 +35,7 @@ const runnerOf = new WeakMap<object, QueryRunner>();
  * on deadlocks, serialization failures and lost connections. fn receives that QueryRunner's
  * EntityManager; dbop sends BEGIN and COMMIT (TypeORM's logger sees them), the runner is marked in a
  * transaction so `save()` opens none of its own, and starting, committing or rolling back through it is
- * refused. PostgreSQL (driver 'postgres') only, for now.
+ * refused. Drivers 'postgres', 'mysql' and 'mariadb' (the flavour read from the server's handshake).
  * @example
  * await retryTransaction(dataSource, async (manager) => {
  *   await manager.decrement(Account, { id: 1 }, 'balance', 10);
@@ -47,17 +49,21 @@ export function retryTransaction<T>(
   let split: ReturnType<typeof splitOrmOptions>;
   try {
     split = splitOrmOptions(options, 'retryTransaction()');
-    if (dataSource.options.type !== 'postgres') {
+    if (!supported.has(dataSource.options.type)) {
       throw new TypeError(
-        `dbop/typeorm runs on TypeORM's 'postgres' driver, not on '${dataSource.options.type}' yet`,
+        `dbop/typeorm runs on TypeORM's 'postgres', 'mysql' and 'mariadb' drivers, not on '${dataSource.options.type}' yet`,
       );
     }
   } catch (error) {
     return Promise.reject(error);
   }
-  const { runner, transaction } = split;
+  const { runner, verifyCommits, transaction } = split;
   return runner.transaction(
-    typeormSource(dataSource),
+    dataSource.options.type === 'postgres'
+      ? typeormSource(dataSource)
+      : typeormMysqlSource(dataSource, verifyCommits, (queryRunner, error) =>
+          connectionErrors.set(queryRunner, error),
+        ),
     (session, attempt) => {
       const queryRunner = session.raw as QueryRunner;
       guard(queryRunner, session, attempt);

@@ -2,9 +2,16 @@ import { DataSource, type EntityManager, EntitySchema } from 'typeorm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { isDbopError } from '../../../src/core/errors.js';
 import { retryTransaction, step } from '../../../src/integrations/typeorm/index.js';
-import { describeIfPostgres, postgresUrl } from '../../support/servers.js';
-import { ormEvidence } from './orm-evidence.js';
-import { type Admin, postgresAdmin, resetAccounts } from './orm-support.js';
+import { describeIfMariadb, describeIfPostgres, mariadbUrl, postgresUrl } from '../../support/servers.js';
+import { type OrmUnderTest, ormEvidence } from './orm-evidence.js';
+import {
+  type Admin,
+  commitCutter,
+  databaseUrl,
+  mariadbAdmin,
+  postgresAdmin,
+  resetAccounts,
+} from './orm-support.js';
 
 interface Account {
   id: number;
@@ -25,6 +32,37 @@ const AuditEntity = new EntitySchema<Audit>({
   columns: { id: { type: Number, primary: true, generated: true }, slow: { type: Number } },
 });
 
+/** The account/audit statements through TypeORM's EntityManager, the same on every driver. */
+function typeormOrm(
+  db: DataSource,
+  admin: Admin,
+  logged: string[],
+): Omit<OrmUnderTest<EntityManager>, 'serverId' | 'sleep'> {
+  return {
+    admin,
+    logged,
+    retry: (fn, options) => retryTransaction(db, fn, options),
+    step: (manager, fn, options) => step(manager, fn, options),
+    add: (manager, id, amount) => manager.increment(AccountEntity, { id }, 'balance', amount),
+    balance: async (manager, id) => (await manager.findOneByOrFail(AccountEntity, { id })).balance,
+    setBalance: (manager, id, value) => manager.update(AccountEntity, { id }, { balance: value }),
+    // save() inside dbop's transaction opens none of its own (without dbop's mark it would commit dbop's).
+    audit: (manager, slow) => manager.save(AuditEntity, { slow }),
+    raw: (manager, statement) => manager.query(statement),
+  };
+}
+
+function recordingLogger(logged: string[]) {
+  return {
+    logQuery: (query: string) => void logged.push(query),
+    logQueryError: () => undefined,
+    logQuerySlow: () => undefined,
+    logSchemaBuild: () => undefined,
+    logMigration: () => undefined,
+    log: () => undefined,
+  };
+}
+
 describeIfPostgres('dbop/typeorm on PostgreSQL (DataSource, driver postgres)', () => {
   const schema = `dbop_typeorm_${process.pid}`;
   const logged: string[] = [];
@@ -38,14 +76,7 @@ describeIfPostgres('dbop/typeorm on PostgreSQL (DataSource, driver postgres)', (
       schema,
       entities: [AccountEntity, AuditEntity],
       extra: { max: 4, options: `-c search_path=${schema}` },
-      logger: {
-        logQuery: (query: string) => void logged.push(query),
-        logQueryError: () => undefined,
-        logQuerySlow: () => undefined,
-        logSchemaBuild: () => undefined,
-        logMigration: () => undefined,
-        log: () => undefined,
-      },
+      logger: recordingLogger(logged),
     });
     await db.initialize();
   });
@@ -54,18 +85,9 @@ describeIfPostgres('dbop/typeorm on PostgreSQL (DataSource, driver postgres)', (
     await admin?.end();
   });
   ormEvidence<EntityManager>(() => ({
-    admin,
-    logged,
-    retry: (fn, options) => retryTransaction(db, fn, options),
-    step: (manager, fn, options) => step(manager, fn, options),
-    add: (manager, id, amount) => manager.increment(AccountEntity, { id }, 'balance', amount),
-    balance: async (manager, id) => (await manager.findOneByOrFail(AccountEntity, { id })).balance,
-    setBalance: (manager, id, value) => manager.update(AccountEntity, { id }, { balance: value }),
-    // save() inside dbop's transaction opens none of its own (without dbop's mark it would commit dbop's).
-    audit: (manager, slow) => manager.save(AuditEntity, { slow }),
+    ...typeormOrm(db, admin, logged),
     serverId: async (manager) => Number((await manager.query('SELECT pg_backend_pid() AS id'))[0].id),
     sleep: (manager) => manager.query('SELECT pg_sleep($1)', [60]),
-    raw: (manager, statement) => manager.query(statement),
   }));
 
   it("TypeORM's own transaction API on dbop's runner is refused, and nothing is committed", async () => {
@@ -79,3 +101,55 @@ describeIfPostgres('dbop/typeorm on PostgreSQL (DataSource, driver postgres)', (
     expect(logged).not.toContain('START TRANSACTION');
   });
 });
+
+describeIfMariadb('dbop/typeorm on MariaDB (DataSource, driver mariadb over mysql2)', () => {
+  const database = `dbop_typeorm_${process.pid}`;
+  const logged: string[] = [];
+  let db: DataSource;
+  let admin: Admin;
+  let cutCommit: ReturnType<typeof commitCutter>;
+  beforeAll(async () => {
+    admin = await mariadbAdmin(mariadbUrl(), database);
+    db = new DataSource({
+      type: 'mariadb',
+      connectorPackage: 'mysql2',
+      url: databaseUrl(mariadbUrl(), database),
+      entities: [AccountEntity, AuditEntity],
+      extra: { connectionLimit: 4 },
+      logger: recordingLogger(logged),
+    });
+    await db.initialize();
+    // TypeORM's callback pool of mysql2: its connections are the ones that send COMMIT.
+    const pool = (db.driver as unknown as { pool: CallbackPool }).pool;
+    cutCommit = commitCutter(pool, admin);
+    // MariaDB reports a write to a row changed since the snapshot (1020) only with this on.
+    pool.on('connection', (c) => {
+      (c as { query(sql: string): void }).query('SET SESSION innodb_snapshot_isolation = ON');
+    });
+    // initialize() opened one connection before these hooks: drop it, so every connection has them.
+    await new Promise<void>((resolve, reject) =>
+      pool.getConnection((error, connection) => {
+        if (error) reject(error);
+        else {
+          connection.destroy();
+          resolve();
+        }
+      }),
+    );
+  });
+  afterAll(async () => {
+    await db?.destroy();
+    await admin?.end();
+  });
+  ormEvidence<EntityManager>(() => ({
+    ...typeormOrm(db, admin, logged),
+    serverId: async (manager) => Number((await manager.query('SELECT CONNECTION_ID() AS id'))[0].id),
+    sleep: (manager) => manager.query('SELECT SLEEP(60)'),
+    cutCommit,
+  }));
+});
+
+interface CallbackPool {
+  on(event: 'connection', listener: (connection: unknown) => void): unknown;
+  getConnection(callback: (error: unknown, connection: { destroy(): void }) => void): void;
+}

@@ -1,0 +1,182 @@
+import { type Sequelize, Transaction } from 'sequelize';
+import type { AttemptContext } from '../../core/attempt.js';
+import { DbopError, isDbopError } from '../../core/errors.js';
+import { type IsolationLevel, isReusable, type Session, type SessionSource } from '../../core/session.js';
+import type { RunOptions } from '../../runner/runner-options.js';
+import { checkStatement, HandleSteps } from '../shared/handle-steps.js';
+import { ormConnectionSession } from '../shared/orm-connection-session.js';
+import { type OrmTransactionOptions, splitOrmOptions } from '../shared/orm-transaction-options.js';
+
+/** Options of {@link retryTransaction} (dbop/sequelize). */
+export type SequelizeTransactionOptions = OrmTransactionOptions;
+
+/** The node-postgres client Sequelize's connection manager hands out, as far as dbop reads it. */
+interface PgClient {
+  query(
+    text: unknown,
+    params?: unknown,
+  ): Promise<{ rows: Record<string, unknown>[]; rowCount: number | null; command?: string }>;
+  readonly processID?: number;
+  readonly _queryable?: boolean;
+  readonly _ending?: boolean;
+  uuid?: unknown;
+}
+
+interface ConnectionManager {
+  getConnection(options?: object): Promise<PgClient>;
+  releaseConnection(connection: PgClient): Promise<void> | void;
+  destroyConnection(connection: PgClient): Promise<void>;
+}
+
+const steps = new HandleSteps();
+const isolationNames: Readonly<Record<string, IsolationLevel>> = {
+  'READ UNCOMMITTED': 'read uncommitted',
+  'READ COMMITTED': 'read committed',
+  'REPEATABLE READ': 'repeatable read',
+  SERIALIZABLE: 'serializable',
+};
+
+/**
+ * Runs fn as one transaction of dbop's on a connection of Sequelize's own pool, retried as a whole on
+ * deadlocks, serialization failures and lost connections. fn receives a Sequelize `Transaction` bound to
+ * that connection (pass it as `{ transaction: t }`, as usual); dbop sends BEGIN and COMMIT (Sequelize's
+ * `logging` sees them), the isolation level defaults to the Sequelize instance's, `t.commit()` and
+ * `t.rollback()` are refused, and `t.afterCommit` hooks run once dbop committed. PostgreSQL only, for now.
+ * @example
+ * await retryTransaction(sequelize, async (t) => {
+ *   await Account.increment('balance', { by: -10, where: { id: 1 }, transaction: t });
+ * });
+ */
+export async function retryTransaction<T>(
+  sequelize: Sequelize,
+  fn: (transaction: Transaction, attempt: AttemptContext) => T | PromiseLike<T>,
+  options?: SequelizeTransactionOptions,
+): Promise<T> {
+  const { runner, transaction } = splitOrmOptions(options, 'retryTransaction()');
+  if (sequelize.getDialect() !== 'postgres') {
+    throw new TypeError(
+      `dbop/sequelize runs on Sequelize's 'postgres' dialect, not on '${sequelize.getDialect()}' yet`,
+    );
+  }
+  const settings = (sequelize as unknown as { options: { isolationLevel?: unknown; logging?: unknown } })
+    .options;
+  const configured = isolationNames[String(settings.isolationLevel ?? '')];
+  let last: Transaction | undefined;
+  try {
+    const result = (await runner.transaction(
+      sequelizeSource(sequelize),
+      async (session, attempt) => {
+        const t = boundTransaction(sequelize, session, attempt);
+        last = t;
+        steps.own(t, runner, session);
+        try {
+          return await fn(t, attempt);
+        } catch (error) {
+          // Sequelize wraps what the connection throws (dbop's refusals too) in its DatabaseError.
+          const inner = (error as { parent?: unknown } | null)?.parent;
+          throw isDbopError(inner) ? inner : error;
+        }
+      },
+      configured === undefined || transaction.isolationLevel !== undefined
+        ? transaction
+        : { ...transaction, isolationLevel: configured },
+    )) as T;
+    if (last !== undefined) await committed(last);
+    return result;
+  } finally {
+    if (last !== undefined) (last as { finished?: string }).finished ??= 'rollback';
+  }
+}
+
+/**
+ * Runs fn as a nested step of the transaction t: a SAVEPOINT, retried in place on lock timeouts; a
+ * deadlock or serialization failure goes to retryTransaction, which redoes the whole unit.
+ * @example await step(t, (tt) => Hold.destroy({ where: { id: 7 }, transaction: tt }), { lockTimeoutMs: 500 });
+ */
+export function step<T>(
+  t: Transaction,
+  fn: (t: Transaction, attempt: AttemptContext) => T | PromiseLike<T>,
+  options?: RunOptions<never>,
+): Promise<T> {
+  return steps.step(t, fn, options);
+}
+
+function sequelizeSource(sequelize: Sequelize): SessionSource {
+  const manager = (sequelize as unknown as { connectionManager: ConnectionManager }).connectionManager;
+  const logging = (sequelize as unknown as { options: { logging?: unknown } }).options.logging;
+  const log = (sql: string) => {
+    if (typeof logging === 'function') (logging as (sql: string) => void)(`Executing (dbop): ${sql}`);
+  };
+  const sidecar = async (sql: string, params: readonly unknown[]) => {
+    const rows = (await sequelize.query(sql, { bind: [...params], type: 'SELECT', raw: true })) as Record<
+      string,
+      unknown
+    >[];
+    return { rows, rowCount: rows.length };
+  };
+  return {
+    async acquire() {
+      const client = await manager.getConnection({});
+      return ormConnectionSession({
+        dialect: 'postgres',
+        raw: client,
+        async run(sql, params) {
+          log(sql);
+          const result = await client.query(sql, [...params]);
+          return { rows: result.rows ?? [], rowCount: result.rowCount ?? 0, command: result.command };
+        },
+        sidecar,
+        serverId: client.processID,
+        isBroken: () => client._queryable === false || client._ending === true,
+      });
+    },
+    async release(session) {
+      const client = session.raw as PgClient;
+      client.uuid = undefined;
+      if (session.destroyed || !isReusable(session)) await manager.destroyConnection(client);
+      else await manager.releaseConnection(client);
+    },
+  };
+}
+
+/** A Sequelize Transaction on the session's connection: no BEGIN of its own, its commit and rollback refused. */
+function boundTransaction(sequelize: Sequelize, session: Session, attempt: AttemptContext): Transaction {
+  const t = new Transaction(sequelize, {});
+  const client = session.raw as PgClient;
+  const guarded = Object.create(client, {
+    query: {
+      value(text: unknown, params?: unknown) {
+        try {
+          checkStatement(
+            typeof text === 'string' ? text : (text as { text?: unknown } | null)?.text,
+            session,
+            attempt,
+          );
+        } catch (error) {
+          return Promise.reject(error);
+        }
+        return client.query(text, params);
+      },
+    },
+  }) as PgClient;
+  guarded.uuid = (t as unknown as { id: string }).id;
+  const refuse = (what: string) => () =>
+    Promise.reject(
+      new DbopError(
+        'DBOP_TRANSACTION_BOUNDARY',
+        `${what} inside a transaction dbop owns would end it behind dbop's back; dbop commits it when the callback resolves`,
+      ),
+    );
+  Object.assign(t, { connection: guarded, commit: refuse('t.commit()'), rollback: refuse('t.rollback()') });
+  return t;
+}
+
+/** What Sequelize's commit() does after COMMIT: mark the transaction finished and run its afterCommit hooks. */
+async function committed(t: Transaction): Promise<void> {
+  const internals = t as unknown as {
+    finished?: string;
+    _afterCommitHooks?: ((t: Transaction) => unknown)[];
+  };
+  internals.finished = 'commit';
+  for (const hook of internals._afterCommitHooks ?? []) await hook.call(t, t);
+}
