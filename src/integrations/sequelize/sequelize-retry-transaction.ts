@@ -143,9 +143,10 @@ function sequelizeSource(sequelize: Sequelize): SessionSource {
 function boundTransaction(sequelize: Sequelize, session: Session, attempt: AttemptContext): Transaction {
   const t = new Transaction(sequelize, {});
   const client = session.raw as PgClient;
+  // Sequelize sends a statement with bind parameters as query(sql, params, callback), without as query(sql).
   const guarded = Object.create(client, {
     query: {
-      value(text: unknown, params?: unknown) {
+      value(text: unknown, ...rest: unknown[]) {
         try {
           checkStatement(
             typeof text === 'string' ? text : (text as { text?: unknown } | null)?.text,
@@ -153,9 +154,12 @@ function boundTransaction(sequelize: Sequelize, session: Session, attempt: Attem
             attempt,
           );
         } catch (error) {
-          return Promise.reject(error);
+          const callback = rest.at(-1);
+          if (typeof callback !== 'function') return Promise.reject(error);
+          queueMicrotask(() => (callback as (error: unknown) => void)(error));
+          return undefined;
         }
-        return client.query(text, params);
+        return (client.query as (...args: unknown[]) => unknown)(text, ...rest);
       },
     },
   }) as PgClient;

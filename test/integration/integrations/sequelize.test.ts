@@ -1,5 +1,6 @@
-import { DataTypes, type Model, type ModelStatic, QueryTypes, Sequelize, type Transaction } from 'sequelize';
+import { DataTypes, type Model, type ModelStatic, QueryTypes, Sequelize, Transaction } from 'sequelize';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { classify } from '../../../src/dialects/classify.js';
 import { retryTransaction, step } from '../../../src/integrations/sequelize/index.js';
 import { describeIfPostgres, postgresUrl } from '../../support/servers.js';
 import { ormEvidence } from './orm-evidence.js';
@@ -73,5 +74,56 @@ describeIfPostgres('dbop/sequelize on PostgreSQL (dialect postgres)', () => {
     });
     expect(hooks).toBe(1);
     expect(await admin.balances()).toEqual({ 1: 100, 2: 101, 3: 100 });
+  });
+
+  it("the isolation level comes from Sequelize's own isolationLevel option unless the call names one", async () => {
+    const lines: string[] = [];
+    const configured = new Sequelize(postgresUrl(), {
+      dialectOptions: { options: `-c search_path=${schema}` },
+      pool: { max: 2 },
+      isolationLevel: Transaction.ISOLATION_LEVELS.SERIALIZABLE,
+      logging: (line: string) => void lines.push(line),
+    });
+    try {
+      await retryTransaction(configured, (t) => configured.query('SELECT 1', { transaction: t }));
+      await retryTransaction(configured, (t) => configured.query('SELECT 1', { transaction: t }), {
+        isolationLevel: 'read committed',
+      });
+    } finally {
+      await configured.close();
+    }
+    const begins = lines.filter((line) => line.includes('BEGIN'));
+    expect(begins).toEqual([
+      expect.stringContaining('BEGIN ISOLATION LEVEL SERIALIZABLE'),
+      expect.stringContaining('BEGIN ISOLATION LEVEL READ COMMITTED'),
+    ]);
+  });
+
+  it('classify reads the errors Sequelize really threw: a lock timeout (DatabaseError) and an acquire timeout', async () => {
+    const release = await admin.holdRow(1);
+    let lockError: unknown;
+    try {
+      lockError = await sequelize
+        .transaction(async (t) => {
+          await sequelize.query("SET LOCAL lock_timeout = '100ms'", { transaction: t });
+          await Account.update({ balance: 1 }, { where: { id: 1 }, transaction: t });
+        })
+        .catch((e: unknown) => e);
+    } finally {
+      await release();
+    }
+    expect((lockError as Error).name).toBe('SequelizeDatabaseError');
+    expect(classify(lockError)).toMatchObject({ kind: 'lock-timeout', code: '55P03' });
+
+    const small = new Sequelize(postgresUrl(), { pool: { max: 1, acquire: 200 }, logging: false });
+    try {
+      const held = await small.transaction();
+      const acquireError = await small.query('SELECT 1').catch((e: unknown) => e);
+      await held.rollback();
+      expect((acquireError as Error).name).toBe('SequelizeConnectionAcquireTimeoutError');
+      expect(classify(acquireError)).toMatchObject({ kind: 'pool-exhausted', retryable: false });
+    } finally {
+      await small.close();
+    }
   });
 });

@@ -41,6 +41,7 @@ const peerFolders: Readonly<Record<string, string>> = {
   kysely: join('integrations', 'kysely'),
   knex: join('integrations', 'knex'),
   'drizzle-orm': join('integrations', 'drizzle'),
+  sequelize: join('integrations', 'sequelize'),
 };
 
 describe('driver imports (API.md layers)', () => {

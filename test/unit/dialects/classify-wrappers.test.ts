@@ -5,21 +5,9 @@ const deadlock = (): Error =>
   Object.assign(new Error('deadlock detected'), { code: '40P01', severity: 'ERROR', file: 'deadlock.c' });
 
 describe('classify: ORM wrappers', () => {
-  it('Sequelize: reads .parent and .original (the same object: visited once)', () => {
-    const inner = Object.assign(new Error('Lock wait timeout exceeded'), {
-      code: 'ER_LOCK_WAIT_TIMEOUT',
-      errno: 1205,
-    });
-    const e = Object.assign(new Error('Lock wait timeout exceeded'), {
-      name: 'SequelizeDatabaseError',
-      parent: inner,
-      original: inner,
-    });
-    expect(classify(e)).toMatchObject({ kind: 'lock-timeout', code: '1205' });
-  });
-
   // TypeORM's QueryFailedError, Drizzle's DrizzleQueryError, Kysely's and Knex's errors (pool timeout included) are classified as the
-  // ORMs really threw them in test/integration/integrations/orm-errors.test.ts.
+  // ORMs really threw them in test/integration/integrations/orm-errors.test.ts; Sequelize's DatabaseError (.parent and
+  // .original, the same object) and its acquire timeout in test/integration/integrations/sequelize.test.ts.
 
   it('SQLAlchemy-style .orig', () => {
     expect(classify(Object.assign(new Error('wrapped'), { orig: deadlock() })).kind).toBe('deadlock');
@@ -60,13 +48,6 @@ describe('classify: ORM wrappers', () => {
     expect(classify(e)).toMatchObject({ kind: 'serialization', code: '40001', backend: 'postgres' });
     const mysql = { ...e, meta: { code: '1213', message: 'Deadlock found' } };
     expect(classify(mysql)).toMatchObject({ kind: 'deadlock', code: '1213' });
-  });
-
-  it('Sequelize acquire timeout is pool exhaustion, not retried', () => {
-    const seq = Object.assign(new Error('Operation timeout'), {
-      name: 'SequelizeConnectionAcquireTimeoutError',
-    });
-    expect(classify(seq)).toMatchObject({ kind: 'pool-exhausted', retryable: false });
   });
 
   it('the innermost structured code wins over outer wrappers (codes and messages)', () => {
