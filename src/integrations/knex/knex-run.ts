@@ -7,8 +7,17 @@ import type { KnexClientLike, KnexQueryObject } from './knex-types.js';
  */
 export function knexRun(client: KnexClientLike, connection: () => unknown): OrmRun {
   return async (sql, params) => {
-    const text = client.dialect === 'postgresql' ? sql.replace(/\$\d+/g, '?') : sql;
-    const done = await client.query(connection(), { sql: text, bindings: [...params], method: 'raw' });
+    let text = sql;
+    let bindings = [...params];
+    if (client.dialect === 'postgresql') {
+      // Knex binds '?' in order; $n may repeat or come out of order ($2, $1, $2), so bind per occurrence.
+      bindings = [];
+      text = sql.replace(/\$(\d+)/g, (_, n: string) => {
+        bindings.push(params[Number(n) - 1]);
+        return '?';
+      });
+    }
+    const done = await client.query(connection(), { sql: text, bindings, method: 'raw' });
     return shapeResponse(done.response);
   };
 }

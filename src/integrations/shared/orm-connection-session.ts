@@ -8,6 +8,7 @@ import { postgresSql } from '../../dialects/postgres/postgres-sql.js';
 import { sqliteSql } from '../../dialects/sqlite/sqlite-sql.js';
 import { DriverSession } from '../../sessions/shared/driver-session.js';
 import { checkThreadId, endsMysqlTransaction, markerChecks } from '../../sessions/shared/mysql-family.js';
+import { postgresCommitStatus } from '../../sessions/shared/postgres-commit-status.js';
 import type { CommitStatus, SessionDriver } from '../../sessions/shared/session-driver.js';
 
 /** The backends the ORM integrations run on. */
@@ -122,13 +123,11 @@ function sidecarChecks(
               await sidecar('SELECT pg_cancel_backend($1)', [serverId]);
             },
           }),
-      async commitStatus(transactionId: string): Promise<CommitStatus> {
-        const { rows } = await sidecar('SELECT txid_status($1::bigint) AS status', [transactionId]);
-        const status = rows[0]?.status;
-        return status === 'committed' || status === 'aborted' || status === 'in progress'
-          ? status
-          : 'unknown';
-      },
+      commitStatus: (transactionId: string): Promise<CommitStatus> =>
+        postgresCommitStatus(
+          transactionId,
+          async (statement, params) => (await sidecar(statement, params)).rows,
+        ),
     };
   }
   if (dialect !== 'mysql' && dialect !== 'mariadb') return {};
