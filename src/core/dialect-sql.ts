@@ -87,8 +87,23 @@ export interface DialectSql {
    * of a batch whose COMMIT failed, where the id must be known before COMMIT is sent.
    */
   readonly assignTransactionIdQuery?: string;
+  /** Where a transaction id means something only with the server's history (Postgres: system and timeline). */
+  readonly transactionHistory?: TransactionHistorySql;
   /** Commit markers, where the server keeps no transaction status to ask (MySQL, MariaDB). */
   readonly commitMarker?: CommitMarkerSql;
+}
+
+/**
+ * The transaction id queries again, also returning column `history`: the server's history, or NULL where
+ * it may still change while the connection lives (a standby, which a promotion moves to a new timeline).
+ * A session sends these until it has read a non-NULL history, then the plain ones, and joins the id with
+ * the history it keeps: the history is read once per connection, not per transaction.
+ */
+export interface TransactionHistorySql {
+  readonly transactionIdQuery: string;
+  readonly assignTransactionIdQuery: string;
+  /** The id recorded for verification: `xid` with its history (null: none known, a lookup proves nothing). */
+  idWithHistory(xid: string, history: string | null): string;
 }
 
 /**

@@ -9,6 +9,7 @@ export function cockroachSql(): DialectSql {
   const {
     transactionIdQuery: _unused,
     assignTransactionIdQuery: _unusedToo,
+    transactionHistory: _noHistory,
     ...base
   } = postgresSql('cockroach');
   return Object.freeze({ ...base, readOnlyStep: () => undefined });

@@ -2,7 +2,11 @@ import type { Backend } from '../../core/classification.js';
 import type { DialectSql, SettingScope, SettingStatements, TimeoutSettings } from '../../core/dialect-sql.js';
 import { checkIdentifier, checkTimeoutMs } from '../../core/dialect-sql.js';
 import type { IsolationLevel } from '../../core/session.js';
-import { postgresAssignTransactionIdQuery, postgresTransactionIdQuery } from './postgres-commit-lookup.js';
+import {
+  postgresAssignTransactionIdQuery,
+  postgresTransactionHistory,
+  postgresTransactionIdQuery,
+} from './postgres-commit-lookup.js';
 
 const settingNames = { lockTimeoutMs: 'lock_timeout', statementTimeoutMs: 'statement_timeout' } as const;
 
@@ -43,6 +47,7 @@ export function postgresSql(dialect: Backend = 'postgres'): DialectSql {
     // The id carries the server's history (system and timeline): see postgres-commit-lookup.ts.
     transactionIdQuery: postgresTransactionIdQuery,
     assignTransactionIdQuery: postgresAssignTransactionIdQuery,
+    transactionHistory: postgresTransactionHistory,
   });
 }
 

@@ -9,6 +9,9 @@ import { markCommitInFlight, verifyCommit } from './verify-commit.js';
 // Servers whose marker table this process created (or is creating), keyed by the driver's markerScope.
 const markerTables = new WeakMap<object, Promise<void>>();
 let markedCommits = 0;
+// The server history read on each connection (keyed by its raw driver object, which outlives the sessions
+// made over it), once read where it cannot change while the connection lives: see TransactionHistorySql.
+const histories = new WeakMap<object, string>();
 
 /**
  * The Session every adapter returns: transaction state tracked here where the driver does not expose it,
@@ -140,8 +143,8 @@ export class DriverSession<Raw> implements Session<Raw> {
     const recordId = this.#driver.commitStatus !== undefined && options.readOnly !== true;
     const marker = recordId && this.#driver.marksCommits === true ? this.sql.commitMarker : undefined;
     this.#idAtCommit = recordId && marker === undefined && this.#driver.rowsAsTheyArrive === true;
-    const idQuery =
-      recordId && marker === undefined && !this.#idAtCommit ? this.sql.assignTransactionIdQuery : undefined;
+    const readId = recordId && marker === undefined && !this.#idAtCommit;
+    const idQuery = readId ? this.#idQuery('assignTransactionIdQuery') : undefined;
     if (idQuery !== undefined) statements.push(idQuery);
     // The marker table is created once per server, here where no transaction is open (DDL commits one).
     if (marker !== undefined) await this.#createMarkerTable(marker.create);
@@ -155,7 +158,8 @@ export class DriverSession<Raw> implements Session<Raw> {
     this.#beginning = true;
     try {
       const rows = await this.batch(statements);
-      if (idQuery !== undefined) this.#transactionId = String(rows[0]?.xid);
+      if (idQuery !== undefined && rows[0] !== undefined)
+        this.#transactionId = this.#idOf(rows[0]) ?? undefined;
     } catch (error) {
       this.#idAtCommit = false;
       this.#markAtCommit = false;
@@ -189,7 +193,8 @@ export class DriverSession<Raw> implements Session<Raw> {
     const deadBefore = this.#driver.isBroken?.() === true;
     // Read right before COMMIT in the same batch, so it is known even when COMMIT's answer is lost; not in a
     // transaction an earlier error may have aborted, where it would fail and keep COMMIT from running.
-    const idQuery = this.#idAtCommit && failure === undefined ? this.sql.transactionIdQuery : undefined;
+    const idQuery =
+      this.#idAtCommit && failure === undefined ? this.#idQuery('transactionIdQuery') : undefined;
     this.#idAtCommit = false;
     // The marker row commits with the transaction or not at all: found later, the COMMIT landed.
     const markerInsert =
@@ -200,7 +205,7 @@ export class DriverSession<Raw> implements Session<Raw> {
       idQuery === undefined
         ? undefined
         : (row: Record<string, unknown>): void => {
-            if ('xid' in row) id = row.xid === null ? null : String(row.xid);
+            if ('xid' in row) id = this.#idOf(row);
           };
     const statements = [...(options.alsoRun ?? [])];
     if (idQuery !== undefined) statements.push(idQuery);
@@ -366,6 +371,34 @@ export class DriverSession<Raw> implements Session<Raw> {
     const prune = this.sql.commitMarker?.prune;
     if (markedCommits % 1000 !== 0 || prune === undefined) return;
     await this.#run(() => this.#driver.query(prune, undefined)).catch(() => undefined);
+  }
+
+  get #historyKey(): object {
+    const raw: unknown = this.#driver.raw;
+    return (typeof raw === 'object' && raw !== null) || typeof raw === 'function' ? raw : this.#driver;
+  }
+
+  /** The id query to send: with the server's history until this connection has read one it can keep. */
+  #idQuery(name: 'transactionIdQuery' | 'assignTransactionIdQuery'): string | undefined {
+    const history = this.sql.transactionHistory;
+    if (history === undefined || histories.has(this.#historyKey)) return this.sql[name];
+    return history[name];
+  }
+
+  /** The id in a row of an id query (null: the transaction never wrote), with its server's history. */
+  #idOf(row: Record<string, unknown>): string | null {
+    const history = this.sql.transactionHistory;
+    const key = this.#historyKey;
+    // Read here (NULL on a standby, which a promotion may move to a new history): kept only when not NULL.
+    const read = 'history' in row ? row.history : undefined;
+    if (history !== undefined && typeof read === 'string') histories.set(key, read);
+    if (row.xid === null || row.xid === undefined) return null;
+    const xid = String(row.xid);
+    if (history === undefined) return xid;
+    return history.idWithHistory(
+      xid,
+      read === undefined ? (histories.get(key) ?? null) : (read as string | null),
+    );
   }
 
   #takeAfterEnd(): readonly string[] {

@@ -3,6 +3,7 @@ import { isAmbiguousCommitError } from '../../../src/core/errors.js';
 import { mariadbSql } from '../../../src/dialects/mariadb/mariadb-sql.js';
 import {
   postgresAssignTransactionIdQuery,
+  postgresTransactionHistory,
   postgresTransactionIdQuery,
 } from '../../../src/dialects/postgres/postgres-commit-lookup.js';
 import { postgresSql } from '../../../src/dialects/postgres/postgres-sql.js';
@@ -49,7 +50,7 @@ describe('DriverSession', () => {
     expect(withVerify.sent).toEqual([
       'BEGIN',
       "SELECT set_config('lock_timeout', '50', true)",
-      postgresAssignTransactionIdQuery,
+      postgresTransactionHistory.assignTransactionIdQuery,
     ]);
     const plain = fakeDriver();
     await new DriverSession(plain).begin({ readOnly: true });
@@ -86,6 +87,99 @@ describe('DriverSession', () => {
     expect(session.inTransaction()).toBe(false);
   });
 
+  describe('the server history of a transaction id (Postgres)', () => {
+    // What the id queries answer: the history column only in the queries that ask for it, NULL on a standby.
+    function historyDriver(history: () => string | null, rowsAsTheyArrive: boolean) {
+      const raw = {};
+      const sent: string[] = [];
+      let xid = 100;
+      const asked: string[] = [];
+      const state = { loseCommit: false };
+      const rowOf = (statement: string): Record<string, unknown> | undefined => {
+        if (!statement.includes('txid_current')) return undefined;
+        xid += 1;
+        return statement.includes('AS history')
+          ? { xid: String(xid), history: history() }
+          : { xid: String(xid) };
+      };
+      const driver = (): SessionDriver<object> => ({
+        dialect: 'postgres',
+        sql: postgresSql(),
+        raw,
+        rowsAsTheyArrive,
+        async query() {
+          return { rows: [], rowCount: 0 };
+        },
+        async batch(statements, onRow) {
+          let last: Record<string, unknown>[] = [];
+          for (const statement of statements) {
+            sent.push(statement);
+            const row = rowOf(statement);
+            if (row !== undefined) onRow?.(row);
+            last = row === undefined ? [] : [row];
+            if (statement === 'COMMIT' && state.loseCommit)
+              throw new Error('Connection terminated unexpectedly');
+          }
+          return last;
+        },
+        async commitStatus(id) {
+          asked.push(id);
+          return 'committed';
+        },
+        destroy() {},
+      });
+      const historyReads = () => sent.filter((s) => s.includes('pg_control_system')).length;
+      return { driver, sent, asked, historyReads, state };
+    }
+
+    it.each([
+      ['read with the COMMIT (pg)', true],
+      ['read at BEGIN (postgres.js)', false],
+    ])('%s: read once per connection on a primary, every session over it reuses it', async (_name, rows) => {
+      const fake = historyDriver(() => '7000/00000001', rows);
+      const first = new DriverSession(fake.driver());
+      await first.begin();
+      await first.commit();
+      expect(fake.historyReads()).toBe(1);
+      const plain = rows ? postgresTransactionIdQuery : postgresAssignTransactionIdQuery;
+      // Later transactions, on this session or another over the same connection: the id alone.
+      for (const session of [first, new DriverSession(fake.driver()), new DriverSession(fake.driver())]) {
+        fake.sent.length = 0;
+        await session.begin();
+        await session.commit();
+        expect(fake.sent).toContain(plain);
+      }
+      expect(fake.historyReads()).toBe(0);
+      // A lost COMMIT is looked up with the history kept for the connection.
+      fake.state.loseCommit = true;
+      const last = new DriverSession(fake.driver());
+      await last.begin();
+      await last.commit();
+      expect(fake.historyReads()).toBe(0);
+      expect(fake.asked).toEqual(['105@7000/00000001']);
+    });
+
+    it('read again in every transaction while the server is a standby (NULL), kept once it is a primary', async () => {
+      let history: string | null = null;
+      const fake = historyDriver(() => history, true);
+      const session = new DriverSession(fake.driver());
+      for (let i = 0; i < 3; i += 1) {
+        await session.begin();
+        await session.commit();
+      }
+      expect(fake.historyReads()).toBe(3);
+      // Promoted: the next read is a primary's, and the last one.
+      history = '7000/00000002';
+      for (let i = 0; i < 3; i += 1) {
+        await session.begin();
+        fake.state.loseCommit = i === 2;
+        await session.commit();
+      }
+      expect(fake.historyReads()).toBe(4);
+      expect(fake.asked).toEqual(['106@7000/00000002']);
+    });
+  });
+
   it('a driver that passes rows on as they arrive reads the id right before COMMIT, in the same batch', async () => {
     const batches: string[][] = [];
     const driver = fakeDriver({
@@ -102,7 +196,7 @@ describe('DriverSession', () => {
     await session.commit();
     expect(batches).toEqual([
       ['BEGIN', 'SET LOCAL lock_timeout = 50'],
-      [postgresTransactionIdQuery, 'COMMIT'],
+      [postgresTransactionHistory.transactionIdQuery, 'COMMIT'],
     ]);
     // Read-only: no id at all.
     batches.length = 0;
