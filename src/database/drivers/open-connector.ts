@@ -1,4 +1,5 @@
 import type { Dsn } from '../../connect/dsn.js';
+import { observePoolGauges } from '../../pool/pool.js';
 import { importBetterSqlite3 } from '../../sessions/better-sqlite3/better-sqlite3-connect.js';
 import { importMariadb, mariadbConnect } from '../../sessions/mariadb/mariadb-connect.js';
 import { importMysql2, mysql2Connect } from '../../sessions/mysql2/mysql2-connect.js';
@@ -35,7 +36,10 @@ export async function openConnector(target: Dsn, settings: ConnectorSettings): P
         flavor,
         verifyCommits: settings.verifyCommits,
       });
-      return guardDriverPool({ ...mysql2, backend: mysql2.flavor }, settings, { acquireTimeoutMs: false });
+      return observed(
+        guardDriverPool({ ...mysql2, backend: mysql2.flavor }, settings, { acquireTimeoutMs: false }),
+        settings.name,
+      );
     }
     case 'mariadb': {
       const { config } = mysqlPoolConfig(target, settings);
@@ -52,11 +56,38 @@ export async function openConnector(target: Dsn, settings: ConnectorSettings): P
         ...(acquireTimeoutMs === undefined ? {} : { acquireTimeoutMs }),
         verifyCommits: settings.verifyCommits,
       });
-      return guardDriverPool({ ...mariadb, backend: () => 'mariadb' }, settings, { acquireTimeoutMs: true });
+      return observed(
+        guardDriverPool({ ...mariadb, backend: () => 'mariadb' }, settings, { acquireTimeoutMs: true }),
+        settings.name,
+      );
     }
     case 'better-sqlite3':
       return sqliteConnector(await loadDriver('better-sqlite3', importBetterSqlite3), target, settings);
     case '@electric-sql/pglite':
       return pgliteConnector(await loadDriver('@electric-sql/pglite', importPglite), target, settings);
   }
+}
+
+/**
+ * A driver's own pool made visible to the pool metrics (db.client.connection.count and .pending_requests)
+ * like dbop's: its counts are read when collected, until it is closed.
+ */
+function observed(connector: DriverConnector, name: string): DriverConnector {
+  const source = {
+    name,
+    closed: false,
+    gauges() {
+      const { total, idle, waiting } = connector.counts();
+      return { idle, inUse: total - idle, pending: waiting };
+    },
+  };
+  observePoolGauges(source);
+  return {
+    ...connector,
+    // The closure keeps the source alive exactly as long as the connector.
+    async close() {
+      source.closed = true;
+      await connector.close();
+    },
+  };
 }

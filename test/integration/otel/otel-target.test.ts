@@ -41,7 +41,9 @@ for (const [label, describeIf, url] of [
       try {
         await db.query('SELECT 1 AS one', { name: 'probe' });
         await db.transaction((conn) => conn.execute('SELECT 1 AS one'), { name: 'tx' });
-        await expect(db.query('SELECT * FROM dbop_no_such_table_otel', { name: 'missing' })).rejects.toThrow();
+        await expect(
+          db.query('SELECT * FROM dbop_no_such_table_otel', { name: 'missing' }),
+        ).rejects.toThrow();
       } finally {
         await db.close();
       }
