@@ -62,7 +62,8 @@ describeIfPostgres('FaultProxy with pg', () => {
     const client = await pgThrough(proxy);
     const pid = (client as unknown as { processID: number }).processID;
     proxy.set({ holdRequests: true });
-    const held = client.query('SELECT 1 AS x');
+    // Its failure is taken at once: the rejection comes while the test still awaits the admin connection.
+    const held = failure(client.query('SELECT 1 AS x'));
     for (let i = 0; i < 250 && proxy.heldBytes === 0; i++) await new Promise((r) => setTimeout(r, 20));
     expect(proxy.heldBytes).toBeGreaterThan(0);
     // The server never got the statement, yet its goodbye reaches the client: the query fails with it.
@@ -70,7 +71,7 @@ describeIfPostgres('FaultProxy with pg', () => {
     await admin.connect();
     await admin.query('SELECT pg_terminate_backend($1)', [pid]);
     await admin.end();
-    expect(await failure(held)).toMatchObject({ code: '57P01', severity: 'FATAL' });
+    expect(await held).toMatchObject({ code: '57P01', severity: 'FATAL' });
     proxy.set({});
     // Lifted, a new connection's bytes flow again.
     const next = await pgThrough(proxy);
