@@ -1,5 +1,6 @@
 import type { AttemptContext } from '../core/attempt.js';
 import { type AttemptScopeOptions, attemptScope, resolveAttemptScopeOptions } from '../core/attempt-scope.js';
+import type { Classifier } from '../core/classification.js';
 import type { ConcurrencyLimiter } from '../core/concurrency-limiter.js';
 import type { OperationTarget } from '../core/diagnostics.js';
 import { DbopError } from '../core/errors.js';
@@ -190,12 +191,7 @@ export class DbOpRunner {
         },
         this.#executeOptions(options, () => call.dialect, 'transaction', this.#policy, {
           scope: () => call.scope(),
-          classifier: (error) =>
-            runnerClassification(error, call.dialect, {
-              nested: false,
-              canReconnect: true,
-              idempotent,
-            }),
+          classifier: sourcedClassifier(call, idempotent),
           budget: owner.allowance,
         }),
       ) as Promise<T | D>,
@@ -228,12 +224,7 @@ export class DbOpRunner {
         (context) => fn(this.#fenced(call.session(), options, context.signal), context),
         this.#executeOptions(options, () => call.dialect, 'statement', this.#policy, {
           scope: () => call.scope(),
-          classifier: (error) =>
-            runnerClassification(error, call.dialect, {
-              nested: false,
-              canReconnect: true,
-              idempotent,
-            }),
+          classifier: sourcedClassifier(call, idempotent),
         }),
       ) as Promise<T | D>;
     } catch (error) {
@@ -358,4 +349,10 @@ function transactionOpen(): DbopError {
     'DBOP_TRANSACTION_OPEN',
     'runner.transaction() needs a session with no open transaction; use run() inside one',
   );
+}
+
+/** How a unit that owns its connection (a transaction or statement over a source) classifies failures. */
+function sourcedClassifier(call: SourcedCall<unknown>, idempotent: boolean): Classifier {
+  return (error) =>
+    runnerClassification(error, call.dialect, { nested: false, canReconnect: true, idempotent });
 }
