@@ -51,6 +51,10 @@ export async function startGalera(size = 3): Promise<GaleraCluster> {
         `--wsrep-sst-receive-address=127.0.0.1:${p.sst}`,
         '--binlog-format=ROW',
         '--innodb-autoinc-lock-mode=2',
+        // A node applies the writes it received from the others asynchronously: without a causality wait a
+        // read on one node can miss a write another node already committed (a CI run saw `SELECT` on node 1
+        // return nothing right after an INSERT on node 2). Tests read what they wrote through any node.
+        '--wsrep-sync-wait=1',
       ]);
       nodes.push(node);
       if (i === 0) {
