@@ -10,7 +10,7 @@ export type { SqliteFactoryDatabase, SqliteFactoryOptions } from './factories/sq
 export { sqliteFactory } from './factories/sqlite-factory.js';
 export { PersistentConnection, persistentConnection } from './persistent-connection.js';
 export type { AcquireOptions, PoolStats } from './pool.js';
-export { createPool, openPoolStats, Pool } from './pool.js';
+export { createPool, openPoolStats, Pool, PoolLease } from './pool.js';
 export type {
   DestroyReason,
   PoolAcquireMessage,

@@ -22,6 +22,8 @@ export class PoolEntry<C> {
   state: EntryState = 'checking';
   lastUsedAt: number;
   uses = 0;
+  /** How many times it was lent: a lease from an earlier checkout no longer matches. */
+  lends = 0;
   acquiredAt = 0;
   /** How many callers hold it: 1 when borrowed alone, more when shared. */
   shares = 0;

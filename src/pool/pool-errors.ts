@@ -95,12 +95,17 @@ export class PoolClosedError extends DbopError {
   }
 }
 
-/** release() or destroy() of a connection this pool did not hand out, or one already released. */
+/**
+ * release() or destroy() of a connection this pool did not hand out, or one already released; or a second
+ * release() or destroy() of a {@link PoolLease} (its connection may be lent to another caller by then).
+ */
 export class ConnectionNotAcquiredError extends DbopError {
-  constructor(pool: string) {
+  constructor(pool: string, lease = false) {
     super(
       poolErrorCodes.notAcquired,
-      `${pool}: release() of a connection that is not acquired from this pool (released twice?)`,
+      lease
+        ? `${pool}: release() or destroy() of a lease already released (its connection may be lent to another caller now)`
+        : `${pool}: release() of a connection that is not acquired from this pool (released twice?)`,
     );
   }
 }

@@ -62,7 +62,7 @@ export interface PoolOptions {
   readonly ping?: PoolPingMode;
   /** With ping 'idle': a connection idle longer than this, ms, is pinged first. Default 1000. */
   readonly validateIdleMs?: number;
-  /** A connection held longer than this, ms, is reported with its acquirer's stack. Default: off. */
+  /** A connection held longer than this, ms, is reported with its acquirer's stack; 0 off. Default: off. */
   readonly leakDetectionMs?: number;
   /** close() waits this long for borrowed connections, ms, then ends them. Default 30000. */
   readonly closeTimeoutMs?: number;
@@ -151,7 +151,6 @@ export function resolvePoolOptions(
   const clock = orDefault(options.clock, systemClock);
   if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function')
     invalid('clock', 'a Clock (now, setTimeout, clearTimeout)', clock);
-  const leak = options.leakDetectionMs;
   return Object.freeze({
     name,
     max,
@@ -169,7 +168,7 @@ export function resolvePoolOptions(
     failures: orDefault(options.failures, connectionFailure),
     ping: orDefault(expectOptionalOneOf('ping', options.ping, poolPingModes), 'idle'),
     validateIdleMs: expectDelayMs('validateIdleMs', orDefault(options.validateIdleMs, 1000)),
-    leakDetectionMs: leak === undefined ? 0 : expectTimerMs('leakDetectionMs', leak),
+    leakDetectionMs: optionalTimer('leakDetectionMs', orDefault(options.leakDetectionMs, 0)),
     closeTimeoutMs: expectDelayMs('closeTimeoutMs', orDefault(options.closeTimeoutMs, 30_000)),
     logger: expectOptionalLogger<PoolLogger>('logger', options.logger),
     clock,

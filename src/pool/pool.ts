@@ -1,4 +1,5 @@
 import { expectOptionalBoolean, expectOptionalSignal, expectOptionalString } from '../core/validate.js';
+import { boundedCheck, untilAborted } from './bounded.js';
 import { type DestroyReason, poolChannels } from './pool-channels.js';
 import { type CapturedStack, captureStack, PoolEntry } from './pool-entry.js';
 import {
@@ -177,12 +178,26 @@ export class Pool<C> {
    * waiting at most `acquireTimeoutMs` (then a {@link PoolTimeoutError} naming the holders).
    */
   acquire(options?: AcquireOptions): Promise<C> {
+    return this.#acquire(options, this.acquire);
+  }
+
+  /**
+   * Like acquire(), as a {@link PoolLease}: this checkout's own release() and destroy(), refused once
+   * called (release(connection) cannot tell this checkout from a later one of the same connection).
+   */
+  acquireLease(options?: AcquireOptions): Promise<PoolLease<C>> {
+    return this.#acquire(options, this.acquireLease).then(
+      (connection) => new PoolLease(this, connection, this.#entries.get(connection)!),
+    );
+  }
+
+  #acquire(options: AcquireOptions | undefined, above: (...args: never[]) => unknown): Promise<C> {
     if (options !== undefined) checkAcquireOptions(options);
     if (this.#closing !== undefined) return Promise.reject(new PoolClosedError(this.#options.name));
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
     const shared = options?.shared === true && this.#options.maxShared > 0;
-    const stack = this.#options.leakDetectionMs > 0 ? captureStack(this.acquire) : undefined;
+    const stack = this.#options.leakDetectionMs > 0 ? captureStack(above) : undefined;
     if (this.#waiters.length === 0) {
       if (shared) {
         const entry = this.#shareable();
@@ -372,6 +387,7 @@ export class Pool<C> {
   ): void {
     entry.state = 'busy';
     entry.shares = 1;
+    entry.lends += 1;
     entry.acquiredAt = this.#options.clock.now();
     entry.holder = holder;
     entry.stack = stack;
@@ -504,21 +520,16 @@ export class Pool<C> {
   #check(entry: PoolEntry<C>, waiter: Waiter<C>): void {
     entry.state = 'checking';
     this.#checking += 1;
-    const controller = new AbortController();
     const { clock, connectTimeoutMs } = this.#options;
-    const timer = clock.setTimeout(() => controller.abort(new Error('ping timed out')), connectTimeoutMs);
-    // Bounded even when the driver's ping ignores the signal (a half-open socket never answers).
-    const pinging = (async () => this.#factory.ping!(entry.connection, controller.signal))();
-    untilAborted(pinging, controller.signal, () => {}).then(
+    const ping = (signal: AbortSignal) => this.#factory.ping!(entry.connection, signal);
+    boundedCheck(ping, connectTimeoutMs, clock, 'ping timed out').then(
       () => {
-        clock.clearTimeout(timer);
         this.#checking -= 1;
         entry.lastUsedAt = clock.now();
         if (waiter.resolve === undefined || this.#closing !== undefined) this.#putBack(entry);
         else this.#settle(waiter, undefined, entry);
       },
       (error: unknown) => {
-        clock.clearTimeout(timer);
         this.#checking -= 1;
         this.#end(entry, 'ping-failed', error);
         if (waiter.resolve !== undefined && this.#closing === undefined) this.#waiters.unshift(waiter);
@@ -542,17 +553,13 @@ export class Pool<C> {
       this.#checking += 1;
       // A reset is one round trip, bounded like a ping: one that never answers ends the connection.
       const { clock, connectTimeoutMs } = this.#options;
-      const controller = new AbortController();
-      const timer = clock.setTimeout(() => controller.abort(new Error('reset timed out')), connectTimeoutMs);
-      const resetting = (async () => resetter.call(this.#factory, entry.connection))();
-      untilAborted(resetting, controller.signal, () => {}).then(
+      const reset = () => resetter.call(this.#factory, entry.connection);
+      boundedCheck(reset, connectTimeoutMs, clock, 'reset timed out').then(
         () => {
-          clock.clearTimeout(timer);
           this.#checking -= 1;
           this.#putBack(entry);
         },
         (resetError: unknown) => {
-          clock.clearTimeout(timer);
           this.#checking -= 1;
           this.#end(entry, 'reset-failed', resetError);
         },
@@ -780,23 +787,49 @@ export class Pool<C> {
   }
 }
 
-// `opening`, or the abort reason once `signal` aborts first; what `opening` yields after that goes to `late`.
-function untilAborted<C>(opening: Promise<C>, signal: AbortSignal, late: (value: C) => void): Promise<C> {
-  return new Promise<C>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    opening.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        if (signal.aborted) late(value);
-        else resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
+/**
+ * One checkout of a pooled connection ({@link Pool.acquireLease}): given back with release() or ended with
+ * destroy(), once. A second call, or one after the connection went back by another way and was lent again,
+ * throws {@link ConnectionNotAcquiredError} instead of giving back another caller's checkout.
+ */
+export class PoolLease<C> {
+  readonly connection: C;
+  readonly #pool: Pool<C>;
+  readonly #entry: PoolEntry<C>;
+  readonly #lend: number;
+  #released = false;
+
+  /** @internal made by {@link Pool.acquireLease} */
+  constructor(pool: Pool<C>, connection: C, entry: PoolEntry<C>) {
+    this.#pool = pool;
+    this.connection = connection;
+    this.#entry = entry;
+    this.#lend = entry.lends;
+  }
+
+  /** True once release() or destroy() was called. */
+  get released(): boolean {
+    return this.#released;
+  }
+
+  /** Gives the connection back, as {@link Pool.release}. */
+  release(error?: unknown): void {
+    this.#end();
+    this.#pool.release(this.connection, error);
+  }
+
+  /** Ends the connection instead of giving it back, as {@link Pool.destroy}. */
+  destroy(error?: unknown): void {
+    this.#end();
+    this.#pool.destroy(this.connection, error);
+  }
+
+  #end(): void {
+    const entry = this.#entry;
+    if (this.#released || entry.lends !== this.#lend || entry.state !== 'busy')
+      throw new ConnectionNotAcquiredError(this.#pool.options.name, true);
+    this.#released = true;
+  }
 }
 
 function checkAcquireOptions(options: AcquireOptions): void {

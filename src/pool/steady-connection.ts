@@ -7,6 +7,7 @@ import {
   expectTimerMs,
   orDefault,
 } from '../core/validate.js';
+import { boundedCheck } from './bounded.js';
 import type { PoolFactory } from './pool-factory.js';
 import { connectionFailure, resolveSetSession } from './pool-options.js';
 
@@ -25,7 +26,7 @@ export interface SteadyConnectionOptions {
   readonly failures?: (error: unknown) => boolean;
   /** 'checkout': on connection(); 'statement': before each statement; 'both'; 'never'. Default 'checkout'. */
   readonly ping?: SteadyPingMode;
-  /** How long opening a connection may take, ms. Default 10000. */
+  /** How long opening a connection may take, ms; a ping gets as long. Default 10000. */
   readonly connectTimeoutMs?: number;
   readonly clock?: Clock;
 }
@@ -52,6 +53,8 @@ export class SteadyConnection<C> {
   #opened = 0;
   #transaction = false;
   #broken = false;
+  /** What the connection's error listener heard when it broke. */
+  #brokenBy: unknown = undefined;
 
   constructor(factory: PoolFactory<C>, options?: SteadyConnectionOptions) {
     const o = expectOptions(options, keys, 'steadyConnection');
@@ -98,7 +101,7 @@ export class SteadyConnection<C> {
    * is gone and no transaction is open.
    */
   async run<T>(work: (connection: C) => T | PromiseLike<T>, signal?: AbortSignal): Promise<T> {
-    if (this.#maxUsage > 0 && this.#usage >= this.#maxUsage && !this.#transaction) await this.#close();
+    if (this.#maxUsage > 0 && this.#usage >= this.#maxUsage && !this.#transaction) await this.#discard();
     let connection = await this.#current(signal);
     if ((this.#ping === 'statement' || this.#ping === 'both') && !this.#transaction)
       connection = await this.#pinged(connection, signal);
@@ -108,7 +111,7 @@ export class SteadyConnection<C> {
       return result;
     } catch (error) {
       if (!this.#failures(error)) throw error;
-      await this.#close();
+      await this.#discard();
       if (this.#transaction) {
         // The transaction died with the connection; its owner decides whether to run it again.
         this.#transaction = false;
@@ -147,7 +150,7 @@ export class SteadyConnection<C> {
   /** Ends the connection; the next use opens a new one. */
   async close(): Promise<void> {
     this.#transaction = false;
-    await this.#close();
+    await this.#discard();
   }
 
   async #end(sql: string): Promise<void> {
@@ -158,7 +161,7 @@ export class SteadyConnection<C> {
     try {
       await execute.call(this.#factory, connection, sql);
     } catch (error) {
-      if (this.#failures(error)) await this.#close();
+      if (this.#failures(error)) await this.#discard();
       throw error;
     }
   }
@@ -167,16 +170,28 @@ export class SteadyConnection<C> {
     const ping = this.#factory.ping;
     if (ping === undefined) return connection;
     try {
-      await ping.call(this.#factory, connection, signal ?? new AbortController().signal);
+      // Bounded like the pool's ping: on a half-open socket the driver's ping never answers.
+      const check = (bound: AbortSignal) =>
+        ping.call(this.#factory, connection, signal === undefined ? bound : AbortSignal.any([bound, signal]));
+      await boundedCheck(check, this.#connectTimeoutMs, this.#clock, 'ping timed out');
       return connection;
     } catch {
-      await this.#close();
+      // Not awaited: ending a connection whose socket does not answer may not answer either.
+      this.#discard();
       return this.#current(signal);
     }
   }
 
   #current(signal?: AbortSignal): Promise<C> {
     if (this.#connection !== undefined && !this.#broken) return Promise.resolve(this.#connection);
+    if (this.#broken && this.#transaction) {
+      // The server or the socket ended the connection inside a transaction (its error listener heard it):
+      // the transaction is gone, reported to its owner, never carried on silently on a new connection.
+      this.#transaction = false;
+      const error = this.#brokenBy ?? new Error('the connection was lost inside a transaction');
+      this.#discard();
+      return Promise.reject(error);
+    }
     this.#opening ??= this.#open(signal).finally(() => {
       this.#opening = undefined;
     });
@@ -184,7 +199,7 @@ export class SteadyConnection<C> {
   }
 
   async #open(signal?: AbortSignal): Promise<C> {
-    if (this.#broken) await this.#close();
+    if (this.#broken) await this.#discard();
     const controller = new AbortController();
     const timer = this.#clock.setTimeout(
       () => controller.abort(new Error(`opening a connection took longer than ${this.#connectTimeoutMs} ms`)),
@@ -200,11 +215,14 @@ export class SteadyConnection<C> {
         await this.#factory.destroy(connection);
         throw error;
       }
-      this.#factory.onError?.(connection, () => {
-        if (this.#connection === connection) this.#broken = true;
+      this.#factory.onError?.(connection, (error) => {
+        if (this.#connection !== connection || this.#broken) return;
+        this.#broken = true;
+        this.#brokenBy = error;
       });
       this.#connection = connection;
       this.#broken = false;
+      this.#brokenBy = undefined;
       this.#usage = 0;
       this.#opened += 1;
       return connection;
@@ -214,11 +232,14 @@ export class SteadyConnection<C> {
     }
   }
 
-  async #close(): Promise<void> {
+  // Forgets the connection and ends it; callers that must not wait on a dead socket do not await.
+  #discard(): Promise<void> {
     const connection = this.#connection;
     this.#connection = undefined;
     this.#broken = false;
-    if (connection !== undefined) await Promise.resolve(this.#factory.destroy(connection)).catch(() => {});
+    this.#brokenBy = undefined;
+    if (connection === undefined) return Promise.resolve();
+    return (async () => this.#factory.destroy(connection))().catch(() => {});
   }
 }
 

@@ -70,6 +70,52 @@ describe('createPool: creating and reusing (DBUtils test_create_connection, test
     );
   });
 
+  it('refuses a stale release of a lease whose connection was lent again since (per-checkout lease)', async () => {
+    const p = pool({ max: 1 });
+    const first = await p.acquireLease({ holder: 'first' });
+    first.release();
+    expect(first.released).toBe(true);
+    // The same connection object, lent to the next caller: a raw release(connection) cannot tell the two
+    // checkouts apart, the first caller's lease can.
+    const second = await p.acquireLease({ holder: 'second' });
+    expect(second.connection).toBe(first.connection);
+    expect(() => first.release()).toThrow(
+      expect.objectContaining({
+        code: 'DBOP_POOL_NOT_ACQUIRED',
+        message: expect.stringMatching(/already released/),
+      }),
+    );
+    expect(() => first.destroy()).toThrow(/already released/);
+    // The second checkout was not disturbed: still in use, and a waiter still waits for it.
+    expect(p.stats()).toMatchObject({ inUse: 1, idle: 0 });
+    const third = p.acquire();
+    await flush();
+    expect(p.stats().pending).toBe(1);
+    second.release();
+    expect(await third).toBe(first.connection);
+    p.release(await third);
+  });
+
+  it('a lease of a shared connection gives back its own share only, once', async () => {
+    const p = pool({ max: 1, maxShared: 1 });
+    const a = await p.acquireLease({ shared: true });
+    const b = await p.acquireLease({ shared: true });
+    expect(b.connection).toBe(a.connection);
+    a.release();
+    expect(() => a.release()).toThrow(/already released/);
+    expect(p.stats()).toMatchObject({ inUse: 1, idle: 0 });
+    b.destroy();
+    expect(p.stats()).toMatchObject({ inUse: 0, size: 0 });
+  });
+
+  it('leakDetectionMs 0 turns leak detection off, as 0 does for the other limits', async () => {
+    const p = pool({ leakDetectionMs: 0 });
+    expect(p.options.leakDetectionMs).toBe(0);
+    await p.acquire();
+    await vi.advanceTimersByTimeAsync(3_600_000);
+    expect(p.stats().leaks).toBe(0);
+  });
+
   it('use() gives the connection back, and destroys it when the work failed because it is broken', async () => {
     const p = pool();
     expect(await p.use((c) => factory.execute(c, 'select 1'))).toBe('select 1');
@@ -483,7 +529,7 @@ describe('options', () => {
     [{ ping: 'sometimes' }, /`ping` to be one of "idle", "acquire", "never"/],
     [{ setSession: 'SET x' }, /`setSession` to be an array/],
     [{ maxLifetimeMs: 1000, maxLifetimeJitterMs: 1000 }, /`maxLifetimeJitterMs`/],
-    [{ leakDetectionMs: 0 }, /`leakDetectionMs`/],
+    [{ leakDetectionMs: -1 }, /`leakDetectionMs`/],
     [{ maxConnections: 3 }, /Unknown option `maxConnections`/],
   ])('refuses %o', (options, message) => {
     expect(() => createPool(factory, options as PoolOptions)).toThrow(message);
