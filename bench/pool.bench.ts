@@ -53,6 +53,9 @@ const inProcess: BenchSuite = {
       const thing = await dbopPool.acquire();
       dbopPool.release(thing);
     },
+    'dbop acquireLease (per-checkout lease)': async () => {
+      (await dbopPool.acquireLease()).release();
+    },
     'pg-pool': async () => {
       const client = await pgPool.connect();
       client.release();
