@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { persistentConnection } from '../../../src/pool/persistent-connection.js';
 import { steadyConnection } from '../../../src/pool/steady-connection.js';
-import { FakeFactory } from './fake-factory.js';
+import { FakeFactory, kill } from './fake-factory.js';
 
 describe('steadyConnection (DBUtils SteadyDB)', () => {
   it('opens lazily and counts usage per statement (test_connection)', async () => {
@@ -89,6 +89,22 @@ describe('steadyConnection (DBUtils SteadyDB)', () => {
       counts[ping] = factory.pings;
     }
     expect(counts).toEqual({ checkout: 1, statement: 2, both: 3, never: 0 });
+  });
+
+  it('a connection whose error listener heard it die inside a transaction: COMMIT throws, never runs on a new one', async () => {
+    for (const next of ['commit', 'statement'] as const) {
+      const factory = new FakeFactory();
+      const db = steadyConnection(factory, { ping: 'never' });
+      await db.begin();
+      const first = await db.connection();
+      kill(first);
+      const attempt = next === 'commit' ? db.commit() : db.query('select 1');
+      await expect(attempt).rejects.toThrow('connection lost');
+      expect(db.inTransaction).toBe(false);
+      expect(factory.created).toBe(1);
+      expect(await db.query('select 2')).toBe('select 2');
+      expect((await db.connection()).session).toEqual(['select 2']);
+    }
   });
 
   it('replaces a connection that fails its checkout ping', async () => {
