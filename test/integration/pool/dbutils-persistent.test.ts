@@ -1,16 +1,15 @@
 // DBUtils' tests/test_persistent_db.py and test_persistent_pg.py, re-run on real servers (DBUtils used a
 // mock driver): one steady connection per async context (its thread), told apart by the server's own id.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { type PersistentConnection, persistentConnection } from '../../../src/pool/persistent-connection.js';
 import type { SteadyConnection, SteadyConnectionOptions } from '../../../src/pool/steady-connection.js';
-import { Admin, type Conn, type CountingFactory, targets } from './dbutils-support.js';
+import { type Conn, type CountingFactory, describeAdmin, targets } from './dbutils-support.js';
 import { until } from './pool-support.js';
 
 for (const target of targets) {
   describe.skipIf(!target.available())(
     `persistentConnection over ${target.name} (DBUtils PersistentDB)`,
     () => {
-      let admin: Admin;
       let factory: CountingFactory;
       const made: PersistentConnection<Conn>[] = [];
       const persistent = (options: SteadyConnectionOptions = {}): PersistentConnection<Conn> => {
@@ -23,16 +22,8 @@ for (const target of targets) {
       const id = async (db: SteadyConnection<Conn>): Promise<number> =>
         Number((await rows(db, target.idSql))[0]!.id);
       const table = `dbutils_persistent_${target.name}`;
+      const admin = describeAdmin(target, table);
 
-      beforeAll(async () => {
-        admin = new Admin(target);
-        await admin.query(`DROP TABLE IF EXISTS ${table}`);
-        await admin.query(`CREATE TABLE ${table} (k VARCHAR(20))`);
-      });
-      afterAll(async () => {
-        await admin.query(`DROP TABLE IF EXISTS ${table}`);
-        await admin.close();
-      });
       afterEach(async () => {
         await Promise.all(made.splice(0).map((p) => p.close()));
       });

@@ -1,16 +1,22 @@
 // DBUtils' tests/test_pooled_db.py and test_pooled_pg.py, re-run on real servers (DBUtils used a mock
 // driver): pg, mariadb and mysql2 against the harness's private PostgreSQL and MariaDB. Connections are
 // told apart by the server's own id; what the pool closed is checked gone on the server.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createPool, type Pool } from '../../../src/pool/pool.js';
 import { PoolTimeoutError } from '../../../src/pool/pool-errors.js';
 import type { PoolOptions } from '../../../src/pool/pool-options.js';
-import { Admin, type Conn, type CountingFactory, serverId, tagOf, targets } from './dbutils-support.js';
+import {
+  type Conn,
+  type CountingFactory,
+  describeAdmin,
+  serverId,
+  tagOf,
+  targets,
+} from './dbutils-support.js';
 import { until } from './pool-support.js';
 
 for (const target of targets) {
   describe.skipIf(!target.available())(`createPool over ${target.name} (DBUtils PooledDB)`, () => {
-    let admin: Admin;
     let factory: CountingFactory;
     const pools: Pool<Conn>[] = [];
     const pool = (options: PoolOptions): Pool<Conn> => {
@@ -22,16 +28,8 @@ for (const target of targets) {
     const id = (connection: Conn): Promise<number> => serverId(target, factory, connection);
     const run = (connection: Conn, sql: string): Promise<unknown> => factory.execute!(connection, sql);
     const table = `dbutils_pooled_${target.name}`;
+    const admin = describeAdmin(target, table);
 
-    beforeAll(async () => {
-      admin = new Admin(target);
-      await admin.query(`DROP TABLE IF EXISTS ${table}`);
-      await admin.query(`CREATE TABLE ${table} (k VARCHAR(20))`);
-    });
-    afterAll(async () => {
-      await admin.query(`DROP TABLE IF EXISTS ${table}`);
-      await admin.close();
-    });
     afterEach(async () => {
       await Promise.all(pools.splice(0).map((p) => p.close()));
     });

@@ -4,14 +4,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type SteadyConnection, steadyConnection } from '../../../src/pool/steady-connection.js';
 import { type FaultProxy, startFaultProxy } from '../../../src/testing/fault-proxy.js';
-import { Admin, type Conn, type CountingFactory, targets } from './dbutils-support.js';
+import { type Conn, type CountingFactory, describeAdmin, targets } from './dbutils-support.js';
 import { until } from './pool-support.js';
 
 for (const target of targets) {
   describe.skipIf(!target.available())(`steadyConnection over ${target.name} (DBUtils SteadyDB)`, () => {
-    let admin: Admin;
     const opened: SteadyConnection<Conn>[] = [];
     let factory: CountingFactory;
+    const admin = describeAdmin(target);
     const steady = (options: Parameters<typeof steadyConnection>[1] = {}): SteadyConnection<Conn> => {
       const made = steadyConnection(factory, options);
       opened.push(made);
@@ -25,12 +25,6 @@ for (const target of targets) {
       return value === '' ? null : value;
     };
 
-    beforeAll(() => {
-      admin = new Admin(target);
-    });
-    afterAll(async () => {
-      await admin.close();
-    });
     afterEach(async () => {
       await Promise.all(opened.splice(0).map((db) => db.close()));
     });

@@ -1,6 +1,7 @@
 import mariadb from 'mariadb';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
 import { mariadbFactory } from '../../../src/pool/factories/mariadb-factory.js';
 import { mysql2Factory } from '../../../src/pool/factories/mysql2-factory.js';
 import { pgFactory } from '../../../src/pool/factories/pg-factory.js';
@@ -95,18 +96,18 @@ export const targets: readonly DbutilsTarget[] = [
   },
 ];
 
-/** A target's own connection for checks from outside (kills, counts): opened and closed by the test. */
+/** A target's own connection for checks from outside (kills, counts), opened on first use. */
 export class Admin {
   readonly #target: DbutilsTarget;
-  readonly #factory: PoolFactory<Conn>;
+  #factory: PoolFactory<Conn> | undefined;
   #connection: Conn | undefined;
 
   constructor(target: DbutilsTarget) {
     this.#target = target;
-    this.#factory = target.factory();
   }
 
   async query(sql: string): Promise<Record<string, unknown>[]> {
+    this.#factory ??= this.#target.factory();
     this.#connection ??= await this.#factory.create(new AbortController().signal);
     return this.#target.rows(await this.#factory.execute!(this.#connection, sql));
   }
@@ -120,9 +121,24 @@ export class Admin {
   }
 
   async close(): Promise<void> {
-    if (this.#connection !== undefined) await this.#factory.destroy(this.#connection);
+    if (this.#connection !== undefined) await this.#factory!.destroy(this.#connection);
     this.#connection = undefined;
   }
+}
+
+/** The describe block's Admin, closed after it; with `table`, a table (k VARCHAR(20)) made and dropped. */
+export function describeAdmin(target: DbutilsTarget, table?: string): Admin {
+  const admin = new Admin(target);
+  beforeAll(async () => {
+    if (table === undefined) return;
+    await admin.query(`DROP TABLE IF EXISTS ${table}`);
+    await admin.query(`CREATE TABLE ${table} (k VARCHAR(20))`);
+  });
+  afterAll(async () => {
+    if (table !== undefined) await admin.query(`DROP TABLE IF EXISTS ${table}`);
+    await admin.close();
+  });
+  return admin;
 }
 
 /** The server's id of `connection`, read through `factory`. */
