@@ -38,7 +38,10 @@ export interface PoolOptions {
   readonly minIdle?: number;
   /** Most idle connections kept; one released beyond it is closed (DBUtils' maxcached). Default max. */
   readonly maxIdle?: number;
-  /** Connections `acquire({ shared: true })` callers share (DBUtils' maxshared). Default 0: no sharing. */
+  /**
+   * Connections `acquire({ shared: true })` callers share (DBUtils' maxshared); only one the factory's
+   * status() reports 'idle' (outside any transaction) takes another caller. Default 0: no sharing.
+   */
   readonly maxShared?: number;
   /** How long acquire() waits, ms; 0 fails at once when none is free (DBUtils' blocking=False). Default 30000. */
   readonly acquireTimeoutMs?: number;

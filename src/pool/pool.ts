@@ -353,15 +353,15 @@ export class Pool<C> {
   }
 
   // A shared connection to add one more caller to, or undefined when a new one should join the shared set
-  // (or none can be shared: each is in a transaction or broken).
+  // (or none can be shared: each is in a transaction, broken, or of a driver that cannot tell, like mysql2).
   #shareable(): PoolEntry<C> | undefined {
     if (this.#shared.length < this.#options.maxShared && (this.#idle.length > 0 || this.#hasRoom()))
       return undefined;
     let best: PoolEntry<C> | undefined;
     for (const entry of this.#shared) {
       if (entry.broken !== undefined) continue;
-      const status = this.#factory.status?.(entry.connection);
-      if (status === 'transaction' || status === 'broken') continue;
+      // Only the server's own word that no transaction is open lets another caller in.
+      if (this.#factory.status?.(entry.connection) !== 'idle') continue;
       if (best === undefined || entry.shares < best.shares) best = entry;
     }
     return best;

@@ -393,6 +393,17 @@ describe('shared connections (DBUtils test_shareable_connection, test_max_shared
     expect(factory.created).toBe(3);
   });
 
+  it('never shares a connection whose factory cannot tell its transaction state (mysql2)', async () => {
+    factory.knowsStatus = false;
+    const p = pool({ max: 2, maxShared: 2, acquireTimeoutMs: 0 });
+    const a = await p.acquire({ shared: true });
+    const b = await p.acquire({ shared: true });
+    expect(b).not.toBe(a);
+    const third = expect(p.acquire({ shared: true })).rejects.toBeInstanceOf(PoolTimeoutError);
+    await vi.advanceTimersByTimeAsync(1);
+    await third;
+  });
+
   it('never shares a connection inside a transaction', async () => {
     const p = pool({ max: 2, maxShared: 1, acquireTimeoutMs: 1000 });
     const s1 = await p.acquire({ shared: true });
