@@ -2,17 +2,29 @@
  * dbop's pool against what people use instead, in one interleaved run:
  * 1. in-process acquire + release per second (no server: connections are plain objects) against pg-pool,
  *    tarn and generic-pool, each with max 10 and the same trivial create/destroy;
- * 2. pooled `SELECT 1` with 8 concurrent callers (max 8) against pg.Pool and mysql2's pool, on the test
- *    servers (env DBOP_BENCH_PG_URL and DBOP_BENCH_MYSQL_URL, else `npm run servers start`'s);
+ * 2. pooled `SELECT 1` with 8 concurrent callers (max 8), one table per backend, each interleaving the
+ *    driver's own pool (pg.Pool, mysql2's, the mariadb connector's), dbop's createPool over the driver's
+ *    factory and a createDatabase Database, on the test servers (env DBOP_BENCH_PG_URL and
+ *    DBOP_BENCH_MYSQL_URL, else `npm run servers start`'s);
  * 3. after the first table: heap before and after 10^6 acquire/release cycles of dbop's pool.
  * `npm run bench -- pool`
  */
 import { EventEmitter } from 'node:events';
 import genericPool from 'generic-pool';
+import mariadb from 'mariadb';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { Pool as TarnPool } from 'tarn';
-import { createPool, mysql2Factory, type PoolFactory, pgFactory } from '../src/pool/index.js';
+import { createDatabase } from '../src/database/create-database.js';
+import type { Database } from '../src/database/database.js';
+import {
+  createPool,
+  mariadbFactory,
+  mysql2Factory,
+  type Pool,
+  type PoolFactory,
+  pgFactory,
+} from '../src/pool/index.js';
 import { benchServerUrls, heapAfterGc } from './bench-support.js';
 import type { BenchSuite } from './suite.js';
 
@@ -87,13 +99,40 @@ const inProcess: BenchSuite = {
 };
 
 // --- 2. on servers ---------------------------------------------------------------------------------------
-async function serverSuite(): Promise<BenchSuite | undefined> {
+const eight = (call: () => Promise<unknown>): Promise<unknown[]> =>
+  Promise.all([call(), call(), call(), call(), call(), call(), call(), call()]);
+
+/** One backend's table: the driver's own pool (the baseline), dbop's createPool, dbop's createDatabase. */
+function backendSuite<C extends { query(sql: string): Promise<unknown> }>(
+  backend: string,
+  native: [string, () => Promise<unknown>],
+  pool: Pool<C>,
+  db: Database,
+  close: () => Promise<unknown>,
+): BenchSuite {
+  return {
+    name: `pooled SELECT 1 on ${backend}, 8 concurrent callers (max 8); one call = 8 statements`,
+    baseline: native[0],
+    batch: 20,
+    cases: {
+      [native[0]]: () => eight(native[1]),
+      [`dbop createPool use (${backend})`]: () => eight(() => pool.use((c) => c.query('SELECT 1'))),
+      [`dbop createDatabase db.query (${backend})`]: () => eight(() => db.query('SELECT 1')),
+    },
+    after: async () => {
+      await Promise.all([close(), pool.close(), db.close()]);
+      return [];
+    },
+  };
+}
+
+async function serverSuites(): Promise<BenchSuite[]> {
   const found = await benchServerUrls();
   if (found.postgres === undefined || found.mysql === undefined) {
     console.log(
       '\n(pooled SELECT 1 skipped: no servers; set DBOP_BENCH_PG_URL and DBOP_BENCH_MYSQL_URL or run npm run servers start)',
     );
-    return undefined;
+    return [];
   }
   const pgUrl = new URL(found.postgres);
   const myUrl = new URL(found.mysql);
@@ -111,41 +150,33 @@ async function serverSuite(): Promise<BenchSuite | undefined> {
     database: myUrl.pathname.slice(1),
   };
   const pgNative = new pg.Pool({ ...pgConfig, max: 8 });
-  const pgDbop = createPool(pgFactory(pgConfig, { driver: pg }), { max: 8, name: 'pg' });
   const myNative = mysql.createPool({ ...myConfig, connectionLimit: 8 });
-  const myDbop = createPool(mysql2Factory(myConfig, { driver: mysql }), { max: 8, name: 'mysql2' });
-  const myDbopTrusted = createPool(mysql2Factory(myConfig, { driver: mysql }), {
-    max: 8,
-    name: 'mysql2-no-probe',
-    reset: 'never',
-  });
-  const eight = (call: () => Promise<unknown>): Promise<unknown[]> =>
-    Promise.all([call(), call(), call(), call(), call(), call(), call(), call()]);
-  return {
-    name: 'pooled SELECT 1, 8 concurrent callers (max 8); one call = 8 statements',
-    baseline: 'pg.Pool query',
-    batch: 20,
-    cases: {
-      'pg.Pool query': () => eight(() => pgNative.query('SELECT 1')),
-      'dbop createPool(pgFactory) use': () => eight(() => pgDbop.use((client) => client.query('SELECT 1'))),
-      'mysql2 pool query': () => eight(() => myNative.query('SELECT 1')),
-      'dbop createPool(mysql2Factory) use': () =>
-        eight(() => myDbop.use((connection) => connection.query('SELECT 1'))),
-      "dbop mysql2Factory, reset 'never' (no DO 0 probe)": () =>
-        eight(() => myDbopTrusted.use((connection) => connection.query('SELECT 1'))),
-    },
-    after: async () => {
-      await Promise.all([
-        pgNative.end(),
-        pgDbop.close(),
-        myNative.end(),
-        myDbop.close(),
-        myDbopTrusted.close(),
-      ]);
-      return [];
-    },
-  };
+  const mariaNative = mariadb.createPool({ ...myConfig, connectionLimit: 8 });
+  // The Databases as an application opens them (retries, limiter and all), on the same servers.
+  const dbOf = (url: string) => createDatabase({ url, max: 8 });
+  return [
+    backendSuite(
+      'postgres',
+      ['pg.Pool query', () => pgNative.query('SELECT 1')],
+      createPool(pgFactory(pgConfig, { driver: pg }), { max: 8, name: 'pg' }),
+      await dbOf(found.postgres),
+      () => pgNative.end(),
+    ),
+    backendSuite(
+      'mysql2',
+      ['mysql2 pool query', () => myNative.query('SELECT 1')],
+      createPool(mysql2Factory(myConfig, { driver: mysql }), { max: 8, name: 'mysql2' }),
+      await dbOf(found.mysql),
+      () => myNative.end(),
+    ),
+    backendSuite(
+      'mariadb',
+      ['mariadb pool query', () => mariaNative.query('SELECT 1')],
+      createPool(mariadbFactory(myConfig, { driver: mariadb }), { max: 8, name: 'mariadb' }),
+      await dbOf(found.mysql.replace(/^mysql:/, 'mariadb:')),
+      () => mariaNative.end(),
+    ),
+  ];
 }
 
-const onServers = await serverSuite();
-export const suites: readonly BenchSuite[] = onServers === undefined ? [inProcess] : [inProcess, onServers];
+export const suites: readonly BenchSuite[] = [inProcess, ...(await serverSuites())];

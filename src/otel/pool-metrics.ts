@@ -1,5 +1,5 @@
 import type { Attributes, BatchObservableCallback, Counter, Histogram, Meter } from '@opentelemetry/api';
-import { openPoolGauges } from '../pool/pool.js';
+import { openPoolStats } from '../pool/pool.js';
 import type {
   PoolAcquireMessage,
   PoolCreateMessage,
@@ -57,7 +57,7 @@ export class PoolMetrics {
     const observe: BatchObservableCallback = (result) => {
       // Counts read from the open pools themselves when collected, not from the last message: a caller
       // starting to wait publishes nothing, yet is pending.
-      for (const stats of openPoolGauges()) {
+      for (const stats of openPoolStats()) {
         const at = this.#at(stats.name);
         result.observe(count, stats.idle, { ...at, 'db.client.connection.state': 'idle' });
         result.observe(count, stats.inUse, { ...at, 'db.client.connection.state': 'used' });

@@ -79,41 +79,6 @@ export function openPoolStats(): PoolStats[] {
   return stats;
 }
 
-/** A pool's counts as gauges show them: idle, in use and waiting callers. */
-export interface PoolGauges {
-  readonly name: string;
-  readonly idle: number;
-  readonly inUse: number;
-  readonly pending: number;
-}
-
-/** A pool that is not one of dbop's (a driver's own, behind createDatabase) whose counts metrics should see. */
-export interface PoolGaugeSource {
-  readonly name: string;
-  /** True once closed: then it is forgotten. */
-  readonly closed: boolean;
-  gauges(): Omit<PoolGauges, 'name'>;
-}
-
-// Held weakly as well: whoever owns the source keeps it alive while it is in use.
-const observed = new Set<WeakRef<PoolGaugeSource>>();
-
-/** Adds a pool that is not a dbop Pool to what {@link openPoolGauges} reports. */
-export function observePoolGauges(source: PoolGaugeSource): void {
-  observed.add(new WeakRef(source));
-}
-
-/** The gauges of every open pool, dbop's own and the observed ones, read now (what metrics collect). */
-export function openPoolGauges(): PoolGauges[] {
-  const gauges: PoolGauges[] = openPoolStats();
-  for (const ref of observed) {
-    const source = ref.deref();
-    if (source === undefined || source.closed) observed.delete(ref);
-    else gauges.push({ name: source.name, ...source.gauges() });
-  }
-  return gauges;
-}
-
 const firstRetryMs = 50;
 const lastRetryMs = 2000;
 

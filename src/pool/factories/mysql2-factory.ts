@@ -1,14 +1,24 @@
 import { importMysql2 } from '../../sessions/mysql2/mysql2-connect.js';
-import type { PoolFactory } from '../pool-factory.js';
+import {
+  mysql2StatusAfter,
+  statusInTransaction,
+  statusWithoutFlags,
+} from '../../sessions/shared/mysql-family.js';
+import type { ConnectionStatus, PoolFactory } from '../pool-factory.js';
 import { lazyModule } from './lazy-module.js';
 import { type MysqlFamilyModule, mysqlFamilyLifecycle } from './mysql-family.js';
 
 /** The subset of a mysql2/promise Connection the factory uses. */
 export interface Mysql2FactoryConnection {
-  query(sql: string): Promise<[unknown, unknown]>;
+  query(sql: string, values?: unknown): Promise<[unknown, unknown]>;
   end(): Promise<void>;
   destroy(): void;
   on(event: 'error', listener: (error: unknown) => void): unknown;
+  /** The callback connection underneath: its handshake carries the first status flags. */
+  readonly connection?: {
+    readonly _handshakePacket?: { readonly statusFlags?: unknown } | null;
+    readonly config?: { readonly multipleStatements?: boolean };
+  };
 }
 
 /** Options of {@link mysql2Factory}. */
@@ -17,12 +27,12 @@ export interface Mysql2FactoryOptions {
   readonly driver?: unknown;
 }
 
-const inTransaction = 1; // SERVER_STATUS_IN_TRANS
-
 /**
- * Opens mysql2/promise connections with `config`. mysql2 keeps no copy of the server status, so a
- * released connection is probed with `DO 0`, whose OK packet carries SERVER_STATUS_IN_TRANS: one round
- * trip per release buys never reusing a connection inside a transaction.
+ * Opens mysql2/promise connections with `config`. mysql2 keeps the server's status flags only on the OK
+ * packet it returns (a result set's closing EOF is read and dropped), so each connection's query() notes
+ * them: from the handshake, every OK packet, and carried over result sets and errors while autocommit is
+ * on. A connection given back inside a transaction is destroyed; only when the flags are unknown (autocommit
+ * off, an error inside a transaction) is it probed with `DO 0`, whose OK packet says.
  */
 export function mysql2Factory(
   config: Readonly<Record<string, unknown>>,
@@ -30,16 +40,58 @@ export function mysql2Factory(
 ): PoolFactory<Mysql2FactoryConnection> {
   const load = lazyModule<MysqlFamilyModule<Mysql2FactoryConnection>>(importMysql2, options?.driver);
   const ended = new WeakSet<Mysql2FactoryConnection>();
+  const flags = new WeakMap<Mysql2FactoryConnection, number | undefined>();
+  const lifecycle = mysqlFamilyLifecycle(load, config, ended);
+  const track = (connection: Mysql2FactoryConnection): void => {
+    const handshake = connection.connection?._handshakePacket?.statusFlags;
+    flags.set(connection, typeof handshake === 'number' ? handshake : undefined);
+    const multi = connection.connection?.config?.multipleStatements === true;
+    const methods = connection as unknown as Record<string, unknown>;
+    // On this connection object only (the factory made it): every statement sent through query() or
+    // execute() updates the flags; after the methods that send statements of their own they are unknown.
+    for (const name of ['query', 'execute'] as const) {
+      const send = methods[name] as ((...args: unknown[]) => Promise<[unknown, unknown]>) | undefined;
+      if (typeof send !== 'function') continue;
+      methods[name] = (...args: unknown[]) =>
+        send.apply(connection, args).then(
+          (answer) => {
+            flags.set(connection, mysql2StatusAfter(flags.get(connection), answer[0], multi));
+            return answer;
+          },
+          (error: unknown) => {
+            flags.set(connection, statusWithoutFlags(flags.get(connection), true, multi));
+            throw error;
+          },
+        );
+    }
+    for (const name of ['beginTransaction', 'commit', 'rollback', 'prepare', 'changeUser']) {
+      const call = methods[name] as ((...args: unknown[]) => Promise<unknown>) | undefined;
+      if (typeof call !== 'function') continue;
+      methods[name] = (...args: unknown[]) => {
+        flags.set(connection, undefined);
+        return call.apply(connection, args);
+      };
+    }
+  };
   return {
-    ...mysqlFamilyLifecycle(load, config, ended),
+    ...lifecycle,
+    async create(signal) {
+      const connection = await lifecycle.create(signal);
+      track(connection);
+      return connection;
+    },
     async ping(connection) {
       await connection.query('SELECT 1');
     },
-    status: (connection) => (ended.has(connection) ? 'broken' : 'unknown'),
+    status(connection): ConnectionStatus {
+      if (ended.has(connection)) return 'broken';
+      const status = flags.get(connection);
+      if (status === undefined) return 'unknown';
+      return (status & statusInTransaction) === 0 ? 'idle' : 'transaction';
+    },
     async reset(connection) {
-      const [header] = await connection.query('DO 0');
-      const status = (header as { serverStatus?: unknown } | null)?.serverStatus;
-      if (typeof status !== 'number' || (status & inTransaction) !== 0)
+      await connection.query('DO 0');
+      if ((flags.get(connection) ?? statusInTransaction) & statusInTransaction)
         throw new Error('the connection is still inside a transaction');
     },
     async execute(connection, sql) {

@@ -5,6 +5,8 @@ import {
   endsMysqlTransaction,
   markerChecks,
   resolveMysqlFamilyOptions,
+  statusInTransaction,
+  statusWithoutFlags,
   watchConnectionErrors,
 } from '../shared/mysql-family.js';
 import type { MariadbConnectionLike, MariadbQueryable } from './mariadb-types.js';
@@ -41,16 +43,22 @@ export function mariadbSession<Connection extends MariadbConnectionLike>(
   watchConnectionErrors(connection, () => {
     broken = true;
   });
-  // An error packet carries no status flags: after one that ended the transaction the copy is stale.
+  // An error packet carries no status flags, and the connector then marks the copy as in a transaction:
+  // after an error that ended the transaction it is stale, after one outside a transaction with autocommit
+  // on (statusWithoutFlags) the flags from before the statement still hold.
   let endedByError = false;
+  let flagsBeforeError: number | undefined;
   const run = async (sql: string, params?: readonly unknown[]) => {
+    const before = connection.info?.status ?? undefined;
     let result: unknown;
     try {
       result = await connection.query(sql, params === undefined ? undefined : [...params]);
     } catch (error) {
       if (endsMysqlTransaction(error)) endedByError = true;
+      flagsBeforeError = statusWithoutFlags(before, true, false);
       throw error;
     }
+    flagsBeforeError = undefined;
     endedByError = false;
     if (Array.isArray(result))
       return { rows: [...result] as Record<string, unknown>[], rowCount: result.length };
@@ -72,7 +80,8 @@ export function mariadbSession<Connection extends MariadbConnectionLike>(
       const status = connection.info?.status;
       if (typeof status !== 'number') return undefined;
       // SERVER_STATUS_IN_TRANS: the server's own answer, right even for a transaction begun outside dbop.
-      return endedByError ? false : (status & 1) === 1;
+      if (endedByError) return false;
+      return ((flagsBeforeError ?? status) & statusInTransaction) !== 0;
     },
     isBroken: () => broken || connection.isValid?.() === false,
     ...(sidecar === undefined

@@ -4,7 +4,9 @@ import {
   checkThreadId,
   endsMysqlTransaction,
   markerChecks,
+  mysql2StatusAfter,
   resolveMysqlFamilyOptions,
+  statusWithoutFlags,
   watchConnectionErrors,
 } from '../shared/mysql-family.js';
 import type { Mysql2ConnectionLike, Mysql2Queryable } from './mysql2-types.js';
@@ -68,24 +70,18 @@ function buildSession<Connection extends Mysql2ConnectionLike>(
     },
   );
   const multi = connection.connection?.config?.multipleStatements === true;
-  // The status flags of the last OK packet, the only place mysql2 shows them; unknown after an error
-  // packet (it carries none) or a result set.
-  let lastStatus: number | undefined;
-  const note = (result: unknown, statements: number): void => {
-    // Several statements answer with one result per statement; a result set (an array of rows) has no flags.
-    const last = statements > 1 && Array.isArray(result) ? result[result.length - 1] : result;
-    const status = Array.isArray(last)
-      ? undefined
-      : (last as { serverStatus?: unknown } | null)?.serverStatus;
-    lastStatus = typeof status === 'number' ? status : undefined;
-  };
-  const send = async (sql: string, params?: unknown[], statements = 1): Promise<unknown> => {
+  // The status flags of the last OK packet, the only place mysql2 shows them, carried over a result set
+  // or an error while autocommit is on (statusWithoutFlags); unknown otherwise.
+  // A connection only dbop drives starts from the handshake's flags.
+  const handshake = connection.connection?._handshakePacket?.statusFlags;
+  let lastStatus: number | undefined = exclusive && typeof handshake === 'number' ? handshake : undefined;
+  const send = async (sql: string, params?: unknown[]): Promise<unknown> => {
     try {
       const [result] = await connection.query(sql, params);
-      note(result, statements);
+      lastStatus = mysql2StatusAfter(lastStatus, result, multi);
       return result;
     } catch (error) {
-      lastStatus = undefined;
+      lastStatus = statusWithoutFlags(lastStatus, true, multi);
       throw error;
     }
   };
@@ -101,7 +97,7 @@ function buildSession<Connection extends Mysql2ConnectionLike>(
     },
     async batch(statements) {
       if (multi) {
-        const result = await send(statements.join(';\n'), undefined, statements.length);
+        const result = await send(statements.join(';\n'));
         const last = Array.isArray(result) && statements.length > 1 ? result[result.length - 1] : result;
         return Array.isArray(last) ? (last as Record<string, unknown>[]) : [];
       }

@@ -14,7 +14,7 @@ export interface Mysql2ConnectionLike extends Mysql2Queryable {
     readonly _closing?: boolean;
     readonly config?: { readonly multipleStatements?: boolean };
     /** The server's handshake: its version string says MariaDB on a MariaDB server. */
-    readonly _handshakePacket?: { readonly serverVersion?: unknown } | null;
+    readonly _handshakePacket?: { readonly serverVersion?: unknown; readonly statusFlags?: unknown } | null;
     /** The connection's own events: the promise wrapper passes each listener on to here. */
     on?(event: 'error', listener: (error: unknown) => void): unknown;
     listeners?(event: 'error'): readonly unknown[];

@@ -128,3 +128,78 @@ export function watchConnectionErrors(
   relay.current = onError;
   relays.set(connection, relay);
 }
+
+/** SERVER_STATUS_IN_TRANS: the server has a transaction open on the connection. */
+export const statusInTransaction = 1;
+/** SERVER_STATUS_AUTOCOMMIT. */
+const statusAutocommit = 2;
+
+/**
+ * The server status flags after a statement the server answered without status flags the driver kept (a
+ * result set whose closing EOF the driver read and dropped, or an error packet), from the flags before it.
+ * With autocommit on, such a statement leaves the state as it was: a SELECT opens no transaction and ends
+ * none, an error outside a transaction opens none. Unknown otherwise (autocommit off: a SELECT opens one;
+ * an error inside a transaction may have ended it; several statements in one call: the earlier ones may
+ * have changed it).
+ */
+export function statusWithoutFlags(
+  before: number | undefined,
+  failed: boolean,
+  multipleStatements: boolean,
+): number | undefined {
+  if (before === undefined || (before & statusAutocommit) === 0) return undefined;
+  if (failed && (multipleStatements || (before & statusInTransaction) !== 0)) return undefined;
+  return before;
+}
+
+/**
+ * The status flags after a mysql2 query()'s result (`[result, fields]`'s first element): an OK packet's
+ * own (a ResultSetHeader, or the last one of several results), else {@link statusWithoutFlags}. A CALL
+ * answers with result sets and a closing OK packet: a list holding lists, whose last element is that packet.
+ */
+export function mysql2StatusAfter(
+  before: number | undefined,
+  result: unknown,
+  multipleStatements: boolean,
+): number | undefined {
+  if (!Array.isArray(result)) {
+    const status = (result as { serverStatus?: unknown } | null)?.serverStatus;
+    return typeof status === 'number' ? status : undefined;
+  }
+  if (multipleStatements || result.some(Array.isArray)) {
+    const last: unknown = result[result.length - 1];
+    const status = Array.isArray(last)
+      ? undefined
+      : (last as { serverStatus?: unknown } | null)?.serverStatus;
+    return typeof status === 'number' ? status : undefined;
+  }
+  return statusWithoutFlags(before, false, false);
+}
+
+/** A MySQL-family connection as a one-shot sidecar uses it. */
+interface OneShotConnection<Answer> {
+  query(sql: string, values?: unknown): Promise<Answer>;
+  end(): Promise<void>;
+  on(event: 'error', listener: (error: unknown) => void): unknown;
+}
+
+/**
+ * Runs each query on a new connection `open` makes outside the pool, closed once the query is done: KILL
+ * QUERY and commit checks, which must not wait behind the very statements they are about (a full pool).
+ */
+export function oneShotSidecar<Answer>(open: () => Promise<OneShotConnection<Answer>>): {
+  query(sql: string, values?: unknown): Promise<Answer>;
+} {
+  return {
+    async query(sql, values) {
+      const connection = await open();
+      // A connection dropped mid-way rejects the pending call; the listener keeps it from crashing the process.
+      connection.on('error', () => {});
+      try {
+        return await connection.query(sql, values);
+      } finally {
+        connection.end().catch(() => undefined);
+      }
+    },
+  };
+}

@@ -1,8 +1,11 @@
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { parseDsn } from '../../../src/connect/parse-dsn.js';
 import type { Session, SessionSource } from '../../../src/core/session.js';
+import type { DriverConnector } from '../../../src/database/drivers/driver-connector.js';
+import { mysql2Connector } from '../../../src/database/drivers/mysql-connector.js';
 import { DbOpRunner } from '../../../src/runner/dbop-runner.js';
-import { importMysql2, mysql2Connect } from '../../../src/sessions/mysql2/mysql2-connect.js';
+import { importMysql2 } from '../../../src/sessions/mysql2/mysql2-connect.js';
 import { importPg, pgConnect } from '../../../src/sessions/pg/pg-connect.js';
 import { describeIfMariadb, describeIfPostgres, mariadbUrl, postgresUrl } from '../../support/servers.js';
 
@@ -69,18 +72,17 @@ describeIfPostgres('a BEGIN batch that fails leaves a clean connection (PostgreS
 
 // mysql2 keeps no transaction state: the OK packet's SERVER_STATUS_IN_TRANS flag is the server's word.
 describeIfMariadb('a connection the server reports in a transaction is not reused (mysql2)', () => {
-  const connector = { current: undefined as ReturnType<typeof mysql2Connect> | undefined };
+  const connector = { current: undefined as DriverConnector | undefined };
   beforeAll(async () => {
-    const url = new URL(mariadbUrl());
-    connector.current = mysql2Connect(await importMysql2(), {
-      config: {
-        host: url.hostname,
-        port: Number(url.port),
-        user: decodeURIComponent(url.username),
-        password: decodeURIComponent(url.password),
-        database: url.pathname.slice(1),
-      },
+    const url = mariadbUrl().replace(/^[a-z]+:/, 'mysql:');
+    connector.current = mysql2Connector(await importMysql2(), parseDsn(url), {
       max: 1,
+      connectTimeoutMs: 5000,
+      name: 'clean-release',
+      pool: {},
+      busyTimeoutMs: 0,
+      wal: false,
+      verifyCommits: false,
     });
   });
   afterAll(async () => {

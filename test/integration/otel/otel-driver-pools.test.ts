@@ -1,12 +1,12 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { createDatabase } from '../../../src/database/create-database.js';
-import { openPoolGauges } from '../../../src/pool/pool.js';
+import { openPoolStats } from '../../../src/pool/pool.js';
 import { describeIfMariadb, mariadbUrl } from '../../support/servers.js';
 import { otelHarness } from './otel-support.js';
 
-// mysql:// and mariadb:// URLs keep their drivers' own pools: their counts reach the pool metrics too, named
-// by the Database's (redacted) URL, and are no longer read once the Database is closed.
-describeIfMariadb('OpenTelemetry: the pool metrics of a Database on a driver pool (MariaDB)', () => {
+// mysql:// and mariadb:// URLs are on dbop's pool like every URL: its counts reach the pool metrics, named by
+// the Database's (redacted) URL, and are no longer read once the Database is closed.
+describeIfMariadb('OpenTelemetry: the pool metrics of a mysql:// or mariadb:// Database (MariaDB)', () => {
   let otel: ReturnType<typeof otelHarness>;
   beforeEach(() => {
     otel = otelHarness();
@@ -52,7 +52,7 @@ describeIfMariadb('OpenTelemetry: the pool metrics of a Database on a driver poo
         await db.close();
       }
       // Closed: no longer observed.
-      expect(openPoolGauges().filter((g) => g.name === name)).toEqual([]);
+      expect(openPoolStats().filter((g) => g.name === name)).toEqual([]);
     });
   }
 });
