@@ -65,13 +65,13 @@ export interface DatabaseOptions extends DbOpRunnerOptions {
    * was last given back, readOnly work stays on the primary instead, so it reads its own writes. Default 0.
    */
   readonly readYourWritesMs?: number;
-  /** Connections kept open even when idle. Default 0. mysql://: kept once opened, not opened ahead. */
+  /** Connections kept open even when idle. Default 0. */
   readonly minIdle?: number;
   /** How long a caller waits for a connection, ms; then PoolTimeoutError. Default 30000. */
   readonly acquireTimeoutMs?: number;
   /** An idle connection beyond minIdle is closed after this long, ms; 0 never. Default 600000. */
   readonly idleTimeoutMs?: number;
-  /** A connection is retired after this long (minus up to 2.5% jitter), ms; 0 never. Default 1800000; mysql:// and mariadb://: checked when given back. */
+  /** A connection is retired after this long (minus up to 2.5% jitter), ms; 0 never. Default 1800000. */
   readonly maxLifetimeMs?: number;
   /** A connection held longer than this, ms, is reported with the acquirer's stack. Default off. */
   readonly leakDetectionMs?: number;
