@@ -59,56 +59,35 @@ for (const target of targets) {
       },
     );
 
-    it.skipIf(target.name === 'mysql2')(
-      'shares up to maxShared connections, the least shared first, within max (test_shareable_connection, test_max_shared)',
-      async () => {
-        const p = pool({ max: 3, maxShared: 2 });
-        const a = await p.acquire({ shared: true });
-        const b = await p.acquire({ shared: true });
-        expect(await id(b)).not.toBe(await id(a));
-        // The shared set is full: the next shared callers join the least shared, oldest first.
-        expect(await p.acquire({ shared: true })).toBe(a);
-        expect(await p.acquire({ shared: true })).toBe(b);
-        const dedicated = await p.acquire();
-        expect([a, b]).not.toContain(dedicated);
-        expect(await p.acquire({ shared: true })).toBe(a);
-        // max 3 holds with every slot taken: a dedicated caller waits (bounded), never a fourth connection.
-        await expect(p.acquire({ signal: AbortSignal.timeout(200) })).rejects.toThrow();
-        expect(p.stats()).toMatchObject({ size: 3, inUse: 3 });
-        await expect(admin.alive([await id(a), await id(b), await id(dedicated)])).resolves.toBe(3);
-      },
-    );
+    it('shares up to maxShared connections, the least shared first, within max (test_shareable_connection, test_max_shared)', async () => {
+      const p = pool({ max: 3, maxShared: 2 });
+      const a = await p.acquire({ shared: true });
+      const b = await p.acquire({ shared: true });
+      expect(await id(b)).not.toBe(await id(a));
+      // The shared set is full: the next shared callers join the least shared, oldest first.
+      expect(await p.acquire({ shared: true })).toBe(a);
+      expect(await p.acquire({ shared: true })).toBe(b);
+      const dedicated = await p.acquire();
+      expect([a, b]).not.toContain(dedicated);
+      expect(await p.acquire({ shared: true })).toBe(a);
+      // max 3 holds with every slot taken: a dedicated caller waits (bounded), never a fourth connection.
+      await expect(p.acquire({ signal: AbortSignal.timeout(200) })).rejects.toThrow();
+      expect(p.stats()).toMatchObject({ size: 3, inUse: 3 });
+      await expect(admin.alive([await id(a), await id(b), await id(dedicated)])).resolves.toBe(3);
+    });
 
-    it.skipIf(target.name === 'mysql2')(
-      'never shares a connection inside a transaction (test_sort_shared, test_shared_in_transaction)',
-      async () => {
-        const p = pool({ max: 2, maxShared: 2 });
-        const x = await p.acquire({ shared: true });
-        const y = await p.acquire({ shared: true });
-        await run(x, 'BEGIN');
-        // x is in a transaction (the server's own status): shared callers go to y only.
-        expect(await p.acquire({ shared: true })).toBe(y);
-        expect(await p.acquire({ shared: true })).toBe(y);
-        await run(x, 'ROLLBACK');
-        // Out of the transaction, x is the least shared again.
-        expect(await p.acquire({ shared: true })).toBe(x);
-      },
-    );
-
-    it.runIf(target.name === 'mysql2')(
-      'mysql2: a shared caller never joins a connection whose transaction state is unknown (a BEGIN on it goes unseen)',
-      async () => {
-        const p = pool({ max: 2, maxShared: 2 });
-        const x = await p.acquire({ shared: true });
-        await run(x, 'BEGIN');
-        const y = await p.acquire({ shared: true });
-        expect(y).not.toBe(x);
-        // Both held, neither provably outside a transaction: the next shared caller waits like any other.
-        await expect(p.acquire({ shared: true, signal: AbortSignal.timeout(300) })).rejects.toThrow();
-        p.release(y);
-        expect(await p.acquire({ shared: true })).toBe(y);
-      },
-    );
+    it('never shares a connection inside a transaction (test_sort_shared, test_shared_in_transaction)', async () => {
+      const p = pool({ max: 2, maxShared: 2 });
+      const x = await p.acquire({ shared: true });
+      const y = await p.acquire({ shared: true });
+      await run(x, 'BEGIN');
+      // x is in a transaction (the server's own status): shared callers go to y only.
+      expect(await p.acquire({ shared: true })).toBe(y);
+      expect(await p.acquire({ shared: true })).toBe(y);
+      await run(x, 'ROLLBACK');
+      // Out of the transaction, x is the least shared again.
+      expect(await p.acquire({ shared: true })).toBe(x);
+    });
 
     it('makes the caller past max wait for a release (bounded), then hands it the released connection (test_maxconnections, test_three_threads_two_connections)', async () => {
       const p = pool({ max: 2, minIdle: 2, acquireTimeoutMs: 300 });
