@@ -173,24 +173,37 @@ function attemptTransaction<T>(
     connection: session.raw,
     doNotRejectOnRollback: false,
   });
+  return guarded(pending, session, attempt, true) as PromiseLike<T>;
+}
+
+/**
+ * Guards the client a Knex Transaction makes for itself once it has its connection: dbop's own
+ * transaction (top) and every nested trx.transaction() under it, whose client Knex builds afresh.
+ */
+function guarded<P extends object>(pending: P, session: Session, attempt: AttemptContext, top: boolean): P {
   let trxClient: KnexClientLike | undefined;
   Object.defineProperty(pending, 'trxClient', {
     configurable: true,
     get: () => trxClient,
     set(value: KnexClientLike) {
       trxClient = value;
-      guard(value, session, attempt);
+      guard(value, session, attempt, top);
     },
   });
-  return pending as PromiseLike<T>;
+  return pending;
 }
 
-function guard(trxClient: KnexClientLike, session: Session, attempt: AttemptContext): void {
+function guard(trxClient: KnexClientLike, session: Session, attempt: AttemptContext, top: boolean): void {
   const inner = trxClient.query;
+  const nest = trxClient.transaction;
+  (trxClient as { transaction: KnexClientLike['transaction'] }).transaction = (container, config, outerTx) =>
+    guarded(nest.call(trxClient, container, config, outerTx), session, attempt, false);
   (trxClient as { query: KnexClientLike['query'] }).query = async (connection, query) => {
     if (typeof query === 'string') {
       // Knex's Transaction itself: dbop owns the transaction's start and end.
-      if (knexOwnBoundary.test(query)) return { sql: query };
+      if (top && knexOwnBoundary.test(query)) return { sql: query };
+      // A nested transaction's SAVEPOINT, RELEASE or ROLLBACK TO: fenced like any statement.
+      attempt.signal.throwIfAborted();
       return inner.call(trxClient, connection, query);
     }
     // An attempt dbop stopped (time limit, abort): its leftover statements must not reach the connection.
