@@ -61,6 +61,22 @@ function knexAttacks(setup: () => Promise<{ db: Knex; admin: Admin }>): void {
     expect(refused).toBeInstanceOf(Error);
   });
 
+  it('COMMIT hidden in an executable comment, after an empty statement, or as a second statement is refused; nothing committed', async () => {
+    const hidden =
+      admin.dialect === 'postgres'
+        ? [';COMMIT', 'SELECT 1; COMMIT', '/* /* nested */ */ COMMIT']
+        : ['/*! COMMIT */', '/*M! COMMIT */', "SET PASSWORD = PASSWORD('dbop')"];
+    for (const statement of hidden) {
+      const error = await retryTransaction(db, async (trx) => {
+        await trx('account').where({ id: 1 }).decrement('balance', 50);
+        await trx.raw(statement);
+        throw new Error('the transfer must roll back');
+      }).catch((e: unknown) => e);
+      expect([statement, isDbopError(error, 'DBOP_TRANSACTION_BOUNDARY')]).toEqual([statement, true]);
+      expect(await admin.balances()).toEqual({ 1: 100, 2: 100, 3: 100 });
+    }
+  });
+
   it('COMMIT sent through a nested trx.transaction() is refused, and nothing is committed', async () => {
     const error = await retryTransaction(db, async (trx) => {
       await trx('account').where({ id: 1 }).decrement('balance', 50);
