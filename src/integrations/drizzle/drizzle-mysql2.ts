@@ -46,7 +46,9 @@ export function isMysql2Drizzle(db: object): db is Mysql2Drizzle {
 
 /** Sessions over connections of the database's mysql2 pool; one in an unknown state is destroyed. */
 export function mysql2Source(db: Mysql2Drizzle, verifyCommits: boolean): SessionSource {
-  const pool = db.$client;
+  // drizzle(url) and drizzle({ client }) keep a callback pool as $client: its promise face, as Drizzle's own.
+  const client = db.$client as Mysql2Pool & { promise?(): Mysql2Pool };
+  const pool = typeof client.promise === 'function' ? client.promise() : client;
   const logger = db.session.options.logger;
   const sidecar = async (sql: string, params: readonly unknown[]) =>
     shape((await pool.query(sql, [...params]))[0]);
@@ -70,7 +72,7 @@ export function mysql2Source(db: Mysql2Drizzle, verifyCommits: boolean): Session
         isBroken: () =>
           broken || connection.connection?._closing === true || Boolean(connection.connection?._fatalError),
         verifyCommits,
-        markerScope: pool,
+        markerScope: client,
       });
     },
     async release(session) {
