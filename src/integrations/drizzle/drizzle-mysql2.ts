@@ -3,7 +3,7 @@ import type { AttemptContext } from '../../core/attempt.js';
 import { isReusable, type Session, type SessionSource } from '../../core/session.js';
 import { watchConnectionErrors } from '../../sessions/shared/mysql-family.js';
 import { checkStatement } from '../shared/handle-steps.js';
-import { type OrmQueryResult, ormConnectionSession } from '../shared/orm-connection-session.js';
+import { type OrmQueryResult, ormConnectionSession, ormStatement } from '../shared/orm-connection-session.js';
 
 /** The parts of a mysql2 Drizzle database dbop reads (Drizzle's session, dialect and promise pool). */
 export interface Mysql2Drizzle {
@@ -98,7 +98,7 @@ export function mysql2Transaction(db: Mysql2Drizzle, session: Session, attempt: 
       } catch (error) {
         return Promise.reject(error);
       }
-      return send.call(connection, options, params);
+      return ormStatement(session, () => send.call(connection, options, params));
     };
   const guarded = Object.create(connection, {
     query: { value: guard(connection.query) },

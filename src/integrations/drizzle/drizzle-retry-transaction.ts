@@ -4,7 +4,7 @@ import { isDbopError } from '../../core/errors.js';
 import { isReusable, type Session, type SessionSource } from '../../core/session.js';
 import type { RunOptions } from '../../runner/runner-options.js';
 import { checkStatement, HandleSteps } from '../shared/handle-steps.js';
-import { type OrmQueryResult, ormConnectionSession } from '../shared/orm-connection-session.js';
+import { type OrmQueryResult, ormConnectionSession, ormStatement } from '../shared/orm-connection-session.js';
 import { type OrmTransactionOptions, splitOrmOptions } from '../shared/orm-transaction-options.js';
 import { isMysql2Drizzle, mysql2Source, mysql2Transaction } from './drizzle-mysql2.js';
 
@@ -199,7 +199,7 @@ function guardedClient(client: PgClient, session: Session, attempt: AttemptConte
         } catch (error) {
           return Promise.reject(error);
         }
-        return client.query(config, params);
+        return ormStatement(session, () => client.query(config, params));
       },
     },
   }) as PgClient;

@@ -4,7 +4,7 @@ import { isReusable, type Session, type SessionSource } from '../../core/session
 import type { DbOpRunner } from '../../runner/dbop-runner.js';
 import type { RunOptions } from '../../runner/runner-options.js';
 import { checkStatement, HandleSteps } from '../shared/handle-steps.js';
-import { type OrmDialect, ormConnectionSession } from '../shared/orm-connection-session.js';
+import { type OrmDialect, ormConnectionSession, ormStatement } from '../shared/orm-connection-session.js';
 import { type OrmTransactionOptions, splitOrmOptions } from '../shared/orm-transaction-options.js';
 import { knexRun, restoreDriverMessage } from './knex-run.js';
 import type { KnexClientLike, KnexLike, KnexQueryObject } from './knex-types.js';
@@ -204,12 +204,12 @@ function guard(trxClient: KnexClientLike, session: Session, attempt: AttemptCont
       if (top && knexOwnBoundary.test(query)) return { sql: query };
       // A nested transaction's SAVEPOINT, RELEASE or ROLLBACK TO: fenced like any statement.
       attempt.signal.throwIfAborted();
-      return inner.call(trxClient, connection, query);
+      return ormStatement(session, () => inner.call(trxClient, connection, query));
     }
     // An attempt dbop stopped (time limit, abort): its leftover statements must not reach the connection.
     checkStatement(query.sql, session, attempt);
     try {
-      return await inner.call(trxClient, connection, query);
+      return await ormStatement(session, () => inner.call(trxClient, connection, query));
     } catch (error) {
       restoreDriverMessage(error, query as KnexQueryObject, trxClient);
       throw error;

@@ -49,6 +49,21 @@ export interface OrmConnection<Raw> {
   readonly markerScope?: object;
 }
 
+// What ormStatement() passes as the statement: the ORM's own call runs in its place.
+const ormOwnStatement = '/* dbop: a statement the ORM sends itself */';
+
+/**
+ * Sends a statement the ORM itself sends on the transaction's connection (its query API, with its own
+ * result shape) through session, as if dbop had sent it: the attempt's fence refuses it once the attempt
+ * was abandoned, a statement in flight is cancelled at the attempt's time limit, and a failure that ends
+ * the transaction on the server (MySQL's deadlock rolls it back) is recorded, so later statements are
+ * refused instead of running in autocommit and COMMIT reports the failure instead of committing the rest.
+ */
+export async function ormStatement<T>(session: Session, send: () => Promise<T>): Promise<T> {
+  const result = (await session.query(ormOwnStatement, [send])) as OrmQueryResult;
+  return result.original as T;
+}
+
 /**
  * A dbop Session whose every statement goes through an ORM's own connection, so the ORM's pool, query
  * log and configuration stay in charge: transaction state is tracked by dbop, a lost COMMIT is verified
@@ -69,11 +84,22 @@ export function ormConnectionSession<Raw>(connection: OrmConnection<Raw>): Sessi
       throw error;
     }
   };
+  const sendOrmOwn = async (work: () => Promise<unknown>): Promise<OrmQueryResult> => {
+    try {
+      return { rows: [], rowCount: 0, original: await work() };
+    } catch (error) {
+      if (classify(error, { dialect }).kind === 'connection-lost') broken = true;
+      throw error;
+    }
+  };
   const driver: SessionDriver<Raw> = {
     dialect,
     sql,
     raw: connection.raw,
-    query: (statement, params) => send(statement, params ?? []),
+    query: (statement, params) =>
+      statement === ormOwnStatement
+        ? sendOrmOwn(params?.[0] as () => Promise<unknown>)
+        : send(statement, params ?? []),
     async batch(statements) {
       // One statement per round trip: the ORM's connection answers one statement per call.
       let result: OrmQueryResult = { rows: [], rowCount: 0 };

@@ -4,7 +4,7 @@ import { DbopError } from '../../core/errors.js';
 import { isReusable, type Session, type SessionSource } from '../../core/session.js';
 import type { RunOptions } from '../../runner/runner-options.js';
 import { checkStatement, HandleSteps } from '../shared/handle-steps.js';
-import { type OrmQueryResult, ormConnectionSession } from '../shared/orm-connection-session.js';
+import { type OrmQueryResult, ormConnectionSession, ormStatement } from '../shared/orm-connection-session.js';
 import { type OrmTransactionOptions, splitOrmOptions } from '../shared/orm-transaction-options.js';
 import { typeormMysqlSource } from './typeorm-mysql.js';
 
@@ -159,6 +159,6 @@ function guard(queryRunner: QueryRunner, session: Session, attempt: AttemptConte
     } catch (error) {
       return Promise.reject(error);
     }
-    return query.call(queryRunner, sql, parameters, structured);
+    return ormStatement(session, () => query.call(queryRunner, sql, parameters, structured));
   };
 }

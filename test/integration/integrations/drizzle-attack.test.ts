@@ -4,6 +4,7 @@ import { drizzle } from 'drizzle-orm/mysql2';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { retryTransaction } from '../../../src/integrations/drizzle/index.js';
 import { describeIfMariadb, mariadbUrl } from '../../support/servers.js';
+import { swallowedDeadlock } from './orm-attack-support.js';
 import { type Admin, databaseUrl, mariadbAdmin, resetAccounts } from './orm-support.js';
 
 const account = mysqlTable('account', { id: int('id').primaryKey(), balance: int('balance').notNull() });
@@ -35,5 +36,16 @@ describeIfMariadb('dbop/drizzle attacked on MariaDB', () => {
         .where(eq(account.id, 2));
     });
     expect(await admin.balances()).toEqual({ 1: 90, 2: 110, 3: 100 });
+  });
+
+  it('a deadlock the callback catches and carries on from (MariaDB rolled the transaction back): redone whole, never half committed', async () => {
+    await swallowedDeadlock(
+      {
+        retry: (fn, options) => retryTransaction(db, fn, options),
+        raw: (tx, statement) => tx.execute(sql.raw(statement)),
+      },
+      admin,
+      databaseUrl(mariadbUrl(), database),
+    );
   });
 });

@@ -4,6 +4,7 @@ import { isDbopError } from '../../../src/core/errors.js';
 import { retryTransaction } from '../../../src/integrations/knex/index.js';
 import { DbOpRunner } from '../../../src/runner/index.js';
 import { describeIfMariadb, describeIfPostgres, mariadbUrl, postgresUrl } from '../../support/servers.js';
+import { swallowedDeadlock } from './orm-attack-support.js';
 import { type Admin, databaseUrl, mariadbAdmin, postgresAdmin, resetAccounts } from './orm-support.js';
 
 /** Settles once signal aborts: the attempt was abandoned. */
@@ -14,11 +15,12 @@ const aborted = (signal: AbortSignal) =>
   });
 
 /** Attacks on dbop/knex a new user would try (issue 13), on both servers. */
-function knexAttacks(setup: () => Promise<{ db: Knex; admin: Admin }>): void {
+function knexAttacks(setup: () => Promise<{ db: Knex; admin: Admin; url: string }>): void {
   let db: Knex;
   let admin: Admin;
+  let url: string;
   beforeAll(async () => {
-    ({ db, admin } = await setup());
+    ({ db, admin, url } = await setup());
   });
   afterAll(async () => {
     await db?.destroy();
@@ -77,6 +79,15 @@ function knexAttacks(setup: () => Promise<{ db: Knex; admin: Admin }>): void {
     }
   });
 
+  it('a deadlock the callback catches and carries on from (MariaDB rolled the transaction back): redone whole, never half committed', async (context) => {
+    if (admin.dialect !== 'mariadb') context.skip();
+    await swallowedDeadlock(
+      { retry: (fn, options) => retryTransaction(db, fn, options), raw: (trx, sql) => trx.raw(sql) },
+      admin,
+      url,
+    );
+  });
+
   it('COMMIT sent through a nested trx.transaction() is refused, and nothing is committed', async () => {
     const error = await retryTransaction(db, async (trx) => {
       await trx('account').where({ id: 1 }).decrement('balance', 50);
@@ -93,6 +104,7 @@ function knexAttacks(setup: () => Promise<{ db: Knex; admin: Admin }>): void {
 describeIfPostgres('dbop/knex attacked on PostgreSQL (pg)', () => {
   const schema = `dbop_knex_attack_${process.pid}`;
   knexAttacks(async () => ({
+    url: postgresUrl(),
     admin: await postgresAdmin(postgresUrl(), schema),
     db: knexFactory({
       client: 'pg',
@@ -105,6 +117,7 @@ describeIfPostgres('dbop/knex attacked on PostgreSQL (pg)', () => {
 describeIfMariadb('dbop/knex attacked on MariaDB (mysql2)', () => {
   const database = `dbop_knex_attack_${process.pid}`;
   knexAttacks(async () => ({
+    url: databaseUrl(mariadbUrl(), database),
     admin: await mariadbAdmin(mariadbUrl(), database),
     db: knexFactory({
       client: 'mysql2',
