@@ -7,6 +7,8 @@ import { describeIfMariadb, mariadbUrl } from '../../support/servers.js';
 import { swallowedDeadlock } from './orm-attack-support.js';
 import { type Admin, databaseUrl, mariadbAdmin, resetAccounts } from './orm-support.js';
 
+type Tx = Parameters<Parameters<ReturnType<typeof drizzle>['transaction']>[0]>[0];
+
 const account = mysqlTable('account', { id: int('id').primaryKey(), balance: int('balance').notNull() });
 
 describeIfMariadb('dbop/drizzle attacked on MariaDB', () => {
@@ -39,7 +41,7 @@ describeIfMariadb('dbop/drizzle attacked on MariaDB', () => {
   });
 
   it('a deadlock the callback catches and carries on from (MariaDB rolled the transaction back): redone whole, never half committed', async () => {
-    await swallowedDeadlock(
+    await swallowedDeadlock<Tx>(
       {
         retry: (fn, options) => retryTransaction(db, fn, options),
         raw: (tx, statement) => tx.execute(sql.raw(statement)),

@@ -81,7 +81,7 @@ function knexAttacks(setup: () => Promise<{ db: Knex; admin: Admin; url: string 
 
   it('a deadlock the callback catches and carries on from (MariaDB rolled the transaction back): redone whole, never half committed', async (context) => {
     if (admin.dialect !== 'mariadb') context.skip();
-    await swallowedDeadlock(
+    await swallowedDeadlock<Knex.Transaction>(
       { retry: (fn, options) => retryTransaction(db, fn, options), raw: (trx, sql) => trx.raw(sql) },
       admin,
       url,

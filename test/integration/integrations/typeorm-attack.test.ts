@@ -1,4 +1,4 @@
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { afterAll, beforeAll, beforeEach, it } from 'vitest';
 import { retryTransaction } from '../../../src/integrations/typeorm/index.js';
 import { describeIfMariadb, mariadbUrl } from '../../support/servers.js';
@@ -26,7 +26,7 @@ describeIfMariadb('dbop/typeorm attacked on MariaDB', () => {
   beforeEach(() => resetAccounts(admin));
 
   it('a deadlock the callback catches and carries on from (MariaDB rolled the transaction back): redone whole, never half committed', async () => {
-    await swallowedDeadlock(
+    await swallowedDeadlock<EntityManager>(
       {
         retry: (fn, options) => retryTransaction(db, fn, options),
         raw: (manager, sql) => manager.query(sql),
