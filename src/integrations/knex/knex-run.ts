@@ -17,8 +17,15 @@ export function knexRun(client: KnexClientLike, connection: () => unknown): OrmR
         return '?';
       });
     }
-    const done = await client.query(connection(), { sql: text, bindings, method: 'raw' });
-    return shapeResponse(done.response);
+    const query: KnexQueryObject = { sql: text, bindings, method: 'raw' };
+    try {
+      return shapeResponse((await client.query(connection(), query)).response);
+    } catch (error) {
+      // Knex put the SQL in front of the driver's message: "BEGIN - Connection terminated unexpectedly"
+      // (no code) would classify as unknown, and a lost connection at BEGIN would not be retried.
+      restoreDriverMessage(error, query, client);
+      throw error;
+    }
   };
 }
 
