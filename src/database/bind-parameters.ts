@@ -182,14 +182,14 @@ function scan(sql: string, dialect: ParameterDialect): Token[] {
 }
 
 /** MySQL strings take backslash escapes; postgres only in E'...' strings; SQLite never. */
-function backslashEscapes(sql: string, quote: number, dialect: ParameterDialect): boolean {
+export function backslashEscapes(sql: string, quote: number, dialect: ParameterDialect): boolean {
   if (dialect === 'mysql') return true;
   if (dialect === 'sqlite') return false;
   const prefix = sql[quote - 1];
   return (prefix === 'E' || prefix === 'e') && !precededByIdentifier(sql, quote - 1);
 }
 
-function skipQuoted(sql: string, start: number, quote: string, backslash: boolean): number {
+export function skipQuoted(sql: string, start: number, quote: string, backslash: boolean): number {
   let i = start + 1;
   while (i < sql.length) {
     const char = sql[i]!;
@@ -205,13 +205,13 @@ function skipQuoted(sql: string, start: number, quote: string, backslash: boolea
   return sql.length; // unterminated: the server will say so
 }
 
-function skipLine(sql: string, start: number): number {
+export function skipLine(sql: string, start: number): number {
   const end = sql.indexOf('\n', start);
   return end === -1 ? sql.length : end + 1;
 }
 
 /** Postgres block comments nest; MySQL and SQLite ones end at the first close. */
-function skipBlockComment(sql: string, start: number, nested: boolean): number {
+export function skipBlockComment(sql: string, start: number, nested: boolean): number {
   let depth = 1;
   let i = start + 2;
   while (i < sql.length) {
@@ -230,7 +230,7 @@ function skipBlockComment(sql: string, start: number, nested: boolean): number {
 }
 
 /** Returns the end of a $tag$...$tag$ string starting at `start`, or `start` when there is none. */
-function skipDollar(sql: string, start: number): number {
+export function skipDollar(sql: string, start: number): number {
   const open = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(start));
   if (open === null) return start;
   const close = sql.indexOf(open[0], start + open[0].length);

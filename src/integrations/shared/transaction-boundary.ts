@@ -1,5 +1,12 @@
 import type { Backend } from '../../core/classification.js';
 import { DbopError } from '../../core/errors.js';
+import {
+  backslashEscapes,
+  skipBlockComment,
+  skipDollar,
+  skipLine,
+  skipQuoted,
+} from '../../database/bind-parameters.js';
 
 // Statements that begin or end a transaction, or switch autocommit, on every backend dbop knows (a
 // SAVEPOINT, RELEASE or ROLLBACK TO ends nothing: ORMs' own nested transactions send them).
@@ -64,52 +71,23 @@ function skipLeading(sql: string, from: number, mysqlFamily: boolean): number {
 
 /** The index after the comment starting at i (i itself when none starts there). */
 function skipComment(sql: string, i: number, mysqlFamily: boolean): number {
-  const two = sql.slice(i, i + 2);
-  if (two === '--' || (mysqlFamily && sql[i] === '#')) {
-    const end = sql.indexOf('\n', i);
-    return end === -1 ? sql.length : end + 1;
-  }
-  if (two !== '/*') return i;
+  if (sql.startsWith('--', i) || (mysqlFamily && sql[i] === '#')) return skipLine(sql, i);
+  if (!sql.startsWith('/*', i)) return i;
   // MySQL and MariaDB run what is inside /*! ... */ and /*M! ... */: only the opener is a comment.
   const executable = mysqlFamily ? /^\/\*M?!\d*/.exec(sql.slice(i, i + 12)) : null;
   if (executable !== null) return i + executable[0].length;
-  // Postgres nests block comments; MySQL ends one at the first */.
-  let depth = 0;
-  let j = i;
-  while (j < sql.length) {
-    const pair = sql.slice(j, j + 2);
-    if (pair === '/*' && (depth === 0 || !mysqlFamily)) {
-      depth += 1;
-      j += 2;
-    } else if (pair === '*/') {
-      depth -= 1;
-      j += 2;
-      if (depth === 0) return j;
-    } else {
-      j += 1;
-    }
-  }
-  return sql.length;
+  return skipBlockComment(sql, i, !mysqlFamily);
 }
 
 /** The index after the token at i: a quoted string or identifier, a comment, a dollar quote, or one character. */
 function skipToken(sql: string, i: number, mysqlFamily: boolean): number {
   const c = sql[i] as string;
   if (c === "'" || c === '"' || (mysqlFamily && c === '`')) {
-    // MySQL strings take backslash escapes; Postgres only in E'...' strings.
-    const backslash = c !== '`' && (mysqlFamily || /[eE]/.test(sql[i - 1] ?? ''));
-    let j = i + 1;
-    while (j < sql.length && sql[j] !== c) j += backslash && sql[j] === '\\' ? 2 : 1;
-    return j + 1;
+    const backslash = c !== '`' && backslashEscapes(sql, i, mysqlFamily ? 'mysql' : 'postgres');
+    return skipQuoted(sql, i, c, backslash);
   }
   const comment = skipComment(sql, i, mysqlFamily);
   if (comment !== i) return comment;
-  if (!mysqlFamily && c === '$') {
-    const tag = /^\$(?:[A-Za-z_][A-Za-z_0-9]*)?\$/.exec(sql.slice(i));
-    if (tag !== null) {
-      const end = sql.indexOf(tag[0], i + tag[0].length);
-      return end === -1 ? sql.length : end + tag[0].length;
-    }
-  }
-  return i + 1;
+  const dollar = mysqlFamily ? i : skipDollar(sql, i);
+  return dollar === i ? i + 1 : dollar;
 }

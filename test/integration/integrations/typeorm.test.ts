@@ -3,6 +3,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { isDbopError } from '../../../src/core/errors.js';
 import { retryTransaction, step } from '../../../src/integrations/typeorm/index.js';
 import { describeIfMariadb, describeIfPostgres, mariadbUrl, postgresUrl } from '../../support/servers.js';
+import { swallowedDeadlock } from './orm-attack-support.js';
 import { type OrmUnderTest, ormEvidence } from './orm-evidence.js';
 import {
   type Admin,
@@ -147,6 +148,18 @@ describeIfMariadb('dbop/typeorm on MariaDB (DataSource, driver mariadb over mysq
     sleep: (manager) => manager.query('SELECT SLEEP(60)'),
     cutCommit,
   }));
+
+  it('a deadlock the callback catches and carries on from (MariaDB rolled the transaction back): redone whole, never half committed', async () => {
+    await resetAccounts(admin);
+    await swallowedDeadlock<EntityManager>(
+      {
+        retry: (fn, options) => retryTransaction(db, fn, options),
+        raw: (manager, sql) => manager.query(sql),
+      },
+      admin,
+      databaseUrl(mariadbUrl(), database),
+    );
+  });
 });
 
 interface CallbackPool {
