@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { type Sequelize, Transaction } from 'sequelize';
 import type { AttemptContext } from '../../core/attempt.js';
 import { DbopError, isDbopError } from '../../core/errors.js';
@@ -6,6 +7,11 @@ import type { RunOptions } from '../../runner/runner-options.js';
 import { checkStatement, HandleSteps } from '../shared/handle-steps.js';
 import { ormConnectionSession } from '../shared/orm-connection-session.js';
 import { type OrmTransactionOptions, splitOrmOptions } from '../shared/orm-transaction-options.js';
+import {
+  type ConnectionManager,
+  type MysqlFamilyConnection,
+  sequelizeMysqlSource,
+} from './sequelize-mysql.js';
 
 /** Options of {@link retryTransaction} (dbop/sequelize). */
 export type SequelizeTransactionOptions = OrmTransactionOptions;
@@ -22,12 +28,7 @@ interface PgClient {
   uuid?: unknown;
 }
 
-interface ConnectionManager {
-  getConnection(options?: object): Promise<PgClient>;
-  releaseConnection(connection: PgClient): Promise<void> | void;
-  destroyConnection(connection: PgClient): Promise<void>;
-}
-
+const supported = new Set(['postgres', 'mysql', 'mariadb']);
 const steps = new HandleSteps();
 const isolationNames: Readonly<Record<string, IsolationLevel>> = {
   'READ UNCOMMITTED': 'read uncommitted',
@@ -41,7 +42,9 @@ const isolationNames: Readonly<Record<string, IsolationLevel>> = {
  * deadlocks, serialization failures and lost connections. fn receives a Sequelize `Transaction` bound to
  * that connection (pass it as `{ transaction: t }`, as usual); dbop sends BEGIN and COMMIT (Sequelize's
  * `logging` sees them), the isolation level defaults to the Sequelize instance's, `t.commit()` and
- * `t.rollback()` are refused, and `t.afterCommit` hooks run once dbop committed. PostgreSQL only, for now.
+ * `t.rollback()` are refused, and `t.afterCommit` hooks run once dbop committed. Dialects 'postgres',
+ * 'mysql' (mysql2) and 'mariadb' (the mariadb connector); on the last two the flavour (MySQL or MariaDB)
+ * is read from the server's version.
  * @example
  * await retryTransaction(sequelize, async (t) => {
  *   await Account.increment('balance', { by: -10, where: { id: 1 }, transaction: t });
@@ -52,10 +55,11 @@ export async function retryTransaction<T>(
   fn: (transaction: Transaction, attempt: AttemptContext) => T | PromiseLike<T>,
   options?: SequelizeTransactionOptions,
 ): Promise<T> {
-  const { runner, transaction } = splitOrmOptions(options, 'retryTransaction()');
-  if (sequelize.getDialect() !== 'postgres') {
+  const { runner, verifyCommits, transaction } = splitOrmOptions(options, 'retryTransaction()');
+  const dialect = sequelize.getDialect();
+  if (!supported.has(dialect)) {
     throw new TypeError(
-      `dbop/sequelize runs on Sequelize's 'postgres' dialect, not on '${sequelize.getDialect()}' yet`,
+      `dbop/sequelize runs on Sequelize's 'postgres', 'mysql' and 'mariadb' dialects, not on '${dialect}' yet`,
     );
   }
   const settings = (sequelize as unknown as { options: { isolationLevel?: unknown; logging?: unknown } })
@@ -64,7 +68,7 @@ export async function retryTransaction<T>(
   let last: Transaction | undefined;
   try {
     const result = (await runner.transaction(
-      sequelizeSource(sequelize),
+      sequelizeSource(sequelize, dialect, verifyCommits),
       async (session, attempt) => {
         const t = boundTransaction(sequelize, session, attempt);
         last = t;
@@ -101,12 +105,21 @@ export function step<T>(
   return steps.step(t, fn, options);
 }
 
-function sequelizeSource(sequelize: Sequelize): SessionSource {
-  const manager = (sequelize as unknown as { connectionManager: ConnectionManager }).connectionManager;
+function sequelizeSource(sequelize: Sequelize, dialect: string, verifyCommits: boolean): SessionSource {
+  const manager = (sequelize as unknown as { connectionManager: ConnectionManager<never> }).connectionManager;
   const logging = (sequelize as unknown as { options: { logging?: unknown } }).options.logging;
   const log = (sql: string) => {
     if (typeof logging === 'function') (logging as (sql: string) => void)(`Executing (dbop): ${sql}`);
   };
+  if (dialect !== 'postgres') {
+    return sequelizeMysqlSource(
+      manager as ConnectionManager<MysqlFamilyConnection>,
+      dialect === 'mariadb',
+      verifyCommits,
+      log,
+    );
+  }
+  const pgManager = manager as ConnectionManager<PgClient>;
   const sidecar = async (sql: string, params: readonly unknown[]) => {
     const rows = (await sequelize.query(sql, { bind: [...params], type: 'SELECT', raw: true })) as Record<
       string,
@@ -116,7 +129,7 @@ function sequelizeSource(sequelize: Sequelize): SessionSource {
   };
   return {
     async acquire() {
-      const client = await manager.getConnection({});
+      const client = await pgManager.getConnection({});
       return ormConnectionSession({
         dialect: 'postgres',
         raw: client,
@@ -133,8 +146,8 @@ function sequelizeSource(sequelize: Sequelize): SessionSource {
     async release(session) {
       const client = session.raw as PgClient;
       client.uuid = undefined;
-      if (session.destroyed || !isReusable(session)) await manager.destroyConnection(client);
-      else await manager.releaseConnection(client);
+      if (session.destroyed || !isReusable(session)) await pgManager.destroyConnection(client);
+      else await pgManager.releaseConnection(client);
     },
   };
 }
@@ -142,27 +155,31 @@ function sequelizeSource(sequelize: Sequelize): SessionSource {
 /** A Sequelize Transaction on the session's connection: no BEGIN of its own, its commit and rollback refused. */
 function boundTransaction(sequelize: Sequelize, session: Session, attempt: AttemptContext): Transaction {
   const t = new Transaction(sequelize, {});
-  const client = session.raw as PgClient;
-  // Sequelize sends a statement with bind parameters as query(sql, params, callback), without as query(sql).
-  const guarded = Object.create(client, {
-    query: {
-      value(text: unknown, ...rest: unknown[]) {
-        try {
-          checkStatement(
-            typeof text === 'string' ? text : (text as { text?: unknown } | null)?.text,
-            session,
-            attempt,
-          );
-        } catch (error) {
-          const callback = rest.at(-1);
-          if (typeof callback !== 'function') return Promise.reject(error);
-          queueMicrotask(() => (callback as (error: unknown) => void)(error));
-          return undefined;
-        }
-        return (client.query as (...args: unknown[]) => unknown)(text, ...rest);
-      },
+  // pg: query(sql) or query(sql, params, callback); mysql2: query({ sql }, callback) or execute(sql,
+  // params, callback), and Sequelize calls setMaxListeners on what they return; mariadb: query(sql, params).
+  const connection = session.raw as Record<'query' | 'execute', (...args: unknown[]) => unknown>;
+  const guard = (method: 'query' | 'execute') => ({
+    value(text: unknown, ...rest: unknown[]) {
+      try {
+        const statement = text as { text?: unknown; sql?: unknown } | null;
+        checkStatement(
+          typeof text === 'string' ? text : (statement?.text ?? statement?.sql),
+          session,
+          attempt,
+        );
+      } catch (error) {
+        const callback = rest.at(-1);
+        if (typeof callback !== 'function') return Promise.reject(error);
+        queueMicrotask(() => (callback as (error: unknown) => void)(error));
+        return new EventEmitter();
+      }
+      return connection[method].call(connection, text, ...rest);
     },
-  }) as PgClient;
+  });
+  const guarded = Object.create(connection, {
+    query: guard('query'),
+    ...(typeof connection.execute === 'function' ? { execute: guard('execute') } : {}),
+  }) as { uuid?: unknown };
   guarded.uuid = (t as unknown as { id: string }).id;
   const refuse = (what: string) => () =>
     Promise.reject(

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { terminateBackend } from '../../support/servers.js';
@@ -161,6 +162,61 @@ export function commitCutter(
         return undefined;
       }
       return original(...args);
+    };
+  });
+  return (mode) => {
+    armed = mode;
+    fired = false;
+    return { fired: () => fired };
+  };
+}
+
+/**
+ * commitCutter for the mariadb connector's promise connections, whose socket is reachable only through
+ * its `stream` option: `sockets` holds the sockets that option opened, and the one a connection uses is
+ * found by the client port the server lists for that connection's thread.
+ */
+export function promiseCommitCutter(
+  pool: { on(event: 'connection', listener: (connection: unknown) => void): unknown },
+  admin: Admin,
+  sockets: ReadonlySet<Socket>,
+): (mode: 'after-send' | 'before-send') => { readonly fired: () => boolean } {
+  let armed: 'after-send' | 'before-send' | undefined;
+  let fired = false;
+  const socketOf = async (threadId: number) => {
+    const rows = await admin.query('SELECT HOST AS host FROM information_schema.PROCESSLIST WHERE ID = ?', [
+      threadId,
+    ]);
+    const port = Number(
+      String(rows[0]?.host ?? '')
+        .split(':')
+        .at(-1),
+    );
+    const socket = [...sockets].find((s) => s.localPort === port);
+    if (socket === undefined) throw new Error(`no socket found for connection ${threadId}`);
+    return socket;
+  };
+  pool.on('connection', (raw) => {
+    const connection = raw as {
+      readonly threadId: number;
+      query(sql: unknown, values?: unknown): Promise<unknown>;
+    };
+    const original = connection.query.bind(connection);
+    connection.query = async (sql, values) => {
+      if (armed === undefined || sql !== 'COMMIT') return original(sql, values);
+      const mode = armed;
+      armed = undefined;
+      fired = true;
+      if (mode === 'before-send') {
+        await admin.kill(connection.threadId);
+        await sleep(100);
+        return original(sql, values);
+      }
+      const socket = await socketOf(connection.threadId);
+      const sent = original(sql, values);
+      // As the peer resetting it would: the connector reads a socket's 'error', not a local destroy().
+      socket.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', syscall: 'read' }));
+      return sent;
     };
   });
   return (mode) => {

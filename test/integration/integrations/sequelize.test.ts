@@ -1,42 +1,64 @@
-import { DataTypes, type Model, type ModelStatic, QueryTypes, Sequelize, Transaction } from 'sequelize';
+import { createConnection, type Socket } from 'node:net';
+import {
+  DataTypes,
+  type Model,
+  type ModelStatic,
+  type Options,
+  QueryTypes,
+  Sequelize,
+  Transaction,
+} from 'sequelize';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { classify } from '../../../src/dialects/classify.js';
 import { retryTransaction, step } from '../../../src/integrations/sequelize/index.js';
-import { describeIfPostgres, postgresUrl } from '../../support/servers.js';
-import { ormEvidence } from './orm-evidence.js';
-import { type Admin, postgresAdmin, resetAccounts } from './orm-support.js';
+import { describeIfMariadb, describeIfPostgres, mariadbUrl, postgresUrl } from '../../support/servers.js';
+import { type OrmUnderTest, ormEvidence } from './orm-evidence.js';
+import {
+  type Admin,
+  commitCutter,
+  databaseUrl,
+  mariadbAdmin,
+  postgresAdmin,
+  promiseCommitCutter,
+  resetAccounts,
+} from './orm-support.js';
 
-describeIfPostgres('dbop/sequelize on PostgreSQL (dialect postgres)', () => {
-  const schema = `dbop_sequelize_${process.pid}`;
-  const logged: string[] = [];
-  let sequelize: Sequelize;
-  let Account: ModelStatic<Model<{ id: number; balance: number }>>;
-  let Audit: ModelStatic<Model<{ id?: number; slow: number }>>;
-  let admin: Admin;
-  beforeAll(async () => {
-    admin = await postgresAdmin(postgresUrl(), schema);
-    sequelize = new Sequelize(postgresUrl(), {
-      dialectOptions: { options: `-c search_path=${schema}` },
-      pool: { max: 4 },
-      // Sequelize's own log lines ("Executing (...): SQL"), kept as the bare statement.
-      logging: (line: string) => void logged.push(line.replace(/^Executing \([^)]*\): /, '')),
-    });
-    Account = sequelize.define(
-      'Account',
-      { id: { type: DataTypes.INTEGER, primaryKey: true }, balance: DataTypes.INTEGER },
-      { tableName: 'account', timestamps: false },
-    );
-    Audit = sequelize.define(
-      'Audit',
-      { id: { type: DataTypes.INTEGER, primaryKey: true, autoIncrement: true }, slow: DataTypes.INTEGER },
-      { tableName: 'audit', timestamps: false },
-    );
-  });
-  afterAll(async () => {
-    await sequelize?.close();
-    await admin?.end();
-  });
-  ormEvidence<Transaction>(() => ({
+type AccountModel = ModelStatic<Model<{ id: number; balance: number }>>;
+
+const models = new WeakMap<Sequelize, { Account: AccountModel; Audit: ModelStatic<Model> }>();
+
+/** The account and audit models on a Sequelize instance, defined once. */
+function defineModels(sequelize: Sequelize): { Account: AccountModel; Audit: ModelStatic<Model> } {
+  const known = models.get(sequelize);
+  if (known !== undefined) return known;
+  const Account: AccountModel = sequelize.define(
+    'Account',
+    { id: { type: DataTypes.INTEGER, primaryKey: true }, balance: DataTypes.INTEGER },
+    { tableName: 'account', timestamps: false },
+  );
+  const Audit = sequelize.define(
+    'Audit',
+    { id: { type: DataTypes.INTEGER, primaryKey: true, autoIncrement: true }, slow: DataTypes.INTEGER },
+    { tableName: 'audit', timestamps: false },
+  );
+  models.set(sequelize, { Account, Audit });
+  return { Account, Audit };
+}
+
+/** Sequelize's own log lines ("Executing (...): SQL"), kept as the bare statement. */
+function logInto(logged: string[]): (line: string) => void {
+  return (line) => void logged.push(line.replace(/^Executing \([^)]*\): /, ''));
+}
+
+/** The transfer's statements through Sequelize's models, on the Transaction retryTransaction passes. */
+function sequelizeOrm(
+  sequelize: Sequelize,
+  admin: Admin,
+  logged: string[],
+  backend: { serverId: string; sleep: string },
+): OrmUnderTest<Transaction> {
+  const { Account, Audit } = defineModels(sequelize);
+  return {
     admin,
     logged,
     retry: (fn, options) => retryTransaction(sequelize, fn, options),
@@ -48,15 +70,42 @@ describeIfPostgres('dbop/sequelize on PostgreSQL (dialect postgres)', () => {
     serverId: async (t) =>
       Number(
         (
-          await sequelize.query<{ id: number }>('SELECT pg_backend_pid() AS id', {
+          await sequelize.query<{ id: number }>(backend.serverId, {
             transaction: t,
             type: QueryTypes.SELECT,
           })
         )[0]!.id,
       ),
-    sleep: (t) => sequelize.query('SELECT pg_sleep(60)', { transaction: t }),
+    sleep: (t) => sequelize.query(backend.sleep, { transaction: t }),
     raw: (t, statement) => sequelize.query(statement, { transaction: t }),
-  }));
+  };
+}
+
+describeIfPostgres('dbop/sequelize on PostgreSQL (dialect postgres)', () => {
+  const schema = `dbop_sequelize_${process.pid}`;
+  const logged: string[] = [];
+  let sequelize: Sequelize;
+  let Account: AccountModel;
+  let admin: Admin;
+  beforeAll(async () => {
+    admin = await postgresAdmin(postgresUrl(), schema);
+    sequelize = new Sequelize(postgresUrl(), {
+      dialectOptions: { options: `-c search_path=${schema}` },
+      pool: { max: 4 },
+      logging: logInto(logged),
+    });
+    Account = defineModels(sequelize).Account;
+  });
+  afterAll(async () => {
+    await sequelize?.close();
+    await admin?.end();
+  });
+  ormEvidence<Transaction>(() =>
+    sequelizeOrm(sequelize, admin, logged, {
+      serverId: 'SELECT pg_backend_pid() AS id',
+      sleep: 'SELECT pg_sleep(60)',
+    }),
+  );
 
   it('t.commit() inside is refused; afterCommit hooks run once, after dbop committed', async () => {
     await resetAccounts(admin);
@@ -127,3 +176,79 @@ describeIfPostgres('dbop/sequelize on PostgreSQL (dialect postgres)', () => {
     }
   });
 });
+
+/**
+ * A Sequelize on the private MariaDB through one of its MySQL-family dialects: 'mysql' (mysql2's callback
+ * connections) or 'mariadb' (the mariadb connector's promise connections, over sockets the test can cut).
+ */
+function describeSequelizeMysqlFamily(dialect: 'mysql' | 'mariadb', title: string): void {
+  describeIfMariadb(title, () => {
+    const database = `dbop_sequelize_${dialect}_${process.pid}`;
+    const logged: string[] = [];
+    const sockets = new Set<Socket>();
+    let sequelize: Sequelize;
+    let admin: Admin;
+    let cutCommit: ReturnType<typeof commitCutter>;
+    beforeAll(async () => {
+      admin = await mariadbAdmin(mariadbUrl(), database);
+      const url = new URL(databaseUrl(mariadbUrl(), database));
+      let watch: (connection: unknown) => void = () => undefined;
+      const connections = {
+        on: (_event: 'connection', listener: (c: unknown) => void) => (watch = listener),
+      };
+      cutCommit =
+        dialect === 'mysql'
+          ? commitCutter(connections, admin)
+          : promiseCommitCutter(connections, admin, sockets);
+      const options: Options = {
+        dialect,
+        host: url.hostname,
+        port: Number(url.port),
+        username: decodeURIComponent(url.username),
+        password: decodeURIComponent(url.password),
+        database,
+        pool: { max: 4 },
+        logging: logInto(logged),
+        hooks: {
+          afterConnect: async (connection: unknown) => {
+            watch(connection);
+            // MariaDB reports a write to a row changed since the snapshot (1020) only with this on.
+            const set = 'SET SESSION innodb_snapshot_isolation = ON';
+            const c = connection as { query(sql: string, cb?: (error: unknown) => void): unknown };
+            if (dialect === 'mariadb') await c.query(set);
+            else
+              await new Promise<void>((resolve, reject) => c.query(set, (e) => (e ? reject(e) : resolve())));
+          },
+        },
+        // The mariadb connector's own socket, so a test can cut it right after COMMIT went out.
+        ...(dialect === 'mariadb'
+          ? {
+              dialectOptions: {
+                stream: () => {
+                  const socket = createConnection(Number(url.port), url.hostname);
+                  sockets.add(socket);
+                  socket.on('close', () => sockets.delete(socket));
+                  return socket;
+                },
+              },
+            }
+          : {}),
+      };
+      sequelize = new Sequelize(options);
+    });
+    afterAll(async () => {
+      await sequelize?.close();
+      await admin?.end();
+    });
+    ormEvidence<Transaction>(() => ({
+      ...sequelizeOrm(sequelize, admin, logged, {
+        serverId: 'SELECT CONNECTION_ID() AS id',
+        sleep: 'SELECT SLEEP(60)',
+      }),
+      cutCommit,
+    }));
+  });
+}
+
+describeSequelizeMysqlFamily('mysql', 'dbop/sequelize on MariaDB (dialect mysql, mysql2)');
+describeSequelizeMysqlFamily('mariadb', 'dbop/sequelize on MariaDB (dialect mariadb, mariadb connector)');
