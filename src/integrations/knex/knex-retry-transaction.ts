@@ -88,7 +88,10 @@ function knexSource(
           raw: connection,
           run: knexRun(client, () => connection),
           ...(dialect === 'sqlite'
-            ? { busyTimeoutMs: sqliteBusyTimeout(connection) }
+            ? {
+                busyTimeoutMs: sqliteBusyTimeout(connection),
+                inTransaction: () => connection.inTransaction === true,
+              }
             : { sidecar, serverId: connection.processID ?? connection.threadId }),
           isBroken: () => brokenConnection(connection),
           verifyCommits,
@@ -119,6 +122,7 @@ interface DriverConnection {
   readonly _closing?: boolean;
   readonly _handshakePacket?: { readonly serverVersion?: string };
   __knex__disposed?: unknown;
+  readonly inTransaction?: boolean;
   pragma?(source: string, options: { simple: true }): unknown;
 }
 

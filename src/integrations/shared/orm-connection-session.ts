@@ -41,6 +41,11 @@ export interface OrmConnection<Raw> {
   readonly serverId?: number | undefined;
   /** SQLite: the connection's own busy timeout, restored after each step (default 0). */
   readonly busyTimeoutMs?: number | undefined;
+  /**
+   * Whether the connection is in a transaction, read live where the driver shows it (better-sqlite3's
+   * `inTransaction`): a BEGIN that failed (SQLITE_BUSY) then leaves nothing to roll back.
+   */
+  readonly inTransaction?: (() => boolean) | undefined;
   /** True when the driver connection can no longer be used (where the ORM shows it). */
   readonly isBroken?: () => boolean;
   /** MySQL family: write a commit-marker row with each write transaction's COMMIT, looked up after a loss. */
@@ -110,6 +115,7 @@ export function ormConnectionSession<Raw>(connection: OrmConnection<Raw>): Sessi
     },
     lastCommand: () => lastCommand,
     isBroken: () => broken || connection.isBroken?.() === true,
+    ...(connection.inTransaction === undefined ? {} : { inTransaction: connection.inTransaction }),
     ...(dialect === 'mysql' || dialect === 'mariadb' ? { endsTransaction: endsMysqlTransaction } : {}),
     ...sidecarChecks(dialect, sql, sidecar, serverId, connection),
     destroy() {

@@ -1,9 +1,17 @@
 import knexFactory, { type Knex } from 'knex';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, describe } from 'vitest';
 import { retryTransaction, step } from '../../../src/integrations/knex/index.js';
 import { describeIfMariadb, describeIfPostgres, mariadbUrl, postgresUrl } from '../../support/servers.js';
-import { type OrmUnderTest, ormEvidence } from './orm-evidence.js';
-import { type Admin, commitCutter, databaseUrl, mariadbAdmin, postgresAdmin } from './orm-support.js';
+import { type OrmUnderTest, ormEvidence, ormSqliteEvidence } from './orm-evidence.js';
+import {
+  type Admin,
+  commitCutter,
+  databaseUrl,
+  mariadbAdmin,
+  postgresAdmin,
+  type SqliteBank,
+  sqliteBank,
+} from './orm-support.js';
 
 type Tx = Knex.Transaction;
 
@@ -101,5 +109,47 @@ describeIfMariadb('dbop/knex on MariaDB (mysql2)', () => {
       'SELECT SLEEP(?)',
     ),
     cutCommit,
+  }));
+});
+
+describe('dbop/knex on SQLite (better-sqlite3)', () => {
+  const logged: string[] = [];
+  let bank: SqliteBank;
+  let db: Knex;
+  beforeAll(() => {
+    bank = sqliteBank('dbop-knex-');
+    db = knexFactory({
+      client: 'better-sqlite3',
+      connection: { filename: bank.file },
+      useNullAsDefault: true,
+      pool: {
+        afterCreate: (
+          connection: { pragma(source: string): unknown },
+          done: (e: unknown, c: unknown) => void,
+        ) => {
+          connection.pragma('busy_timeout = 100');
+          done(null, connection);
+        },
+      },
+    });
+    db.on('query', (q: { sql: string }) => logged.push(q.sql));
+  });
+  afterAll(async () => {
+    await db?.destroy();
+    bank?.close();
+  });
+  ormSqliteEvidence<Tx>(() => ({
+    bank,
+    logged,
+    retry: (fn, options) => retryTransaction(db, fn, options),
+    step: (trx, fn, options) => step(trx, fn, options),
+    add: (trx, id, amount) => trx('account').where({ id }).increment('balance', amount),
+    raw: (trx, statement) => trx.raw(statement),
+    connection: async () => {
+      const connection = await db.client.acquireConnection();
+      await db.client.releaseConnection(connection);
+      return connection;
+    },
+    busyTimeout: async () => Number((await db.raw('SELECT timeout FROM pragma_busy_timeout'))[0].timeout),
   }));
 });

@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { terminateBackend } from '../../support/servers.js';
@@ -223,5 +227,37 @@ export function promiseCommitCutter(
     armed = mode;
     fired = false;
     return { fired: () => fired };
+  };
+}
+
+/** A SQLite file with the account table, and a connection of its own that reads balances and takes locks. */
+export interface SqliteBank {
+  readonly file: string;
+  readonly other: BetterSqlite3.Database;
+  balances(): Record<number, number>;
+  /** Accounts 1, 2 and 3 with 100 each. */
+  reset(): void;
+  close(): void;
+}
+
+/** A fresh SQLite file in WAL mode (readers never wait for the writer) with the account table. */
+export function sqliteBank(prefix: string): SqliteBank {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const file = join(dir, 'bank.db');
+  const other = new BetterSqlite3(file);
+  other.pragma('journal_mode = WAL');
+  other.exec('CREATE TABLE account (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL)');
+  return {
+    file,
+    other,
+    balances: () => balancesOf(other.prepare('SELECT id, balance FROM account ORDER BY id').all() as never),
+    reset() {
+      other.exec('DELETE FROM account');
+      other.exec('INSERT INTO account (id, balance) VALUES (1, 100), (2, 100), (3, 100)');
+    },
+    close() {
+      other.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
