@@ -6,6 +6,11 @@ import type { RunOptions } from '../../runner/runner-options.js';
 import { checkStatement, HandleSteps } from '../shared/handle-steps.js';
 import { type OrmQueryResult, ormConnectionSession, ormStatement } from '../shared/orm-connection-session.js';
 import { type OrmTransactionOptions, splitOrmOptions } from '../shared/orm-transaction-options.js';
+import {
+  betterSqliteDrizzleSource,
+  betterSqliteTransaction,
+  isBetterSqliteDrizzle,
+} from './drizzle-better-sqlite3.js';
 import { isMysql2Drizzle, mysql2Source, mysql2Transaction } from './drizzle-mysql2.js';
 
 /** Options of {@link retryTransaction} (dbop/drizzle). */
@@ -59,7 +64,7 @@ const watched = new WeakSet<object>();
 
 /**
  * Runs fn as one transaction of dbop's on a connection of the database's own node-postgres pool
- * (`db.$client`), retried as a whole on deadlocks, serialization failures and lost connections. fn
+ * (`db.$client`; on better-sqlite3 its one connection, a transaction at a time), retried as a whole on deadlocks, serialization failures and lost connections. fn
  * receives Drizzle's own transaction handle; dbop sends BEGIN and COMMIT (Drizzle's logger sees them),
  * verifies a COMMIT whose connection was lost, and refuses statements that would end its transaction.
  * @example
@@ -77,20 +82,18 @@ export function retryTransaction<D extends DrizzleDatabaseLike, T>(
   try {
     split = splitOrmOptions(options, 'retryTransaction()');
     if (isMysql2Drizzle(drizzle)) {
-      const { runner, verifyCommits, transaction } = split;
-      return runner.transaction(
-        mysql2Source(drizzle, verifyCommits),
-        (session, attempt) => {
-          const tx = mysql2Transaction(drizzle, session, attempt);
-          steps.own(tx, runner, session);
-          return ownErrors(() => fn(tx as DrizzleTransactionOf<D>, attempt));
-        },
-        transaction,
-      ) as Promise<T>;
+      return attempts(split, mysql2Source(drizzle, split.verifyCommits), fn, (session, attempt) =>
+        mysql2Transaction(drizzle, session, attempt),
+      );
+    }
+    if (isBetterSqliteDrizzle(drizzle)) {
+      return attempts(split, betterSqliteDrizzleSource(drizzle), fn, (session, attempt) =>
+        betterSqliteTransaction(drizzle, session, attempt),
+      );
     }
     if (!(drizzle.session instanceof NodePgSession) || typeof drizzle.$client?.connect !== 'function') {
       throw new TypeError(
-        'dbop/drizzle runs on Drizzle over a node-postgres Pool or a mysql2 pool (drizzle({ client: pool }))',
+        'dbop/drizzle runs on Drizzle over a node-postgres Pool, a mysql2 pool (drizzle({ client: pool })) or a better-sqlite3 Database',
       );
     }
   } catch (error) {
@@ -114,6 +117,24 @@ export function retryTransaction<D extends DrizzleDatabaseLike, T>(
       );
       steps.own(tx, runner, session);
       return ownErrors(() => fn(tx as DrizzleTransactionOf<D>, attempt));
+    },
+    transaction,
+  ) as Promise<T>;
+}
+
+/** runner.transaction over source, fn receiving the handle tx() builds on each attempt's session. */
+function attempts<Tx, T>(
+  { runner, transaction }: ReturnType<typeof splitOrmOptions>,
+  source: SessionSource,
+  fn: (tx: Tx, attempt: AttemptContext) => T | PromiseLike<T>,
+  tx: (session: Session, attempt: AttemptContext) => object,
+): Promise<T> {
+  return runner.transaction(
+    source,
+    (session, attempt) => {
+      const handle = tx(session, attempt);
+      steps.own(handle, runner, session);
+      return ownErrors(() => fn(handle as Tx, attempt));
     },
     transaction,
   ) as Promise<T>;

@@ -6,6 +6,7 @@ import type { RunOptions } from '../../runner/runner-options.js';
 import { checkStatement, HandleSteps } from '../shared/handle-steps.js';
 import { type OrmDialect, ormConnectionSession, ormStatement } from '../shared/orm-connection-session.js';
 import { type OrmTransactionOptions, splitOrmOptions } from '../shared/orm-transaction-options.js';
+import { busyTimeoutOf } from '../shared/sqlite-connection.js';
 import { knexRun, restoreDriverMessage } from './knex-run.js';
 import type { KnexClientLike, KnexLike, KnexQueryObject } from './knex-types.js';
 
@@ -89,7 +90,7 @@ function knexSource(
           run: knexRun(client, () => connection),
           ...(dialect === 'sqlite'
             ? {
-                busyTimeoutMs: sqliteBusyTimeout(connection),
+                busyTimeoutMs: busyTimeoutOf(connection),
                 inTransaction: () => connection.inTransaction === true,
               }
             : { sidecar, serverId: connection.processID ?? connection.threadId }),
@@ -138,11 +139,6 @@ function brokenConnection(connection: DriverConnection): boolean {
 
 function mysqlFlavor(connection: DriverConnection): OrmDialect {
   return /mariadb/i.test(connection._handshakePacket?.serverVersion ?? '') ? 'mariadb' : 'mysql';
-}
-
-function sqliteBusyTimeout(connection: DriverConnection): number | undefined {
-  const value = Number(connection.pragma?.('busy_timeout', { simple: true }));
-  return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
 }
 
 function knexRunOnPool(knex: Knex): ReturnType<typeof knexRun> {

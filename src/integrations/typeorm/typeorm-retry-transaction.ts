@@ -7,6 +7,7 @@ import { checkStatement, HandleSteps } from '../shared/handle-steps.js';
 import { type OrmQueryResult, ormConnectionSession, ormStatement } from '../shared/orm-connection-session.js';
 import { type OrmTransactionOptions, splitOrmOptions } from '../shared/orm-transaction-options.js';
 import { typeormMysqlSource } from './typeorm-mysql.js';
+import { typeormSqliteSource } from './typeorm-sqlite.js';
 
 /** Options of {@link retryTransaction} (dbop/typeorm). */
 export type TypeormTransactionOptions = OrmTransactionOptions;
@@ -23,7 +24,7 @@ interface PgClient {
   on?(event: 'error', listener: (error: unknown) => void): unknown;
 }
 
-const supported = new Set<string>(['postgres', 'mysql', 'mariadb']);
+const supported = new Set<string>(['postgres', 'mysql', 'mariadb', 'better-sqlite3']);
 const steps = new HandleSteps();
 // The error that ended a runner's connection: TypeORM releases the runner on it, and its later queries
 // then fail with QueryRunnerAlreadyReleasedError, which says nothing about why.
@@ -35,7 +36,8 @@ const runnerOf = new WeakMap<object, QueryRunner>();
  * on deadlocks, serialization failures and lost connections. fn receives that QueryRunner's
  * EntityManager; dbop sends BEGIN and COMMIT (TypeORM's logger sees them), the runner is marked in a
  * transaction so `save()` opens none of its own, and starting, committing or rolling back through it is
- * refused. Drivers 'postgres', 'mysql' and 'mariadb' (the flavour read from the server's handshake).
+ * refused. Drivers 'postgres', 'mysql' and 'mariadb' (the flavour read from the server's handshake), and
+ * 'better-sqlite3' (its one connection, a transaction at a time, each on a QueryRunner of its own).
  * @example
  * await retryTransaction(dataSource, async (manager) => {
  *   await manager.decrement(Account, { id: 1 }, 'balance', 10);
@@ -51,19 +53,22 @@ export function retryTransaction<T>(
     split = splitOrmOptions(options, 'retryTransaction()');
     if (!supported.has(dataSource.options.type)) {
       throw new TypeError(
-        `dbop/typeorm runs on TypeORM's 'postgres', 'mysql' and 'mariadb' drivers, not on '${dataSource.options.type}' yet`,
+        `dbop/typeorm runs on TypeORM's 'postgres', 'mysql', 'mariadb' and 'better-sqlite3' drivers, not on '${dataSource.options.type}' yet`,
       );
     }
   } catch (error) {
     return Promise.reject(error);
   }
   const { runner, verifyCommits, transaction } = split;
+  const type = dataSource.options.type;
   return runner.transaction(
-    dataSource.options.type === 'postgres'
+    type === 'postgres'
       ? typeormSource(dataSource)
-      : typeormMysqlSource(dataSource, verifyCommits, (queryRunner, error) =>
-          connectionErrors.set(queryRunner, error),
-        ),
+      : type === 'better-sqlite3'
+        ? typeormSqliteSource(dataSource)
+        : typeormMysqlSource(dataSource, verifyCommits, (queryRunner, error) =>
+            connectionErrors.set(queryRunner, error),
+          ),
     (session, attempt) => {
       const queryRunner = session.raw as QueryRunner;
       guard(queryRunner, session, attempt);

@@ -1,18 +1,21 @@
+import Database from 'better-sqlite3';
 import { eq, sql } from 'drizzle-orm';
+import { type BetterSQLite3Database, drizzle as drizzleSqlite } from 'drizzle-orm/better-sqlite3';
 import { int, mysqlTable } from 'drizzle-orm/mysql-core';
 import { drizzle as drizzleMysql } from 'drizzle-orm/mysql2';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { integer, pgTable, serial } from 'drizzle-orm/pg-core';
+import { integer as sqliteInteger, sqliteTable } from 'drizzle-orm/sqlite-core';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import {
   type DrizzleTransactionOf,
   retryTransaction,
   step,
 } from '../../../src/integrations/drizzle/index.js';
 import { describeIfMariadb, describeIfPostgres, mariadbUrl, postgresUrl } from '../../support/servers.js';
-import { type OrmUnderTest, ormEvidence } from './orm-evidence.js';
+import { type OrmUnderTest, ormEvidence, ormSqliteEvidence } from './orm-evidence.js';
 import {
   type Admin,
   commitCutter,
@@ -20,6 +23,8 @@ import {
   mariadbAdmin,
   postgresAdmin,
   resetAccounts,
+  type SqliteBank,
+  sqliteBank,
 } from './orm-support.js';
 
 const pgAccount = pgTable('account', {
@@ -39,12 +44,6 @@ const mysqlAudit = mysqlTable('audit', {
 });
 type Db = NodePgDatabase<Record<string, never>>;
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
-
-// The handle retryTransaction passes is exactly Drizzle's own (checked both ways, so never `never`).
-export const sameHandle: [(tx: Tx) => DrizzleTransactionOf<Db>, (tx: DrizzleTransactionOf<Db>) => Tx] = [
-  (tx) => tx,
-  (tx) => tx,
-];
 
 /** The transfer's statements with Drizzle's query builder, on the handle retryTransaction passes. */
 function drizzleOrm(
@@ -154,5 +153,47 @@ describeIfMariadb('dbop/drizzle on MariaDB (mysql2 pool)', () => {
       sleep: 'SELECT SLEEP(60)',
     }),
     cutCommit,
+  }));
+});
+
+const sqliteAccount = sqliteTable('account', {
+  id: sqliteInteger('id').primaryKey(),
+  balance: sqliteInteger('balance').notNull(),
+});
+type SqliteTx = Parameters<Parameters<BetterSQLite3Database['transaction']>[0]>[0];
+
+describe('dbop/drizzle on SQLite (better-sqlite3)', () => {
+  const logged: string[] = [];
+  let bank: SqliteBank;
+  let client: Database.Database;
+  let db: BetterSQLite3Database;
+  beforeAll(() => {
+    bank = sqliteBank('dbop-drizzle-');
+    client = new Database(bank.file, { timeout: 100 });
+    db = drizzleSqlite({ client, logger: { logQuery: (query) => void logged.push(query) } });
+  });
+  afterAll(() => {
+    client?.close();
+    bank?.close();
+  });
+  it("the handle retryTransaction passes is typed as Drizzle's own (node-postgres, better-sqlite3)", () => {
+    expectTypeOf<DrizzleTransactionOf<Db>>().toEqualTypeOf<Tx>();
+    expectTypeOf<DrizzleTransactionOf<BetterSQLite3Database>>().toEqualTypeOf<SqliteTx>();
+  });
+  ormSqliteEvidence<SqliteTx>(() => ({
+    bank,
+    logged,
+    // Drizzle's own transaction() on better-sqlite3 takes only a synchronous callback; dbop's takes async.
+    retry: (fn, options) => retryTransaction(db, fn, options),
+    step: (tx, fn, options) => step(tx, fn, options),
+    add: (tx, id, amount) =>
+      tx
+        .update(sqliteAccount)
+        .set({ balance: sql`${sqliteAccount.balance} + ${amount}` })
+        .where(eq(sqliteAccount.id, id)),
+    raw: async (tx, statement) => tx.run(sql.raw(statement)),
+    connection: async () => client,
+    busyTimeout: async () =>
+      Number(db.get<{ timeout: number }>(sql`SELECT timeout FROM pragma_busy_timeout`).timeout),
   }));
 });

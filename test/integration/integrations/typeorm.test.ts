@@ -1,10 +1,10 @@
 import { DataSource, type EntityManager, EntitySchema } from 'typeorm';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isDbopError } from '../../../src/core/errors.js';
 import { retryTransaction, step } from '../../../src/integrations/typeorm/index.js';
 import { describeIfMariadb, describeIfPostgres, mariadbUrl, postgresUrl } from '../../support/servers.js';
 import { swallowedDeadlock } from './orm-attack-support.js';
-import { type OrmUnderTest, ormEvidence } from './orm-evidence.js';
+import { type OrmUnderTest, ormEvidence, ormSqliteEvidence } from './orm-evidence.js';
 import {
   type Admin,
   commitCutter,
@@ -12,6 +12,8 @@ import {
   mariadbAdmin,
   postgresAdmin,
   resetAccounts,
+  type SqliteBank,
+  sqliteBank,
 } from './orm-support.js';
 
 interface Account {
@@ -166,3 +168,48 @@ interface CallbackPool {
   on(event: 'connection', listener: (connection: unknown) => void): unknown;
   getConnection(callback: (error: unknown, connection: { destroy(): void }) => void): void;
 }
+
+describe('dbop/typeorm on SQLite (DataSource, driver better-sqlite3)', () => {
+  const logged: string[] = [];
+  let bank: SqliteBank;
+  let db: DataSource;
+  beforeAll(async () => {
+    bank = sqliteBank('dbop-typeorm-');
+    db = new DataSource({
+      type: 'better-sqlite3',
+      database: bank.file,
+      timeout: 100,
+      entities: [AccountEntity],
+      logger: recordingLogger(logged),
+    });
+    await db.initialize();
+  });
+  afterAll(async () => {
+    await db?.destroy();
+    bank?.close();
+  });
+  ormSqliteEvidence<EntityManager>(() => ({
+    bank,
+    logged,
+    retry: (fn, options) => retryTransaction(db, fn, options),
+    step: (manager, fn, options) => step(manager, fn, options),
+    add: (manager, id, amount) => manager.increment(AccountEntity, { id }, 'balance', amount),
+    raw: (manager, statement) => manager.query(statement),
+    connection: async () => (db.driver as unknown as { databaseConnection: unknown }).databaseConnection,
+    busyTimeout: async () => Number((await db.query('SELECT timeout FROM pragma_busy_timeout'))[0].timeout),
+  }));
+
+  it("save() inside opens no transaction of its own, and TypeORM's shared runner is left unguarded", async () => {
+    bank.reset();
+    await retryTransaction(db, async (manager) => {
+      const account = await manager.findOneByOrFail(AccountEntity, { id: 1 });
+      account.balance -= 7;
+      await manager.save(AccountEntity, account);
+      await manager.increment(AccountEntity, { id: 2 }, 'balance', 7);
+    });
+    expect(bank.balances()).toEqual({ 1: 93, 2: 107, 3: 100 });
+    // TypeORM's own transaction API still works outside dbop's.
+    await db.transaction((manager) => manager.increment(AccountEntity, { id: 3 }, 'balance', 1));
+    expect(bank.balances()).toEqual({ 1: 93, 2: 107, 3: 101 });
+  });
+});
