@@ -108,6 +108,12 @@ export interface ExecuteOptions<D = undefined> {
    * deadline and the signal) unless the calling context already holds one of this limiter (a nested step).
    */
   readonly limiter?: ConcurrencyLimiter;
+  /**
+   * True when op starts no unit of its own (dbop's own single statement): its attempts are admitted by
+   * `limiter` without marking the async context as holding a permit. The mark is an AsyncLocalStorage,
+   * which on Node 20 turns on promise hooks for every promise in the process. Default false.
+   */
+  readonly leaf?: boolean;
   readonly onRetry?: (event: RetryEvent) => void;
   readonly onGiveUp?: (event: GiveUpEvent) => void;
   readonly onSuccess?: (event: SuccessEvent) => void;

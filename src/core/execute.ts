@@ -123,6 +123,8 @@ async function loop(
   // A nested unit (a step inside a transaction that holds a permit) is not admitted again: on a limit of 1
   // it would wait for its own caller forever.
   const limiter = o.limiter?.held() === false ? o.limiter : undefined;
+  // Only an op that may start units of its own runs in a context marked as holding the permit.
+  const marks = limiter !== undefined && !o.leaf;
 
   for (let attempt = 1; ; attempt++) {
     let permit: Permit | undefined;
@@ -176,7 +178,7 @@ async function loop(
       // No scope and nothing that can abort: just the op.
       try {
         const context = new Attempt(attempt, neverAborted, o.readOnly, name, startedAt, Infinity, clock);
-        value = await (permit === undefined ? op(context) : limiter!.runHolding(() => op(context)));
+        value = await (permit === undefined || !marks ? op(context) : limiter!.runHolding(() => op(context)));
       } catch (thrown) {
         failed = true;
         error = thrown;
@@ -197,7 +199,7 @@ async function loop(
         clock,
       );
       try {
-        value = await (permit === undefined
+        value = await (permit === undefined || !marks
           ? runAttempt(op, o, context, guard, deadlineAt)
           : limiter!.runHolding(() => runAttempt(op, o, context, guard, deadlineAt)));
       } catch (thrown) {

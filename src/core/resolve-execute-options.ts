@@ -41,6 +41,7 @@ export interface ResolvedExecuteOptions {
   readonly idempotent: boolean;
   readonly budget: RetryBudget | CallAllowance | undefined;
   readonly limiter: ConcurrencyLimiter | undefined;
+  readonly leaf: boolean;
   readonly onRetry: ExecuteOptions['onRetry'];
   readonly onGiveUp: ExecuteOptions['onGiveUp'];
   readonly onSuccess: ExecuteOptions['onSuccess'];
@@ -69,6 +70,7 @@ export const executeOptionKeys: ReadonlySet<string> = new Set([
   'idempotent',
   'budget',
   'limiter',
+  'leaf',
   'onRetry',
   'onGiveUp',
   'onSuccess',
@@ -134,7 +136,7 @@ export function resolveExecuteOptions(
   ] as const) {
     expectOptionalFunction(key, o[key]);
   }
-  for (const key of ['raises', 'readOnly', 'idempotent'] as const) expectOptionalBoolean(key, o[key]);
+  for (const key of ['raises', 'readOnly', 'idempotent', 'leaf'] as const) expectOptionalBoolean(key, o[key]);
   expectOptionalTimerMs('attemptTimeoutMs', o.attemptTimeoutMs);
   expectOptionalTimerMs('deadlineMs', o.deadlineMs);
   expectOptionalTimerMs('cleanupTimeoutMs', o.cleanupTimeoutMs);
@@ -184,6 +186,7 @@ export function resolveExecuteOptions(
     idempotent: o.idempotent ?? false,
     budget: o.budget,
     limiter: o.limiter,
+    leaf: o.leaf ?? false,
     onRetry: o.onRetry,
     onGiveUp: o.onGiveUp,
     onSuccess: o.onSuccess,

@@ -159,6 +159,7 @@ export class Database {
       this.#source,
       (s) => this.#connection(s, undefined).execute<Row>(sql, params),
       named,
+      true,
     );
   }
 

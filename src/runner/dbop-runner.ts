@@ -204,11 +204,13 @@ export class DbOpRunner {
    * and no COMMIT, timeouts kept as the connection's own settings (so only for a source whose idle sessions
    * and their settings dbop owns, as createDatabase's pool). The statement is its own commit: a connection
    * lost while it ran leaves a write's outcome unknown (E9), ambiguous unless readOnly or idempotent.
+   * `leaf` (internal, db.query's own statement): fn starts no unit of its own, see ExecuteOptions.leaf.
    */
   statement<T, Raw, D = undefined>(
     source: SessionSource<Raw>,
     fn: StepFunction<T, Raw>,
     options: RunOptions<D> = {},
+    leaf = false,
   ): Promise<T | D> {
     try {
       checkRunOptions(options, 'run', 'statement()');
@@ -225,6 +227,7 @@ export class DbOpRunner {
         this.#executeOptions(options, () => call.dialect, 'statement', this.#policy, {
           scope: () => call.scope(),
           classifier: sourcedClassifier(call, idempotent),
+          leaf,
         }),
       ) as Promise<T | D>;
     } catch (error) {
@@ -302,7 +305,7 @@ export class DbOpRunner {
     dialect: string | (() => string | undefined),
     kind: string,
     policy: RetryPolicy,
-    extra: Pick<ExecuteOptions<D>, 'scope' | 'classifier' | 'budget' | 'onGiveUp'> & {
+    extra: Pick<ExecuteOptions<D>, 'scope' | 'classifier' | 'budget' | 'onGiveUp' | 'leaf'> & {
       readonly deadlineMs?: number | undefined;
       readonly admitted?: boolean;
     },
@@ -324,7 +327,10 @@ export class DbOpRunner {
     if (options.signal !== undefined) o.signal = options.signal;
     if (this.#outageMs > 0) o.outageMs = this.#outageMs;
     if (this.#budget !== undefined) o.budget = this.#budget;
-    if (this.#limiter !== undefined && extra.admitted !== false) o.limiter = this.#limiter;
+    if (this.#limiter !== undefined && extra.admitted !== false) {
+      o.limiter = this.#limiter;
+      if (extra.leaf === true) o.leaf = true;
+    }
     if (extra.budget !== undefined) o.budget = extra.budget;
     if (extra.onGiveUp !== undefined) o.onGiveUp = extra.onGiveUp;
     if (this.#logger !== undefined) o.logger = withDialect(this.#logger, dialect);

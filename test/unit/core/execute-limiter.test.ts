@@ -24,6 +24,22 @@ describe('execute with a limiter', () => {
     expect(limiter.stats()).toMatchObject({ inFlight: 0, queued: 0 });
   });
 
+  it('a leaf op is admitted but runs in an unmarked context; an op that may nest runs marked', async () => {
+    const limiter = new ConcurrencyLimiter({ maxLimit: 1 });
+    const seen: boolean[] = [];
+    const op = async (): Promise<void> => {
+      await Promise.resolve();
+      seen.push(limiter.held());
+      expect(limiter.stats().inFlight).toBe(1);
+    };
+    await execute(op, { limiter, leaf: true, scope: recordingScope().factory });
+    await execute(op, { limiter, leaf: true });
+    await execute(op, { limiter, scope: recordingScope().factory });
+    expect(seen).toEqual([false, false, true]);
+    expect(limiter.stats().inFlight).toBe(0);
+    await expect(execute(op, { limiter, leaf: 'yes' as never })).rejects.toThrow('`leaf`');
+  });
+
   it('holds the permit until the scope has rolled back, and gives it back before the retry sleeps', async () => {
     const limiter = new ConcurrencyLimiter({ maxLimit: 1 });
     const seen: string[] = [];

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConcurrencyLimiter } from '../../../src/core/concurrency-limiter.js';
 import { createDatabase } from '../../../src/database/create-database.js';
 
@@ -12,6 +12,25 @@ describe('createDatabase: the limiter', () => {
       await db.query('SELECT 1');
       expect(db.stats().limiter).toEqual({ limit: 4, inFlight: 0, queued: 0, decreases: 0, increases: 0 });
     } finally {
+      await db.close();
+    }
+  });
+
+  it("admits db.query's own statement without marking the async context (no AsyncLocalStorage on that path)", async () => {
+    const limiter = new ConcurrencyLimiter({ maxLimit: 2 });
+    const db = await createDatabase({ url: 'sqlite::memory:', limiter });
+    const marked = vi.spyOn(limiter, 'runHolding');
+    try {
+      await db.query('SELECT 1');
+      await db.query('CREATE TABLE leaf_statement (id INTEGER)');
+      // A statement dbop runs itself starts no unit: nothing nested needs to know it holds a permit.
+      expect(marked).not.toHaveBeenCalled();
+      expect(limiter.stats()).toMatchObject({ inFlight: 0, queued: 0 });
+      // A transaction runs the caller's function, which may start nested units: marked.
+      await db.transaction((connection) => connection.execute('INSERT INTO leaf_statement VALUES (1)'));
+      expect(marked).toHaveBeenCalledTimes(1);
+    } finally {
+      marked.mockRestore();
       await db.close();
     }
   });
