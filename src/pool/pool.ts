@@ -97,6 +97,8 @@ export class Pool<C> {
   readonly #waits = new WaitTimes();
   readonly #closer = new AbortController();
   readonly #destroying = new Set<Promise<void>>();
+  // Waiters out of the line while the idle connection they will get is pinged (counted in #checking).
+  readonly #pinged = new Set<Waiter<C>>();
   #creating = 0;
   #checking = 0;
   #busy = 0;
@@ -194,6 +196,8 @@ export class Pool<C> {
     }
     if (entry.shares > 1) {
       entry.shares -= 1;
+      // A sharer's work found it broken: nobody joins it again, and its last holder's release ends it.
+      if (error !== undefined && this.#options.failures(error)) this.#unshare(entry, error);
       return;
     }
     if (this.#shared.length > 0) {
@@ -207,8 +211,12 @@ export class Pool<C> {
     entry.state = 'checking';
     const now = this.#options.clock.now();
     entry.lastUsedAt = now;
-    if (poolChannels.release.hasSubscribers)
+    if (poolChannels.release.hasSubscribers) {
+      // Counted as checking while subscribers look: stats() read there still adds up.
+      this.#checking += 1;
       poolChannels.release.publish({ ...this.#counts(), heldMs: now - entry.acquiredAt });
+      this.#checking -= 1;
+    }
     this.#checkin(entry, error, now);
   }
 
@@ -219,10 +227,23 @@ export class Pool<C> {
       if (this.#closing !== undefined && entry === undefined) return;
       throw new ConnectionNotAcquiredError(this.#options.name);
     }
+    if (entry.shares > 1) {
+      // Other sharers still hold it: they release it as usual, and the last release ends it.
+      entry.shares -= 1;
+      this.#unshare(entry, error ?? new Error(`${this.#options.name}: destroyed by one of its holders`));
+      return;
+    }
     const at = this.#shared.indexOf(entry);
     if (at >= 0) this.#shared.splice(at, 1);
     this.#busy -= 1;
     this.#end(entry, 'released-destroyed', error);
+  }
+
+  // A shared connection one holder found broken or destroyed: no new sharer joins it.
+  #unshare(entry: PoolEntry<C>, broken: unknown): void {
+    entry.broken ??= broken;
+    const at = this.#shared.indexOf(entry);
+    if (at >= 0) this.#shared.splice(at, 1);
   }
 
   /** Runs `fn` with a connection and gives it back, destroyed when fn's error means it is broken. */
@@ -274,6 +295,7 @@ export class Pool<C> {
     this.#closer.abort(new PoolClosedError(name));
     for (let waiter = this.#waiters.shift(); waiter !== undefined; waiter = this.#waiters.shift())
       this.#settle(waiter, new PoolClosedError(name));
+    for (const waiter of this.#pinged) this.#settle(waiter, new PoolClosedError(name));
     for (const entry of this.#idle.splice(0)) this.#end(entry, 'closed');
     if (this.#busy + this.#checking + this.#creating > 0) {
       let timer: unknown;
@@ -326,10 +348,24 @@ export class Pool<C> {
     for (const entry of this.#shared) {
       if (entry.broken !== undefined) continue;
       // Only the server's own word that no transaction is open lets another caller in.
-      if (this.#factory.status?.(entry.connection) !== 'idle') continue;
+      if (this.#status(entry.connection) !== 'idle') continue;
       if (best === undefined || entry.shares < best.shares) best = entry;
     }
     return best;
+  }
+
+  // The factory's word on a connection; a status() that throws cannot vouch for it: 'broken'.
+  #status(connection: C): ConnectionStatus {
+    try {
+      return this.#factory.status?.(connection) ?? 'unknown';
+    } catch {
+      return 'broken';
+    }
+  }
+
+  // Connections being opened or reset: each will serve a caller in the line (a pinged one serves its own).
+  #coming(): number {
+    return this.#creating + this.#checking - this.#pinged.size;
   }
 
   #hasRoom(): boolean {
@@ -423,7 +459,7 @@ export class Pool<C> {
       max,
       holders,
       lastConnectError: this.#lastConnectError,
-      pending: this.#waiters.length - 1,
+      pending: this.#waiters.length - (waiter.queued ? 1 : 0),
     });
     this.#settle(waiter, error);
     if (poolChannels.timeout.hasSubscribers)
@@ -472,7 +508,7 @@ export class Pool<C> {
 
   #grow(): void {
     if (this.#closing !== undefined || this.#retryTimer !== undefined) return;
-    while (this.#hasRoom() && this.#creating + this.#checking < this.#waiters.length) this.#create();
+    while (this.#hasRoom() && this.#coming() < this.#waiters.length) this.#create();
   }
 
   // Keeps minIdle connections open.
@@ -485,17 +521,20 @@ export class Pool<C> {
   #check(entry: PoolEntry<C>, waiter: Waiter<C>): void {
     entry.state = 'checking';
     this.#checking += 1;
+    this.#pinged.add(waiter);
     const { clock, connectTimeoutMs } = this.#options;
     const ping = (signal: AbortSignal) => this.#factory.ping!(entry.connection, signal);
     boundedCheck(ping, connectTimeoutMs, clock, 'ping timed out').then(
       () => {
         this.#checking -= 1;
+        this.#pinged.delete(waiter);
         entry.lastUsedAt = clock.now();
         if (waiter.resolve === undefined || this.#closing !== undefined) this.#putBack(entry);
         else this.#settle(waiter, undefined, entry);
       },
       (error: unknown) => {
         this.#checking -= 1;
+        this.#pinged.delete(waiter);
         this.#end(entry, 'ping-failed', error);
         if (waiter.resolve !== undefined && this.#closing === undefined) this.#waiters.unshift(waiter);
         this.#dispatch();
@@ -505,7 +544,7 @@ export class Pool<C> {
 
   // A released connection: ended when it cannot serve again, reset when its state is unknown, then reused.
   #checkin(entry: PoolEntry<C>, error: unknown, now: number): void {
-    const status = this.#factory.status?.(entry.connection) ?? 'unknown';
+    const status = this.#status(entry.connection);
     const retire = this.#retireReason(entry, status, error, now);
     if (retire !== undefined) {
       this.#end(entry, retire, retire === 'failure' ? error : retire === 'broken' ? entry.broken : undefined);
@@ -593,8 +632,7 @@ export class Pool<C> {
         for (const sql of this.#options.setSession) await this.#factory.execute!(connection, sql);
         // A kill racing the handshake: pg handles a FATAL arriving with ReadyForQuery before the pool's
         // listener is attached, so the driver's own word is asked before anyone is lent the connection.
-        if (this.#factory.status?.(connection) === 'broken')
-          throw new ConnectionEndedOnOpenError(this.#options.name);
+        if (this.#status(connection) === 'broken') throw new ConnectionEndedOnOpenError(this.#options.name);
       } catch (error) {
         this.#destroyQuietly(connection);
         throw error;
@@ -606,7 +644,15 @@ export class Pool<C> {
     untilAborted(opening, controller.signal, (late) => this.#destroyQuietly(late)).then(
       (connection) => {
         done();
-        this.#opened(connection, started);
+        // Never two entries for one connection (a factory handing out one client twice), nor none at all.
+        if (connection === undefined || connection === null || this.#entries.has(connection))
+          this.#failed(
+            new TypeError(
+              `${this.#options.name}: factory.create() resolved to ${connection === undefined || connection === null ? String(connection) : 'a connection the pool already holds'}`,
+            ),
+            started,
+          );
+        else this.#opened(connection, started);
       },
       (error: unknown) => {
         done();
@@ -625,9 +671,12 @@ export class Pool<C> {
     const expiresAt = maxLifetimeMs === 0 ? Infinity : now + maxLifetimeMs - random() * maxLifetimeJitterMs;
     const entry = new PoolEntry(connection, now, expiresAt);
     this.#entries.set(connection, entry);
+    // Counted as checking until it is put back: stats() read by a subscriber still adds up.
+    this.#checking += 1;
     this.#factory.onError?.(connection, (error) => this.#onConnectionError(entry, error));
     if (poolChannels.create.hasSubscribers)
       poolChannels.create.publish({ ...this.#counts(), ok: true, durationMs: now - started });
+    this.#checking -= 1;
     this.#putBack(entry);
     this.#drain();
   }
@@ -647,8 +696,7 @@ export class Pool<C> {
     // The caller first in line gets the connect error itself (pgxpool's way): it is classified
     // connect-failed and retried by dbop's runner, rather than hidden behind a timeout much later.
     const first = this.#waiters.peek();
-    if (first !== undefined && this.#creating + this.#checking < this.#waiters.length)
-      this.#settle(first, error);
+    if (first !== undefined && this.#coming() < this.#waiters.length) this.#settle(first, error);
     // Retry with backoff while callers wait or minIdle is short; their acquire timeout bounds the wait.
     this.#retryMs = Math.min(lastRetryMs, this.#retryMs === 0 ? firstRetryMs : this.#retryMs * 2);
     const handle = clock.setTimeout(() => {
