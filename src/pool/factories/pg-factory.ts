@@ -12,6 +12,25 @@ export interface PgFactoryClient {
   getTransactionStatus?(): string | null;
 }
 
+/** pg's wire connection (client.connection): its 'errorMessage' event carries each ErrorResponse. */
+interface PgWire {
+  on?(event: 'errorMessage', listener: (message: { severity?: string; code?: string }) => void): unknown;
+}
+
+// The server ends the session after this error: severity FATAL or PANIC (in English), or the codes of a
+// backend ended by an administrator or a crash and of connection exceptions (whatever lc_messages says).
+function endsSession(message: { severity?: string; code?: string }): boolean {
+  const code = message.code ?? '';
+  return (
+    message.severity === 'FATAL' ||
+    message.severity === 'PANIC' ||
+    code.startsWith('08') ||
+    code === '57P01' ||
+    code === '57P02' ||
+    code === '57P03'
+  );
+}
+
 interface PgModule {
   readonly Client: new (config: Record<string, unknown>) => PgFactoryClient;
 }
@@ -39,6 +58,12 @@ export function pgFactory(
       const client = new pg.Client({ ...config });
       // Attached before connect: a socket error at any time is an event, never an uncaught exception.
       client.on('error', () => ended.add(client));
+      // A FATAL from the server (pg_terminate_backend, shutdown) reaches the running query as its error, and
+      // the socket's end (pg's 'error' event) only comes later: a client given back in between, the error
+      // swallowed, would be lent again dead. pg's connection reports each ErrorResponse first.
+      (client as { connection?: PgWire }).connection?.on?.('errorMessage', (message) => {
+        if (endsSession(message)) ended.add(client);
+      });
       await abortable(signal, client.connect(), () => client.end());
       return client;
     },
