@@ -29,7 +29,7 @@ export class PersistentConnection<C> {
   /** Runs `fn` with this context's steady connection. */
   async run<T>(fn: (connection: SteadyConnection<C>) => T | PromiseLike<T>): Promise<T> {
     if (this.#closed) throw new Error('persistentConnection is closed');
-    const current = this.#storage.getStore();
+    const current = this.#live();
     if (current !== undefined) {
       if (current.inTransaction) await current.rollback();
       return fn(current);
@@ -46,9 +46,16 @@ export class PersistentConnection<C> {
 
   /** This context's steady connection; throws outside run(). */
   current(): SteadyConnection<C> {
-    const current = this.#storage.getStore();
+    const current = this.#live();
     if (current === undefined) throw new Error('persistentConnection.current() is only valid inside run()');
     return current;
+  }
+
+  // This context's connection while its outermost run() lasts: a timer or listener scheduled inside run()
+  // still sees the store once run() ended, and using that closed connection would reopen it for good.
+  #live(): SteadyConnection<C> | undefined {
+    const current = this.#storage.getStore();
+    return current !== undefined && this.#open.has(current) ? current : undefined;
   }
 
   /** Refuses new contexts and closes every open connection. */
