@@ -12,8 +12,12 @@ export type ConnectionStatus = 'idle' | 'transaction' | 'broken' | 'unknown';
 export interface PoolFactory<C> {
   /** Opens a connection; abort `signal` gives up (the connect timeout, a closing pool). */
   create(signal: AbortSignal): Promise<C>;
-  /** Ends a connection; errors are reported, never thrown to a caller. */
-  destroy(connection: C): Promise<void> | void;
+  /**
+   * Ends a connection; errors are reported, never thrown to a caller. `signal` aborts when the caller stops
+   * waiting for a graceful end (the pool's connectTimeoutMs: a half-open socket never answers a quit):
+   * then drop the socket.
+   */
+  destroy(connection: C, signal?: AbortSignal): Promise<void> | void;
   /** One round trip proving the connection works (SELECT 1); throws when it does not. Without it: no pings. */
   ping?(connection: C, signal: AbortSignal): Promise<void>;
   /** The server's own word on the transaction state (see {@link ConnectionStatus}). Without it: 'unknown'. */

@@ -96,7 +96,7 @@ export class Pool<C> {
   readonly #waiters = new WaitQueue<Waiter<C>>();
   readonly #waits = new WaitTimes();
   readonly #closer = new AbortController();
-  readonly #destroying = new Set<Promise<void>>();
+  readonly #destroying = new Set<Promise<unknown>>();
   // Waiters out of the line while the idle connection they will get is pinged (counted in #checking).
   readonly #pinged = new Set<Waiter<C>>();
   #creating = 0;
@@ -732,8 +732,10 @@ export class Pool<C> {
   }
 
   #destroyQuietly(connection: C): void {
-    const { logger, name } = this.#options;
-    const ending = (async () => this.#factory.destroy(connection))()
+    const { logger, name, clock, connectTimeoutMs } = this.#options;
+    // Bounded: close() waits for every ending, and a driver's quit behind a hung statement never finishes.
+    const destroy = (signal: AbortSignal) => this.#factory.destroy(connection, signal);
+    const ending = boundedCheck(destroy, connectTimeoutMs, clock, 'closing a connection timed out')
       .catch((error: unknown) =>
         logger?.warn?.({ pool: name, error }, `${name}: closing a connection failed`),
       )

@@ -239,7 +239,12 @@ export class SteadyConnection<C> {
     this.#broken = false;
     this.#brokenBy = undefined;
     if (connection === undefined) return Promise.resolve();
-    return (async () => this.#factory.destroy(connection))().catch(() => {});
+    // Bounded like a ping: a driver's quit behind a hung statement on a half-open socket never finishes.
+    const destroy = (signal: AbortSignal) => this.#factory.destroy(connection, signal);
+    return boundedCheck(destroy, this.#connectTimeoutMs, this.#clock, 'closing a connection timed out').then(
+      () => {},
+      () => {},
+    );
   }
 }
 

@@ -30,9 +30,16 @@ export function mysqlFamilyLifecycle<C extends MysqlFamilyConnection>(
       connection.on('error', () => ended.add(connection));
       return connection;
     },
-    async destroy(connection) {
+    async destroy(connection, signal) {
       ended.add(connection);
-      await connection.end().catch(() => connection.destroy());
+      // mysql2 queues its quit behind a statement still running: on a half-open socket it never ends.
+      const drop = (): void => connection.destroy();
+      signal?.addEventListener('abort', drop, { once: true });
+      try {
+        await connection.end().catch(drop);
+      } finally {
+        signal?.removeEventListener('abort', drop);
+      }
     },
     onError(connection, listener) {
       connection.on('error', listener);

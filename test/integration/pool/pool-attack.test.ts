@@ -112,7 +112,43 @@ describeIfMariadb('dbop pool over MariaDB under attack (pool-attack, issue 12)',
       (r) => (r as unknown[])[0],
     ],
   ];
+  let proxy: FaultProxy;
+  beforeAll(async () => {
+    proxy = await startFaultProxy({ targetPort: Number(new URL(mariadbUrl()).port) });
+  });
+  afterAll(async () => {
+    await proxy.close();
+  });
+
   for (const [name, factory, rowsOf] of drivers) {
+    it(`${name}: close() ends idle and borrowed connections whose socket went half-open, and resolves`, async () => {
+      const settings = { ...connectionSettings(mariadbUrl()), port: proxy.port };
+      const made =
+        name === 'mariadb'
+          ? mariadbFactory(settings, { driver: mariadb })
+          : mysql2Factory(settings, { driver: mysql });
+      const p = createPool(made as never, {
+        max: 2,
+        closeTimeoutMs: 500,
+        connectTimeoutMs: 2000,
+      }) as Pool<Queryable>;
+      const held = await p.acquire();
+      p.release(await p.acquire());
+      await held.query('SELECT 1');
+      proxy.set({ stall: true });
+      try {
+        void held.query('SELECT 1').catch(() => {});
+        expect(
+          await within(
+            p.close().then(() => 'closed'),
+            20_000,
+          ),
+        ).toBe('closed');
+      } finally {
+        proxy.set({});
+      }
+    });
+
     it(`${name}: a connection KILLed while its holder ran a statement is never lent again, even released without the error`, async () => {
       const p = createPool(factory() as never, { max: 1, acquireTimeoutMs: 30_000 }) as Pool<Queryable>;
       mysqlPools.push(p);

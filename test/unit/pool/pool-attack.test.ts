@@ -233,3 +233,26 @@ describe('persistentConnection under attack (pool-attack, issue 12)', () => {
     });
   });
 });
+
+describe('createPool: a destroy that never finishes (pool-attack, issue 12)', () => {
+  it('close() resolves after connectTimeoutMs even when the factory never finishes ending a connection', async () => {
+    const signals: AbortSignal[] = [];
+    factory.destroy = (_connection: FakeConnection, signal?: AbortSignal) => {
+      if (signal !== undefined) signals.push(signal);
+      return new Promise<void>(() => {});
+    };
+    const p = pool({ max: 2, connectTimeoutMs: 1000, closeTimeoutMs: 100 });
+    const held = await p.acquire();
+    p.release(await p.acquire());
+    void held;
+    let closed = false;
+    void p.close().then(() => {
+      closed = true;
+    });
+    await vi.advanceTimersByTimeAsync(100 + 1000 + 10);
+    expect(closed).toBe(true);
+    // The factory was told to stop waiting for a graceful end (a driver then drops the socket).
+    expect(signals.length).toBe(2);
+    expect(signals.every((signal) => signal.aborted)).toBe(true);
+  });
+});
