@@ -7,7 +7,7 @@ import {
   expectTimerMs,
   orDefault,
 } from '../core/validate.js';
-import { boundedCheck } from './bounded.js';
+import { boundedCheck, untilAborted } from './bounded.js';
 import type { PoolFactory } from './pool-factory.js';
 import { connectionFailure, resolveSetSession } from './pool-options.js';
 
@@ -208,7 +208,11 @@ export class SteadyConnection<C> {
     const stop = (): void => controller.abort(signal?.reason);
     signal?.addEventListener('abort', stop, { once: true });
     try {
-      const connection = await this.#factory.create(controller.signal);
+      // Bounded even for a factory that ignores its signal; a connection that opens afterwards is ended.
+      const opening = (async () => this.#factory.create(controller.signal))();
+      const connection = await untilAborted(opening, controller.signal, (late) => {
+        (async () => this.#factory.destroy(late))().catch(() => {});
+      });
       try {
         for (const sql of this.#setSession) await this.#factory.execute!(connection, sql);
       } catch (error) {

@@ -5,6 +5,7 @@ import { createPool, type Pool, type PoolStats } from '../../../src/pool/pool.js
 import { poolChannelNames } from '../../../src/pool/pool-channels.js';
 import { PoolClosedError } from '../../../src/pool/pool-errors.js';
 import type { PoolOptions } from '../../../src/pool/pool-options.js';
+import { steadyConnection } from '../../../src/pool/steady-connection.js';
 import { type FakeConnection, FakeFactory, fakeClock } from './fake-factory.js';
 
 /** A fake factory whose pings wait until `answer()` is called. */
@@ -254,5 +255,26 @@ describe('createPool: a destroy that never finishes (pool-attack, issue 12)', ()
     // The factory was told to stop waiting for a graceful end (a driver then drops the socket).
     expect(signals.length).toBe(2);
     expect(signals.every((signal) => signal.aborted)).toBe(true);
+  });
+});
+
+describe('steadyConnection: a factory that ignores its abort signal (pool-attack, issue 12)', () => {
+  it('gives up on the connect after connectTimeoutMs and ends the connection that opens late', async () => {
+    const late: FakeConnection = { id: 99, session: [], inTransaction: false, alive: true, listeners: [] };
+    let finish!: () => void;
+    factory.create = () =>
+      new Promise<FakeConnection>((resolve) => {
+        finish = () => resolve(late);
+      });
+    const db = steadyConnection(factory, { connectTimeoutMs: 100, clock: fakeClock });
+    const outcome = db.connection().then(
+      () => 'connected',
+      (error: unknown) => error,
+    );
+    await vi.advanceTimersByTimeAsync(101);
+    expect(await Promise.race([outcome, Promise.resolve('still waiting')])).toBeInstanceOf(Error);
+    finish();
+    await flush();
+    expect(late.alive).toBe(false);
   });
 });
