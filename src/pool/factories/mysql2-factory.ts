@@ -60,6 +60,9 @@ export function mysql2Factory(
           },
           (error: unknown) => {
             flags.set(connection, statusWithoutFlags(flags.get(connection), true, multi));
+            // The connection died under this statement (KILL CONNECTION, a lost socket): mysql2 gives the
+            // error to the statement only, with no 'error' event, so the flags above would still say idle.
+            if ((error as { fatal?: unknown } | null)?.fatal === true) ended.add(connection);
             throw error;
           },
         );
