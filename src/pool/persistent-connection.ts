@@ -5,7 +5,8 @@ import { SteadyConnection, type SteadyConnectionOptions } from './steady-connect
 /**
  * DBUtils' PersistentDB for Node: one {@link SteadyConnection} per async context, the equivalent of
  * one per thread. The outermost run() opens it and closes it when it ends; run() calls nested inside
- * (however deep in awaits) reuse it, after rolling back a transaction a previous step left open.
+ * (however deep in awaits) reuse it. A nested run() that leaves a transaction of its own open has it rolled
+ * back as it ends, so the next step never inherits it; a transaction the enclosing step holds is its to end.
  */
 export class PersistentConnection<C> {
   readonly #factory: PoolFactory<C>;
@@ -30,10 +31,7 @@ export class PersistentConnection<C> {
   async run<T>(fn: (connection: SteadyConnection<C>) => T | PromiseLike<T>): Promise<T> {
     if (this.#closed) throw new Error('persistentConnection is closed');
     const current = this.#live();
-    if (current !== undefined) {
-      if (current.inTransaction) await current.rollback();
-      return fn(current);
-    }
+    if (current !== undefined) return this.#nested(current, fn);
     const steady = new SteadyConnection(this.#factory, this.#options);
     this.#open.add(steady);
     try {
@@ -42,6 +40,25 @@ export class PersistentConnection<C> {
       this.#open.delete(steady);
       await steady.close();
     }
+  }
+
+  // A step inside an enclosing run(): the enclosing transaction, if any, is kept (a helper that takes the
+  // connection through run() must not undo the caller's first half); a transaction the step began and left
+  // open is rolled back when it ends, whether it returned or threw.
+  async #nested<T>(
+    current: SteadyConnection<C>,
+    fn: (connection: SteadyConnection<C>) => T | PromiseLike<T>,
+  ): Promise<T> {
+    const enclosed = current.inTransaction;
+    let result: T;
+    try {
+      result = await fn(current);
+    } catch (error) {
+      if (!enclosed && current.inTransaction) await current.rollback().catch(() => {});
+      throw error;
+    }
+    if (!enclosed && current.inTransaction) await current.rollback();
+    return result;
   }
 
   /** This context's steady connection; throws outside run(). */

@@ -67,19 +67,34 @@ for (const target of targets) {
         expect(ids.slice(0, 3).every((x) => x === ids[0])).toBe(true);
       });
 
-      it('rolls back a transaction a previous step left open before reusing the connection (DBUtils does not)', async () => {
+      it('rolls back a transaction a previous step left open, before the next step reuses the connection (DBUtils does not)', async () => {
         const p = persistent();
         await p.run(async (db) => {
-          await db.begin();
-          await db.query(`INSERT INTO ${table} VALUES ('left open')`);
           const before = await id(db);
+          await p.run(async (step) => {
+            await step.begin();
+            await step.query(`INSERT INTO ${table} VALUES ('left open')`);
+          });
           await p.run(async (next) => {
             expect(next.inTransaction).toBe(false);
-            // Same connection, its transaction rolled back on the server.
+            // Same connection, the step's transaction rolled back on the server.
             expect(await id(next)).toBe(before);
             expect(target.rows(await next.query(`SELECT k FROM ${table}`))).toEqual([]);
           });
         });
+        expect(await admin.query(`SELECT k FROM ${table}`)).toEqual([]);
+      });
+
+      it("keeps the enclosing step's transaction when a helper takes the connection through a nested run()", async () => {
+        const p = persistent();
+        await p.run(async (db) => {
+          await db.begin();
+          await db.query(`INSERT INTO ${table} VALUES ('first half')`);
+          await p.run((helper) => helper.query(`INSERT INTO ${table} VALUES ('helper')`));
+          expect(db.inTransaction).toBe(true);
+          await db.rollback();
+        });
+        // Both rows went with the enclosing transaction's rollback: none ran in autocommit.
         expect(await admin.query(`SELECT k FROM ${table}`)).toEqual([]);
       });
 

@@ -739,11 +739,9 @@ describe('persistentConnection under attack (pool-attack, issue 12)', () => {
     expect(factory.created - factory.destroyed).toBe(0);
   }
 
-  it.fails("a nested run() inside the outer run()'s transaction keeps it (a helper that takes the connection through run())", async () => {
-    // By design (docs/pools.md, dbutils-persistent "rolls back a transaction a previous step left open") a
-    // nested run() rolls back the transaction open on entry; a helper called inside the outer transaction
-    // thereby rolls back its first half, and the statements after it run in autocommit. Left as a finding:
-    // telling "a step left it open" from "the enclosing step is in it" changes the documented contract.
+  it("a nested run() inside the outer run()'s transaction keeps it (a helper that takes the connection through run())", async () => {
+    // Found by the pool attack: a nested run() rolled back the transaction open on entry, so a helper called
+    // inside the outer transaction undid its first half and the statements after it ran in autocommit.
     const factory = new FakeFactory();
     const persistent = persistentConnection(factory);
     await persistent.run(async (db) => {
