@@ -662,6 +662,18 @@ export class Pool<C> {
   }
 
   #opened(connection: C, started: number): void {
+    // The listener goes on first: a factory whose onError() throws has not opened a usable connection (it
+    // would stay unwatched), so it counts as a failed connect and its error goes to the first caller in line.
+    let entry: PoolEntry<C> | undefined;
+    try {
+      this.#factory.onError?.(connection, (error) => {
+        if (entry !== undefined) this.#onConnectionError(entry, error);
+      });
+    } catch (error) {
+      this.#destroyQuietly(connection);
+      this.#failed(error, started);
+      return;
+    }
     const { clock, maxLifetimeMs, maxLifetimeJitterMs, random } = this.#options;
     const now = clock.now();
     this.#creating -= 1;
@@ -669,11 +681,10 @@ export class Pool<C> {
     this.#retryMs = 0;
     this.#lastConnectError = undefined;
     const expiresAt = maxLifetimeMs === 0 ? Infinity : now + maxLifetimeMs - random() * maxLifetimeJitterMs;
-    const entry = new PoolEntry(connection, now, expiresAt);
+    entry = new PoolEntry(connection, now, expiresAt);
     this.#entries.set(connection, entry);
     // Counted as checking until it is put back: stats() read by a subscriber still adds up.
     this.#checking += 1;
-    this.#factory.onError?.(connection, (error) => this.#onConnectionError(entry, error));
     if (poolChannels.create.hasSubscribers)
       poolChannels.create.publish({ ...this.#counts(), ok: true, durationMs: now - started });
     this.#checking -= 1;

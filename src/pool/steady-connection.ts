@@ -215,15 +215,16 @@ export class SteadyConnection<C> {
       });
       try {
         for (const sql of this.#setSession) await this.#factory.execute!(connection, sql);
+        // A factory whose onError() throws leaves the connection unwatched: ended, and the caller told why.
+        this.#factory.onError?.(connection, (error) => {
+          if (this.#connection !== connection || this.#broken) return;
+          this.#broken = true;
+          this.#brokenBy = error;
+        });
       } catch (error) {
         await this.#factory.destroy(connection);
         throw error;
       }
-      this.#factory.onError?.(connection, (error) => {
-        if (this.#connection !== connection || this.#broken) return;
-        this.#broken = true;
-        this.#brokenBy = error;
-      });
       this.#connection = connection;
       this.#broken = false;
       this.#brokenBy = undefined;

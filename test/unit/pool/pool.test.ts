@@ -657,6 +657,23 @@ describe('createPool under attack (pool-attack, issue 12)', () => {
     expect(stats.created - stats.destroyed).toBe(stats.size - stats.opening);
   });
 
+  it('hands the first waiter the error of a factory onError() that throws, ends that connection, and keeps its counts', async () => {
+    factory.onError = () => {
+      throw new Error('onError exploded');
+    };
+    const p = pool({ max: 1, acquireTimeoutMs: 1000 });
+    const outcome = p.acquire().then(
+      () => 'lent',
+      (error: unknown) => error,
+    );
+    await flush();
+    expect(await outcome).toMatchObject({ message: 'onError exploded' });
+    expect(factory.destroyed).toBe(1);
+    const stats = p.stats();
+    expect(stats).toMatchObject({ size: 0, checking: 0, inUse: 0, idle: 0, connectFailures: 1 });
+    expect(stats.created - stats.destroyed).toBe(stats.size - stats.opening);
+  });
+
   it('keeps its counts when the factory status() throws on release', async () => {
     const p = pool({ max: 1, acquireTimeoutMs: 1000 });
     const a = await p.acquire();

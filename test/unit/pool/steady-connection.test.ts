@@ -36,6 +36,17 @@ describe('steadyConnection (DBUtils SteadyDB)', () => {
     expect(second.session).toEqual(['set x', 'select 1']);
   });
 
+  it('ends a connection whose factory onError() throws, and tells the caller why', async () => {
+    const factory = new FakeFactory();
+    factory.onError = () => {
+      throw new Error('onError exploded');
+    };
+    const db = steadyConnection(factory);
+    await expect(db.query('select 1')).rejects.toThrow('onError exploded');
+    expect(factory.created).toBe(1);
+    expect(factory.destroyed).toBe(1);
+  });
+
   it('does not retry a non-connection error (test_connection_failure_error)', async () => {
     const factory = new FakeFactory();
     const db = steadyConnection(factory);
