@@ -49,6 +49,8 @@ export class Database {
   readonly #parts: DatabaseParts;
   /** The pool's own session behind each counting proxy handed out, for giving it back. */
   readonly #real = new WeakMap<Session, Session>();
+  /** The counting proxy of each pool session, made once: one per call would fill #real with young entries. */
+  readonly #counted = new WeakMap<Session, Session>();
   /**
    * Every run(), query() and transaction() attempt takes its connection here, inside the runner's
    * execute: a connect failure or a connection lost mid-step is retried on a fresh connection.
@@ -248,9 +250,13 @@ export class Database {
         const real = await this.#take(undefined, reader);
         // The pool is dbop's: scopes keep timeouts as the connection's own settings, sent when they change.
         // Not behind a transaction pooler, where the server connection under it changes between units.
-        if (this.#parts.transactionPooler !== true) ownSessionSettings(real);
-        const counted = countingSession(real, (error) => this.#parts.errors.record(error));
-        this.#real.set(counted, real);
+        let counted = this.#counted.get(real);
+        if (counted === undefined) {
+          if (this.#parts.transactionPooler !== true) ownSessionSettings(real);
+          counted = countingSession(real, (error) => this.#parts.errors.record(error));
+          this.#real.set(counted, real);
+          this.#counted.set(real, counted);
+        }
         return counted;
       },
       release: (session) => this.#give(this.#real.get(session) ?? session),

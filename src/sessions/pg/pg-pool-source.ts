@@ -4,7 +4,9 @@ import { pgSession } from './pg-session.js';
 import type { PgPoolClientOf, PgPooledClientLike, PgPoolLike, PgQueryable } from './pg-types.js';
 
 /**
- * A SessionSource over a pg Pool: a fresh PoolClient per acquire, a sidecar for cancel and commit
+ * A SessionSource over a pg Pool: a PoolClient per acquire, as one session made on its first checkout and
+ * kept for the client's life (a session per checkout, held by callers' WeakMaps, survived the young
+ * generation and was promoted: GC then cost more than the statements), a sidecar for cancel and commit
  * verification (a short-lived Client with the pool's own settings, so a full pool cannot hold it up; the
  * pool itself when it exposes neither), and a client the server did not report idle (destroyed, busy, in a transaction) removed
  * rather than reused. Generic over the pool's client type, so steps see `Session<pg.PoolClient>`.
@@ -15,9 +17,18 @@ export function pgPoolSource<Pool extends PgPoolLike<PgPooledClientLike>>(
 ): SessionSource<PgPoolClientOf<Pool>> {
   type Client = PgPoolClientOf<Pool>;
   const sidecar = sidecarOf(pool);
+  // A client comes back here only when idle (no transaction, nothing in flight), so its session is fit to
+  // hand out again; a destroyed one is never handed out by the pool.
+  const sessions = new WeakMap<object, Session<Client>>();
   return {
     async acquire(): Promise<Session<Client>> {
-      return pgSession((await pool.connect()) as Client, { sidecar });
+      const client = (await pool.connect()) as Client;
+      let session = sessions.get(client);
+      if (session === undefined) {
+        session = pgSession(client, { sidecar });
+        sessions.set(client, session);
+      }
+      return session;
     },
     async release(session: Session<Client>): Promise<void> {
       // Back to the pool only when the server said the connection is idle; anything else is destroyed.
