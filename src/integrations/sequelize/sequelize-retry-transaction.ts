@@ -5,7 +5,7 @@ import { DbopError, isDbopError } from '../../core/errors.js';
 import { type IsolationLevel, isReusable, type Session, type SessionSource } from '../../core/session.js';
 import type { RunOptions } from '../../runner/runner-options.js';
 import { checkStatement, HandleSteps } from '../shared/handle-steps.js';
-import { ormConnectionSession } from '../shared/orm-connection-session.js';
+import { ormConnectionSession, ormStatement } from '../shared/orm-connection-session.js';
 import { type OrmTransactionOptions, splitOrmOptions } from '../shared/orm-transaction-options.js';
 import {
   type ConnectionManager,
@@ -76,6 +76,11 @@ export async function retryTransaction<T>(
         try {
           return await fn(t, attempt);
         } catch (error) {
+          // After a deadlock Sequelize marks t finished itself and refuses its later statements with a plain
+          // Error ("rollback has been called on this transaction"): what ended the transaction is the cause.
+          if ((t as { finished?: string }).finished === 'rollback' && session.endedBy !== undefined) {
+            throw session.endedBy;
+          }
           // Sequelize wraps what the connection throws (dbop's refusals too) in its DatabaseError.
           const inner = (error as { parent?: unknown } | null)?.parent;
           throw isDbopError(inner) ? inner : error;
@@ -152,28 +157,42 @@ function sequelizeSource(sequelize: Sequelize, dialect: string, verifyCommits: b
   };
 }
 
+type Callback = (error: unknown, result?: unknown) => void;
+
 /** A Sequelize Transaction on the session's connection: no BEGIN of its own, its commit and rollback refused. */
 function boundTransaction(sequelize: Sequelize, session: Session, attempt: AttemptContext): Transaction {
   const t = new Transaction(sequelize, {});
   // pg: query(sql) or query(sql, params, callback); mysql2: query({ sql }, callback) or execute(sql,
   // params, callback), and Sequelize calls setMaxListeners on what they return; mariadb: query(sql, params).
   const connection = session.raw as Record<'query' | 'execute', (...args: unknown[]) => unknown>;
+  // Every statement goes through dbop's session (ormStatement): one after the attempt was abandoned is
+  // refused, and a deadlock that ended the transaction on the server is recorded, so COMMIT reports it.
   const guard = (method: 'query' | 'execute') => ({
     value(text: unknown, ...rest: unknown[]) {
-      try {
+      const callback = typeof rest.at(-1) === 'function' ? (rest.pop() as Callback) : undefined;
+      const sent = (async () => {
         const statement = text as { text?: unknown; sql?: unknown } | null;
         checkStatement(
           typeof text === 'string' ? text : (statement?.text ?? statement?.sql),
           session,
           attempt,
         );
-      } catch (error) {
-        const callback = rest.at(-1);
-        if (typeof callback !== 'function') return Promise.reject(error);
-        queueMicrotask(() => (callback as (error: unknown) => void)(error));
-        return new EventEmitter();
-      }
-      return connection[method].call(connection, text, ...rest);
+        return ormStatement(session, () =>
+          callback === undefined
+            ? Promise.resolve(connection[method].call(connection, text, ...rest))
+            : new Promise((resolve, reject) => {
+                connection[method].call(connection, text, ...rest, (error: unknown, result: unknown) =>
+                  error ? reject(error) : resolve(result),
+                );
+              }),
+        );
+      })();
+      if (callback === undefined) return sent;
+      sent.then(
+        (result) => callback(null, result),
+        (error: unknown) => callback(error),
+      );
+      return new EventEmitter();
     },
   });
   const guarded = Object.create(connection, {

@@ -50,4 +50,16 @@ describeIfMariadb('dbop/drizzle attacked on MariaDB', () => {
       databaseUrl(mariadbUrl(), database),
     );
   });
+
+  it('a deadlock the callback catches and returns from: redone whole, not reported committed with nothing applied', async () => {
+    await swallowedDeadlock<Tx>(
+      {
+        retry: (fn, options) => retryTransaction(db, fn, options),
+        raw: (tx, statement) => tx.execute(sql.raw(statement)),
+      },
+      admin,
+      databaseUrl(mariadbUrl(), database),
+      'return',
+    );
+  });
 });

@@ -4,7 +4,7 @@ import { isDbopError } from '../../../src/core/errors.js';
 import { retryTransaction } from '../../../src/integrations/knex/index.js';
 import { DbOpRunner } from '../../../src/runner/index.js';
 import { describeIfMariadb, describeIfPostgres, mariadbUrl, postgresUrl } from '../../support/servers.js';
-import { swallowedDeadlock } from './orm-attack-support.js';
+import { type AttackedOrm, swallowedDeadlock, swallowedPostgresDeadlock } from './orm-attack-support.js';
 import { type Admin, databaseUrl, mariadbAdmin, postgresAdmin, resetAccounts } from './orm-support.js';
 
 /** Settles once signal aborts: the attempt was abandoned. */
@@ -15,12 +15,13 @@ const aborted = (signal: AbortSignal) =>
   });
 
 /** Attacks on dbop/knex a new user would try (issue 13), on both servers. */
-function knexAttacks(setup: () => Promise<{ db: Knex; admin: Admin; url: string }>): void {
+function knexAttacks(setup: () => Promise<{ db: Knex; admin: Admin; url: string; schema?: string }>): void {
   let db: Knex;
   let admin: Admin;
   let url: string;
+  let schema: string | undefined;
   beforeAll(async () => {
-    ({ db, admin, url } = await setup());
+    ({ db, admin, url, schema } = await setup());
   });
   afterAll(async () => {
     await db?.destroy();
@@ -88,6 +89,15 @@ function knexAttacks(setup: () => Promise<{ db: Knex; admin: Admin; url: string 
     );
   });
 
+  it('a deadlock the callback catches and returns from: redone whole, not reported committed with nothing applied', async () => {
+    const orm: AttackedOrm<Knex.Transaction> = {
+      retry: (fn, options) => retryTransaction(db, fn, options),
+      raw: (trx, sql) => trx.raw(sql),
+    };
+    if (admin.dialect === 'mariadb') await swallowedDeadlock(orm, admin, url, 'return');
+    else await swallowedPostgresDeadlock(orm, admin, url, schema!);
+  });
+
   it('COMMIT sent through a nested trx.transaction() is refused, and nothing is committed', async () => {
     const error = await retryTransaction(db, async (trx) => {
       await trx('account').where({ id: 1 }).decrement('balance', 50);
@@ -105,6 +115,7 @@ describeIfPostgres('dbop/knex attacked on PostgreSQL (pg)', () => {
   const schema = `dbop_knex_attack_${process.pid}`;
   knexAttacks(async () => ({
     url: postgresUrl(),
+    schema,
     admin: await postgresAdmin(postgresUrl(), schema),
     db: knexFactory({
       client: 'pg',

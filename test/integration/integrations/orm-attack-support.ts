@@ -1,4 +1,5 @@
 import mysql from 'mysql2/promise';
+import pg from 'pg';
 import { expect } from 'vitest';
 import type { AttemptContext } from '../../../src/core/attempt.js';
 import { DbOpRunner } from '../../../src/runner/index.js';
@@ -10,13 +11,21 @@ export interface AttackedOrm<H> {
   raw(handle: H, sql: string): Promise<unknown>;
 }
 
+/** What the user's code does after it caught the deadlock: its next statement, or return at once. */
+export type AfterSwallow = 'carry on' | 'return';
+
 /**
- * MariaDB: the user's code catches a deadlock and carries on. The server rolled the transaction back, so
- * what follows would run in autocommit and COMMIT would "succeed" with half a transfer; dbop must redo the
- * whole transfer instead. The other side of the deadlock does more work first, so InnoDB picks the ORM's
- * transaction as the victim.
+ * MariaDB: the user's code catches a deadlock and carries on (or returns). The server rolled the
+ * transaction back, so what follows would run in autocommit and COMMIT would "succeed" with half a
+ * transfer (or none of it); dbop must redo the whole transfer instead. The other side of the deadlock does
+ * more work first, so InnoDB picks the ORM's transaction as the victim.
  */
-export async function swallowedDeadlock<H>(orm: AttackedOrm<H>, admin: Admin, url: string): Promise<void> {
+export async function swallowedDeadlock<H>(
+  orm: AttackedOrm<H>,
+  admin: Admin,
+  url: string,
+  after: AfterSwallow = 'carry on',
+): Promise<void> {
   const other = await mysql.createConnection({ uri: url });
   other.on('error', () => undefined);
   let swallowed: unknown;
@@ -44,6 +53,60 @@ export async function swallowedDeadlock<H>(orm: AttackedOrm<H>, admin: Admin, ur
               swallowed = error;
             });
           await otherDone;
+          if (after === 'return') return;
+        }
+        await orm.raw(h, 'UPDATE account SET balance = balance + 10 WHERE id = 3');
+      },
+      { runner: new DbOpRunner({ initialDelayMs: 10 }) },
+    );
+  } finally {
+    await other.end();
+  }
+  expect(swallowed).toBeDefined();
+  expect(await admin.balances()).toEqual({ 1: 90, 2: 100, 3: 110 });
+}
+
+/**
+ * Postgres: the user's code catches a deadlock and returns. The server aborted the transaction (COMMIT
+ * answers ROLLBACK); dbop must redo the whole transfer, not fail with "COMMIT rolled back". The ORM's
+ * transaction checks for deadlocks after 10 ms, the other side after 30 s, so the ORM's is the victim.
+ */
+export async function swallowedPostgresDeadlock<H>(
+  orm: AttackedOrm<H>,
+  admin: Admin,
+  url: string,
+  schema: string,
+): Promise<void> {
+  const other = new pg.Client({ connectionString: url, options: `-c search_path=${schema}` });
+  other.on('error', () => undefined);
+  await other.connect();
+  let swallowed: unknown;
+  try {
+    await orm.retry(
+      async (h, attempt) => {
+        await orm.raw(h, 'UPDATE account SET balance = balance - 10 WHERE id = 1');
+        if (attempt.attempt === 1) {
+          await orm.raw(h, "SET LOCAL deadlock_timeout = '10ms'");
+          await other.query("SET deadlock_timeout = '30s'");
+          await other.query('BEGIN');
+          await other.query('UPDATE account SET balance = balance + 1000 WHERE id = 2');
+          const waiting = other.query('UPDATE account SET balance = balance + 1000 WHERE id = 1');
+          const otherDone = waiting.then(
+            () => other.query('ROLLBACK'),
+            () => other.query('ROLLBACK'),
+          );
+          for (let i = 0; i < 250; i++) {
+            const rows = await admin.query('SELECT COUNT(*) AS n FROM pg_locks WHERE NOT granted');
+            if (Number(rows[0]?.n) > 0) break;
+            await sleep(20);
+          }
+          await orm
+            .raw(h, 'UPDATE account SET balance = balance + 5 WHERE id = 2')
+            .catch((error: unknown) => {
+              swallowed = error;
+            });
+          await otherDone;
+          return;
         }
         await orm.raw(h, 'UPDATE account SET balance = balance + 10 WHERE id = 3');
       },

@@ -162,6 +162,19 @@ describeIfMariadb('dbop/typeorm on MariaDB (DataSource, driver mariadb over mysq
       databaseUrl(mariadbUrl(), database),
     );
   });
+
+  it('a deadlock the callback catches and returns from: redone whole, not reported committed with nothing applied', async () => {
+    await resetAccounts(admin);
+    await swallowedDeadlock<EntityManager>(
+      {
+        retry: (fn, options) => retryTransaction(db, fn, options),
+        raw: (manager, sql) => manager.query(sql),
+      },
+      admin,
+      databaseUrl(mariadbUrl(), database),
+      'return',
+    );
+  });
 });
 
 interface CallbackPool {
