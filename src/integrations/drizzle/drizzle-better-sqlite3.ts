@@ -27,7 +27,7 @@ export function betterSqliteDrizzleSource(db: BetterSqliteDrizzle): SessionSourc
   return betterSqliteSource(
     database,
     (sql, params) => db.session.logger.logQuery(sql, [...params]),
-    () => database,
+    (view) => view,
   );
 }
 

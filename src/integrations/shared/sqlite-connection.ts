@@ -1,3 +1,4 @@
+import { DbopError } from '../../core/errors.js';
 import type { Session, SessionSource } from '../../core/session.js';
 import { type OrmQueryResult, ormConnectionSession } from './orm-connection-session.js';
 
@@ -18,11 +19,15 @@ const queues = new WeakMap<object, Promise<void>>();
  * Sessions over the one better-sqlite3 connection an ORM holds (Drizzle's `$client`, TypeORM's
  * `databaseConnection`): one transaction at a time, the next waiting for the previous one's release, as
  * statements of two transactions on one connection would mix. `log` shows dbop's statements in the ORM's log.
+ * While a session holds the connection, statements prepared on it by anyone else (the ORM used outside
+ * retryTransaction) are refused: they would run inside dbop's transaction, undone with it on a rollback
+ * though their caller was told they succeeded. `raw` receives the view of the connection dbop's own
+ * statements go through.
  */
 export function betterSqliteSource<Raw>(
   database: BetterSqliteDatabase,
   log: (sql: string, params: readonly unknown[]) => void,
-  raw: () => Raw,
+  raw: (view: BetterSqliteDatabase) => Raw,
 ): SessionSource<Raw> {
   const unlocks = new WeakMap<Session<Raw>, () => void>();
   return {
@@ -38,17 +43,22 @@ export function betterSqliteSource<Raw>(
       );
       await previous;
       try {
+        const busyTimeoutMs = busyTimeoutOf(database);
+        const { view, letGo } = hold(database);
         const session = ormConnectionSession({
           dialect: 'sqlite',
-          raw: raw(),
+          raw: raw(view),
           async run(sql, params) {
             log(sql, params);
-            return runOn(database, sql, params);
+            return runOn(view, sql, params);
           },
-          busyTimeoutMs: busyTimeoutOf(database),
+          busyTimeoutMs,
           inTransaction: () => database.inTransaction,
         });
-        unlocks.set(session, unlock);
+        unlocks.set(session, () => {
+          letGo();
+          unlock();
+        });
         return session;
       } catch (error) {
         unlock();
@@ -57,6 +67,34 @@ export function betterSqliteSource<Raw>(
     },
     async release(session) {
       unlocks.get(session)?.();
+    },
+  };
+}
+
+/**
+ * Refuses statements prepared on database by anyone but dbop until letGo() runs; view is what dbop's
+ * statements go through (the connection's own prepare).
+ */
+function hold(database: BetterSqliteDatabase): { view: BetterSqliteDatabase; letGo(): void } {
+  const prepare = database.prepare;
+  const own = Object.getOwnPropertyDescriptor(database, 'prepare');
+  Object.defineProperty(database, 'prepare', {
+    configurable: true,
+    value() {
+      throw new DbopError(
+        'DBOP_TRANSACTION_BOUNDARY',
+        "a statement on the SQLite connection outside the transaction dbop runs on it would run inside that transaction (and be undone with it): run it inside retryTransaction's callback, or after it",
+      );
+    },
+  });
+  const view = Object.create(database, {
+    prepare: { value: (source: string) => prepare.call(database, source) },
+  }) as BetterSqliteDatabase;
+  return {
+    view,
+    letGo() {
+      if (own === undefined) delete (database as { prepare?: unknown }).prepare;
+      else Object.defineProperty(database, 'prepare', own);
     },
   };
 }

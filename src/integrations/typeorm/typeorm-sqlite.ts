@@ -18,9 +18,13 @@ export function typeormSqliteSource(dataSource: DataSource): SessionSource {
   return betterSqliteSource(
     driver.databaseConnection,
     (sql, params) => dataSource.logger.logQuery(sql, [...params]),
-    () => {
+    (view) => {
       const queryRunner = new Runner(dataSource.driver);
-      Object.assign(queryRunner, { manager: dataSource.createEntityManager(queryRunner) });
+      // The runner reaches the connection through connect(): dbop's view, not refused while dbop holds it.
+      Object.assign(queryRunner, {
+        manager: dataSource.createEntityManager(queryRunner),
+        connect: () => Promise.resolve(view),
+      });
       return queryRunner;
     },
   );

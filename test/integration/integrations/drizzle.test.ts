@@ -191,6 +191,11 @@ describe('dbop/drizzle on SQLite (better-sqlite3)', () => {
         .update(sqliteAccount)
         .set({ balance: sql`${sqliteAccount.balance} + ${amount}` })
         .where(eq(sqliteAccount.id, id)),
+    addOutside: async (id, amount) =>
+      db
+        .update(sqliteAccount)
+        .set({ balance: sql`${sqliteAccount.balance} + ${amount}` })
+        .where(eq(sqliteAccount.id, id)),
     raw: async (tx, statement) => tx.run(sql.raw(statement)),
     connection: async () => client,
     busyTimeout: async () =>

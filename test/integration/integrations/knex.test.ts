@@ -144,6 +144,7 @@ describe('dbop/knex on SQLite (better-sqlite3)', () => {
     retry: (fn, options) => retryTransaction(db, fn, options),
     step: (trx, fn, options) => step(trx, fn, options),
     add: (trx, id, amount) => trx('account').where({ id }).increment('balance', amount),
+    addOutside: (id, amount) => db('account').where({ id }).increment('balance', amount),
     raw: (trx, statement) => trx.raw(statement),
     connection: async () => {
       const connection = await db.client.acquireConnection();

@@ -229,6 +229,8 @@ export interface SqliteOrmUnderTest<H> {
   busyTimeout(): Promise<number>;
   /** The better-sqlite3 Database the ORM uses now (a BUSY at BEGIN must not make it discard it). */
   connection(): Promise<unknown>;
+  /** The same write through the ORM outside any retryTransaction (db, not a transaction handle). */
+  addOutside(id: number, amount: number): Promise<unknown>;
 }
 
 /**
@@ -298,6 +300,32 @@ export function ormSqliteEvidence<H>(under: () => SqliteOrmUnderTest<H>): void {
     await Promise.all([transfer(1, 2), transfer(2, 3)]);
     expect(entered.length).toBe(2);
     expect(o.bank.balances()).toEqual({ 1: 90, 2: 100, 3: 110 });
+  });
+
+  it("a write through the ORM outside dbop while dbop's transaction holds the connection: refused or applied, never reported done and undone with dbop's rollback", async () => {
+    let outside: Promise<unknown> = Promise.resolve();
+    const error = await o
+      .retry(async (h) => {
+        await o.add(h, 1, -10);
+        outside = o.addOutside(3, 1).then(
+          () => 'done',
+          (e: unknown) => e,
+        );
+        await sleep(50);
+        throw new Error('business rule');
+      })
+      .catch((e: unknown) => e);
+    expect((error as Error).message).toBe('business rule');
+    const result = await outside;
+    const balances = o.bank.balances();
+    if (result === 'done') expect(balances).toEqual({ 1: 100, 2: 100, 3: 101 });
+    else {
+      expect(isDbopError(result, 'DBOP_TRANSACTION_BOUNDARY')).toBe(true);
+      expect(balances).toEqual({ 1: 100, 2: 100, 3: 100 });
+    }
+    // Once dbop let go of the connection, the ORM writes outside again.
+    await o.addOutside(2, 1);
+    expect(o.bank.balances()[2]).toBe(101);
   });
 
   it('a nested step is a SAVEPOINT: its failure is undone alone, the outer transfer commits', async () => {

@@ -207,6 +207,7 @@ describe('dbop/typeorm on SQLite (DataSource, driver better-sqlite3)', () => {
     retry: (fn, options) => retryTransaction(db, fn, options),
     step: (manager, fn, options) => step(manager, fn, options),
     add: (manager, id, amount) => manager.increment(AccountEntity, { id }, 'balance', amount),
+    addOutside: (id, amount) => db.manager.increment(AccountEntity, { id }, 'balance', amount),
     raw: (manager, statement) => manager.query(statement),
     connection: async () => (db.driver as unknown as { databaseConnection: unknown }).databaseConnection,
     busyTimeout: async () => Number((await db.query('SELECT timeout FROM pragma_busy_timeout'))[0].timeout),
