@@ -72,29 +72,35 @@ export function betterSqliteSource<Raw>(
 }
 
 /**
- * Refuses statements prepared on database by anyone but dbop until letGo() runs; view is what dbop's
- * statements go through (the connection's own prepare).
+ * Refuses statements prepared or executed on database by anyone but dbop until letGo() runs; view is what
+ * dbop's statements go through (the connection's own methods).
  */
 function hold(database: BetterSqliteDatabase): { view: BetterSqliteDatabase; letGo(): void } {
-  const prepare = database.prepare;
-  const own = Object.getOwnPropertyDescriptor(database, 'prepare');
-  Object.defineProperty(database, 'prepare', {
-    configurable: true,
-    value() {
-      throw new DbopError(
-        'DBOP_TRANSACTION_BOUNDARY',
-        "a statement on the SQLite connection outside the transaction dbop runs on it would run inside that transaction (and be undone with it): run it inside retryTransaction's callback, or after it",
-      );
-    },
-  });
-  const view = Object.create(database, {
-    prepare: { value: (source: string) => prepare.call(database, source) },
-  }) as BetterSqliteDatabase;
+  const target = database as unknown as Record<string, unknown>;
+  const methods = ['prepare', 'exec'] as const;
+  const own = methods.map((name) => Object.getOwnPropertyDescriptor(database, name));
+  const view = Object.create(database) as Record<string, unknown>;
+  for (const name of methods) {
+    const original = target[name] as (source: string) => unknown;
+    view[name] = (source: string) => original.call(database, source);
+    Object.defineProperty(database, name, {
+      configurable: true,
+      value() {
+        throw new DbopError(
+          'DBOP_TRANSACTION_BOUNDARY',
+          "a statement on the SQLite connection outside the transaction dbop runs on it would run inside that transaction (and be undone with it): run it inside retryTransaction's callback, or after it",
+        );
+      },
+    });
+  }
   return {
-    view,
+    view: view as unknown as BetterSqliteDatabase,
     letGo() {
-      if (own === undefined) delete (database as { prepare?: unknown }).prepare;
-      else Object.defineProperty(database, 'prepare', own);
+      methods.forEach((name, i) => {
+        const descriptor = own[i];
+        if (descriptor === undefined) delete target[name];
+        else Object.defineProperty(database, name, descriptor);
+      });
     },
   };
 }

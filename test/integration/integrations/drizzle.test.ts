@@ -201,4 +201,23 @@ describe('dbop/drizzle on SQLite (better-sqlite3)', () => {
     busyTimeout: async () =>
       Number(db.get<{ timeout: number }>(sql`SELECT timeout FROM pragma_busy_timeout`).timeout),
   }));
+
+  it("the driver's own exec() outside the transaction is refused while dbop holds the connection, and works after", async () => {
+    bank.reset();
+    let refused: unknown;
+    await retryTransaction(db, async (tx) => {
+      await tx
+        .update(sqliteAccount)
+        .set({ balance: sql`${sqliteAccount.balance} - 10` })
+        .where(eq(sqliteAccount.id, 1));
+      try {
+        client.exec('UPDATE account SET balance = balance + 1 WHERE id = 3');
+      } catch (error) {
+        refused = error;
+      }
+    });
+    expect((refused as { code?: string }).code).toBe('DBOP_TRANSACTION_BOUNDARY');
+    client.exec('UPDATE account SET balance = balance + 1 WHERE id = 3');
+    expect(bank.balances()).toEqual({ 1: 90, 2: 100, 3: 101 });
+  });
 });
