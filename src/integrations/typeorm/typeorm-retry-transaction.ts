@@ -24,6 +24,7 @@ interface PgClient {
   on?(event: 'error', listener: (error: unknown) => void): unknown;
 }
 
+const releasedError = /^QueryRunner(?:Provider)?AlreadyReleasedError$/;
 const supported = new Set<string>(['postgres', 'mysql', 'mariadb', 'better-sqlite3']);
 const steps = new HandleSteps();
 // The error that ended a runner's connection: TypeORM releases the runner on it, and its later queries
@@ -69,11 +70,22 @@ export function retryTransaction<T>(
         : typeormMysqlSource(dataSource, verifyCommits, (queryRunner, error) =>
             connectionErrors.set(queryRunner, error),
           ),
-    (session, attempt) => {
+    async (session, attempt) => {
       const queryRunner = session.raw as QueryRunner;
       guard(queryRunner, session, attempt);
       steps.own(queryRunner.manager, runner, session);
-      return fn(queryRunner.manager, attempt);
+      try {
+        return await fn(queryRunner.manager, attempt);
+      } catch (error) {
+        // TypeORM releases the runner on its connection's 'error', and then manager.query() (DataSource.query)
+        // refuses it before dbop's guard sees the statement: the connection's loss is what ended the attempt.
+        const lost = connectionErrors.get(queryRunner);
+        throw queryRunner.isReleased &&
+          lost !== undefined &&
+          releasedError.test(String((error as Error)?.name))
+          ? lost
+          : error;
+      }
     },
     transaction,
   ) as Promise<T>;

@@ -2,6 +2,7 @@ import { DataSource, type EntityManager, EntitySchema } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isDbopError } from '../../../src/core/errors.js';
 import { retryTransaction, step } from '../../../src/integrations/typeorm/index.js';
+import { DbOpRunner } from '../../../src/runner/index.js';
 import { describeIfMariadb, describeIfPostgres, mariadbUrl, postgresUrl } from '../../support/servers.js';
 import { swallowedDeadlock } from './orm-attack-support.js';
 import { type OrmUnderTest, ormEvidence, ormSqliteEvidence } from './orm-evidence.js';
@@ -13,6 +14,7 @@ import {
   postgresAdmin,
   resetAccounts,
   type SqliteBank,
+  sleep,
   sqliteBank,
 } from './orm-support.js';
 
@@ -102,6 +104,28 @@ describeIfPostgres('dbop/typeorm on PostgreSQL (DataSource, driver postgres)', (
     expect(isDbopError(error, 'DBOP_TRANSACTION_BOUNDARY')).toBe(true);
     expect(await admin.balances()).toEqual({ 1: 100, 2: 100, 3: 100 });
     expect(logged).not.toContain('START TRANSACTION');
+  });
+
+  it("the backend killed while the callback runs JavaScript (TypeORM released the runner on pg's 'error'): manager.query() after it is redone, applied once", async () => {
+    await resetAccounts(admin);
+    let attempts = 0;
+    await retryTransaction(
+      db,
+      async (manager) => {
+        attempts += 1;
+        await manager.query('UPDATE account SET balance = balance - 10 WHERE id = 1');
+        if (attempts === 1) {
+          await admin.kill(Number((await manager.query('SELECT pg_backend_pid() AS id'))[0].id));
+          // The idle client emits 'error', on which TypeORM releases the runner the manager is bound to.
+          for (let i = 0; i < 250 && manager.queryRunner?.isReleased !== true; i++) await sleep(20);
+          expect(manager.queryRunner?.isReleased).toBe(true);
+        }
+        await manager.query('UPDATE account SET balance = balance + 10 WHERE id = 2');
+      },
+      { runner: new DbOpRunner({ initialDelayMs: 10 }) },
+    );
+    expect(attempts).toBe(2);
+    expect(await admin.balances()).toEqual({ 1: 90, 2: 110, 3: 100 });
   });
 });
 
