@@ -40,26 +40,17 @@ describeIfMariadb('dbop/drizzle attacked on MariaDB', () => {
     expect(await admin.balances()).toEqual({ 1: 90, 2: 110, 3: 100 });
   });
 
-  it('a deadlock the callback catches and carries on from (MariaDB rolled the transaction back): redone whole, never half committed', async () => {
-    await swallowedDeadlock<Tx>(
-      {
-        retry: (fn, options) => retryTransaction(db, fn, options),
-        raw: (tx, statement) => tx.execute(sql.raw(statement)),
-      },
-      admin,
-      databaseUrl(mariadbUrl(), database),
-    );
-  });
-
-  it('a deadlock the callback catches and returns from: redone whole, not reported committed with nothing applied', async () => {
-    await swallowedDeadlock<Tx>(
-      {
-        retry: (fn, options) => retryTransaction(db, fn, options),
-        raw: (tx, statement) => tx.execute(sql.raw(statement)),
-      },
-      admin,
-      databaseUrl(mariadbUrl(), database),
-      'return',
-    );
-  });
+  for (const after of ['carry on', 'return'] as const) {
+    it(`a deadlock the callback catches and then does '${after}' (MariaDB rolled the transaction back): redone whole, never half or none of it committed`, async () => {
+      await swallowedDeadlock<Tx>(
+        {
+          retry: (fn, options) => retryTransaction(db, fn, options),
+          raw: (tx, statement) => tx.execute(sql.raw(statement)),
+        },
+        admin,
+        databaseUrl(mariadbUrl(), database),
+        after,
+      );
+    });
+  }
 });

@@ -14,6 +14,18 @@ export interface AttackedOrm<H> {
 /** What the user's code does after it caught the deadlock: its next statement, or return at once. */
 export type AfterSwallow = 'carry on' | 'return';
 
+/** The other side of the deadlock: a connection of its own, and how to make the ORM's side the victim. */
+interface OtherSide {
+  query(sql: string): Promise<unknown>;
+  end(): Promise<void>;
+  /** Statements the ORM's transaction runs before the deadlock. */
+  readonly ormFirst: readonly string[];
+  /** Statements the other side runs after BEGIN, before it takes the row lock on account 2. */
+  readonly otherFirst: readonly string[];
+  /** Counts the lock waits on the server. */
+  readonly lockWaits: string;
+}
+
 /**
  * MariaDB: the user's code catches a deadlock and carries on (or returns). The server rolled the
  * transaction back, so what follows would run in autocommit and COMMIT would "succeed" with half a
@@ -28,42 +40,13 @@ export async function swallowedDeadlock<H>(
 ): Promise<void> {
   const other = await mysql.createConnection({ uri: url });
   other.on('error', () => undefined);
-  let swallowed: unknown;
-  try {
-    await orm.retry(
-      async (h, attempt) => {
-        await orm.raw(h, 'UPDATE account SET balance = balance - 10 WHERE id = 1');
-        if (attempt.attempt === 1) {
-          await other.query('BEGIN');
-          await other.query('INSERT INTO audit (slow) SELECT 0 FROM seq_1_to_2000');
-          await other.query('UPDATE account SET balance = balance + 1000 WHERE id = 2');
-          const waiting = other.query('UPDATE account SET balance = balance + 1000 WHERE id = 1');
-          const otherDone = waiting.then(
-            () => other.query('ROLLBACK'),
-            () => other.query('ROLLBACK'),
-          );
-          for (let i = 0; i < 250; i++) {
-            const rows = await admin.query('SELECT COUNT(*) AS n FROM information_schema.INNODB_LOCK_WAITS');
-            if (Number(rows[0]?.n) > 0) break;
-            await sleep(20);
-          }
-          await orm
-            .raw(h, 'UPDATE account SET balance = balance + 5 WHERE id = 2')
-            .catch((error: unknown) => {
-              swallowed = error;
-            });
-          await otherDone;
-          if (after === 'return') return;
-        }
-        await orm.raw(h, 'UPDATE account SET balance = balance + 10 WHERE id = 3');
-      },
-      { runner: new DbOpRunner({ initialDelayMs: 10 }) },
-    );
-  } finally {
-    await other.end();
-  }
-  expect(swallowed).toBeDefined();
-  expect(await admin.balances()).toEqual({ 1: 90, 2: 100, 3: 110 });
+  await swallowed(orm, admin, after, {
+    query: (sql) => other.query(sql),
+    end: () => other.end(),
+    ormFirst: [],
+    otherFirst: ['INSERT INTO audit (slow) SELECT 0 FROM seq_1_to_2000'],
+    lockWaits: 'SELECT COUNT(*) AS n FROM information_schema.INNODB_LOCK_WAITS',
+  });
 }
 
 /**
@@ -80,15 +63,26 @@ export async function swallowedPostgresDeadlock<H>(
   const other = new pg.Client({ connectionString: url, options: `-c search_path=${schema}` });
   other.on('error', () => undefined);
   await other.connect();
+  await other.query("SET deadlock_timeout = '30s'");
+  await swallowed(orm, admin, 'return', {
+    query: (sql) => other.query(sql),
+    end: () => other.end(),
+    ormFirst: ["SET LOCAL deadlock_timeout = '10ms'"],
+    otherFirst: [],
+    lockWaits: 'SELECT COUNT(*) AS n FROM pg_locks WHERE NOT granted',
+  });
+}
+
+async function swallowed<H>(orm: AttackedOrm<H>, admin: Admin, after: AfterSwallow, other: OtherSide) {
   let swallowed: unknown;
   try {
     await orm.retry(
       async (h, attempt) => {
         await orm.raw(h, 'UPDATE account SET balance = balance - 10 WHERE id = 1');
         if (attempt.attempt === 1) {
-          await orm.raw(h, "SET LOCAL deadlock_timeout = '10ms'");
-          await other.query("SET deadlock_timeout = '30s'");
+          for (const statement of other.ormFirst) await orm.raw(h, statement);
           await other.query('BEGIN');
+          for (const statement of other.otherFirst) await other.query(statement);
           await other.query('UPDATE account SET balance = balance + 1000 WHERE id = 2');
           const waiting = other.query('UPDATE account SET balance = balance + 1000 WHERE id = 1');
           const otherDone = waiting.then(
@@ -96,7 +90,7 @@ export async function swallowedPostgresDeadlock<H>(
             () => other.query('ROLLBACK'),
           );
           for (let i = 0; i < 250; i++) {
-            const rows = await admin.query('SELECT COUNT(*) AS n FROM pg_locks WHERE NOT granted');
+            const rows = await admin.query(other.lockWaits);
             if (Number(rows[0]?.n) > 0) break;
             await sleep(20);
           }
@@ -106,7 +100,7 @@ export async function swallowedPostgresDeadlock<H>(
               swallowed = error;
             });
           await otherDone;
-          return;
+          if (after === 'return') return;
         }
         await orm.raw(h, 'UPDATE account SET balance = balance + 10 WHERE id = 3');
       },

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { classify } from '../../../src/dialects/classify.js';
 import { retryTransaction, step } from '../../../src/integrations/sequelize/index.js';
 import { describeIfMariadb, describeIfPostgres, mariadbUrl, postgresUrl } from '../../support/servers.js';
+import { type AttackedOrm, swallowedDeadlock, swallowedPostgresDeadlock } from './orm-attack-support.js';
 import { type OrmUnderTest, ormEvidence } from './orm-evidence.js';
 import {
   type Admin,
@@ -77,6 +78,14 @@ function sequelizeOrm(
         )[0]!.id,
       ),
     sleep: (t) => sequelize.query(backend.sleep, { transaction: t }),
+    raw: (t, statement) => sequelize.query(statement, { transaction: t }),
+  };
+}
+
+/** retryTransaction and raw SQL on the Transaction it passes, for the attacks. */
+function attacked(sequelize: Sequelize): AttackedOrm<Transaction> {
+  return {
+    retry: (fn, options) => retryTransaction(sequelize, fn, options),
     raw: (t, statement) => sequelize.query(statement, { transaction: t }),
   };
 }
@@ -175,6 +184,10 @@ describeIfPostgres('dbop/sequelize on PostgreSQL (dialect postgres)', () => {
       await small.close();
     }
   });
+  it('a deadlock the callback catches and returns from (COMMIT answers ROLLBACK): redone whole', async () => {
+    await resetAccounts(admin);
+    await swallowedPostgresDeadlock(attacked(sequelize), admin, postgresUrl(), schema);
+  });
 });
 
 /**
@@ -247,6 +260,13 @@ function describeSequelizeMysqlFamily(dialect: 'mysql' | 'mariadb', title: strin
       }),
       cutCommit,
     }));
+
+    for (const after of ['carry on', 'return'] as const) {
+      it(`a deadlock the callback catches and then does '${after}' (MariaDB rolled the transaction back): redone whole, never half or none of it committed`, async () => {
+        await resetAccounts(admin);
+        await swallowedDeadlock(attacked(sequelize), admin, databaseUrl(mariadbUrl(), database), after);
+      });
+    }
   });
 }
 

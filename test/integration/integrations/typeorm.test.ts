@@ -175,30 +175,20 @@ describeIfMariadb('dbop/typeorm on MariaDB (DataSource, driver mariadb over mysq
     cutCommit,
   }));
 
-  it('a deadlock the callback catches and carries on from (MariaDB rolled the transaction back): redone whole, never half committed', async () => {
-    await resetAccounts(admin);
-    await swallowedDeadlock<EntityManager>(
-      {
-        retry: (fn, options) => retryTransaction(db, fn, options),
-        raw: (manager, sql) => manager.query(sql),
-      },
-      admin,
-      databaseUrl(mariadbUrl(), database),
-    );
-  });
-
-  it('a deadlock the callback catches and returns from: redone whole, not reported committed with nothing applied', async () => {
-    await resetAccounts(admin);
-    await swallowedDeadlock<EntityManager>(
-      {
-        retry: (fn, options) => retryTransaction(db, fn, options),
-        raw: (manager, sql) => manager.query(sql),
-      },
-      admin,
-      databaseUrl(mariadbUrl(), database),
-      'return',
-    );
-  });
+  for (const after of ['carry on', 'return'] as const) {
+    it(`a deadlock the callback catches and then does '${after}' (MariaDB rolled the transaction back): redone whole, never half or none of it committed`, async () => {
+      await resetAccounts(admin);
+      await swallowedDeadlock<EntityManager>(
+        {
+          retry: (fn, options) => retryTransaction(db, fn, options),
+          raw: (manager, sql) => manager.query(sql),
+        },
+        admin,
+        databaseUrl(mariadbUrl(), database),
+        after,
+      );
+    });
+  }
 });
 
 interface CallbackPool {
