@@ -12,6 +12,7 @@ import {
   type MysqlFamilyConnection,
   sequelizeMysqlSource,
 } from './sequelize-mysql.js';
+import { type NodeSqliteDatabase, sequelizeSqliteSource } from './sequelize-sqlite.js';
 
 /** Options of {@link retryTransaction} (dbop/sequelize). */
 export type SequelizeTransactionOptions = OrmTransactionOptions;
@@ -28,7 +29,7 @@ interface PgClient {
   uuid?: unknown;
 }
 
-const supported = new Set(['postgres', 'mysql', 'mariadb']);
+const supported = new Set(['postgres', 'mysql', 'mariadb', 'sqlite']);
 const steps = new HandleSteps();
 const isolationNames: Readonly<Record<string, IsolationLevel>> = {
   'READ UNCOMMITTED': 'read uncommitted',
@@ -43,8 +44,9 @@ const isolationNames: Readonly<Record<string, IsolationLevel>> = {
  * that connection (pass it as `{ transaction: t }`, as usual); dbop sends BEGIN and COMMIT (Sequelize's
  * `logging` sees them), the isolation level defaults to the Sequelize instance's, `t.commit()` and
  * `t.rollback()` are refused, and `t.afterCommit` hooks run once dbop committed. Dialects 'postgres',
- * 'mysql' (mysql2) and 'mariadb' (the mariadb connector); on the last two the flavour (MySQL or MariaDB)
- * is read from the server's version.
+ * 'mysql' (mysql2) and 'mariadb' (the mariadb connector), where the flavour (MySQL or MariaDB) is read
+ * from the server's version, and 'sqlite' (node-sqlite3: the Database Sequelize keeps for the storage, one
+ * transaction at a time, statements of others on it refused meanwhile).
  * @example
  * await retryTransaction(sequelize, async (t) => {
  *   await Account.increment('balance', { by: -10, where: { id: 1 }, transaction: t });
@@ -59,7 +61,7 @@ export async function retryTransaction<T>(
   const dialect = sequelize.getDialect();
   if (!supported.has(dialect)) {
     throw new TypeError(
-      `dbop/sequelize runs on Sequelize's 'postgres', 'mysql' and 'mariadb' dialects, not on '${dialect}' yet`,
+      `dbop/sequelize runs on Sequelize's 'postgres', 'mysql', 'mariadb' and 'sqlite' dialects, not on '${dialect}' yet`,
     );
   }
   const settings = (sequelize as unknown as { options: { isolationLevel?: unknown; logging?: unknown } })
@@ -116,6 +118,8 @@ function sequelizeSource(sequelize: Sequelize, dialect: string, verifyCommits: b
   const log = (sql: string) => {
     if (typeof logging === 'function') (logging as (sql: string) => void)(`Executing (dbop): ${sql}`);
   };
+  if (dialect === 'sqlite')
+    return sequelizeSqliteSource(manager as ConnectionManager<NodeSqliteDatabase>, log);
   if (dialect !== 'postgres') {
     return sequelizeMysqlSource(
       manager as ConnectionManager<MysqlFamilyConnection>,
@@ -157,17 +161,18 @@ function sequelizeSource(sequelize: Sequelize, dialect: string, verifyCommits: b
   };
 }
 
-type Callback = (error: unknown, result?: unknown) => void;
+type Callback = (this: unknown, error: unknown, result?: unknown) => void;
 
 /** A Sequelize Transaction on the session's connection: no BEGIN of its own, its commit and rollback refused. */
 function boundTransaction(sequelize: Sequelize, session: Session, attempt: AttemptContext): Transaction {
   const t = new Transaction(sequelize, {});
   // pg: query(sql) or query(sql, params, callback); mysql2: query({ sql }, callback) or execute(sql,
-  // params, callback), and Sequelize calls setMaxListeners on what they return; mariadb: query(sql, params).
-  const connection = session.raw as Record<'query' | 'execute', (...args: unknown[]) => unknown>;
+  // params, callback), and Sequelize calls setMaxListeners on what they return; mariadb: query(sql, params);
+  // node-sqlite3: run, all, get or exec(sql, params, callback), the callback reading its `this` (changes).
+  const connection = session.raw as Record<string, (...args: unknown[]) => unknown>;
   // Every statement goes through dbop's session (ormStatement): one after the attempt was abandoned is
   // refused, and a deadlock that ended the transaction on the server is recorded, so COMMIT reports it.
-  const guard = (method: 'query' | 'execute') => ({
+  const guard = (method: string) => ({
     value(text: unknown, ...rest: unknown[]) {
       const callback = typeof rest.at(-1) === 'function' ? (rest.pop() as Callback) : undefined;
       const sent = (async () => {
@@ -179,26 +184,35 @@ function boundTransaction(sequelize: Sequelize, session: Session, attempt: Attem
         );
         return ormStatement(session, () =>
           callback === undefined
-            ? Promise.resolve(connection[method].call(connection, text, ...rest))
-            : new Promise((resolve, reject) => {
-                connection[method].call(connection, text, ...rest, (error: unknown, result: unknown) =>
-                  error ? reject(error) : resolve(result),
+            ? Promise.resolve(connection[method]!.call(connection, text, ...rest))
+            : new Promise<[unknown, unknown]>((resolve, reject) => {
+                connection[method]!.call(
+                  connection,
+                  text,
+                  ...rest,
+                  function (this: unknown, error: unknown, result: unknown) {
+                    if (error) reject(error);
+                    else resolve([this, result]);
+                  },
                 );
               }),
         );
       })();
       if (callback === undefined) return sent;
-      sent.then(
-        (result) => callback(null, result),
+      (sent as Promise<[unknown, unknown]>).then(
+        ([self, result]) => callback.call(self, null, result),
         (error: unknown) => callback(error),
       );
       return new EventEmitter();
     },
   });
-  const guarded = Object.create(connection, {
-    query: guard('query'),
-    ...(typeof connection.execute === 'function' ? { execute: guard('execute') } : {}),
-  }) as { uuid?: unknown };
+  const methods = sequelize.getDialect() === 'sqlite' ? ['run', 'all', 'get', 'exec'] : ['query', 'execute'];
+  const guarded = Object.create(
+    connection,
+    Object.fromEntries(
+      methods.filter((name) => typeof connection[name] === 'function').map((name) => [name, guard(name)]),
+    ),
+  ) as { uuid?: unknown };
   guarded.uuid = (t as unknown as { id: string }).id;
   const refuse = (what: string) => () =>
     Promise.reject(

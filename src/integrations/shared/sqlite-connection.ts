@@ -29,38 +29,55 @@ export function betterSqliteSource<Raw>(
   log: (sql: string, params: readonly unknown[]) => void,
   raw: (view: BetterSqliteDatabase) => Raw,
 ): SessionSource<Raw> {
+  const refuse = () => {
+    throw outsideStatement();
+  };
+  return heldConnectionSource(
+    async () => database,
+    ['prepare', 'exec'],
+    refuse,
+    (view) =>
+      ormConnectionSession({
+        dialect: 'sqlite',
+        raw: raw(view),
+        async run(sql, params) {
+          log(sql, params);
+          return runOn(view, sql, params);
+        },
+        busyTimeoutMs: busyTimeoutOf(database),
+        inTransaction: () => database.inTransaction,
+      }),
+  );
+}
+
+/**
+ * Sessions over one SQLite connection, one at a time (the next acquire waits for the previous release):
+ * while a session holds it, the connection's `methods` are replaced by `refuse` for everyone else, and
+ * open() makes the session over the view that reaches them.
+ */
+export function heldConnectionSource<Database extends object, Raw>(
+  connect: () => Promise<Database>,
+  methods: readonly string[],
+  refuse: (args: unknown[]) => unknown,
+  open: (view: Database, database: Database) => Session<Raw> | Promise<Session<Raw>>,
+): SessionSource<Raw> {
   const unlocks = new WeakMap<Session<Raw>, () => void>();
   return {
     async acquire() {
-      const previous = queues.get(database) ?? Promise.resolve();
-      let unlock!: () => void;
-      const mine = new Promise<void>((resolve) => {
-        unlock = resolve;
-      });
-      queues.set(
-        database,
-        previous.then(() => mine),
-      );
-      await previous;
+      const database = await connect();
+      const unlock = await takeTurn(database);
+      let letGo: (() => void) | undefined;
       try {
-        const busyTimeoutMs = busyTimeoutOf(database);
-        const { view, letGo } = hold(database);
-        const session = ormConnectionSession({
-          dialect: 'sqlite',
-          raw: raw(view),
-          async run(sql, params) {
-            log(sql, params);
-            return runOn(view, sql, params);
-          },
-          busyTimeoutMs,
-          inTransaction: () => database.inTransaction,
-        });
+        const held = hold(database, methods, refuse);
+        letGo = held.letGo;
+        const session = await open(held.view, database);
         unlocks.set(session, () => {
-          letGo();
+          held.letGo();
           unlock();
         });
         return session;
       } catch (error) {
+        letGo?.();
         unlock();
         throw error;
       }
@@ -71,30 +88,51 @@ export function betterSqliteSource<Raw>(
   };
 }
 
+/** Waits until no other session holds database (statements of two transactions on one connection would mix). */
+async function takeTurn(database: object): Promise<() => void> {
+  const previous = queues.get(database) ?? Promise.resolve();
+  let unlock!: () => void;
+  const mine = new Promise<void>((resolve) => {
+    unlock = resolve;
+  });
+  queues.set(
+    database,
+    previous.then(() => mine),
+  );
+  await previous;
+  return unlock;
+}
+
+/** What a statement on the connection by anyone but dbop meets while dbop's transaction holds it. */
+export function outsideStatement(): DbopError {
+  return new DbopError(
+    'DBOP_TRANSACTION_BOUNDARY',
+    "a statement on the SQLite connection outside the transaction dbop runs on it would run inside that transaction (and be undone with it): run it inside retryTransaction's callback, or after it",
+  );
+}
+
 /**
- * Refuses statements prepared or executed on database by anyone but dbop until letGo() runs; view is what
- * dbop's statements go through (the connection's own methods).
+ * Replaces database's methods by refuse until letGo() runs; view is what dbop's statements go through
+ * (the connection's own methods, called on it).
  */
-function hold(database: BetterSqliteDatabase): { view: BetterSqliteDatabase; letGo(): void } {
+function hold<Database extends object>(
+  database: Database,
+  methods: readonly string[],
+  refuse: (args: unknown[]) => unknown,
+): { view: Database; letGo(): void } {
   const target = database as unknown as Record<string, unknown>;
-  const methods = ['prepare', 'exec'] as const;
   const own = methods.map((name) => Object.getOwnPropertyDescriptor(database, name));
   const view = Object.create(database) as Record<string, unknown>;
   for (const name of methods) {
-    const original = target[name] as (source: string) => unknown;
-    view[name] = (source: string) => original.call(database, source);
+    const original = target[name] as (...args: unknown[]) => unknown;
+    view[name] = (...args: unknown[]) => original.apply(database, args);
     Object.defineProperty(database, name, {
       configurable: true,
-      value() {
-        throw new DbopError(
-          'DBOP_TRANSACTION_BOUNDARY',
-          "a statement on the SQLite connection outside the transaction dbop runs on it would run inside that transaction (and be undone with it): run it inside retryTransaction's callback, or after it",
-        );
-      },
+      value: (...args: unknown[]) => refuse(args),
     });
   }
   return {
-    view: view as unknown as BetterSqliteDatabase,
+    view: view as Database,
     letGo() {
       methods.forEach((name, i) => {
         const descriptor = own[i];

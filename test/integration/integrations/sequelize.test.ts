@@ -8,12 +8,13 @@ import {
   Sequelize,
   Transaction,
 } from 'sequelize';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import sqlite3 from 'sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classify } from '../../../src/dialects/classify.js';
 import { retryTransaction, step } from '../../../src/integrations/sequelize/index.js';
 import { describeIfMariadb, describeIfPostgres, mariadbUrl, postgresUrl } from '../../support/servers.js';
 import { type AttackedOrm, swallowedDeadlock, swallowedPostgresDeadlock } from './orm-attack-support.js';
-import { type OrmUnderTest, ormEvidence } from './orm-evidence.js';
+import { type OrmUnderTest, ormEvidence, ormSqliteEvidence } from './orm-evidence.js';
 import {
   type Admin,
   commitCutter,
@@ -22,6 +23,8 @@ import {
   postgresAdmin,
   promiseCommitCutter,
   resetAccounts,
+  type SqliteBank,
+  sqliteBank,
 } from './orm-support.js';
 
 type AccountModel = ModelStatic<Model<{ id: number; balance: number }>>;
@@ -272,3 +275,71 @@ function describeSequelizeMysqlFamily(dialect: 'mysql' | 'mariadb', title: strin
 
 describeSequelizeMysqlFamily('mysql', 'dbop/sequelize on MariaDB (dialect mysql, mysql2)');
 describeSequelizeMysqlFamily('mariadb', 'dbop/sequelize on MariaDB (dialect mariadb, mariadb connector)');
+
+describe('dbop/sequelize on SQLite (dialect sqlite, node-sqlite3)', () => {
+  const logged: string[] = [];
+  let bank: SqliteBank;
+  let sequelize: Sequelize;
+  let Account: AccountModel;
+  let locker: sqlite3.Database;
+  // node-sqlite3 bundles a SQLite of its own, blind to the locks of better-sqlite3's (the bank's) in this process.
+  const exec = (sql: string) =>
+    new Promise<void>((resolve, reject) => locker.exec(sql, (error) => (error ? reject(error) : resolve())));
+  beforeAll(() => {
+    bank = sqliteBank('dbop-sequelize-');
+    locker = new sqlite3.Database(bank.file);
+    sequelize = new Sequelize({ dialect: 'sqlite', storage: bank.file, logging: logInto(logged) });
+    ({ Account } = defineModels(sequelize));
+  });
+  afterAll(async () => {
+    await sequelize?.close();
+    await new Promise((resolve) => locker?.close(resolve));
+    bank?.close();
+  });
+  const manager = () =>
+    (sequelize as unknown as { connectionManager: { getConnection(options: object): Promise<unknown> } })
+      .connectionManager;
+  ormSqliteEvidence<Transaction>(() => ({
+    bank,
+    logged,
+    retry: (fn, options) => retryTransaction(sequelize, fn, options),
+    step: (t, fn, options) => step(t, fn, options),
+    add: (t, id, amount) => Account.increment('balance', { by: amount, where: { id }, transaction: t }),
+    // Sequelize wraps what the driver's callback reported (dbop's refusal too) in its DatabaseError.
+    addOutside: (id, amount) =>
+      Account.increment('balance', { by: amount, where: { id } }).catch((error: unknown) => {
+        throw (error as { parent?: unknown }).parent ?? error;
+      }),
+    raw: (t, statement) => sequelize.query(statement, { transaction: t }),
+    writer: { begin: () => exec('BEGIN IMMEDIATE'), commit: () => exec('COMMIT') },
+    // Sequelize's sqlite dialect keeps one node-sqlite3 Database per storage for statements outside transactions.
+    connection: () => manager().getConnection({}),
+    busyTimeout: async () =>
+      Number(
+        (
+          await sequelize.query<{ timeout: number }>('SELECT timeout FROM pragma_busy_timeout', {
+            type: QueryTypes.SELECT,
+          })
+        )[0]!.timeout,
+      ),
+  }));
+
+  it("t.commit() is refused, update() counts the rows it changed, and Sequelize's own transaction works after", async () => {
+    bank.reset();
+    const error = await retryTransaction(sequelize, async (t) => {
+      await Account.increment('balance', { by: 5, where: { id: 1 }, transaction: t });
+      await t.commit();
+    }).catch((e: unknown) => e);
+    expect((error as { code?: string }).code).toBe('DBOP_TRANSACTION_BOUNDARY');
+    // Sequelize reads the count from node-sqlite3's callback `this` (the statement's changes).
+    const changed = await retryTransaction(
+      sequelize,
+      async (t) => (await Account.update({ balance: 50 }, { where: { id: [1, 2] }, transaction: t }))[0],
+    );
+    expect(changed).toBe(2);
+    await sequelize.transaction((t) =>
+      Account.increment('balance', { by: 1, where: { id: 3 }, transaction: t }),
+    );
+    expect(bank.balances()).toEqual({ 1: 50, 2: 50, 3: 101 });
+  });
+});
