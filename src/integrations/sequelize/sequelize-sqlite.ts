@@ -61,10 +61,29 @@ export function sequelizeSqliteSource(
         },
         busyTimeoutMs: Number(rows[0]?.timeout ?? 0),
         inTransaction: () => open,
+        // SQLite may have rolled the whole transaction back on its own after a failed statement (ON CONFLICT
+        // ROLLBACK, RAISE(ROLLBACK), some I/O errors): asked at once, so nothing after it runs in autocommit.
+        async afterFailure() {
+          if (open && !(await stillInTransaction(view))) open = false;
+        },
         isBroken: () => database.open === false,
       });
     },
   );
+}
+
+/**
+ * Whether the Database is still inside a transaction, which node-sqlite3 cannot tell: a BEGIN is refused
+ * inside one ("cannot start a transaction within a transaction"); outside, the BEGIN it opened is rolled back.
+ */
+async function stillInTransaction(database: NodeSqliteDatabase): Promise<boolean> {
+  try {
+    await runOn(database, 'BEGIN', []);
+  } catch {
+    return true;
+  }
+  await runOn(database, 'ROLLBACK', []).catch(() => {});
+  return false;
 }
 
 /** A statement of someone else's while dbop holds the Database: its callback gets the refusal. */

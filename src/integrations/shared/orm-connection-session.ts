@@ -46,6 +46,11 @@ export interface OrmConnection<Raw> {
    * `inTransaction`): a BEGIN that failed (SQLITE_BUSY) then leaves nothing to roll back.
    */
   readonly inTransaction?: (() => boolean) | undefined;
+  /**
+   * Called after any statement on the connection failed, before the error goes on: where the driver cannot
+   * show the transaction state (node-sqlite3), this asks whether the failure ended the transaction.
+   */
+  readonly afterFailure?: (() => Promise<void>) | undefined;
   /** True when the driver connection can no longer be used (where the ORM shows it). */
   readonly isBroken?: () => boolean;
   /** MySQL family: write a commit-marker row with each write transaction's COMMIT, looked up after a loss. */
@@ -76,7 +81,7 @@ export async function ormStatement<T>(session: Session, send: () => Promise<T>):
  * which makes the ORM's pool discard it.
  */
 export function ormConnectionSession<Raw>(connection: OrmConnection<Raw>): Session<Raw> {
-  const { dialect, run, sidecar, serverId } = connection;
+  const { dialect, run, sidecar, serverId, afterFailure } = connection;
   const sql = sqlOf(dialect, connection.busyTimeoutMs);
   let broken = false;
   let lastCommand: string | undefined;
@@ -86,6 +91,7 @@ export function ormConnectionSession<Raw>(connection: OrmConnection<Raw>): Sessi
     } catch (error) {
       // A connection-scope failure (the socket closed, the backend was killed) leaves nothing to reuse.
       if (classify(error, { dialect }).kind === 'connection-lost') broken = true;
+      else await afterFailure?.();
       throw error;
     }
   };
@@ -94,6 +100,7 @@ export function ormConnectionSession<Raw>(connection: OrmConnection<Raw>): Sessi
       return { rows: [], rowCount: 0, original: await work() };
     } catch (error) {
       if (classify(error, { dialect }).kind === 'connection-lost') broken = true;
+      else await afterFailure?.();
       throw error;
     }
   };

@@ -324,6 +324,21 @@ describe('dbop/sequelize on SQLite (dialect sqlite, node-sqlite3)', () => {
       ),
   }));
 
+  it('a rollback SQLite makes on its own (ON CONFLICT ROLLBACK) is seen at once: nothing after it runs in autocommit', async () => {
+    bank.reset();
+    await exec('CREATE TABLE IF NOT EXISTS seq_conflict (k INTEGER UNIQUE ON CONFLICT ROLLBACK)');
+    await exec('DELETE FROM seq_conflict; INSERT INTO seq_conflict VALUES (1)');
+    const error = await retryTransaction(sequelize, async (t) => {
+      await Account.increment('balance', { by: -10, where: { id: 1 }, transaction: t });
+      // The callback swallows the error; SQLite has already rolled the whole transaction back.
+      await sequelize.query('INSERT INTO seq_conflict VALUES (1)', { transaction: t }).catch(() => {});
+      await Account.increment('balance', { by: 10, where: { id: 2 }, transaction: t });
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    // Neither half applied: the second increment never ran outside the transaction.
+    expect(bank.balances()).toEqual({ 1: 100, 2: 100, 3: 100 });
+  });
+
   it("t.commit() is refused, update() counts the rows it changed, and Sequelize's own transaction works after", async () => {
     bank.reset();
     const error = await retryTransaction(sequelize, async (t) => {
