@@ -1,6 +1,7 @@
 import { is } from 'drizzle-orm';
 import { BetterSQLiteSession, BetterSQLiteTransaction } from 'drizzle-orm/better-sqlite3/session';
 import type { AttemptContext } from '../../core/attempt.js';
+import { DbopError } from '../../core/errors.js';
 import type { Session, SessionSource } from '../../core/session.js';
 import { checkStatement } from '../shared/handle-steps.js';
 import { type BetterSqliteDatabase, betterSqliteSource } from '../shared/sqlite-connection.js';
@@ -45,6 +46,13 @@ export function betterSqliteTransaction(
     prepare: {
       value(source: string) {
         checkStatement(source, session, attempt);
+        // SQLite rolls the whole transaction back on its own after some failures (ON CONFLICT ROLLBACK,
+        // RAISE(ROLLBACK)); a callback that swallowed that error would send the rest in autocommit.
+        if (!database.inTransaction)
+          throw new DbopError(
+            'DBOP_TRANSACTION_ABORTED',
+            "SQLite ended dbop's transaction on its own after a failed statement (e.g. ON CONFLICT ROLLBACK): this statement would run outside it, in autocommit, and is refused",
+          );
         return database.prepare(source);
       },
     },

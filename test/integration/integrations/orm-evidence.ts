@@ -262,6 +262,21 @@ export function ormSqliteEvidence<H>(under: () => SqliteOrmUnderTest<H>): void {
     o.logged.length = 0;
   });
 
+  it('a rollback SQLite makes on its own (ON CONFLICT ROLLBACK) swallowed by the callback: nothing after it runs in autocommit', async () => {
+    o.bank.other.exec('CREATE TABLE IF NOT EXISTS orm_conflict (k INTEGER UNIQUE ON CONFLICT ROLLBACK)');
+    o.bank.other.exec('DELETE FROM orm_conflict; INSERT INTO orm_conflict VALUES (1)');
+    const error = await o
+      .retry(async (h) => {
+        await o.add(h, 1, -10);
+        // SQLite rolls the whole transaction back; the callback swallows the error and carries on.
+        await o.raw(h, 'INSERT INTO orm_conflict VALUES (1)').catch(() => {});
+        await o.add(h, 2, 10);
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect(o.bank.balances()).toEqual({ 1: 100, 2: 100, 3: 100 });
+  });
+
   it('a writer lock held by another connection (SQLITE_BUSY) is waited out by retrying; applied once', async () => {
     const { other } = o.bank;
     const writer = o.writer ?? {
