@@ -43,10 +43,11 @@ const isolationNames: Readonly<Record<string, IsolationLevel>> = {
  * deadlocks, serialization failures and lost connections. fn receives a Sequelize `Transaction` bound to
  * that connection (pass it as `{ transaction: t }`, as usual); dbop sends BEGIN and COMMIT (Sequelize's
  * `logging` sees them), the isolation level defaults to the Sequelize instance's, `t.commit()` and
- * `t.rollback()` are refused, and `t.afterCommit` hooks run once dbop committed. Dialects 'postgres',
- * 'mysql' (mysql2) and 'mariadb' (the mariadb connector), where the flavour (MySQL or MariaDB) is read
- * from the server's version, and 'sqlite' (node-sqlite3: the Database Sequelize keeps for the storage, one
- * transaction at a time, statements of others on it refused meanwhile).
+ * `t.rollback()` are refused, and `t.afterCommit` hooks run once dbop committed. With `Sequelize.useCLS()`,
+ * t is the namespace's transaction inside fn, as in Sequelize's own `transaction(callback)`. Dialects
+ * 'postgres', 'mysql' (mysql2) and 'mariadb' (the mariadb connector), where the flavour (MySQL or MariaDB)
+ * is read from the server's version, and 'sqlite' (node-sqlite3: the Database Sequelize keeps for the
+ * storage, one transaction at a time, statements of others on it refused meanwhile).
  * @example
  * await retryTransaction(sequelize, async (t) => {
  *   await Account.increment('balance', { by: -10, where: { id: 1 }, transaction: t });
@@ -76,7 +77,7 @@ export async function retryTransaction<T>(
         last = t;
         steps.own(t, runner, session);
         try {
-          return await fn(t, attempt);
+          return await inCls(sequelize, t, () => fn(t, attempt));
         } catch (error) {
           // After a deadlock Sequelize marks t finished itself and refuses its later statements with a plain
           // Error ("rollback has been called on this transaction"): what ended the transaction is the cause.
@@ -223,6 +224,27 @@ function boundTransaction(sequelize: Sequelize, session: Session, attempt: Attem
     );
   Object.assign(t, { connection: guarded, commit: refuse('t.commit()'), rollback: refuse('t.rollback()') });
   return t;
+}
+
+/** The namespace Sequelize.useCLS() set, as far as dbop uses it. */
+interface ClsNamespace {
+  run(fn: (context: unknown) => unknown): unknown;
+  set(key: 'transaction', value: Transaction): void;
+}
+
+/**
+ * Runs fn with t as the namespace's transaction when Sequelize.useCLS() set one, as Sequelize's own
+ * transaction(callback) does: statements that name no transaction then run in dbop's, not in autocommit.
+ */
+function inCls<T>(sequelize: Sequelize, t: Transaction, fn: () => T | PromiseLike<T>): T | PromiseLike<T> {
+  const namespace = (sequelize.constructor as { _cls?: ClsNamespace | null })._cls;
+  if (namespace == null) return fn();
+  let result!: T | PromiseLike<T>;
+  namespace.run(() => {
+    namespace.set('transaction', t);
+    result = fn();
+  });
+  return result;
 }
 
 /** What Sequelize's commit() does after COMMIT: mark the transaction finished and run its afterCommit hooks. */

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createConnection, type Socket } from 'node:net';
 import {
   DataTypes,
@@ -91,6 +92,46 @@ function attacked(sequelize: Sequelize): AttackedOrm<Transaction> {
     retry: (fn, options) => retryTransaction(sequelize, fn, options),
     raw: (t, statement) => sequelize.query(statement, { transaction: t }),
   };
+}
+
+/**
+ * With Sequelize.useCLS(namespace), statements that name no transaction run in the one the namespace
+ * holds (Sequelize's own transaction(callback) puts it there): inside retryTransaction, dbop's. The
+ * namespace is a small AsyncLocalStorage one with the get/set/run/bind face Sequelize calls.
+ */
+async function clsTransactionUsed(sequelize: Sequelize, admin: Admin): Promise<void> {
+  const { Account } = defineModels(sequelize);
+  const storage = new AsyncLocalStorage<Map<string, unknown>>();
+  const namespace = {
+    get: (key: string) => storage.getStore()?.get(key),
+    set: (key: string, value: unknown) => void storage.getStore()?.set(key, value),
+    run: (fn: (context: unknown) => unknown) => {
+      const context = new Map<string, unknown>();
+      return storage.run(context, () => fn(context));
+    },
+    bind: <F>(fn: F) => fn,
+  };
+  await resetAccounts(admin);
+  Sequelize.useCLS(namespace);
+  try {
+    let attempts = 0;
+    const error = await retryTransaction(sequelize, async () => {
+      attempts += 1;
+      await Account.increment('balance', { by: -10, where: { id: 1 } });
+      throw new Error('business rule');
+    }).catch((e: unknown) => e);
+    expect((error as Error).message).toBe('business rule');
+    expect(attempts).toBe(1);
+    // The decrement ran in dbop's transaction, and went with its rollback.
+    expect(await admin.balances()).toEqual({ 1: 100, 2: 100, 3: 100 });
+    await retryTransaction(sequelize, async () => {
+      await Account.increment('balance', { by: -10, where: { id: 1 } });
+      await sequelize.query('UPDATE account SET balance = balance + 10 WHERE id = 2');
+    });
+    expect(await admin.balances()).toEqual({ 1: 90, 2: 110, 3: 100 });
+  } finally {
+    (Sequelize as unknown as { _cls?: unknown })._cls = undefined;
+  }
 }
 
 describeIfPostgres('dbop/sequelize on PostgreSQL (dialect postgres)', () => {
@@ -191,6 +232,9 @@ describeIfPostgres('dbop/sequelize on PostgreSQL (dialect postgres)', () => {
     await resetAccounts(admin);
     await swallowedPostgresDeadlock(attacked(sequelize), admin, postgresUrl(), schema);
   });
+  it("with Sequelize.useCLS, statements that name no transaction run in dbop's, as in Sequelize's own", async () => {
+    await clsTransactionUsed(sequelize, admin);
+  });
 });
 
 /**
@@ -270,6 +314,9 @@ function describeSequelizeMysqlFamily(dialect: 'mysql' | 'mariadb', title: strin
         await swallowedDeadlock(attacked(sequelize), admin, databaseUrl(mariadbUrl(), database), after);
       });
     }
+    it("with Sequelize.useCLS, statements that name no transaction run in dbop's, as in Sequelize's own", async () => {
+      await clsTransactionUsed(sequelize, admin);
+    });
   });
 }
 
