@@ -6,6 +6,7 @@ import type { RunOptions } from '../../runner/runner-options.js';
 import { checkStatement, HandleSteps } from '../shared/handle-steps.js';
 import { type OrmQueryResult, ormConnectionSession, ormStatement } from '../shared/orm-connection-session.js';
 import { type OrmTransactionOptions, splitOrmOptions } from '../shared/orm-transaction-options.js';
+import { inSqliteCallback } from '../shared/sqlite-connection.js';
 import {
   betterSqliteDrizzleSource,
   betterSqliteTransaction,
@@ -134,7 +135,7 @@ function attempts<Tx, T>(
     (session, attempt) => {
       const handle = tx(session, attempt);
       steps.own(handle, runner, session);
-      return ownErrors(() => fn(handle as Tx, attempt));
+      return ownErrors(() => inSqliteCallback(session, () => fn(handle as Tx, attempt)));
     },
     transaction,
   ) as Promise<T>;

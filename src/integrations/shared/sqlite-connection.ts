@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { DbopError } from '../../core/errors.js';
 import type { Session, SessionSource } from '../../core/session.js';
 import { type OrmQueryResult, ormConnectionSession } from './orm-connection-session.js';
@@ -14,6 +15,27 @@ export interface BetterSqliteDatabase {
 }
 
 const queues = new WeakMap<object, Promise<void>>();
+// The connections dbop holds now (with the view of the transaction holding each), and the view each
+// better-sqlite3 statement dbop prepared went through: such a statement runs on a held connection only in
+// its own transaction.
+const holders = new WeakMap<object, object>();
+const ours = new WeakMap<object, object>();
+const guardedPrototypes = new WeakSet<object>();
+// The connections whose transaction's callback the current async context runs in, and the connection of
+// each session's raw (the runner may hand the callback a wrapper of the session it acquired).
+const callbacksOf = new AsyncLocalStorage<readonly object[]>();
+const connectionOf = new WeakMap<object, object>();
+
+/**
+ * Runs fn, a retryTransaction callback on session, marked as inside the transaction that holds session's
+ * SQLite connection: a retryTransaction nested in it on the same connection is refused at once, as it would
+ * wait for the outer one to end, which waits for it. Other sessions: fn as is.
+ */
+export function inSqliteCallback<T>(session: Session<unknown>, fn: () => T): T {
+  const connection = connectionOf.get(session.raw as object);
+  if (connection === undefined) return fn();
+  return callbacksOf.run([...(callbacksOf.getStore() ?? []), connection], fn);
+}
 
 /**
  * Sessions over the one better-sqlite3 connection an ORM holds (Drizzle's `$client`, TypeORM's
@@ -36,18 +58,59 @@ export function betterSqliteSource<Raw>(
     async () => database,
     ['prepare', 'exec'],
     refuse,
-    (view) =>
-      ormConnectionSession({
+    (held) => {
+      // Statements dbop prepares are marked as this transaction's (pragma() prepares through this too).
+      const view = Object.create(held, {
+        prepare: {
+          value(source: string) {
+            const statement = held.prepare(source);
+            mine(statement, held);
+            return statement;
+          },
+        },
+      }) as BetterSqliteDatabase;
+      return ormConnectionSession({
         dialect: 'sqlite',
         raw: raw(view),
         async run(sql, params) {
           log(sql, params);
           return runOn(view, sql, params);
         },
-        busyTimeoutMs: busyTimeoutOf(database),
+        // Through the view: pragma() prepares natively, and a statement not dbop's is refused meanwhile.
+        busyTimeoutMs: busyTimeoutOf({
+          pragma: () =>
+            (view.prepare('PRAGMA busy_timeout').all()[0] as { timeout?: unknown } | undefined)?.timeout,
+        }),
         inTransaction: () => database.inTransaction,
-      }),
+      });
+    },
   );
+}
+
+/**
+ * Marks statement as prepared in the transaction of view; the first time, makes better-sqlite3's Statement
+ * refuse to run on a connection dbop holds unless the transaction holding it prepared it (a statement
+ * keeps its connection: `statement.database`), as one prepared before dbop took the connection (Drizzle's
+ * `.prepare()`, TypeORM's statement cache) would run inside dbop's transaction and be undone with it.
+ */
+function mine(statement: object, view: object): void {
+  ours.set(statement, view);
+  const prototype = Object.getPrototypeOf(statement) as Record<string, unknown>;
+  if (guardedPrototypes.has(prototype)) return;
+  guardedPrototypes.add(prototype);
+  for (const name of ['run', 'get', 'all', 'iterate']) {
+    const original = prototype[name];
+    if (typeof original !== 'function') continue;
+    Object.defineProperty(prototype, name, {
+      configurable: true,
+      writable: true,
+      value(this: { readonly database?: object }, ...args: unknown[]) {
+        const holder = this.database === undefined ? undefined : holders.get(this.database);
+        if (holder !== undefined && ours.get(this) !== holder) throw outsideStatement();
+        return original.apply(this, args);
+      },
+    });
+  }
 }
 
 /**
@@ -65,12 +128,20 @@ export function heldConnectionSource<Database extends object, Raw>(
   return {
     async acquire() {
       const database = await connect();
+      // A mark outlives its transaction in work the callback left running: only a held connection counts.
+      if (holders.has(database) && callbacksOf.getStore()?.includes(database) === true) {
+        throw new DbopError(
+          'DBOP_TRANSACTION_BOUNDARY',
+          "a retryTransaction inside another one's callback on the same SQLite connection would wait for that one to end, which waits for it: run its statements on the outer transaction's handle (step() for a savepoint)",
+        );
+      }
       const unlock = await takeTurn(database);
       let letGo: (() => void) | undefined;
       try {
         const held = hold(database, methods, refuse);
         letGo = held.letGo;
         const session = await open(held.view, database);
+        connectionOf.set(session.raw as object, database);
         unlocks.set(session, () => {
           held.letGo();
           unlock();
@@ -131,9 +202,11 @@ function hold<Database extends object>(
       value: (...args: unknown[]) => refuse(args),
     });
   }
+  holders.set(database, view);
   return {
     view: view as Database,
     letGo() {
+      holders.delete(database);
       methods.forEach((name, i) => {
         const descriptor = own[i];
         if (descriptor === undefined) delete target[name];

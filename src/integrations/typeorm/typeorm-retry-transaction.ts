@@ -6,6 +6,7 @@ import type { RunOptions } from '../../runner/runner-options.js';
 import { checkStatement, HandleSteps } from '../shared/handle-steps.js';
 import { type OrmQueryResult, ormConnectionSession, ormStatement } from '../shared/orm-connection-session.js';
 import { type OrmTransactionOptions, splitOrmOptions } from '../shared/orm-transaction-options.js';
+import { inSqliteCallback } from '../shared/sqlite-connection.js';
 import { typeormMysqlSource } from './typeorm-mysql.js';
 import { typeormSqliteSource } from './typeorm-sqlite.js';
 
@@ -75,7 +76,7 @@ export function retryTransaction<T>(
       guard(queryRunner, session, attempt);
       steps.own(queryRunner.manager, runner, session);
       try {
-        return await fn(queryRunner.manager, attempt);
+        return await inSqliteCallback(session, () => fn(queryRunner.manager, attempt));
       } catch (error) {
         // TypeORM releases the runner on its connection's 'error', and then manager.query() (DataSource.query)
         // refuses it before dbop's guard sees the statement: the connection's loss is what ended the attempt.

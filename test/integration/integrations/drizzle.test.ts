@@ -15,6 +15,7 @@ import {
   step,
 } from '../../../src/integrations/drizzle/index.js';
 import { describeIfMariadb, describeIfPostgres, mariadbUrl, postgresUrl } from '../../support/servers.js';
+import { nestedOnOneConnection } from './orm-attack-support.js';
 import { type OrmUnderTest, ormEvidence, ormSqliteEvidence } from './orm-evidence.js';
 import {
   type Admin,
@@ -196,11 +197,54 @@ describe('dbop/drizzle on SQLite (better-sqlite3)', () => {
         .update(sqliteAccount)
         .set({ balance: sql`${sqliteAccount.balance} + ${amount}` })
         .where(eq(sqliteAccount.id, id)),
+    preparedOutside: async (id, amount) => {
+      const prepared = db
+        .update(sqliteAccount)
+        .set({ balance: sql`${sqliteAccount.balance} + ${amount}` })
+        .where(eq(sqliteAccount.id, id))
+        .prepare();
+      prepared.run();
+      return async () => prepared.run();
+    },
     raw: async (tx, statement) => tx.run(sql.raw(statement)),
     connection: async () => client,
     busyTimeout: async () =>
       Number(db.get<{ timeout: number }>(sql`SELECT timeout FROM pragma_busy_timeout`).timeout),
   }));
+
+  it('a retryTransaction nested in another on the one connection is refused, not left waiting for itself', async () => {
+    await nestedOnOneConnection({ retry: (fn, options) => retryTransaction(db, fn, options) });
+  });
+
+  it("a statement prepared in one of dbop's transactions, kept and run in a later one's time from outside, is refused", async () => {
+    bank.reset();
+    let kept: { run(): unknown } | undefined;
+    await retryTransaction(db, async (tx) => {
+      kept = tx
+        .update(sqliteAccount)
+        .set({ balance: sql`${sqliteAccount.balance} + 1` })
+        .where(eq(sqliteAccount.id, 3))
+        .prepare();
+    });
+    let outside: unknown = 'not run';
+    const error = await retryTransaction(db, async (tx) => {
+      await tx
+        .update(sqliteAccount)
+        .set({ balance: sql`${sqliteAccount.balance} - 10` })
+        .where(eq(sqliteAccount.id, 1));
+      try {
+        kept?.run();
+        outside = 'done';
+      } catch (e) {
+        outside = e;
+      }
+      throw new Error('business rule');
+    }).catch((e: unknown) => e);
+    expect((error as Error).message).toBe('business rule');
+    // Run, it would have joined the second transaction and gone with its rollback.
+    expect((outside as { code?: string }).code).toBe('DBOP_TRANSACTION_BOUNDARY');
+    expect(bank.balances()).toEqual({ 1: 100, 2: 100, 3: 100 });
+  });
 
   it("the driver's own exec() outside the transaction is refused while dbop holds the connection, and works after", async () => {
     bank.reset();

@@ -145,6 +145,12 @@ describe('dbop/knex on SQLite (better-sqlite3)', () => {
     step: (trx, fn, options) => step(trx, fn, options),
     add: (trx, id, amount) => trx('account').where({ id }).increment('balance', amount),
     addOutside: (id, amount) => db('account').where({ id }).increment('balance', amount),
+    // Knex prepares nothing ahead: the same write, which waits for its pool of one.
+    preparedOutside: async (id, amount) => {
+      const write = () => db('account').where({ id }).increment('balance', amount);
+      await write();
+      return write;
+    },
     raw: (trx, statement) => trx.raw(statement),
     connection: async () => {
       const connection = await db.client.acquireConnection();

@@ -2,6 +2,7 @@ import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { expect } from 'vitest';
 import type { AttemptContext } from '../../../src/core/attempt.js';
+import { isDbopError } from '../../../src/core/errors.js';
 import { DbOpRunner } from '../../../src/runner/index.js';
 import { type Admin, sleep } from './orm-support.js';
 
@@ -111,4 +112,25 @@ async function swallowed<H>(orm: AttackedOrm<H>, admin: Admin, after: AfterSwall
   }
   expect(swallowed).toBeDefined();
   expect(await admin.balances()).toEqual({ 1: 90, 2: 100, 3: 110 });
+}
+
+/**
+ * SQLite: a retryTransaction nested in another's callback on the ORM's one connection would wait for the
+ * outer one to end, which waits for it. It is refused at once; the outer one is aborted after 5 s, so the
+ * attack ends either way (before the fix, the inner one then ran on the released connection).
+ */
+export async function nestedOnOneConnection<H>(orm: Pick<AttackedOrm<H>, 'retry'>): Promise<void> {
+  const signal = AbortSignal.timeout(5_000);
+  let inner: unknown = 'never reached';
+  const outer = await orm
+    .retry(
+      async () => {
+        inner = await orm.retry(async () => 'inner ran').catch((e: unknown) => e);
+        return 'outer ran';
+      },
+      { signal },
+    )
+    .catch((e: unknown) => e);
+  expect(isDbopError(inner, 'DBOP_TRANSACTION_BOUNDARY')).toBe(true);
+  expect(outer).toBe('outer ran');
 }

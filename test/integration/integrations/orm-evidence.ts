@@ -232,6 +232,11 @@ export interface SqliteOrmUnderTest<H> {
   /** The same write through the ORM outside any retryTransaction (db, not a transaction handle). */
   addOutside(id: number, amount: number): Promise<unknown>;
   /**
+   * The same write outside, through a statement the ORM prepared on the connection before dbop took it
+   * (Drizzle's `.prepare()`, TypeORM's statement cache); runs it once now, and returns how to run it again.
+   */
+  preparedOutside(id: number, amount: number): Promise<() => Promise<unknown>>;
+  /**
    * Another connection that takes SQLite's write lock, through the SQLite library the ORM's driver uses
    * (default: the bank's better-sqlite3 one). Two copies of SQLite in one process do not see each other's
    * locks (POSIX locks are per process), so node-sqlite3 needs a holder of its own.
@@ -344,12 +349,12 @@ export function ormSqliteEvidence<H>(under: () => SqliteOrmUnderTest<H>): void {
     expect(o.bank.balances()).toEqual({ 1: 90, 2: 100, 3: 110 });
   });
 
-  it("a write through the ORM outside dbop while dbop's transaction holds the connection: refused or applied, never reported done and undone with dbop's rollback", async () => {
+  const writeOutsideDuringRollback = async (write: () => Promise<unknown>) => {
     let outside: Promise<unknown> = Promise.resolve();
     const error = await o
       .retry(async (h) => {
         await o.add(h, 1, -10);
-        outside = o.addOutside(3, 1).then(
+        outside = write().then(
           () => 'done',
           (e: unknown) => e,
         );
@@ -362,12 +367,28 @@ export function ormSqliteEvidence<H>(under: () => SqliteOrmUnderTest<H>): void {
     const balances = o.bank.balances();
     if (result === 'done') expect(balances).toEqual({ 1: 100, 2: 100, 3: 101 });
     else {
-      expect(isDbopError(result, 'DBOP_TRANSACTION_BOUNDARY')).toBe(true);
+      // TypeORM wraps what a statement's run() throws in its QueryFailedError (driverError).
+      const refused = (result as { driverError?: unknown }).driverError ?? result;
+      expect(isDbopError(refused, 'DBOP_TRANSACTION_BOUNDARY')).toBe(true);
       expect(balances).toEqual({ 1: 100, 2: 100, 3: 100 });
     }
+  };
+
+  it("a write through the ORM outside dbop while dbop's transaction holds the connection: refused or applied, never reported done and undone with dbop's rollback", async () => {
+    await writeOutsideDuringRollback(() => o.addOutside(3, 1));
     // Once dbop let go of the connection, the ORM writes outside again.
     await o.addOutside(2, 1);
     expect(o.bank.balances()[2]).toBe(101);
+  });
+
+  it('the same through a statement the ORM prepared before dbop took the connection: never reported done and undone', async () => {
+    const write = await o.preparedOutside(3, 1);
+    o.bank.reset();
+    await writeOutsideDuringRollback(write);
+    // The prepared statement works again once dbop let go of the connection.
+    const before = o.bank.balances()[3] as number;
+    await write();
+    expect(o.bank.balances()[3]).toBe(before + 1);
   });
 
   it('a nested step is a SAVEPOINT: its failure is undone alone, the outer transfer commits', async () => {

@@ -357,6 +357,15 @@ describe('dbop/sequelize on SQLite (dialect sqlite, node-sqlite3)', () => {
       Account.increment('balance', { by: amount, where: { id } }).catch((error: unknown) => {
         throw (error as { parent?: unknown }).parent ?? error;
       }),
+    // Sequelize prepares nothing ahead on node-sqlite3: the same write, run once first.
+    preparedOutside: async (id, amount) => {
+      const write = () =>
+        Account.increment('balance', { by: amount, where: { id } }).catch((error: unknown) => {
+          throw (error as { parent?: unknown }).parent ?? error;
+        });
+      await write();
+      return write;
+    },
     raw: (t, statement) => sequelize.query(statement, { transaction: t }),
     writer: { begin: () => exec('BEGIN IMMEDIATE'), commit: () => exec('COMMIT') },
     // Sequelize's sqlite dialect keeps one node-sqlite3 Database per storage for statements outside transactions.

@@ -4,7 +4,7 @@ import { isDbopError } from '../../../src/core/errors.js';
 import { retryTransaction, step } from '../../../src/integrations/typeorm/index.js';
 import { DbOpRunner } from '../../../src/runner/index.js';
 import { describeIfMariadb, describeIfPostgres, mariadbUrl, postgresUrl } from '../../support/servers.js';
-import { swallowedDeadlock } from './orm-attack-support.js';
+import { nestedOnOneConnection, swallowedDeadlock } from './orm-attack-support.js';
 import { type OrmUnderTest, ormEvidence, ormSqliteEvidence } from './orm-evidence.js';
 import {
   type Admin,
@@ -222,10 +222,20 @@ describe('dbop/typeorm on SQLite (DataSource, driver better-sqlite3)', () => {
     step: (manager, fn, options) => step(manager, fn, options),
     add: (manager, id, amount) => manager.increment(AccountEntity, { id }, 'balance', amount),
     addOutside: (id, amount) => db.manager.increment(AccountEntity, { id }, 'balance', amount),
+    // TypeORM's shared runner keeps the statements it prepared (statementCacheSize): run once, cached.
+    preparedOutside: async (id, amount) => {
+      const write = () => db.manager.increment(AccountEntity, { id }, 'balance', amount);
+      await write();
+      return write;
+    },
     raw: (manager, statement) => manager.query(statement),
     connection: async () => (db.driver as unknown as { databaseConnection: unknown }).databaseConnection,
     busyTimeout: async () => Number((await db.query('SELECT timeout FROM pragma_busy_timeout'))[0].timeout),
   }));
+
+  it('a retryTransaction nested in another on the one connection is refused, not left waiting for itself', async () => {
+    await nestedOnOneConnection({ retry: (fn, options) => retryTransaction(db, fn, options) });
+  });
 
   it("save() inside opens no transaction of its own, and TypeORM's shared runner is left unguarded", async () => {
     bank.reset();
