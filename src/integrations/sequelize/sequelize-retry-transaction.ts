@@ -7,6 +7,7 @@ import type { RunOptions } from '../../runner/runner-options.js';
 import { checkStatement, HandleSteps } from '../shared/handle-steps.js';
 import { ormConnectionSession, ormStatement } from '../shared/orm-connection-session.js';
 import { type OrmTransactionOptions, splitOrmOptions } from '../shared/orm-transaction-options.js';
+import { inSqliteCallback } from '../shared/sqlite-connection.js';
 import {
   type ConnectionManager,
   type MysqlFamilyConnection,
@@ -77,7 +78,7 @@ export async function retryTransaction<T>(
         last = t;
         steps.own(t, runner, session);
         try {
-          return await inCls(sequelize, t, () => fn(t, attempt));
+          return await inSqliteCallback(session, () => inCls(sequelize, t, () => fn(t, attempt)));
         } catch (error) {
           // After a deadlock Sequelize marks t finished itself and refuses its later statements with a plain
           // Error ("rollback has been called on this transaction"): what ended the transaction is the cause.

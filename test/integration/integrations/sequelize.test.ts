@@ -14,7 +14,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classify } from '../../../src/dialects/classify.js';
 import { retryTransaction, step } from '../../../src/integrations/sequelize/index.js';
 import { describeIfMariadb, describeIfPostgres, mariadbUrl, postgresUrl } from '../../support/servers.js';
-import { type AttackedOrm, swallowedDeadlock, swallowedPostgresDeadlock } from './orm-attack-support.js';
+import {
+  type AttackedOrm,
+  nestedOnOneConnection,
+  swallowedDeadlock,
+  swallowedPostgresDeadlock,
+} from './orm-attack-support.js';
 import { type OrmUnderTest, ormEvidence, ormSqliteEvidence } from './orm-evidence.js';
 import {
   type Admin,
@@ -379,6 +384,10 @@ describe('dbop/sequelize on SQLite (dialect sqlite, node-sqlite3)', () => {
         )[0]!.timeout,
       ),
   }));
+
+  it('a retryTransaction nested in another on the one connection is refused, not left waiting for itself', async () => {
+    await nestedOnOneConnection({ retry: (fn, options) => retryTransaction(sequelize, fn, options) });
+  });
 
   it('a rollback SQLite makes on its own (ON CONFLICT ROLLBACK) is seen at once: nothing after it runs in autocommit', async () => {
     bank.reset();
