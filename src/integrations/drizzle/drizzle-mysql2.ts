@@ -1,4 +1,5 @@
-import { MySql2Session, MySql2Transaction } from 'drizzle-orm/mysql2';
+// The session subpath: 'drizzle-orm/mysql2' itself imports mysql2's createPool, which a user without mysql2 lacks.
+import { MySql2Session, MySql2Transaction } from 'drizzle-orm/mysql2/session';
 import type { AttemptContext } from '../../core/attempt.js';
 import { isReusable, type Session, type SessionSource } from '../../core/session.js';
 import { watchConnectionErrors } from '../../sessions/shared/mysql-family.js';

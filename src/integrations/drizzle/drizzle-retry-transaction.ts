@@ -1,4 +1,4 @@
-import { NodePgSession, NodePgTransaction } from 'drizzle-orm/node-postgres';
+import { entityKind } from 'drizzle-orm';
 import type { AttemptContext } from '../../core/attempt.js';
 import { isDbopError } from '../../core/errors.js';
 import { isReusable, type Session, type SessionSource } from '../../core/session.js';
@@ -92,7 +92,7 @@ export function retryTransaction<D extends DrizzleDatabaseLike, T>(
         betterSqliteTransaction(drizzle, session, attempt),
       );
     }
-    if (!(drizzle.session instanceof NodePgSession) || typeof drizzle.$client?.connect !== 'function') {
+    if (!isNodePgDrizzle(drizzle)) {
       throw new TypeError(
         'dbop/drizzle runs on Drizzle over a node-postgres Pool, a mysql2 pool (drizzle({ client: pool })) or a better-sqlite3 Database',
       );
@@ -100,7 +100,16 @@ export function retryTransaction<D extends DrizzleDatabaseLike, T>(
   } catch (error) {
     return Promise.reject(error);
   }
-  const { runner, transaction } = split;
+  return nodePgAttempts(drizzle, split, fn as (tx: unknown, attempt: AttemptContext) => T | PromiseLike<T>);
+}
+
+/** Drizzle over node-postgres; its session classes are loaded on first use, as they import pg. */
+async function nodePgAttempts<T>(
+  drizzle: NodePgDrizzle,
+  { runner, transaction }: ReturnType<typeof splitOrmOptions>,
+  fn: (tx: unknown, attempt: AttemptContext) => T | PromiseLike<T>,
+): Promise<T> {
+  const { NodePgSession, NodePgTransaction } = await import('drizzle-orm/node-postgres/session');
   return runner.transaction(
     nodePgSource(drizzle),
     (session, attempt) => {
@@ -117,7 +126,7 @@ export function retryTransaction<D extends DrizzleDatabaseLike, T>(
         drizzle.session.schema as never,
       );
       steps.own(tx, runner, session);
-      return ownErrors(() => fn(tx as DrizzleTransactionOf<D>, attempt));
+      return ownErrors(() => fn(tx, attempt));
     },
     transaction,
   ) as Promise<T>;
@@ -155,6 +164,12 @@ export function step<Tx extends object, T>(
 }
 
 /** Sessions over clients of the database's pg Pool; one in an unknown state is destroyed by the pool. */
+/** True for a Drizzle database over a node-postgres Pool, told by Drizzle's own entity kind (no pg import). */
+function isNodePgDrizzle(drizzle: NodePgDrizzle): boolean {
+  const kind = (drizzle.session?.constructor as { [entityKind]?: string } | undefined)?.[entityKind];
+  return kind === 'NodePgSession' && typeof drizzle.$client?.connect === 'function';
+}
+
 function nodePgSource(db: NodePgDrizzle): SessionSource {
   const pool = db.$client;
   const logger = db.session.options.logger;

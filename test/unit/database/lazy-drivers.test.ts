@@ -22,6 +22,11 @@ describe("importing 'dbop'", () => {
     expect(await driversLoaded(index)).toEqual([]);
   }, 30_000);
 
+  it('dbop/drizzle loads no driver either (a better-sqlite3-only user has neither pg nor mysql2)', async () => {
+    const drizzle = fileURLToPath(new URL('../../../src/integrations/drizzle/index.ts', import.meta.url));
+    expect(await driversLoaded(drizzle)).toEqual([]);
+  }, 30_000);
+
   it('loads exactly the driver a URL needs, on first use (the detector sees drivers)', async () => {
     expect(await driversLoaded(index, 'sqlite')).toEqual(['better-sqlite3']);
   }, 30_000);
