@@ -188,12 +188,8 @@ export class Pool<C> {
    * counts as broken is destroyed; so is one the server reports still inside a transaction.
    */
   release(connection: C, error?: unknown): void {
-    const entry = this.#entries.get(connection);
-    if (entry === undefined || entry.state !== 'busy') {
-      // close() already ended the connections it stopped waiting for.
-      if (this.#closing !== undefined && entry === undefined) return;
-      throw new ConnectionNotAcquiredError(this.#options.name);
-    }
+    const entry = this.#lentEntry(connection);
+    if (entry === undefined) return;
     if (entry.shares > 1) {
       entry.shares -= 1;
       // A sharer's work found it broken: nobody joins it again, and its last holder's release ends it.
@@ -220,13 +216,18 @@ export class Pool<C> {
     this.#checkin(entry, error, now);
   }
 
+  // The entry of a connection this pool lent; undefined for one close() already ended (nothing left to do).
+  #lentEntry(connection: C): PoolEntry<C> | undefined {
+    const entry = this.#entries.get(connection);
+    if (entry !== undefined && entry.state === 'busy') return entry;
+    if (this.#closing !== undefined && entry === undefined) return undefined;
+    throw new ConnectionNotAcquiredError(this.#options.name);
+  }
+
   /** Ends a borrowed connection instead of giving it back (its state is unknown). */
   destroy(connection: C, error?: unknown): void {
-    const entry = this.#entries.get(connection);
-    if (entry === undefined || entry.state !== 'busy') {
-      if (this.#closing !== undefined && entry === undefined) return;
-      throw new ConnectionNotAcquiredError(this.#options.name);
-    }
+    const entry = this.#lentEntry(connection);
+    if (entry === undefined) return;
     if (entry.shares > 1) {
       // Other sharers still hold it: they release it as usual, and the last release ends it.
       entry.shares -= 1;
