@@ -75,6 +75,7 @@ export async function openMultiHostConnector(
   const entryOf = (host: DsnHost): HostEntry =>
     entries.find((e) => e.host.host === host.host && e.host.port === host.port) ?? entries[0]!;
   const owners = new WeakMap<Session, { entry: HostEntry; session: Session; writer: boolean }>();
+  const guards = new WeakMap<Session, { writer?: GuardedSession; reader?: GuardedSession }>();
   const probed = new WeakMap<object, { generation: number; role: HostRole }>();
   let lastEntry = entries[0]!;
   let lastWriterUse = Number.NEGATIVE_INFINITY;
@@ -169,6 +170,21 @@ export async function openMultiHostConnector(
     const { connection, host } = await connectWaiting(factory);
     const entry = entryOf(host);
     lastEntry = entry;
+    // One guard per pooled connection and role, made once: a wrapper per checkout, kept in the WeakMaps
+    // here and in the Database, outlived the young generation and cost its GC on every call.
+    let made = guards.get(connection);
+    if (made === undefined) {
+      made = {};
+      guards.set(connection, made);
+    }
+    const role = writer ? 'writer' : 'reader';
+    const cached = made[role];
+    if (cached !== undefined) {
+      // Lent afresh: whatever its last holder began is over (a connection given back in a transaction is
+      // destroyed by the pool).
+      cached.readOnlyTransaction = !writer;
+      return cached.session;
+    }
     const guarded = guardSession(connection, writer, (error, readOnlyTransaction) => {
       const kind = classify(error, { dialect: connection.dialect }).kind;
       if (!failoverKinds.has(kind)) return;
@@ -178,8 +194,9 @@ export async function openMultiHostConnector(
         connection.destroy(error);
       }
     });
-    owners.set(guarded, { entry, session: connection, writer });
-    return guarded;
+    made[role] = guarded;
+    owners.set(guarded.session, { entry, session: connection, writer });
+    return guarded.session;
   };
 
   const counts = (): PoolCounts =>
@@ -225,16 +242,26 @@ function guardSession(
   session: Session,
   writer: boolean,
   onError: (error: unknown, readOnlyTransaction: boolean) => void,
-): Session {
-  let readOnlyTransaction = !writer;
-  return interceptStatements(session, {
+): GuardedSession {
+  const guard: GuardedSession = {
+    session,
+    readOnlyTransaction: !writer,
+  };
+  guard.session = interceptStatements(session, {
     call(property, args) {
       if (property === 'begin')
-        readOnlyTransaction = (args[0] as BeginOptions | undefined)?.readOnly === true;
+        guard.readOnlyTransaction = (args[0] as BeginOptions | undefined)?.readOnly === true;
     },
-    error: (error) => onError(error, readOnlyTransaction),
+    error: (error) => onError(error, guard.readOnlyTransaction),
     settle(property) {
-      if (property === 'commit' || property === 'rollback') readOnlyTransaction = !writer;
+      if (property === 'commit' || property === 'rollback') guard.readOnlyTransaction = !writer;
     },
   });
+  return guard;
+}
+
+/** A session whose failed statements are reported, with whether its open transaction was begun read-only. */
+interface GuardedSession {
+  session: Session;
+  readOnlyTransaction: boolean;
 }

@@ -32,6 +32,25 @@ describeIfPostgres('multi-host URLs on the shared primary + 2 standbys', () => {
     }
   });
 
+  it('a pooled connection is one session for its whole life on a multi-host URL too (no per-call wrapper)', async () => {
+    // A guard made per checkout, kept in WeakMaps, outlived the young generation: the GC cost the
+    // single-host path no longer pays (issue 12's concurrent db.query).
+    const { primary, standbys } = ports();
+    const db = await createDatabase({ url: url([standbys[0]!, primary]), max: 1 });
+    try {
+      const seen = new Set<unknown>();
+      for (let i = 0; i < 3; i++) await db.run((conn) => void seen.add(conn.session));
+      await db.transaction((conn) => void seen.add(conn.session));
+      expect(seen.size).toBe(1);
+      const readers = new Set<unknown>();
+      for (let i = 0; i < 2; i++)
+        await db.transaction((conn) => void readers.add(conn.session), { readOnly: true });
+      expect(readers.size).toBe(1);
+    } finally {
+      await db.close();
+    }
+  });
+
   it("libpq's keyword form host=a,b port=1,2 works the same", async () => {
     const { primary, standbys } = ports();
     const db = await createDatabase(
