@@ -5,7 +5,7 @@ import { DbopError, isDbopError } from '../../core/errors.js';
 import { type IsolationLevel, isReusable, type Session, type SessionSource } from '../../core/session.js';
 import type { RunOptions } from '../../runner/runner-options.js';
 import { checkStatement, HandleSteps } from '../shared/handle-steps.js';
-import { ormConnectionSession, ormStatement } from '../shared/orm-connection-session.js';
+import { ormConnectionSession, ormStatement, pgClientSession } from '../shared/orm-connection-session.js';
 import { type OrmTransactionOptions, splitOrmOptions } from '../shared/orm-transaction-options.js';
 import { inSqliteCallback } from '../shared/sqlite-connection.js';
 import {
@@ -141,18 +141,7 @@ function sequelizeSource(sequelize: Sequelize, dialect: string, verifyCommits: b
   return {
     async acquire() {
       const client = await pgManager.getConnection({});
-      return ormConnectionSession({
-        dialect: 'postgres',
-        raw: client,
-        async run(sql, params) {
-          log(sql);
-          const result = await client.query(sql, [...params]);
-          return { rows: result.rows ?? [], rowCount: result.rowCount ?? 0, command: result.command };
-        },
-        sidecar,
-        serverId: client.processID,
-        isBroken: () => client._queryable === false || client._ending === true,
-      });
+      return pgClientSession(client, client, log, sidecar);
     },
     async release(session) {
       const client = session.raw as PgClient;

@@ -188,3 +188,38 @@ function sidecarChecks(
       : {}),
   };
 }
+
+/** The node-postgres client an ORM lends, as far as {@link pgClientSession} reads it. */
+export interface OrmPgClient {
+  query(
+    text: string,
+    params: unknown[],
+  ): Promise<{ rows?: Record<string, unknown>[]; rowCount: number | null; command?: string }>;
+  readonly processID?: number;
+  readonly _queryable?: boolean;
+  readonly _ending?: boolean;
+}
+
+/**
+ * A dbop Session over a node-postgres client an ORM lent (Sequelize's, TypeORM's): statements logged
+ * through the ORM's own logger, broken once pg says the client can no longer be queried.
+ */
+export function pgClientSession<Raw>(
+  client: OrmPgClient,
+  raw: Raw,
+  log: (sql: string, params: unknown[]) => void,
+  sidecar: OrmRun,
+): Session<Raw> {
+  return ormConnectionSession({
+    dialect: 'postgres',
+    raw,
+    async run(sql, params) {
+      log(sql, [...params]);
+      const result = await client.query(sql, [...params]);
+      return { rows: result.rows ?? [], rowCount: result.rowCount ?? 0, command: result.command };
+    },
+    sidecar,
+    serverId: client.processID,
+    isBroken: () => client._queryable === false || client._ending === true,
+  });
+}

@@ -4,7 +4,12 @@ import { DbopError } from '../../core/errors.js';
 import { isReusable, type Session, type SessionSource } from '../../core/session.js';
 import type { RunOptions } from '../../runner/runner-options.js';
 import { checkStatement, HandleSteps } from '../shared/handle-steps.js';
-import { type OrmQueryResult, ormConnectionSession, ormStatement } from '../shared/orm-connection-session.js';
+import {
+  type OrmQueryResult,
+  ormConnectionSession,
+  ormStatement,
+  pgClientSession,
+} from '../shared/orm-connection-session.js';
 import { type OrmTransactionOptions, splitOrmOptions } from '../shared/orm-transaction-options.js';
 import { inSqliteCallback } from '../shared/sqlite-connection.js';
 import { typeormMysqlSource } from './typeorm-mysql.js';
@@ -119,18 +124,12 @@ function typeormSource(dataSource: DataSource): SessionSource {
       if (!runnerOf.has(client))
         client.on?.('error', (error) => connectionErrors.set(runnerOf.get(client)!, error));
       runnerOf.set(client, queryRunner);
-      return ormConnectionSession({
-        dialect: 'postgres',
-        raw: queryRunner,
-        async run(sql, params) {
-          dataSource.logger.logQuery(sql, [...params], queryRunner);
-          const result = await client.query(sql, [...params]);
-          return { rows: result.rows ?? [], rowCount: result.rowCount ?? 0, command: result.command };
-        },
+      return pgClientSession(
+        client,
+        queryRunner,
+        (sql, params) => dataSource.logger.logQuery(sql, params, queryRunner),
         sidecar,
-        serverId: client.processID,
-        isBroken: () => client._queryable === false || client._ending === true,
-      });
+      );
     },
     async release(session) {
       const queryRunner = session.raw as QueryRunner & {
