@@ -21,9 +21,13 @@ export interface ConcurrencyLimiterOptions {
    */
   readonly decreaseFactor?: number;
   /**
-   * Share of recent attempt time that contention may waste before the limit shrinks. Default 0.2: a
-   * serialization failure that cost a few ms among commits of tens is the price of running side by side, a
-   * deadlock that held two transactions for Postgres's 1 s deadlock_timeout is not. 0 cuts on every one.
+   * Share of recent attempts that may fail on contention before the limit shrinks. Default: one over the
+   * current limit. At limit L with a share f of attempts failing, about L x (1 - f) units do useful work at
+   * once; below L - 1, one fewer unit would do as much with no waste, so the limit shrinks when f passes
+   * 1 / L: two units that collide on a third of their attempts still get more done than one, ten that lose a
+   * fifth do not. Whatever this says, the limit also shrinks when contention wastes most of the recent
+   * attempt time (a deadlock that held its units for Postgres's 1 s deadlock_timeout). A number fixes the
+   * share instead; 0 cuts on every contention error.
    */
   readonly tolerance?: number;
   /**
@@ -87,6 +91,14 @@ export class AdmissionTimeoutError extends DbopError {
   }
 }
 
+// A raise is judged after at least this many commits (and 4 per unit of the new limit) ...
+const trialCommits = 32;
+// ... and this long, ms: a shorter window says more about the machine's hiccups than about the limit.
+const trialMs = 200;
+/** How much more a raised limit must commit per second than the level it left, to stay. */
+export const trialGain = 0.05;
+// Share of recent attempt time that, wasted on contention, cuts the limit whatever the share of failures.
+const wastedTimeCut = 0.8;
 // Weight of the newest attempt in the moving averages of attempt time.
 const smoothing = 0.1;
 // A probe waits this many times the duration of the attempt whose contention last cut the limit.
@@ -95,6 +107,12 @@ const probeCostRatio = 20;
 const maxProbeWaitMs = 30_000;
 // The quiet period before a recovery doubles at most this many times after recoveries that failed.
 const maxRecoverBackoff = 6;
+/** The shortest lock wait {@link ConcurrencyLimiter.lockWaitMs} suggests, ms. */
+export const minLockWaitMs = 20;
+// The longest: past this a deadlock detector would usually have answered anyway.
+const maxLockWaitMs = 20 * 2 ** 6;
+/** How long after the last contention {@link ConcurrencyLimiter.lockWaitMs} still suggests a wait, ms. */
+export const lockWaitMemoryMs = 10_000;
 const limiterChannel: Channel = channel(channelNames.limiter);
 // The limiters whose permit the current async context holds: a nested unit does not queue behind itself.
 const holding = new AsyncLocalStorage<readonly ConcurrencyLimiter[]>();
@@ -133,7 +151,8 @@ export class ConcurrencyLimiter {
   readonly #max: number;
   readonly #min: number;
   readonly #factor: number;
-  readonly #tolerance: number;
+  // Undefined: one over the current limit (see ConcurrencyLimiterOptions.tolerance).
+  readonly #tolerance: number | undefined;
   readonly #probeAfter: number;
   readonly #name: string;
   readonly #clock: Clock;
@@ -161,6 +180,17 @@ export class ConcurrencyLimiter {
   // Moving averages of attempt time, all of it and the part contention threw away (DCTCP's alpha, by time).
   #wastedMs = 0;
   #spentMs = 0;
+  // Moving average of the share of attempts that failed on contention.
+  #failedShare = 0;
+  // Commits since the limit last moved, how many of them were admitted at a full limit, and since when.
+  #levelSince: number;
+  #levelCommits = 0;
+  #levelSaturated = 0;
+  // A raise on trial: the limit before it, and the commit rate measured there (see #judgeTrial).
+  #trial: { readonly from: number; readonly rate: number; readonly recovery: boolean } | undefined;
+  // Moving average of how long a unit that committed ran, and when contention was last seen.
+  #committedMs = 0;
+  #contentionAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: ConcurrencyLimiterOptions = {}) {
     expectOptionsObject(options, 'ConcurrencyLimiter');
@@ -178,8 +208,8 @@ export class ConcurrencyLimiter {
       invalid('decreaseFactor', 'a number between 0 and 1 (exclusive)', factor);
     }
     this.#factor = factor;
-    const tolerance = orDefault(options.tolerance, 0.2);
-    if (typeof tolerance !== 'number' || !(tolerance >= 0 && tolerance < 1)) {
+    const tolerance = options.tolerance;
+    if (tolerance !== undefined && (typeof tolerance !== 'number' || !(tolerance >= 0 && tolerance < 1))) {
       invalid('tolerance', 'a number from 0 to 1 (exclusive)', tolerance);
     }
     this.#tolerance = tolerance;
@@ -198,6 +228,7 @@ export class ConcurrencyLimiter {
     }
     this.#clock = clock;
     this.#lastCutAt = clock.now();
+    this.#levelSince = this.#lastCutAt;
   }
 
   /** The current limit, units running, units waiting and how often the limit moved. */
@@ -209,6 +240,22 @@ export class ConcurrencyLimiter {
       decreases: this.#decreases,
       increases: this.#increases,
     });
+  }
+
+  /**
+   * How long a unit's first attempt should wait for a row lock while this limiter sees contention, ms; undefined
+   * when it saw none in the last {@link lockWaitMemoryMs} (then the configured lock timeout applies). Twice
+   * what the admitted units could hold the lock for in turn (the limit times the average committed unit's
+   * duration), at least {@link minLockWaitMs}, rounded up to that floor times a power of two so a handful of
+   * distinct values reach the server. Where a deadlock is only detected after a wait (Postgres's
+   * deadlock_timeout, 1 s by default), a wait this short ends it sooner than the server would.
+   */
+  lockWaitMs(): number | undefined {
+    if (this.#clock.now() - this.#contentionAt > lockWaitMemoryMs) return undefined;
+    const wanted = 2 * this.#limit * this.#committedMs;
+    let wait = minLockWaitMs;
+    while (wait < wanted && wait < maxLockWaitMs) wait *= 2;
+    return wait;
   }
 
   /** True when the current async context already holds a permit of this limiter (a nested unit). */
@@ -293,15 +340,30 @@ export class ConcurrencyLimiter {
     if (outcome !== 'other') {
       this.#spentMs += smoothing * (heldMs - this.#spentMs);
       this.#wastedMs += smoothing * ((outcome === 'contention' ? heldMs : 0) - this.#wastedMs);
+      this.#failedShare += smoothing * ((outcome === 'contention' ? 1 : 0) - this.#failedShare);
+    }
+    if (outcome === 'success') {
+      this.#committedMs =
+        this.#committedMs === 0 ? heldMs : this.#committedMs + smoothing * (heldMs - this.#committedMs);
+      this.#levelCommits += 1;
+      if (saturated) this.#levelSaturated += 1;
+      if (this.#trial !== undefined) this.#judgeTrial();
     }
     if (outcome === 'contention') {
+      this.#contentionAt = this.#clock.now();
       // Some contention is the price of running side by side: only a cost above the tolerance cuts.
-      if (epoch === this.#epoch && this.#wasteShare() >= this.#tolerance) this.#decrease(heldMs);
+      if (
+        epoch === this.#epoch &&
+        (this.#failedShare > (this.#tolerance ?? 1 / this.#limit) || this.#wasteShare() >= wastedTimeCut)
+      )
+        this.#decrease(heldMs);
     } else if (outcome === 'success' && saturated) {
       this.#clean += 1;
+      const now = this.#clock.now();
       if (
         this.#clean >= this.#probeAfter * this.#limit * 2 ** this.#probeBackoff &&
-        this.#probeCostPaid(this.#clock.now())
+        this.#probeCostPaid(now) &&
+        this.#levelMeasured(now)
       )
         this.#increase();
     }
@@ -325,12 +387,67 @@ export class ConcurrencyLimiter {
     // The dearest collision since the last recovery that held sets the wait: a cheap serialization failure
     // at the probed level does not make the next probe into a deadlock any cheaper.
     this.#cutCostMs = Math.max(this.#cutCostMs, heldMs);
+    this.#trial = undefined;
     // A deadlock that cost Postgres's 1 s deadlock_timeout cuts deep; a cheap conflict barely.
     const factor = 1 - this.#wasteShare() * (1 - this.#factor);
     const next = Math.max(this.#min, Math.min(this.#limit - 1, Math.floor(this.#limit * factor)));
     if (next === this.#limit) return;
-    this.#limit = next;
+    this.#setLimit(next, now);
     this.#lastCutAt = now;
+    this.#decreases += 1;
+    this.#publish('decrease');
+  }
+
+  #setLimit(limit: number, now: number): void {
+    this.#limit = limit;
+    this.#levelSince = now;
+    this.#levelCommits = 0;
+    this.#levelSaturated = 0;
+  }
+
+  /**
+   * Starts a raise on trial when the level it leaves was measured: enough commits, most of them admitted at
+   * a full limit (a limiter that was not full says nothing about what a higher limit is worth).
+   */
+  #raise(limit: number, now: number, recovery: boolean): void {
+    this.#trial =
+      this.#levelMeasured(now) && this.#levelSaturated * 2 >= this.#levelCommits
+        ? { from: this.#limit, rate: this.#levelCommits / (now - this.#levelSince), recovery }
+        : undefined;
+    this.#setLimit(limit, now);
+  }
+
+  /** True once the current level committed enough, for long enough, for its rate to mean something. */
+  #levelMeasured(now: number): boolean {
+    return this.#levelCommits >= Math.max(trialCommits, 4 * this.#limit) && now - this.#levelSince >= trialMs;
+  }
+
+  /**
+   * A raise must pay: once the new level committed enough, at a full limit, for long enough, its commit rate
+   * is compared with the old level's; one that is not at least {@link trialGain} higher goes back, and the
+   * next raise of its kind waits twice as long. More units than the rows they fight over allow only wait
+   * for each other's locks (InnoDB reports no error for that, only slower commits), so the error count alone
+   * would let the limit climb past the level that commits the most.
+   */
+  #judgeTrial(): void {
+    const trial = this.#trial!;
+    const now = this.#clock.now();
+    if (!this.#levelMeasured(now)) return;
+    const elapsed = now - this.#levelSince;
+    this.#trial = undefined;
+    // Not full for most of the trial: the demand, not the limit, set the rate; the raise stays.
+    if (this.#levelSaturated * 2 < this.#levelCommits) return;
+    if (this.#levelCommits / elapsed >= trial.rate * (1 + trialGain)) return;
+    if (trial.recovery) {
+      this.#recoverBackoff = Math.min(this.#recoverBackoff + 1, maxRecoverBackoff);
+      this.#recoveredAt = undefined;
+    } else {
+      this.#probeBackoff = Math.min(this.#probeBackoff + 1, 10);
+      this.#probing = false;
+    }
+    this.#clean = 0;
+    this.#lastCutAt = now;
+    this.#setLimit(trial.from, now);
     this.#decreases += 1;
     this.#publish('decrease');
   }
@@ -350,7 +467,7 @@ export class ConcurrencyLimiter {
     this.#lastCutAt = now;
     this.#probing = false;
     this.#clean = 0;
-    this.#limit = Math.min(this.#max, this.#limit * 2);
+    this.#raise(Math.min(this.#max, this.#limit * 2), now, true);
     this.#increases += 1;
     this.#publish('increase');
     return true;
@@ -377,7 +494,7 @@ export class ConcurrencyLimiter {
       this.#probing = false;
       return;
     }
-    this.#limit += 1;
+    this.#raise(this.#limit + 1, this.#clock.now(), false);
     this.#probing = true;
     this.#increases += 1;
     this.#publish('increase');

@@ -46,6 +46,12 @@ export interface DialectSql {
   readonly dialect: Backend;
   /** True when ROLLBACK TO SAVEPOINT also undoes settings changed after the savepoint (Postgres). */
   readonly rollbackToUndoesSettings: boolean;
+  /**
+   * True when the server looks for a deadlock only after a lock wait lasted a while (Postgres's
+   * deadlock_timeout, 1 s by default): there a shorter lock timeout under contention ends deadlocks sooner.
+   * InnoDB finds them when the wait begins.
+   */
+  readonly deadlockFoundAfterWait?: boolean;
   begin(options: {
     readonly readOnly?: boolean;
     readonly isolationLevel?: IsolationLevel;

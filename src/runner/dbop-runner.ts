@@ -20,7 +20,7 @@ import {
   resolveRunnerOptions,
   type TransactionOptions,
 } from './runner-options.js';
-import { SourcedCall } from './sourced-call.js';
+import { type AttemptOptions, SourcedCall } from './sourced-call.js';
 
 /** A step or transaction body: gets the session (and the attempt) and may return anything. */
 export type StepFunction<T, Raw = unknown> = (
@@ -127,6 +127,7 @@ export class DbOpRunner {
       ) as Promise<T | D>;
     }
     const owner = new CallOwner(this.#policy.maxRetries, options.deadlineMs, this.#budget);
+    const perAttempt = this.#lockWait(options);
     return settle(
       execute(
         (context) => {
@@ -135,6 +136,9 @@ export class DbOpRunner {
         },
         this.#executeOptions(options, session.dialect, 'run', this.#policy, {
           ...extra,
+          ...(perAttempt === undefined
+            ? {}
+            : { scope: (context) => attemptScope(session, perAttempt(scope, session, context)) }),
           budget: owner.allowance,
         }),
       ) as Promise<T | D>,
@@ -180,7 +184,7 @@ export class DbOpRunner {
         return this.#fixedTransaction(fixed, fn, options, scopeOptions);
       });
     }
-    const call = new SourcedCall(source!, scopeOptions);
+    const call = new SourcedCall(source!, scopeOptions, this.#lockWait(options));
     const owner = new CallOwner(this.#policy.maxRetries, options.deadlineMs, this.#budget);
     return settle(
       execute(
@@ -246,6 +250,7 @@ export class DbOpRunner {
     const dialect = fixed.dialect;
     const idempotent = options.idempotent === true;
     const owner = new CallOwner(this.#policy.maxRetries, options.deadlineMs, this.#budget);
+    const perAttempt = this.#lockWait(options);
     return settle(
       execute(
         (context) => {
@@ -253,7 +258,10 @@ export class DbOpRunner {
           return fn(this.#fenced(fixed, options, context.signal), context);
         },
         this.#executeOptions(options, dialect, 'transaction', this.#policy, {
-          scope: () => attemptScope(fixed, scopeOptions),
+          scope:
+            perAttempt === undefined
+              ? () => attemptScope(fixed, scopeOptions)
+              : (context) => attemptScope(fixed, perAttempt(scopeOptions, fixed, context)),
           classifier: (error) =>
             runnerClassification(error, dialect, { nested: false, canReconnect: false, idempotent }),
           budget: owner.allowance,
@@ -261,6 +269,27 @@ export class DbOpRunner {
       ) as Promise<T | D>,
       owner,
     );
+  }
+
+  /**
+   * The lock wait of each attempt of a unit that owns its transaction, when the call left the lock timeout to
+   * the runner and the runner's limiter sees contention on a server that finds deadlocks only after a wait
+   * (Postgres): the limiter's short wait (ConcurrencyLimiter.lockWaitMs), doubled on each retry, and the
+   * runner's full lock timeout on the last attempt the count allows, so a lock held for long is still waited
+   * out before the call gives up. Undefined when the runner's own lock timeout applies to every attempt.
+   */
+  #lockWait(options: RunOptions<unknown>): AttemptOptions | undefined {
+    const limiter = this.#limiter;
+    const cap = this.#lockTimeoutMs;
+    if (limiter === undefined || cap === undefined || options.lockTimeoutMs !== undefined) return undefined;
+    const maxRetries = this.#policy.maxRetries;
+    return (base, session, context) => {
+      if (session.sql.deadlockFoundAfterWait !== true || context.attempt > maxRetries) return base;
+      const suggested = limiter.lockWaitMs();
+      if (suggested === undefined) return base;
+      const wait = suggested * 2 ** Math.min(context.attempt - 1, 20);
+      return cap !== 0 && wait >= cap ? base : withLockTimeout(base, wait);
+    };
   }
 
   // Resolved scope options per distinct combination, so a call with the usual options validates nothing.
@@ -337,6 +366,23 @@ export class DbOpRunner {
     if (this.#target !== undefined) o.target = this.#target;
     return o as ExecuteOptions<D>;
   }
+}
+
+// Scope options with a shorter lock wait, per options object and wait (a few powers of two apart).
+const shortened = new WeakMap<AttemptScopeOptions, Map<number, AttemptScopeOptions>>();
+
+function withLockTimeout(base: AttemptScopeOptions, lockTimeoutMs: number): AttemptScopeOptions {
+  let byWait = shortened.get(base);
+  if (byWait === undefined) {
+    byWait = new Map();
+    shortened.set(base, byWait);
+  }
+  let options = byWait.get(lockTimeoutMs);
+  if (options === undefined) {
+    options = resolveAttemptScopeOptions({ ...base, lockTimeoutMs });
+    byWait.set(lockTimeoutMs, options);
+  }
+  return options;
 }
 
 /** Ends the owner's hold on its connections once the call settled, whichever way. */

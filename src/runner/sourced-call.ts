@@ -4,6 +4,13 @@ import type { Backend } from '../core/classification.js';
 import { DbopError } from '../core/errors.js';
 import type { Session, SessionSource } from '../core/session.js';
 
+/** Chooses the scope options of one attempt (see {@link SourcedCall}). */
+export type AttemptOptions = (
+  options: AttemptScopeOptions,
+  session: Session,
+  context: AttemptContext,
+) => AttemptScopeOptions;
+
 /**
  * One runner.transaction() call over a SessionSource: every attempt takes a fresh session, runs its scope
  * on it and gives it back exactly once, so a connection lost in one attempt is not the next one's.
@@ -11,12 +18,15 @@ import type { Session, SessionSource } from '../core/session.js';
 export class SourcedCall<Raw> {
   readonly #source: SessionSource<Raw>;
   readonly #options: AttemptScopeOptions;
+  readonly #perAttempt: AttemptOptions | undefined;
   #current: Session<Raw> | undefined;
   #dialect: Backend | undefined;
 
-  constructor(source: SessionSource<Raw>, options: AttemptScopeOptions) {
+  /** `perAttempt` may change the scope options of one attempt on one session (its lock wait). */
+  constructor(source: SessionSource<Raw>, options: AttemptScopeOptions, perAttempt?: AttemptOptions) {
     this.#source = source;
     this.#options = options;
+    this.#perAttempt = perAttempt;
   }
 
   /** The backend of the last session taken, once one was. */
@@ -44,8 +54,12 @@ export class SourcedCall<Raw> {
     this.#dialect = session.dialect;
   }
 
-  inner(session: Session<Raw>): AttemptScope {
-    return attemptScope(session, this.#options);
+  inner(session: Session<Raw>, context: AttemptContext): AttemptScope {
+    const perAttempt = this.#perAttempt;
+    return attemptScope(
+      session,
+      perAttempt === undefined ? this.#options : perAttempt(this.#options, session, context),
+    );
   }
 
   release(session: Session<Raw>): Promise<void> {
@@ -74,7 +88,7 @@ class SourcedScope<Raw> implements AttemptScope {
     }
     this.#session = session;
     this.#call.use(session);
-    this.#inner = this.#call.inner(session);
+    this.#inner = this.#call.inner(session, context);
     try {
       await this.#inner.begin(context);
     } catch (error) {

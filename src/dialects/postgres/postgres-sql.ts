@@ -19,6 +19,7 @@ export function postgresSql(dialect: Backend = 'postgres'): DialectSql {
   return Object.freeze({
     dialect,
     rollbackToUndoesSettings: true,
+    deadlockFoundAfterWait: true,
     begin(options: {
       readonly readOnly?: boolean;
       readonly isolationLevel?: IsolationLevel;

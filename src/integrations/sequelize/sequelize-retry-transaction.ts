@@ -5,7 +5,7 @@ import { DbopError, isDbopError } from '../../core/errors.js';
 import { type IsolationLevel, isReusable, type Session, type SessionSource } from '../../core/session.js';
 import type { RunOptions } from '../../runner/runner-options.js';
 import { checkStatement, HandleSteps } from '../shared/handle-steps.js';
-import { ormConnectionSession, ormStatement, pgClientSession } from '../shared/orm-connection-session.js';
+import { ormStatement, pgClientSession } from '../shared/orm-connection-session.js';
 import { type OrmTransactionOptions, splitOrmOptions } from '../shared/orm-transaction-options.js';
 import { inSqliteCallback } from '../shared/sqlite-connection.js';
 import {

@@ -4,12 +4,7 @@ import { DbopError } from '../../core/errors.js';
 import { isReusable, type Session, type SessionSource } from '../../core/session.js';
 import type { RunOptions } from '../../runner/runner-options.js';
 import { checkStatement, HandleSteps } from '../shared/handle-steps.js';
-import {
-  type OrmQueryResult,
-  ormConnectionSession,
-  ormStatement,
-  pgClientSession,
-} from '../shared/orm-connection-session.js';
+import { type OrmQueryResult, ormStatement, pgClientSession } from '../shared/orm-connection-session.js';
 import { type OrmTransactionOptions, splitOrmOptions } from '../shared/orm-transaction-options.js';
 import { inSqliteCallback } from '../shared/sqlite-connection.js';
 import { typeormMysqlSource } from './typeorm-mysql.js';

@@ -69,27 +69,45 @@ describe('ConcurrencyLimiter', () => {
     expect(limiter.stats().limit).toBeLessThanOrEqual(5);
   });
 
-  it('grows by one after probeAfter x limit clean commits at a full limit, and waits twice as long after a failed probe', () => {
+  it('grows by one after probeAfter x limit clean commits at a full limit, and waits twice as long after a failed probe', async () => {
+    const clock = new FakeClock();
     const limiter = new ConcurrencyLimiter({
       maxLimit: 4,
       initialLimit: 1,
-      probeAfter: 2,
-      clock: new FakeClock(),
+      probeAfter: 40,
+      tolerance: 0,
+      clock,
     });
-    const commit = (n: number): void => {
-      for (let i = 0; i < n; i++) take(limiter, 1)[0]!.release('success');
+    const commit = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) {
+        const [permit] = take(limiter, 1);
+        await clock.advance(10);
+        permit!.release('success');
+      }
     };
-    commit(1);
+    await commit(39);
     expect(limiter.stats().limit).toBe(1);
-    commit(1);
+    await commit(1);
     expect(limiter.stats().limit).toBe(2);
-    // The probe meets contention: back to 1, and the next probe needs 2 x 2 x 1 commits.
+    // The probe meets contention: back to 1, and the next probe needs 2 x 40 x 1 commits.
     take(limiter, 1)[0]!.release('contention');
     expect(limiter.stats().limit).toBe(1);
-    commit(3);
+    await commit(79);
     expect(limiter.stats().limit).toBe(1);
-    commit(1);
+    await commit(1);
     expect(limiter.stats().limit).toBe(2);
+  });
+
+  it('raises only once the current level committed enough, for long enough, to be measured', () => {
+    // Without time passing, a thousand clean commits say nothing about the rate a higher limit would reach.
+    const limiter = new ConcurrencyLimiter({
+      maxLimit: 4,
+      initialLimit: 1,
+      probeAfter: 1,
+      clock: new FakeClock(),
+    });
+    for (let i = 0; i < 1000; i++) take(limiter, 1)[0]!.release('success');
+    expect(limiter.stats().limit).toBe(1);
   });
 
   it('probes no sooner than 20 times what the contention that cut the limit cost (a 1 s Postgres deadlock: 20 s)', async () => {
@@ -360,5 +378,110 @@ describe('ConcurrencyLimiter recovery', () => {
 
   it('refuses a bad recoverAfterMs', () => {
     expect(() => new ConcurrencyLimiter({ recoverAfterMs: 0 })).toThrow('`recoverAfterMs`');
+  });
+});
+
+/**
+ * Keeps the limiter full, as a queue of callers would: every `everyMs` the oldest unit commits and the freed
+ * permits are taken again at once. Runs for `ms`; returns the permits still held.
+ */
+async function saturate(
+  limiter: ConcurrencyLimiter,
+  clock: FakeClock,
+  held: Permit[],
+  ms: number,
+  everyMs: number,
+): Promise<Permit[]> {
+  const fill = (): void => {
+    for (let permit = limiter.tryAcquire(); permit !== undefined; permit = limiter.tryAcquire())
+      held.push(permit);
+  };
+  fill();
+  for (let elapsed = 0; elapsed < ms; elapsed += everyMs) {
+    await clock.advance(everyMs);
+    held.shift()?.release('success');
+    fill();
+  }
+  return held;
+}
+
+describe('ConcurrencyLimiter raises on trial', () => {
+  const options = { maxLimit: 4, initialLimit: 2, probeAfter: 1, recoverAfterMs: 1e9 } as const;
+
+  it('a raise that commits no faster than the level it left goes back (InnoDB lock waits: no error, only slower commits)', async () => {
+    const clock = new FakeClock();
+    const limiter = new ConcurrencyLimiter({ ...options, clock });
+    // 1 commit per 5 ms at limit 2, measured for 200 ms: the probe to 3 starts.
+    let held = await saturate(limiter, clock, [], 200, 5);
+    expect(limiter.stats().limit).toBe(3);
+    // Still 1 commit per 5 ms at 3: the third unit only waited for the others' locks.
+    held = await saturate(limiter, clock, held, 300, 5);
+    expect(limiter.stats()).toMatchObject({ limit: 2, decreases: 1 });
+    for (const permit of held) permit.release('other');
+  });
+
+  it('a raise that commits faster stays', async () => {
+    const clock = new FakeClock();
+    const limiter = new ConcurrencyLimiter({ ...options, maxLimit: 3, clock });
+    let held = await saturate(limiter, clock, [], 200, 6);
+    expect(limiter.stats().limit).toBe(3);
+    held = await saturate(limiter, clock, held, 600, 4);
+    expect(limiter.stats()).toMatchObject({ limit: 3, decreases: 0 });
+    for (const permit of held) permit.release('other');
+  });
+
+  it('a doubling after a quiet period is judged the same way', async () => {
+    const clock = new FakeClock();
+    const limiter = new ConcurrencyLimiter({
+      maxLimit: 8,
+      initialLimit: 2,
+      probeAfter: 1000,
+      recoverAfterMs: 1000,
+      clock,
+    });
+    let held = await saturate(limiter, clock, [], 1000, 5);
+    expect(limiter.stats().limit).toBe(4);
+    held = await saturate(limiter, clock, held, 300, 5);
+    expect(limiter.stats()).toMatchObject({ limit: 2, decreases: 1 });
+    for (const permit of held) permit.release('other');
+  });
+});
+
+describe('ConcurrencyLimiter lock waits', () => {
+  it('suggests none until contention, then twice what the admitted units hold, in powers of two from 20 ms, for 10 s', async () => {
+    const clock = new FakeClock();
+    const limiter = new ConcurrencyLimiter({ maxLimit: 4, clock });
+    expect(limiter.lockWaitMs()).toBeUndefined();
+    take(limiter, 1)[0]!.release('contention');
+    // No commit measured yet: the floor.
+    expect(limiter.lockWaitMs()).toBe(20);
+    for (let i = 0; i < 50; i++) {
+      const [permit] = take(limiter, 1);
+      await clock.advance(12);
+      permit!.release('success');
+    }
+    // Commits take 12 ms at limit 2 or more: 2 x limit x 12 ms, rounded up to 20 ms x 2^k.
+    const { limit } = limiter.stats();
+    const wanted = 2 * limit * 12;
+    const wait = limiter.lockWaitMs()!;
+    expect(wait).toBeGreaterThanOrEqual(wanted);
+    expect(wait / 2).toBeLessThan(wanted);
+    await clock.advance(10_001);
+    expect(limiter.lockWaitMs()).toBeUndefined();
+  });
+
+  it('at limit 2, cheap failures on a third of the attempts do not cut; at limit 10, on a fifth they do', async () => {
+    const run = async (limit: number, failEvery: number): Promise<number> => {
+      const clock = new FakeClock();
+      const limiter = new ConcurrencyLimiter({ maxLimit: limit, clock, recoverAfterMs: 1e9 });
+      for (let i = 1; i <= 60; i++) {
+        const [permit] = take(limiter, 1);
+        await clock.advance(5);
+        permit!.release(i % failEvery === 0 ? 'contention' : 'success');
+      }
+      return limiter.stats().limit;
+    };
+    expect(await run(2, 3)).toBe(2);
+    expect(await run(10, 5)).toBeLessThan(10);
   });
 });
