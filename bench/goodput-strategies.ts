@@ -105,11 +105,17 @@ export async function openBank(
     return e.code === '40001' || e.sqlState === '40001';
   };
 
-  const dbUrl = backend === 'postgres' ? url : url.replace(/^mysql:/, 'mariadb:');
+  // dbop on the driver the hand-written strategies use (mysql2 for mysql://), so the rows compare retry
+  // strategies, not drivers; the mariadb connector (mariadb://) has a row of its own.
+  const dbUrl = backend === 'postgres' ? url : url.replace(/^mariadb:/, 'mysql:');
   const isolation = backend === 'postgres' ? ({ isolationLevel: 'serializable' } as const) : {};
   const db: Database = await createDatabase({ url: dbUrl, max: pool, ...dbopOptions });
   // The same Database without admission control, to show what the limiter adds.
   const unlimited: Database = await createDatabase({ url: dbUrl, max: pool, ...dbopOptions, limiter: false });
+  const connector: Database | undefined =
+    backend === 'mariadb'
+      ? await createDatabase({ url: url.replace(/^mysql:/, 'mariadb:'), max: pool, ...dbopOptions })
+      : undefined;
   const transfer =
     (database: Database): Strategy =>
     (plan, signal) =>
@@ -139,6 +145,9 @@ export async function openBank(
   const strategies: Record<string, Strategy> = {
     'dbop createDatabase().transaction (default)': transfer(db),
     'dbop createDatabase({ limiter: false })': transfer(unlimited),
+    ...(connector === undefined
+      ? {}
+      : { 'dbop createDatabase(mariadb://), mariadb connector': transfer(connector) }),
     'dbop DbOpRunner.transaction(pool source)': (plan, signal) =>
       runner.transaction(
         source as never,
@@ -200,7 +209,7 @@ export async function openBank(
       }
     },
     async close(): Promise<void> {
-      await Promise.all([db.close(), unlimited.close()]);
+      await Promise.all([db.close(), unlimited.close(), connector?.close()]);
       await Promise.all([pgPool?.end(), myPool?.end(), serialPool.end()]);
     },
   } as Bank & { serial: Strategy };

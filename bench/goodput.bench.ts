@@ -2,7 +2,8 @@
  * Goodput under contention (issue 9): 32 workers transfer between 10 hot accounts for `--seconds` per case,
  * cases interleaved over `--rounds`, on Postgres (SERIALIZABLE) and MariaDB. Each strategy is what a user
  * might write instead of dbop; the serial baseline is one connection doing transfers one after another,
- * the ceiling for 10 hot rows.
+ * the ceiling for 10 hot rows. On MariaDB every strategy, dbop's included, runs on mysql2 (mysql:// URL), so
+ * the rows compare retry strategies rather than drivers; one more row shows dbop on the mariadb connector.
  *   npm run bench -- goodput --seconds=5 --rounds=3 --backends=postgres,mariadb
  * --cases=a,b keeps the cases whose name contains a or b; --lock-timeout=MS sets dbop's defaultLockTimeoutMs.
  * Env GOODPUT_PG_URL and GOODPUT_MARIADB_URL name the servers (default: the machine's own :5432 and :3306).

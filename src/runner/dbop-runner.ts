@@ -1,5 +1,6 @@
 import type { AttemptContext } from '../core/attempt.js';
 import { type AttemptScopeOptions, attemptScope, resolveAttemptScopeOptions } from '../core/attempt-scope.js';
+import type { CallAllowance } from '../core/call-allowance.js';
 import type { Classifier } from '../core/classification.js';
 import type { ConcurrencyLimiter } from '../core/concurrency-limiter.js';
 import type { OperationTarget } from '../core/diagnostics.js';
@@ -127,7 +128,7 @@ export class DbOpRunner {
       ) as Promise<T | D>;
     }
     const owner = new CallOwner(this.#policy.maxRetries, options.deadlineMs, this.#budget);
-    const perAttempt = this.#lockWait(options);
+    const perAttempt = this.#lockWait(options, owner.allowance);
     return settle(
       execute(
         (context) => {
@@ -184,8 +185,8 @@ export class DbOpRunner {
         return this.#fixedTransaction(fixed, fn, options, scopeOptions);
       });
     }
-    const call = new SourcedCall(source!, scopeOptions, this.#lockWait(options));
     const owner = new CallOwner(this.#policy.maxRetries, options.deadlineMs, this.#budget);
+    const call = new SourcedCall(source!, scopeOptions, this.#lockWait(options, owner.allowance));
     return settle(
       execute(
         (context) => {
@@ -250,7 +251,7 @@ export class DbOpRunner {
     const dialect = fixed.dialect;
     const idempotent = options.idempotent === true;
     const owner = new CallOwner(this.#policy.maxRetries, options.deadlineMs, this.#budget);
-    const perAttempt = this.#lockWait(options);
+    const perAttempt = this.#lockWait(options, owner.allowance);
     return settle(
       execute(
         (context) => {
@@ -275,16 +276,16 @@ export class DbOpRunner {
    * The lock wait of each attempt of a unit that owns its transaction, when the call left the lock timeout to
    * the runner and the runner's limiter sees contention on a server that finds deadlocks only after a wait
    * (Postgres): the limiter's short wait (ConcurrencyLimiter.lockWaitMs), doubled on each retry, and the
-   * runner's full lock timeout on the last attempt the count allows, so a lock held for long is still waited
-   * out before the call gives up. Undefined when the runner's own lock timeout applies to every attempt.
+   * runner's full lock timeout on the last attempt the call's allowance leaves (its nested steps' retries
+   * count), so a lock held for long is still waited out before the call gives up. Undefined when the
+   * runner's own lock timeout applies to every attempt.
    */
-  #lockWait(options: RunOptions<unknown>): AttemptOptions | undefined {
+  #lockWait(options: RunOptions<unknown>, allowance: CallAllowance): AttemptOptions | undefined {
     const limiter = this.#limiter;
     const cap = this.#lockTimeoutMs;
     if (limiter === undefined || cap === undefined || options.lockTimeoutMs !== undefined) return undefined;
-    const maxRetries = this.#policy.maxRetries;
     return (base, session, context) => {
-      if (session.sql.deadlockFoundAfterWait !== true || context.attempt > maxRetries) return base;
+      if (session.sql.deadlockFoundAfterWait !== true || allowance.retries <= 0) return base;
       const suggested = limiter.lockWaitMs();
       if (suggested === undefined) return base;
       const wait = suggested * 2 ** Math.min(context.attempt - 1, 20);
