@@ -182,8 +182,14 @@ export class ConcurrencyLimiter {
   #spentMs = 0;
   // Moving average of the share of attempts that failed on contention.
   #failedShare = 0;
-  // Commits since the limit last moved, how many of them were admitted at a full limit, and since when.
-  #levelSince: number;
+  // Time with at least one unit in flight, ms: its total up to the last moment the limiter went idle, and
+  // when the current busy spell began. A level's rate is measured over this time only: an idle pause (the
+  // callers had nothing to do) says nothing about what the limit is worth.
+  #busyMs = 0;
+  #busySince = 0;
+  // Commits since the limit last moved, how many of them were admitted at a full limit, and since when
+  // (busy time, see #busyAt).
+  #levelSince = 0;
   #levelCommits = 0;
   #levelSaturated = 0;
   // A raise on trial: the limit before it, and the commit rate measured there (see #judgeTrial).
@@ -228,7 +234,6 @@ export class ConcurrencyLimiter {
     }
     this.#clock = clock;
     this.#lastCutAt = clock.now();
-    this.#levelSince = this.#lastCutAt;
   }
 
   /** The current limit, units running, units waiting and how often the limit moved. */
@@ -318,9 +323,10 @@ export class ConcurrencyLimiter {
   }
 
   #admit(event: 'admit'): Permit {
+    const admittedAt = this.#clock.now();
+    if (this.#inFlight === 0) this.#busySince = admittedAt;
     this.#inFlight += 1;
     const epoch = this.#epoch;
-    const admittedAt = this.#clock.now();
     // Only a unit admitted at a full limit says anything about whether a higher limit would help.
     const saturated = this.#inFlight >= this.#limit;
     let released = false;
@@ -337,6 +343,7 @@ export class ConcurrencyLimiter {
 
   #release(outcome: AdmissionOutcome, epoch: number, saturated: boolean, heldMs: number): void {
     this.#inFlight -= 1;
+    if (this.#inFlight === 0) this.#busyMs += this.#clock.now() - this.#busySince;
     if (outcome !== 'other') {
       this.#spentMs += smoothing * (heldMs - this.#spentMs);
       this.#wastedMs += smoothing * ((outcome === 'contention' ? heldMs : 0) - this.#wastedMs);
@@ -398,9 +405,14 @@ export class ConcurrencyLimiter {
     this.#publish('decrease');
   }
 
+  /** Busy time (at least one unit in flight) up to `now`, ms. */
+  #busyAt(now: number): number {
+    return this.#inFlight > 0 ? this.#busyMs + (now - this.#busySince) : this.#busyMs;
+  }
+
   #setLimit(limit: number, now: number): void {
     this.#limit = limit;
-    this.#levelSince = now;
+    this.#levelSince = this.#busyAt(now);
     this.#levelCommits = 0;
     this.#levelSaturated = 0;
   }
@@ -412,14 +424,17 @@ export class ConcurrencyLimiter {
   #raise(limit: number, now: number, recovery: boolean): void {
     this.#trial =
       this.#levelMeasured(now) && this.#levelSaturated * 2 >= this.#levelCommits
-        ? { from: this.#limit, rate: this.#levelCommits / (now - this.#levelSince), recovery }
+        ? { from: this.#limit, rate: this.#levelCommits / (this.#busyAt(now) - this.#levelSince), recovery }
         : undefined;
     this.#setLimit(limit, now);
   }
 
-  /** True once the current level committed enough, for long enough, for its rate to mean something. */
+  /** True once the current level committed enough, busy long enough, for its rate to mean something. */
   #levelMeasured(now: number): boolean {
-    return this.#levelCommits >= Math.max(trialCommits, 4 * this.#limit) && now - this.#levelSince >= trialMs;
+    return (
+      this.#levelCommits >= Math.max(trialCommits, 4 * this.#limit) &&
+      this.#busyAt(now) - this.#levelSince >= trialMs
+    );
   }
 
   /**
@@ -433,7 +448,7 @@ export class ConcurrencyLimiter {
     const trial = this.#trial!;
     const now = this.#clock.now();
     if (!this.#levelMeasured(now)) return;
-    const elapsed = now - this.#levelSince;
+    const elapsed = this.#busyAt(now) - this.#levelSince;
     this.#trial = undefined;
     // Not full for most of the trial: the demand, not the limit, set the rate; the raise stays.
     if (this.#levelSaturated * 2 < this.#levelCommits) return;

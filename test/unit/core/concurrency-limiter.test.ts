@@ -485,3 +485,26 @@ describe('ConcurrencyLimiter lock waits', () => {
     expect(await run(10, 5)).toBeLessThan(10);
   });
 });
+
+describe('ConcurrencyLimiter trials across idle time', () => {
+  it('a raise that commits faster stays, even when the demand paused between the raise and its trial', async () => {
+    const clock = new FakeClock();
+    const limiter = new ConcurrencyLimiter({
+      maxLimit: 3,
+      initialLimit: 2,
+      probeAfter: 1,
+      recoverAfterMs: 1e9,
+      clock,
+    });
+    // 1 commit per 5 ms at limit 2: the probe to 3 starts.
+    let held = await saturate(limiter, clock, [], 200, 5);
+    expect(limiter.stats().limit).toBe(3);
+    // The callers go quiet for 5 s (nothing in flight), then come back: 1 commit per 3 ms at limit 3.
+    for (const permit of held.splice(0)) permit.release('success');
+    await clock.advance(5000);
+    held = await saturate(limiter, clock, held, 600, 3);
+    // The new level commits 60% faster whenever there is demand: the idle 5 s say nothing against it.
+    expect(limiter.stats()).toMatchObject({ limit: 3, decreases: 0 });
+    for (const permit of held) permit.release('other');
+  });
+});
