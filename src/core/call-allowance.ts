@@ -27,6 +27,14 @@ export class CallAllowance {
     return this.#deadlineAt;
   }
 
+  /**
+   * True when a retry would be granted now: retries left to the owner, and a token in the shared budget
+   * (which other calls may take meanwhile: a forecast, not a reservation).
+   */
+  mayRetry(): boolean {
+    return this.#retries > 0 && (this.#shared === undefined || this.#shared.available >= 1);
+  }
+
   /** Counts the call in the shared budget, if any. */
   recordCall(): void {
     this.#shared?.recordCall();

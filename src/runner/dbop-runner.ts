@@ -2,6 +2,7 @@ import type { AttemptContext } from '../core/attempt.js';
 import { type AttemptScopeOptions, attemptScope, resolveAttemptScopeOptions } from '../core/attempt-scope.js';
 import type { CallAllowance } from '../core/call-allowance.js';
 import type { Classifier } from '../core/classification.js';
+import { systemClock } from '../core/clock.js';
 import type { ConcurrencyLimiter } from '../core/concurrency-limiter.js';
 import type { OperationTarget } from '../core/diagnostics.js';
 import { DbopError } from '../core/errors.js';
@@ -276,20 +277,25 @@ export class DbOpRunner {
    * The lock wait of each attempt of a unit that owns its transaction, when the call left the lock timeout to
    * the runner and the runner's limiter sees contention on a server that finds deadlocks only after a wait
    * (Postgres): the limiter's short wait (ConcurrencyLimiter.lockWaitMs), doubled on each retry, and the
-   * runner's full lock timeout on the last attempt the call's allowance leaves (its nested steps' retries
-   * count), so a lock held for long is still waited out before the call gives up. Undefined when the
-   * runner's own lock timeout applies to every attempt.
+   * runner's full lock timeout on the last attempt the call can make: when its allowance (its nested steps'
+   * retries count) or the shared retry budget has no retry left, or its deadline leaves no room for another
+   * attempt after this one's short wait and the longest backoff. So a lock held for long is still waited
+   * out before the call gives up. Undefined when the runner's own lock timeout applies to every attempt.
    */
   #lockWait(options: RunOptions<unknown>, allowance: CallAllowance): AttemptOptions | undefined {
     const limiter = this.#limiter;
     const cap = this.#lockTimeoutMs;
     if (limiter === undefined || cap === undefined || options.lockTimeoutMs !== undefined) return undefined;
+    const maxDelayMs = this.#policy.maxDelayMs;
     return (base, session, context) => {
-      if (session.sql.deadlockFoundAfterWait !== true || allowance.retries <= 0) return base;
+      if (session.sql.deadlockFoundAfterWait !== true || !allowance.mayRetry()) return base;
       const suggested = limiter.lockWaitMs();
       if (suggested === undefined) return base;
       const wait = suggested * 2 ** Math.min(context.attempt - 1, 20);
-      return cap !== 0 && wait >= cap ? base : withLockTimeout(base, wait);
+      if (cap !== 0 && wait >= cap) return base;
+      // Twice the wait: the attempt's other statements take time too before and after the lock.
+      if (allowance.deadlineAt - systemClock.now() < 2 * wait + maxDelayMs) return base;
+      return withLockTimeout(base, wait);
     };
   }
 
