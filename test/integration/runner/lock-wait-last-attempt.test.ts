@@ -83,4 +83,40 @@ describeIfPostgres('the full lock wait on the last attempt a call can really mak
     // Before: 'failed 55P03' at about 1.8 s, with the lock free at 1.9 s and the deadline at 2.05 s.
     expect(outcome).toBe('committed');
   });
+  // Known defect, not fixed here: whether an attempt is the last is decided when it begins, but a nested
+  // step may take the owner's last retry afterwards. The owner's own statement then meets the short wait
+  // with no retry left. `it.fails` until fixed (flip to `it` then).
+  it.fails("a nested step that takes the owner's last retry: the owner's next statement still waits the full lock timeout", async () => {
+    await pool.query(`INSERT INTO ${table} VALUES (2, 0) ON CONFLICT DO NOTHING`);
+    const runner = new DbOpRunner({ limiter: contendedLimiter(), maxRetries: 1, initialDelayMs: 1 });
+    const holders = [await pool.connect(), await pool.connect()];
+    for (const [index, holder] of holders.entries()) {
+      await holder.query('BEGIN');
+      await holder.query(`SELECT n FROM ${table} WHERE id = $1 FOR UPDATE`, [index + 1]);
+    }
+    const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+    const released = Promise.all(
+      holders.map((holder, index) =>
+        sleep(index === 0 ? 300 : 800).then(async () => {
+          await holder.query('COMMIT');
+          holder.release();
+        }),
+      ),
+    );
+    const outcome = await runner
+      .transaction(pgPoolSource(pool), async (s) => {
+        // Row 1 is free at 300 ms: the step's first attempt times out (250 ms), its retry takes the last one.
+        await runner.run(s, (step) => step.query(`UPDATE ${table} SET n = n + 1 WHERE id = 1`), {
+          lockTimeoutMs: 250,
+        });
+        // Row 2 is free at 800 ms; this attempt began with 20 ms, and cannot be retried any more.
+        await s.query(`UPDATE ${table} SET n = n + 1 WHERE id = 2`);
+      })
+      .then(
+        () => 'committed',
+        (error: { code?: string }) => `failed ${error.code}`,
+      );
+    await released;
+    expect(outcome).toBe('committed');
+  });
 });
