@@ -53,8 +53,14 @@ export interface ConcurrencyLimiterOptions {
   readonly clock?: Clock;
 }
 
-/** How an admitted unit ended; only 'contention' shrinks the limit, only 'success' may grow it. */
-export type AdmissionOutcome = 'success' | 'contention' | 'other';
+/**
+ * How an admitted unit ended; only 'contention' and 'waited' may shrink the limit, only 'success' may grow
+ * it. 'waited': a lock wait that dbop itself cut short (see {@link ConcurrencyLimiter.lockWaitMs}) ran out.
+ * A short wait is meant to run out, in a deadlock or behind a long lock holder: it counts as a failed
+ * attempt, but not as time wasted, so it can only lead to a cut on trial (one that must keep the commit
+ * rate): callers queueing for one hot row must not cut the limit every other unit on the database runs under.
+ */
+export type AdmissionOutcome = 'success' | 'contention' | 'waited' | 'other';
 
 /** One admission; give it back exactly once with {@link Permit.release}. Releasing again does nothing. */
 export interface Permit {
@@ -84,6 +90,25 @@ export const contentionKinds: ReadonlySet<ErrorKind> = new Set<ErrorKind>([
   'lock-timeout',
 ]);
 
+// The attempts whose lock wait the runner cut short on the limiter's advice (see AdmissionOutcome 'waited').
+const shortLockWaits = new WeakSet<object>();
+
+/** Marks an attempt (its AttemptContext) as waiting for locks for less than its configured lock timeout. */
+export function markShortLockWait(attempt: object): void {
+  shortLockWaits.add(attempt);
+}
+
+/** How an attempt that failed with an error of `kind` gives its permit back. */
+export function contentionOutcome(
+  kind: ErrorKind | undefined,
+  attempt: object | undefined,
+): AdmissionOutcome {
+  if (kind === undefined || !contentionKinds.has(kind)) return 'other';
+  return kind === 'lock-timeout' && attempt !== undefined && shortLockWaits.has(attempt)
+    ? 'waited'
+    : 'contention';
+}
+
 /** Thrown by {@link ConcurrencyLimiter.acquire} when the wait for admission outlasted its `timeoutMs`. */
 export class AdmissionTimeoutError extends DbopError {
   constructor(timeoutMs: number) {
@@ -95,8 +120,17 @@ export class AdmissionTimeoutError extends DbopError {
 const trialCommits = 32;
 // ... and this long, ms: a shorter window says more about the machine's hiccups than about the limit.
 const trialMs = 200;
-/** How much more a raised limit must commit per second than the level it left, to stay. */
+/**
+ * How much more a raised limit must commit per second than the level it left, to stay (a lower limit after
+ * a soft cut must commit at least as much as the level it left).
+ */
 export const trialGain = 0.05;
+// Busy time after which a level's rate is known however few units it committed, ms.
+const slowLevelMs = 1000;
+// A cut on trial is judged after this many times the commits and busy time a raise needs.
+const cutTrialScale = 4;
+// A soft cut that went back holds off the next for 200 ms x 2^k, k growing to this with each one.
+const maxSoftCutBackoff = 6;
 // Share of recent attempt time that, wasted on contention, cuts the limit whatever the share of failures.
 const wastedTimeCut = 0.8;
 // Weight of the newest attempt in the moving averages of attempt time.
@@ -179,6 +213,7 @@ export class ConcurrencyLimiter {
   #increases = 0;
   // Moving averages of attempt time, all of it and the part contention threw away (DCTCP's alpha, by time).
   #wastedMs = 0;
+  #waitedMs = 0;
   #spentMs = 0;
   // Moving average of the share of attempts that failed on contention.
   #failedShare = 0;
@@ -193,7 +228,12 @@ export class ConcurrencyLimiter {
   #levelCommits = 0;
   #levelSaturated = 0;
   // A raise on trial: the limit before it, and the commit rate measured there (see #judgeTrial).
-  #trial: { readonly from: number; readonly rate: number; readonly recovery: boolean } | undefined;
+  #trial:
+    | { readonly from: number; readonly rate: number; readonly kind: 'probe' | 'recovery' | 'cut' }
+    | undefined;
+  // A cut on trial that went back: the next soft cut waits until then (see #judgeTrial), longer each time.
+  #softCutsFrom = Number.NEGATIVE_INFINITY;
+  #softCutBackoff = 0;
   // Moving average of how long a unit that committed ran, and when contention was last seen.
   #committedMs = 0;
   #contentionAt = Number.NEGATIVE_INFINITY;
@@ -345,9 +385,14 @@ export class ConcurrencyLimiter {
     this.#inFlight -= 1;
     if (this.#inFlight === 0) this.#busyMs += this.#clock.now() - this.#busySince;
     if (outcome !== 'other') {
+      this.#failedShare += smoothing * ((outcome === 'success' ? 0 : 1) - this.#failedShare);
+    }
+    if (outcome !== 'other') {
       this.#spentMs += smoothing * (heldMs - this.#spentMs);
       this.#wastedMs += smoothing * ((outcome === 'contention' ? heldMs : 0) - this.#wastedMs);
-      this.#failedShare += smoothing * ((outcome === 'contention' ? 1 : 0) - this.#failedShare);
+      // A short wait that ran out was meant to: it counts in how deep a cut goes, never in whether one
+      // must come whatever the commit rate says.
+      this.#waitedMs += smoothing * ((outcome === 'waited' ? heldMs : 0) - this.#waitedMs);
     }
     if (outcome === 'success') {
       this.#committedMs =
@@ -356,14 +401,19 @@ export class ConcurrencyLimiter {
       if (saturated) this.#levelSaturated += 1;
       if (this.#trial !== undefined) this.#judgeTrial();
     }
-    if (outcome === 'contention') {
+    if (outcome === 'contention' || outcome === 'waited') {
       this.#contentionAt = this.#clock.now();
       // Some contention is the price of running side by side: only a cost above the tolerance cuts.
-      if (
-        epoch === this.#epoch &&
-        (this.#failedShare > (this.#tolerance ?? 1 / this.#limit) || this.#wasteShare() >= wastedTimeCut)
-      )
-        this.#decrease(heldMs);
+      if (epoch === this.#epoch) {
+        const now = this.#clock.now();
+        if (outcome === 'contention' && this.#wasteShare() >= wastedTimeCut) this.#decrease(heldMs, false);
+        else if (this.#failedShare > (this.#tolerance ?? 1 / this.#limit) && now >= this.#softCutsFrom) {
+          // A raise on trial that meets contention goes back at once; otherwise the level must be known
+          // first, so that the cut can be judged against it.
+          if (this.#trial !== undefined && this.#trial.kind !== 'cut') this.#decrease(heldMs, false);
+          else if (this.#levelMeasured(now)) this.#decrease(heldMs, true);
+        }
+      }
     } else if (outcome === 'success' && saturated) {
       this.#clean += 1;
       const now = this.#clock.now();
@@ -379,7 +429,13 @@ export class ConcurrencyLimiter {
     this.#drain();
   }
 
-  #decrease(heldMs: number): void {
+  /**
+   * Cuts the limit. A soft cut (failures past the tolerance, but little time wasted) is on trial when the
+   * level it leaves was measured: a lower limit must commit nearly as much (see #judgeTrial), or it goes
+   * back. Failures among a few units that fight over one row say little about the rest of the workload.
+   */
+  #decrease(heldMs: number, soft: boolean): void {
+    const probeFailed = this.#trial !== undefined && this.#trial.kind !== 'cut';
     this.#epoch += 1;
     this.#clean = 0;
     const now = this.#clock.now();
@@ -394,12 +450,17 @@ export class ConcurrencyLimiter {
     // The dearest collision since the last recovery that held sets the wait: a cheap serialization failure
     // at the probed level does not make the next probe into a deadlock any cheaper.
     this.#cutCostMs = Math.max(this.#cutCostMs, heldMs);
-    this.#trial = undefined;
     // A deadlock that cost Postgres's 1 s deadlock_timeout cuts deep; a cheap conflict barely.
-    const factor = 1 - this.#wasteShare() * (1 - this.#factor);
+    const lost = this.#spentMs > 0 ? Math.min(1, (this.#wastedMs + this.#waitedMs) / this.#spentMs) : 1;
+    const factor = 1 - lost * (1 - this.#factor);
     const next = Math.max(this.#min, Math.min(this.#limit - 1, Math.floor(this.#limit * factor)));
-    if (next === this.#limit) return;
+    const measured = soft && !probeFailed && this.#levelMeasured(now);
+    const rate = measured ? this.#levelCommits / (this.#busyAt(now) - this.#levelSince) : 0;
+    this.#trial = undefined;
+    const from = this.#limit;
+    if (next === from) return;
     this.#setLimit(next, now);
+    if (measured) this.#trial = { from, rate, kind: 'cut' };
     this.#lastCutAt = now;
     this.#decreases += 1;
     this.#publish('decrease');
@@ -424,16 +485,22 @@ export class ConcurrencyLimiter {
   #raise(limit: number, now: number, recovery: boolean): void {
     this.#trial =
       this.#levelMeasured(now) && this.#levelSaturated * 2 >= this.#levelCommits
-        ? { from: this.#limit, rate: this.#levelCommits / (this.#busyAt(now) - this.#levelSince), recovery }
+        ? {
+            from: this.#limit,
+            rate: this.#levelCommits / (this.#busyAt(now) - this.#levelSince),
+            kind: recovery ? 'recovery' : 'probe',
+          }
         : undefined;
     this.#setLimit(limit, now);
   }
 
   /** True once the current level committed enough, busy long enough, for its rate to mean something. */
   #levelMeasured(now: number): boolean {
+    const busy = this.#busyAt(now) - this.#levelSince;
+    // A level that commits next to nothing for a long while is measured too: that is its rate.
     return (
-      this.#levelCommits >= Math.max(trialCommits, 4 * this.#limit) &&
-      this.#busyAt(now) - this.#levelSince >= trialMs
+      (this.#levelCommits >= Math.max(trialCommits, 4 * this.#limit) && busy >= trialMs) ||
+      busy >= slowLevelMs
     );
   }
 
@@ -449,11 +516,32 @@ export class ConcurrencyLimiter {
     const now = this.#clock.now();
     if (!this.#levelMeasured(now)) return;
     const elapsed = this.#busyAt(now) - this.#levelSince;
+    // A cut is judged over a longer window: the cuts come more often than raises, and a workload's own
+    // rhythm (a lock holder that comes and goes) must not decide them.
+    if (
+      trial.kind === 'cut' &&
+      (elapsed < cutTrialScale * trialMs || this.#levelCommits < cutTrialScale * trialCommits)
+    )
+      return;
     this.#trial = undefined;
-    // Not full for most of the trial: the demand, not the limit, set the rate; the raise stays.
+    // Not full for most of the trial: the demand, not the limit, set the rate; the move stays.
     if (this.#levelSaturated * 2 < this.#levelCommits) return;
-    if (this.#levelCommits / elapsed >= trial.rate * (1 + trialGain)) return;
-    if (trial.recovery) {
+    const rate = this.#levelCommits / elapsed;
+    if (trial.kind === 'cut') {
+      // A lower limit that commits as much is the better one: fewer units hold fewer locks.
+      if (rate >= trial.rate) {
+        this.#softCutBackoff = 0;
+        return;
+      }
+      this.#softCutsFrom = now + trialMs * 2 ** this.#softCutBackoff;
+      this.#softCutBackoff = Math.min(this.#softCutBackoff + 1, maxSoftCutBackoff);
+      this.#setLimit(trial.from, now);
+      this.#increases += 1;
+      this.#publish('increase');
+      return;
+    }
+    if (rate >= trial.rate * (1 + trialGain)) return;
+    if (trial.kind === 'recovery') {
       this.#recoverBackoff = Math.min(this.#recoverBackoff + 1, maxRecoverBackoff);
       this.#recoveredAt = undefined;
     } else {

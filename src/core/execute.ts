@@ -3,7 +3,7 @@ import { AttemptGuard, type SignalSource } from './attempt-guard.js';
 import { CallAllowance } from './call-allowance.js';
 import type { Classification, Classifier } from './classification.js';
 import type { Clock } from './clock.js';
-import { AdmissionTimeoutError, contentionKinds, type Permit } from './concurrency-limiter.js';
+import { AdmissionTimeoutError, contentionOutcome, type Permit } from './concurrency-limiter.js';
 import { coreClassifier } from './core-classifier.js';
 import { channels, type OperationMessage } from './diagnostics.js';
 import { AttemptStillRunningError, AttemptTimeoutError, DeadlineExceededError } from './errors.js';
@@ -171,6 +171,8 @@ async function loop(
     let rollbackError: unknown;
     let rollbackFailed = false;
     let stillRunning = false;
+    // The scoped attempt's context: it says whether the runner cut this attempt's lock wait short.
+    let context: Attempt | undefined;
     if (first !== undefined && attempt === 1) {
       failed = true;
       error = first.error;
@@ -189,19 +191,12 @@ async function loop(
       const guard = guarded
         ? guardFor(o, name, attempt, startedAt, timeoutAt, deadlineAt, previousError)
         : undefined;
-      const context = new Attempt(
-        attempt,
-        guard ?? neverAborted,
-        o.readOnly,
-        name,
-        startedAt,
-        limitAt,
-        clock,
-      );
+      const scoped = new Attempt(attempt, guard ?? neverAborted, o.readOnly, name, startedAt, limitAt, clock);
+      context = scoped;
       try {
         value = await (permit === undefined || !marks
-          ? runAttempt(op, o, context, guard, deadlineAt)
-          : limiter!.runHolding(() => runAttempt(op, o, context, guard, deadlineAt)));
+          ? runAttempt(op, o, scoped, guard, deadlineAt)
+          : limiter!.runHolding(() => runAttempt(op, o, scoped, guard, deadlineAt)));
       } catch (thrown) {
         failed = true;
         if (thrown instanceof RollbackFailure) {
@@ -231,8 +226,7 @@ async function loop(
       judged = judgeFailure(error, o, name, rollbackFailed);
     } finally {
       // Rolled back (runAttempt awaited the scope): the permit goes back before any sleep.
-      const kind = judged?.classification?.kind;
-      permit?.release(kind !== undefined && contentionKinds.has(kind) ? 'contention' : 'other');
+      permit?.release(contentionOutcome(judged?.classification?.kind, context));
     }
     const { classification } = judged;
     let { reason, thrown, retryable } = judged;

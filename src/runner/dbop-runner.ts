@@ -3,7 +3,7 @@ import { type AttemptScopeOptions, attemptScope, resolveAttemptScopeOptions } fr
 import type { CallAllowance } from '../core/call-allowance.js';
 import type { Classifier } from '../core/classification.js';
 import { systemClock } from '../core/clock.js';
-import type { ConcurrencyLimiter } from '../core/concurrency-limiter.js';
+import { type ConcurrencyLimiter, markShortLockWait } from '../core/concurrency-limiter.js';
 import type { OperationTarget } from '../core/diagnostics.js';
 import { DbopError } from '../core/errors.js';
 import { execute } from '../core/execute.js';
@@ -295,6 +295,7 @@ export class DbOpRunner {
       if (cap !== 0 && wait >= cap) return base;
       // Twice the wait: the attempt's other statements take time too before and after the lock.
       if (allowance.deadlineAt - systemClock.now() < 2 * wait + maxDelayMs) return base;
+      markShortLockWait(context);
       return withLockTimeout(base, wait);
     };
   }
