@@ -508,3 +508,41 @@ describe('ConcurrencyLimiter trials across idle time', () => {
     for (const permit of held) permit.release('other');
   });
 });
+
+describe('ConcurrencyLimiter and lock waits dbop cut short', () => {
+  async function afterLongFailure(outcome: 'contention' | 'waited'): Promise<number> {
+    const clock = new FakeClock();
+    const limiter = new ConcurrencyLimiter({ maxLimit: 10, clock });
+    for (let i = 0; i < 5; i++) {
+      const [permit] = take(limiter, 1);
+      await clock.advance(5);
+      permit!.release('success');
+    }
+    const [permit] = take(limiter, 1);
+    await clock.advance(400);
+    permit!.release(outcome);
+    return limiter.stats().limit;
+  }
+
+  it('a contention error that wasted most of the recent attempt time cuts at once; a short lock wait that ran out does not', async () => {
+    expect(await afterLongFailure('contention')).toBeLessThan(10);
+    expect(await afterLongFailure('waited')).toBe(10);
+  });
+
+  it('a cut because failures passed 1/limit goes back when the lower limit commits less', async () => {
+    const clock = new FakeClock();
+    const limiter = new ConcurrencyLimiter({ maxLimit: 4, probeAfter: 1000, recoverAfterMs: 1e9, clock });
+    // Limit 4 commits one unit per 2 ms for 300 ms: measured.
+    let held = await saturate(limiter, clock, [], 300, 2);
+    // Three cheap failures in a row: a third of recent attempts failed, past 1/4.
+    for (let i = 0; i < 3; i++) {
+      held.shift()!.release('contention');
+      held = await saturate(limiter, clock, held, 0, 1);
+    }
+    expect(limiter.stats().limit).toBe(3);
+    // At 3 the rate falls to one per 4 ms: over the cut's longer window, it goes back to 4.
+    held = await saturate(limiter, clock, held, 2000, 4);
+    expect(limiter.stats().limit).toBe(4);
+    for (const permit of held) permit.release('other');
+  });
+});
