@@ -88,6 +88,30 @@ export const defaultCleanupTimeoutMs = 5000;
 // Frozen options cannot change after a first call, so their resolution is reused.
 const cache = new WeakMap<object, ResolvedExecuteOptions>();
 let last: { readonly options: object; readonly resolved: ResolvedExecuteOptions } | undefined;
+// Marks options made by withCallParts(): resolved already, taken as they are.
+const resolvedForCall = Symbol('dbop.resolvedForCall');
+
+/**
+ * Internal (the runner's hot path): resolved options to put each call's parts in with {@link withCallParts}.
+ * `resolved` must come from resolveExecuteOptions(); execute() takes the result as it is.
+ */
+export function callOptionsBase(resolved: ResolvedExecuteOptions): ResolvedExecuteOptions {
+  // Not frozen: a copy of a frozen object takes a slower path, and this one is copied on every call.
+  return { ...resolved, [resolvedForCall]: true } as ResolvedExecuteOptions;
+}
+
+/**
+ * Internal: a {@link callOptionsBase} with the parts that differ from call to call (the scope factory and
+ * classifier over the call's connection, the call's budget) put in, without a second validation.
+ */
+export function withCallParts(
+  base: ResolvedExecuteOptions,
+  scope: ScopeFactory,
+  classifier: Classifier,
+  budget: RetryBudget | CallAllowance | undefined = base.budget,
+): ResolvedExecuteOptions {
+  return { ...base, scope, classifier, budget };
+}
 
 /**
  * The classifiers execute falls back on when the caller names none. `autocommitWrite` serves an op with no
@@ -104,6 +128,12 @@ export function resolveExecuteOptions(
   options: ExecuteOptions<unknown> | undefined,
   fallback: Classifier | FallbackClassifiers = coreClassifier,
 ): ResolvedExecuteOptions {
+  if (
+    typeof options === 'object' &&
+    options !== null &&
+    (options as { [resolvedForCall]?: true })[resolvedForCall] === true
+  )
+    return options as unknown as ResolvedExecuteOptions;
   expectOptionsObject(options, 'execute()');
   const o = options ?? {};
   const fallbackClassifier =

@@ -3,7 +3,7 @@ import type { Session } from './session.js';
 
 // The timeouts each owned connection has as its own settings now, keyed by the driver's connection (which
 // every wrapper of a session shares). A connection missing here has the server's defaults.
-const applied = new WeakMap<object, string>();
+const applied = new WeakMap<object, TimeoutSettings | 'unknown'>();
 const owned = new WeakSet<object>();
 
 function connectionKey(session: Session): object {
@@ -11,8 +11,12 @@ function connectionKey(session: Session): object {
   return typeof raw === 'object' && raw !== null ? raw : session;
 }
 
-function settingsKey(settings: TimeoutSettings): string {
-  return `${settings.lockTimeoutMs}/${settings.statementTimeoutMs}`;
+function sameSettings(had: TimeoutSettings | 'unknown' | undefined, settings: TimeoutSettings): boolean {
+  if (had === 'unknown') return false;
+  // None recorded: the server's defaults, as with no timeouts.
+  return (
+    had?.lockTimeoutMs === settings.lockTimeoutMs && had?.statementTimeoutMs === settings.statementTimeoutMs
+  );
 }
 
 /**
@@ -34,14 +38,16 @@ export function ownsSessionSettings(session: Session): boolean {
  * them. Call {@link recordSessionSettings} once they ran, {@link forgetSessionSettings} when that is unsure.
  */
 export function sessionSettingsStatements(session: Session, settings: TimeoutSettings): readonly string[] {
-  const key = applied.get(connectionKey(session)) ?? settingsKey({});
-  if (key === settingsKey(settings)) return [];
+  if (sameSettings(applied.get(connectionKey(session)), settings)) return [];
   return session.sql.sessionTimeouts(settings);
 }
 
 /** Notes that the connection now has these timeouts as its own settings. */
 export function recordSessionSettings(session: Session, settings: TimeoutSettings): void {
-  applied.set(connectionKey(session), settingsKey(settings));
+  applied.set(connectionKey(session), {
+    lockTimeoutMs: settings.lockTimeoutMs,
+    statementTimeoutMs: settings.statementTimeoutMs,
+  });
 }
 
 /** The connection's settings are unknown (statements that set them failed): the next use sends them again. */
@@ -53,9 +59,24 @@ export function forgetSessionSettings(session: Session): void {
  * Gives an owned connection these timeouts as its own settings, in one round trip when they differ from
  * what it has, none otherwise.
  */
-export async function applySessionSettings(session: Session, settings: TimeoutSettings): Promise<void> {
-  const statements = sessionSettingsStatements(session, settings);
-  if (statements.length === 0) return;
+export function applySessionSettings(session: Session, settings: TimeoutSettings): Promise<void> {
+  let statements: readonly string[];
+  try {
+    statements = sessionSettingsStatements(session, settings);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  // The usual case, on the path of every statement: no async frame.
+  return statements.length === 0 ? done : sendSettings(session, settings, statements);
+}
+
+const done = Promise.resolve();
+
+async function sendSettings(
+  session: Session,
+  settings: TimeoutSettings,
+  statements: readonly string[],
+): Promise<void> {
   try {
     await session.batch(statements);
   } catch (error) {

@@ -145,13 +145,23 @@ export function wrapStatements<Raw>(
   session: Session<Raw>,
   wrap: (name: string, call: (...args: unknown[]) => Promise<unknown>, args: unknown[]) => Promise<unknown>,
 ): Session<Raw> {
+  // What each method read last gave, made once per method rather than on every read (a read per
+  // statement, on the path of every call); made again should the session's method change.
+  const made = new Map<PropertyKey, { readonly method: unknown; readonly member: unknown }>();
   return new Proxy(session, {
     get(target, property) {
       const value: unknown = Reflect.get(target, property, target);
       if (typeof value !== 'function') return value;
-      if (!statementMethods.has(property)) return value.bind(target);
-      return (...args: unknown[]): Promise<unknown> =>
-        wrap(String(property), (...again) => Promise.resolve(value.apply(target, again)), args);
+      const known = made.get(property);
+      if (known !== undefined && known.method === value) return known.member;
+      let member: unknown;
+      if (statementMethods.has(property)) {
+        const name = String(property);
+        const call = (...again: unknown[]): Promise<unknown> => Promise.resolve(value.apply(target, again));
+        member = (...args: unknown[]): Promise<unknown> => wrap(name, call, args);
+      } else member = value.bind(target);
+      made.set(property, { method: value, member });
+      return member;
     },
   });
 }

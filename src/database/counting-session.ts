@@ -13,6 +13,22 @@ export interface StatementHooks {
 
 /** The same session, with every statement method (transaction control included) reported to `hooks`. */
 export function interceptStatements<Raw>(session: Session<Raw>, hooks: StatementHooks): Session<Raw> {
+  if (hooks.call === undefined && hooks.settle === undefined) {
+    // Errors only (every pooled session's counter): no async frame per statement.
+    const failed = (error: unknown): never => {
+      hooks.error(error);
+      throw error;
+    };
+    return wrapStatements(session, (_name, call, args) => {
+      let result: Promise<unknown>;
+      try {
+        result = call(...args);
+      } catch (error) {
+        return Promise.reject(error).catch(failed);
+      }
+      return result.then(undefined, failed);
+    });
+  }
   return wrapStatements(session, async (name, call, args) => {
     hooks.call?.(name, args);
     try {

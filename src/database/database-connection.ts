@@ -49,17 +49,24 @@ export class DatabaseConnection {
    * Runs one statement and returns its rows and row count; every error is counted before it propagates.
    * @example await conn.execute('UPDATE account SET balance = balance - :amount WHERE id = :id', { id: 1, amount: 10 })
    */
-  async execute<Row = Record<string, unknown>>(
-    sql: string,
-    params?: SqlParameters,
-  ): Promise<QueryResult<Row>> {
-    const bound = bindParameters(sql, params, this.#context.parameters);
+  execute<Row = Record<string, unknown>>(sql: string, params?: SqlParameters): Promise<QueryResult<Row>> {
+    // Not an async function (this is every statement's path), but failing the same way: a rejection.
+    let result: Promise<QueryResult<Row>>;
     try {
-      return await this.session.query<Row>(bound.sql, bound.values);
+      const bound = bindParameters(sql, params, this.#context.parameters);
+      try {
+        result = this.session.query<Row>(bound.sql, bound.values);
+      } catch (error) {
+        this.#context.record(error);
+        throw error;
+      }
     } catch (error) {
+      return Promise.reject(error);
+    }
+    return result.then(undefined, (error: unknown) => {
       this.#context.record(error);
       throw error;
-    }
+    });
   }
 
   /** Rows one at a time, for results too large to hold; stop early with `break`. */

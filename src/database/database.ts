@@ -1,5 +1,5 @@
 import type { AttemptContext } from '../core/attempt.js';
-import type { Backend } from '../core/classification.js';
+import type { Backend, Classification } from '../core/classification.js';
 import { contentionKinds } from '../core/concurrency-limiter.js';
 import type { QueryResult, Session, SessionSource } from '../core/session.js';
 import { applySessionSettings, ownSessionSettings } from '../core/session-settings.js';
@@ -76,10 +76,14 @@ export class Database {
    * resolves; a connection that fails to open or breaks is replaced for the next attempt.
    * @example const n = await db.run((conn) => conn.execute('UPDATE job SET state = :s WHERE id = :id', { s: 'done', id: 7 }));
    */
-  async run<T, D = never>(fn: DatabaseStep<T>, options: RunOptions<D> = {}): Promise<T | D> {
-    expectStep(fn, 'run()');
-    checkRunOptions(options, 'run', 'db.run()');
-    return this.#unit(fn, { ...options, name: options.name ?? 'run' });
+  run<T, D = never>(fn: DatabaseStep<T>, options?: RunOptions<D>): Promise<T | D> {
+    try {
+      expectStep(fn, 'run()');
+      checkRunOptions(options, 'run', 'db.run()');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#unit(fn, options === undefined ? runNamed : { ...options, name: options.name ?? 'run' });
   }
 
   /**
@@ -87,10 +91,14 @@ export class Database {
    * serialization failure, a deadlock or a lost connection.
    * @example await db.transaction((conn) => conn.execute('UPDATE stock SET n = n - 1 WHERE sku = :sku', { sku: 'A-1' }), { isolationLevel: 'serializable' });
    */
-  async transaction<T, D = never>(fn: DatabaseStep<T>, options: TransactionOptions<D> = {}): Promise<T | D> {
-    expectStep(fn, 'transaction()');
-    checkRunOptions(options, 'transaction', 'db.transaction()');
-    return this.#unit(fn, options);
+  transaction<T, D = never>(fn: DatabaseStep<T>, options?: TransactionOptions<D>): Promise<T | D> {
+    try {
+      expectStep(fn, 'transaction()');
+      checkRunOptions(options, 'transaction', 'db.transaction()');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#unit(fn, options ?? noOptions);
   }
 
   /**
@@ -108,19 +116,33 @@ export class Database {
    * @example const { rows } = await db.query('SELECT * FROM player WHERE id = :id', { id: 42 });
    * @example const { rows } = await db.query('SELECT count(*) AS n FROM player', { readOnly: true });
    */
-  async query<Row = Record<string, unknown>, D = never>(
+  query<Row = Record<string, unknown>, D = never>(
     sql: string,
     options: RunOptions<D>,
   ): Promise<QueryResult<Row> | D>;
-  async query<Row = Record<string, unknown>, D = never>(
+  query<Row = Record<string, unknown>, D = never>(
     sql: string,
     params?: SqlParameters,
     options?: RunOptions<D>,
   ): Promise<QueryResult<Row> | D>;
-  async query<Row = Record<string, unknown>, D = never>(
+  // Not an async function (an extra promise and three ticks on the path of every statement); a failure is
+  // still a rejection, never a throw.
+  query<Row = Record<string, unknown>, D = never>(
     sql: string,
     paramsOrOptions?: SqlParameters | RunOptions<D>,
     maybeOptions?: RunOptions<D>,
+  ): Promise<QueryResult<Row> | D> {
+    try {
+      return this.#query<Row, D>(sql, paramsOrOptions, maybeOptions);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #query<Row, D>(
+    sql: string,
+    paramsOrOptions: SqlParameters | RunOptions<D>,
+    maybeOptions: RunOptions<D> | undefined,
   ): Promise<QueryResult<Row> | D> {
     if (typeof sql !== 'string') {
       throw new TypeError(`Expected the SQL of query() to be a string, got ${describeValue(sql)}`);
@@ -136,11 +158,17 @@ export class Database {
       options = paramsOrOptions as RunOptions<D>;
     }
     checkRunOptions(options, 'run', 'db.query()');
-    const given = options ?? {};
+    const given: RunOptions<D> = options ?? noOptions;
     // A statement that only reads is safe to send again after a lost connection, unless the caller said
     // otherwise (readOnly or idempotent given): then their word stands.
     const read = given.idempotent === undefined && given.readOnly === undefined && isPlainRead(sql);
-    const named = { ...given, name: given.name ?? 'query', ...(read && { idempotent: true }) };
+    // Without options, one of two frozen constants: the runner resolves their execute options once.
+    const named: RunOptions<D> =
+      options === undefined
+        ? read
+          ? readQueryNamed
+          : queryNamed
+        : { ...given, name: given.name ?? 'query', ...(read && { idempotent: true }) };
     // One autocommit statement, the driver's single round trip. A write that a time limit or an abort may
     // cut off keeps its own transaction: an autocommit write stopped mid-flight may or may not have been
     // applied, and only a transaction rolls it back for sure before the retry.
@@ -156,7 +184,7 @@ export class Database {
     ) {
       return this.#unit((connection) => connection.execute<Row>(sql, params), named);
     }
-    if (this.#closed) throw new DatabaseClosedError();
+    if (this.#closed) return Promise.reject(new DatabaseClosedError());
     return this.#parts.runner.statement(
       this.#source,
       (s) => this.#connection(s, undefined).execute<Row>(sql, params),
@@ -245,45 +273,65 @@ export class Database {
   }
 
   #sourceOf(reader: boolean): SessionSource {
+    // Not async functions: each call of either is on the path of every unit and statement.
     return {
-      acquire: async () => {
-        const real = await this.#take(undefined, reader);
-        // The pool is dbop's: scopes keep timeouts as the connection's own settings, sent when they change.
-        // Not behind a transaction pooler, where the server connection under it changes between units.
-        let counted = this.#counted.get(real);
-        if (counted === undefined) {
-          if (this.#parts.transactionPooler !== true) ownSessionSettings(real);
-          counted = countingSession(real, (error) => this.#parts.errors.record(error));
-          this.#real.set(counted, real);
-          this.#counted.set(real, counted);
-        }
-        return counted;
-      },
+      acquire: () => this.#take(undefined, reader, this.#countedOf),
       release: (session) => this.#give(this.#real.get(session) ?? session),
     };
   }
 
-  /** A pooled session; a failure to get one (refused, timed out, pool closed) is counted, then thrown. */
-  async #take(publishAs: string | undefined, reader = false): Promise<Session> {
-    if (this.#closed) throw new DatabaseClosedError();
-    let session: Session;
-    try {
-      const { connector } = this.#parts;
-      session =
-        reader && connector.acquireReader !== undefined
-          ? await connector.acquireReader()
-          : await connector.acquire();
-    } catch (error) {
-      this.#parts.errors.record(error, publishAs);
-      throw error;
+  /** The counting proxy of a pool session, made on its first lending. */
+  readonly #countedOf = (real: Session): Session => {
+    let counted = this.#counted.get(real);
+    if (counted === undefined) {
+      // The pool is dbop's: scopes keep timeouts as the connection's own settings, sent when they change.
+      // Not behind a transaction pooler, where the server connection under it changes between units.
+      if (this.#parts.transactionPooler !== true) ownSessionSettings(real);
+      counted = countingSession(real, this.#recordError);
+      this.#real.set(counted, real);
+      this.#counted.set(real, counted);
     }
-    this.#inUse += 1;
-    return session;
+    return counted;
+  };
+
+  readonly #recordError = (error: unknown): Classification => this.#parts.errors.record(error);
+  readonly #sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+  /** A pooled session; a failure to get one (refused, timed out, pool closed) is counted, then thrown. */
+  #take(
+    publishAs: string | undefined,
+    reader = false,
+    lent: (session: Session) => Session = (session) => session,
+  ): Promise<Session> {
+    if (this.#closed) return Promise.reject(new DatabaseClosedError());
+    const { connector, errors } = this.#parts;
+    let taken: Promise<Session>;
+    try {
+      taken =
+        reader && connector.acquireReader !== undefined ? connector.acquireReader() : connector.acquire();
+    } catch (error) {
+      errors.record(error, publishAs);
+      return Promise.reject(error);
+    }
+    return taken.then(
+      (session) => {
+        this.#inUse += 1;
+        return lent(session);
+      },
+      (error: unknown) => {
+        errors.record(error, publishAs);
+        throw error;
+      },
+    );
   }
 
-  async #give(session: Session): Promise<void> {
+  #give(session: Session): Promise<void> {
     this.#inUse -= 1;
-    await this.#parts.connector.release(session);
+    try {
+      return Promise.resolve(this.#parts.connector.release(session));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   #connection(
@@ -295,14 +343,20 @@ export class Database {
     const stream = connector.stream;
     return new DatabaseConnection(session, {
       parameters,
-      record: (error) => errors.record(error, publishAs),
+      record: publishAs === undefined ? this.#recordError : (error) => errors.record(error, publishAs),
       stream:
         stream === undefined ? undefined : (sql, values) => stream.call(connector, session, sql, values),
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      sleep: this.#sleep,
       begin,
     });
   }
 }
+
+// The options of a call given none, frozen so that the runner checks and resolves them once.
+const noOptions: RunOptions<never> = Object.freeze({});
+const runNamed: RunOptions<never> = Object.freeze({ name: 'run' });
+const queryNamed: RunOptions<never> = Object.freeze({ name: 'query' });
+const readQueryNamed: RunOptions<never> = Object.freeze({ name: 'query', idempotent: true });
 
 /** A plain object with at least one key, all of them run() options: query()'s second-argument options. */
 function looksLikeRunOptions(value: unknown): boolean {

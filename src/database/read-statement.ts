@@ -46,6 +46,23 @@ const writeWords = new Set([
  * @example isPlainRead('SELECT * FROM player FOR UPDATE') // false: 'update' may write
  */
 export function isPlainRead(sql: string): boolean {
+  // db.query asks on every call, mostly about the same few statements: answered from a bounded memo.
+  let read = readMemo.get(sql);
+  if (read === undefined) {
+    read = scanPlainRead(sql);
+    if (sql.length <= memoSqlLength) {
+      if (readMemo.size >= memoSize) readMemo.clear();
+      readMemo.set(sql, read);
+    }
+  }
+  return read;
+}
+
+const readMemo = new Map<string, boolean>();
+const memoSize = 256;
+const memoSqlLength = 4096;
+
+function scanPlainRead(sql: string): boolean {
   let first: string | undefined;
   let i = 0;
   const n = sql.length;

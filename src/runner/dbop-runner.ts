@@ -1,4 +1,4 @@
-import type { AttemptContext } from '../core/attempt.js';
+import type { AttemptContext, ScopeFactory } from '../core/attempt.js';
 import { type AttemptScopeOptions, attemptScope, resolveAttemptScopeOptions } from '../core/attempt-scope.js';
 import type { CallAllowance } from '../core/call-allowance.js';
 import type { Classifier } from '../core/classification.js';
@@ -8,6 +8,12 @@ import type { OperationTarget } from '../core/diagnostics.js';
 import { DbopError } from '../core/errors.js';
 import { execute } from '../core/execute.js';
 import type { ExecuteOptions, GiveUpEvent, Logger } from '../core/execute-options.js';
+import {
+  callOptionsBase,
+  type ResolvedExecuteOptions,
+  resolveExecuteOptions,
+  withCallParts,
+} from '../core/resolve-execute-options.js';
 import { type RetryPolicy, retryPolicy } from '../core/retry-policy.js';
 import { type IsolationLevel, isSessionSource, type Session, type SessionSource } from '../core/session.js';
 import { CallOwner, nestedDeadlineMs, ownerAllowance } from './call-owner.js';
@@ -195,11 +201,14 @@ export class DbOpRunner {
           owner.hold(session);
           return fn(this.#fenced(session, options, context.signal), context);
         },
-        this.#executeOptions(options, () => call.dialect, 'transaction', this.#policy, {
-          scope: () => call.scope(),
-          classifier: sourcedClassifier(call, idempotent),
-          budget: owner.allowance,
-        }),
+        this.#sourcedOptions(
+          options,
+          call,
+          'transaction',
+          () => call.scope(),
+          sourcedClassifier(call, idempotent),
+          owner.allowance,
+        ),
       ) as Promise<T | D>,
       owner,
     );
@@ -230,11 +239,14 @@ export class DbOpRunner {
       const idempotent = options.idempotent === true;
       return execute(
         (context) => fn(this.#fenced(call.session(), options, context.signal), context),
-        this.#executeOptions(options, () => call.dialect, 'statement', this.#policy, {
-          scope: () => call.scope(),
-          classifier: sourcedClassifier(call, idempotent),
-          leaf,
-        }),
+        this.#sourcedOptions(
+          options,
+          call,
+          leaf ? 'leaf' : 'statement',
+          () => call.scope(),
+          sourcedClassifier(call, idempotent),
+          undefined,
+        ),
       ) as Promise<T | D>;
     } catch (error) {
       return Promise.reject(error);
@@ -302,6 +314,7 @@ export class DbOpRunner {
 
   // Resolved scope options per distinct combination, so a call with the usual options validates nothing.
   readonly #scopeCache = new Map<string, AttemptScopeOptions>();
+  #usualScope: AttemptScopeOptions | undefined;
 
   #scopeOptions(
     options: RunOptions<unknown>,
@@ -313,6 +326,13 @@ export class DbOpRunner {
       options.statementTimeoutMs === undefined
         ? this.#statementTimeoutMs
         : (options.statementTimeoutMs ?? undefined);
+    // The usual call (the runner's own timeouts, nothing else): no key to build.
+    const usual =
+      lock === this.#lockTimeoutMs &&
+      statement === this.#statementTimeoutMs &&
+      options.readOnly === undefined &&
+      isolationLevel === undefined;
+    if (usual && this.#usualScope !== undefined) return this.#usualScope;
     const key = `${lock}/${statement}/${options.readOnly}/${isolationLevel}`;
     let resolved = this.#scopeCache.get(key);
     if (resolved === undefined) {
@@ -325,7 +345,47 @@ export class DbOpRunner {
       if (this.#scopeCache.size >= 64) this.#scopeCache.clear();
       this.#scopeCache.set(key, resolved);
     }
+    if (usual) this.#usualScope = resolved;
     return resolved;
+  }
+
+  // Execute options of a unit over a source, resolved once per frozen options object (db.query's and
+  // db.transaction's own) and kind: the everyday call then validates nothing; other options as before.
+  readonly #sourcedBases = new WeakMap<object, Map<string, ResolvedExecuteOptions>>();
+
+  #sourcedOptions<D>(
+    options: RunOptions<D>,
+    call: SourcedCall<unknown>,
+    kind: 'transaction' | 'statement' | 'leaf',
+    scope: ScopeFactory,
+    classifier: Classifier,
+    budget: CallAllowance | undefined,
+  ): ExecuteOptions<D> {
+    const name = kind === 'transaction' ? kind : 'statement';
+    const leaf = kind === 'leaf';
+    if (this.#logger !== undefined || !Object.isFrozen(options)) {
+      return this.#executeOptions(options, () => call.dialect, name, this.#policy, {
+        scope,
+        classifier,
+        leaf,
+        ...(budget === undefined ? {} : { budget }),
+      });
+    }
+    let bases = this.#sourcedBases.get(options);
+    if (bases === undefined) {
+      bases = new Map();
+      this.#sourcedBases.set(options, bases);
+    }
+    let base = bases.get(kind);
+    if (base === undefined) {
+      base = callOptionsBase(
+        resolveExecuteOptions(
+          this.#executeOptions(options, '', name, this.#policy, { scope, classifier, leaf }),
+        ),
+      );
+      bases.set(kind, base);
+    }
+    return withCallParts(base, scope, classifier, budget) as ExecuteOptions<D>;
   }
 
   // Only an attempt that can end before its step does (a time limit or an abort) needs the fence.

@@ -173,10 +173,26 @@ export function resolveRunnerOptions(
  * TypeError naming the option.
  */
 export function checkRunOptions(options: unknown, kind: 'run' | 'transaction', where: string): void {
+  const checked = kind === 'run' ? checkedRunOptions : checkedTransactionOptions;
+  if (typeof options === 'object' && options !== null && checked.has(options)) return;
   expectOptionsObject(options, where);
   if (options === undefined) return;
   const known = kind === 'run' ? runOptionKeys : transactionKeySet;
   const o = options as Record<string, unknown>;
+  checkKeys(o, known, kind, where);
+  // Frozen options (db.query's own, a caller's constant) cannot change: checked once.
+  if (Object.isFrozen(o)) checked.add(o);
+}
+
+const checkedRunOptions = new WeakSet<object>();
+const checkedTransactionOptions = new WeakSet<object>();
+
+function checkKeys(
+  o: Record<string, unknown>,
+  known: ReadonlySet<string>,
+  kind: 'run' | 'transaction',
+  where: string,
+): void {
   for (const key of Object.keys(o)) {
     if (!known.has(key)) rejectUnknownKeys(o, known, where);
     const value = o[key];

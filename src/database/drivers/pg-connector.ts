@@ -18,25 +18,31 @@ export function pgConnector(
   settings: ConnectorSettings,
 ): DriverConnector {
   const pg = ((module as { default?: unknown }).default ?? module) as { Client: unknown };
-  const pool = createPool(pgFactory(config, { driver: pg }), {
-    name: settings.name,
-    max: settings.max,
-    connectTimeoutMs: settings.connectTimeoutMs,
-    ...settings.pool,
-  });
+  const factory = pgFactory(config, { driver: pg });
+  // Each client gets its release() once, when made, rather than at every checkout.
+  const pool = createPool(
+    { ...factory, create: async (signal) => withRelease(await factory.create(signal)) },
+    {
+      name: settings.name,
+      max: settings.max,
+      connectTimeoutMs: settings.connectTimeoutMs,
+      ...settings.pool,
+    },
+  );
   // pg-pool's contract on each client: release() gives it back, release(true or an error) destroys it.
   const release = (client: PooledClient, destroy?: boolean | Error): void => {
     if (destroy === undefined || destroy === false) pool.release(client);
     else pool.destroy(client, destroy instanceof Error ? destroy : undefined);
   };
+  const withRelease = (client: PgFactoryClient): PooledClient => {
+    const pooled = client as PooledClient;
+    pooled.release ??= (destroy?: boolean | Error) => release(pooled, destroy);
+    return pooled;
+  };
   const source = pgPoolSource({
     Client: pg.Client,
     options: config,
-    async connect(): Promise<PooledClient> {
-      const client = (await pool.acquire()) as PooledClient;
-      client.release ??= (destroy?: boolean | Error) => release(client, destroy);
-      return client;
-    },
+    connect: (): Promise<PooledClient> => pool.acquire() as Promise<PooledClient>,
     query: (text: string, values?: unknown[]) =>
       pool.use((client) =>
         (client as PooledClient & { query(t: string, v?: unknown[]): Promise<unknown> }).query(text, values),

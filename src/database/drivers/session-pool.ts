@@ -62,6 +62,8 @@ export function sessionPool<S extends Session>(
   };
 }
 
+const released: Promise<void> = Promise.resolve();
+
 /**
  * dbop's pool over the connections of a driver's {@link PoolFactory} (mysql2, mariadb), each lent as the
  * session `wrap` makes of it (once per connection). A session given back inside a transaction (dbop's or
@@ -98,9 +100,15 @@ export function factorySessionPool<C, S extends Session>(
   );
   return {
     acquire: () => pool.acquire(),
-    async release(session) {
-      if (isReusable(session)) pool.release(session);
-      else pool.destroy(session);
+    // Not async (on the path of every unit), but failing the same way: a rejection.
+    release(session) {
+      try {
+        if (isReusable(session)) pool.release(session);
+        else pool.destroy(session);
+        return released;
+      } catch (error) {
+        return Promise.reject(error);
+      }
     },
     close: () => pool.close(),
     counts: () => countsOf(pool),

@@ -20,22 +20,36 @@ export function pgPoolSource<Pool extends PgPoolLike<PgPooledClientLike>>(
   // A client comes back here only when idle (no transaction, nothing in flight), so its session is fit to
   // hand out again; a destroyed one is never handed out by the pool.
   const sessions = new WeakMap<object, Session<Client>>();
+  const sessionOf = (client: Client): Session<Client> => {
+    let session = sessions.get(client);
+    if (session === undefined) {
+      session = pgSession(client, { sidecar });
+      sessions.set(client, session);
+    }
+    return session;
+  };
+  // Not async functions (each is on the path of every unit), but failing the same way: a rejection.
   return {
-    async acquire(): Promise<Session<Client>> {
-      const client = (await pool.connect()) as Client;
-      let session = sessions.get(client);
-      if (session === undefined) {
-        session = pgSession(client, { sidecar });
-        sessions.set(client, session);
+    acquire(): Promise<Session<Client>> {
+      try {
+        return Promise.resolve(pool.connect() as Promise<Client>).then(sessionOf);
+      } catch (error) {
+        return Promise.reject(error);
       }
-      return session;
     },
-    async release(session: Session<Client>): Promise<void> {
-      // Back to the pool only when the server said the connection is idle; anything else is destroyed.
-      session.raw.release(!isReusable(session));
+    release(session: Session<Client>): Promise<void> {
+      try {
+        // Back to the pool only when the server said the connection is idle; anything else is destroyed.
+        session.raw.release(!isReusable(session));
+        return released;
+      } catch (error) {
+        return Promise.reject(error);
+      }
     },
   };
 }
+
+const released: Promise<void> = Promise.resolve();
 
 /** node-postgres's Pool keeps its Client class and settings (`Client`, `options`): it opens clients with them. */
 function sidecarOf(pool: PgQueryable): PgQueryable {

@@ -1,4 +1,4 @@
-import type { Session } from '../../core/session.js';
+import type { QueryResult, Session } from '../../core/session.js';
 import { expectOptions } from '../../core/validate.js';
 import { isOrderlyTermination } from '../../dialects/postgres/orderly-termination.js';
 import { postgresSql } from '../../dialects/postgres/postgres-sql.js';
@@ -47,15 +47,19 @@ export function pgSession<Client extends PgClientLike>(
     dialect: 'postgres',
     sql: postgresSql(),
     raw: client,
-    async query(sql, params) {
-      let result: PgResultLike;
+    // Not an async function (every statement's path), but failing the same way: a rejection.
+    query(sql, params) {
+      let pending: Promise<PgResultLike>;
       try {
-        result = (await client.query(sql, params === undefined ? undefined : [...params])) as PgResultLike;
+        pending = client.query(sql, params === undefined ? undefined : [...params]) as Promise<PgResultLike>;
       } catch (error) {
-        await readyAfterError(internals);
-        throw error;
+        pending = Promise.reject(error);
       }
-      return { rows: result.rows, rowCount: result.rowCount ?? result.rows.length };
+      return pending.then(queryResult, (error: unknown) =>
+        readyAfterError(internals).then(() => {
+          throw error;
+        }),
+      );
     },
     async batch(statements, onRow) {
       // No parameters: node-postgres uses the simple protocol, so the whole list is one round trip.
@@ -162,6 +166,10 @@ interface PgClientInternals {
  * reports is the previous statement's. Waits for it (bounded), so the status read after an error is the
  * server's current one.
  */
+function queryResult(result: PgResultLike): QueryResult {
+  return { rows: result.rows, rowCount: result.rowCount ?? result.rows.length };
+}
+
 function readyAfterError(client: PgClientInternals): Promise<void> {
   const connection = client.connection;
   if (client.readyForQuery !== false || client._activeQuery != null || connection?.once === undefined)

@@ -309,24 +309,39 @@ export class DriverSession<Raw> implements Session<Raw> {
     }
   }
 
-  async #run<T>(work: () => Promise<T>): Promise<T> {
+  // Not an async function (every statement's path): one derived promise, failing the same way.
+  #run<T>(work: () => Promise<T>): Promise<T> {
     if (this.#destroyed) {
-      throw new DbopError(
-        'DBOP_SESSION_DESTROYED',
-        'The session was destroyed: its connection state was unknown',
+      return Promise.reject(
+        new DbopError(
+          'DBOP_SESSION_DESTROYED',
+          'The session was destroyed: its connection state was unknown',
+        ),
       );
     }
     this.#busy += 1;
     this.#runs += 1;
+    let pending: Promise<T>;
     try {
-      return await work();
+      pending = work();
     } catch (error) {
-      this.#recordFailure(error);
-      if (this.#driver.isBroken?.() === true) this.destroy(error);
-      throw error;
-    } finally {
-      this.#busy -= 1;
+      pending = Promise.reject(error);
     }
+    return pending.then(
+      (value) => {
+        this.#busy -= 1;
+        return value;
+      },
+      (error: unknown) => {
+        try {
+          this.#recordFailure(error);
+          if (this.#driver.isBroken?.() === true) this.destroy(error);
+        } finally {
+          this.#busy -= 1;
+        }
+        throw error;
+      },
+    );
   }
 
   #recordFailure(error: unknown): void {
