@@ -1,4 +1,4 @@
-import type { Session } from '../../core/session.js';
+import type { QueryResult, Session } from '../../core/session.js';
 import { DriverSession } from '../shared/driver-session.js';
 import {
   checkThreadId,
@@ -75,26 +75,29 @@ function buildSession<Connection extends Mysql2ConnectionLike>(
   // A connection only dbop drives starts from the handshake's flags.
   const handshake = connection.connection?._handshakePacket?.statusFlags;
   let lastStatus: number | undefined = exclusive && typeof handshake === 'number' ? handshake : undefined;
-  const send = async (sql: string, params?: unknown[]): Promise<unknown> => {
+  // Not async functions (every statement's path): one derived promise each, failing the same way.
+  const sent = ([result]: [unknown, unknown]): unknown => {
+    lastStatus = mysql2StatusAfter(lastStatus, result, multi);
+    return result;
+  };
+  const failed = (error: unknown): never => {
+    lastStatus = statusWithoutFlags(lastStatus, true, multi);
+    throw error;
+  };
+  const send = (sql: string, params?: unknown[]): Promise<unknown> => {
+    let pending: Promise<[unknown, unknown]>;
     try {
-      const [result] = await connection.query(sql, params);
-      lastStatus = mysql2StatusAfter(lastStatus, result, multi);
-      return result;
+      pending = connection.query(sql, params) as Promise<[unknown, unknown]>;
     } catch (error) {
-      lastStatus = statusWithoutFlags(lastStatus, true, multi);
-      throw error;
+      pending = Promise.reject(error);
     }
+    return pending.then(sent, failed);
   };
   return new DriverSession<Connection>({
     dialect: flavor,
     sql,
     raw: connection,
-    async query(sql, params) {
-      const result = await send(sql, params === undefined ? undefined : [...params]);
-      if (Array.isArray(result))
-        return { rows: result as Record<string, unknown>[], rowCount: result.length };
-      return { rows: [], rowCount: Number((result as { affectedRows?: number }).affectedRows ?? 0) };
-    },
+    query: (sql, params) => send(sql, params === undefined ? undefined : [...params]).then(queryResult),
     async batch(statements) {
       if (multi) {
         const result = await send(statements.join(';\n'));
@@ -150,4 +153,9 @@ function handshakeFlavor(connection: Mysql2ConnectionLike): 'mysql' | 'mariadb' 
   const inner = connection.connection ?? (connection as Mysql2ConnectionLike['connection']);
   const version = inner?._handshakePacket?.serverVersion;
   return typeof version === 'string' && /mariadb/i.test(version) ? 'mariadb' : 'mysql';
+}
+
+function queryResult(result: unknown): QueryResult {
+  if (Array.isArray(result)) return { rows: result as Record<string, unknown>[], rowCount: result.length };
+  return { rows: [], rowCount: Number((result as { affectedRows?: number }).affectedRows ?? 0) };
 }
