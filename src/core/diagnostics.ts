@@ -3,8 +3,8 @@ import type { Classification } from './classification.js';
 
 /**
  * Names of the node:diagnostics_channel channels the engine publishes on. Messages are plain objects
- * ({@link OperationMessage}, {@link AttemptMessage}, {@link RetryMessage}, {@link ErrorMessage}, and the
- * concurrency limiter's LimiterMessage); they never
+ * ({@link OperationMessage}, {@link AttemptMessage}, {@link RetryMessage}, {@link ErrorMessage},
+ * {@link LockWaitMessage}, and the concurrency limiter's LimiterMessage); they never
  * carry SQL parameters, but `error` is the op's own error object, so do not serialize it blindly.
  */
 export const channelNames: {
@@ -13,12 +13,14 @@ export const channelNames: {
   readonly retry: 'dbop:retry';
   readonly error: 'dbop:error';
   readonly limiter: 'dbop:limiter';
+  readonly lockWait: 'dbop:lock-wait';
 } = Object.freeze({
   operation: 'dbop:operation',
   attempt: 'dbop:attempt',
   retry: 'dbop:retry',
   error: 'dbop:error',
   limiter: 'dbop:limiter',
+  lockWait: 'dbop:lock-wait',
 });
 
 /**
@@ -101,6 +103,16 @@ export interface ErrorMessage {
   readonly classification?: Classification;
   /** What the operation runs against, when the call says (see {@link OperationTarget}). */
   readonly target?: OperationTarget;
+}
+
+/**
+ * On 'dbop:lock-wait': a SQLite write transaction's BEGIN IMMEDIATE that had to wait for the write lock
+ * (another writer held it), once the wait is over: `acquired` false when it ended in SQLITE_BUSY.
+ */
+export interface LockWaitMessage {
+  readonly backend: 'sqlite';
+  readonly waitedMs: number;
+  readonly acquired: boolean;
 }
 
 /** The channels themselves; publish only after checking `hasSubscribers`, it keeps the hot path cheap. */

@@ -39,6 +39,13 @@ export interface DatabaseOptions extends DbOpRunnerOptions {
    * the default 0 leaves waiting to dbop's async backoff.
    */
   readonly sqliteBusyTimeoutMs?: number;
+  /**
+   * SQLite: how long a write transaction's BEGIN IMMEDIATE waits for the write lock, ms, without blocking
+   * the event loop. Writers of this thread take turns (each waits for the one before to end); a writer in
+   * another thread or process is polled for after 1, 2, 5, 10 ... ms, as SQLite's busy handler does. Past
+   * this, SQLITE_BUSY goes to the retry policy. Default 1000; 0 answers SQLITE_BUSY at once.
+   */
+  readonly sqliteLockWaitMs?: number;
   /** SQLite: switch a file database to WAL (readers and one writer side by side). Default true. */
   readonly sqliteWal?: boolean;
   /**
@@ -100,6 +107,7 @@ export async function createDatabase(urlOrOptions: string | DatabaseOptions): Pr
     max: _max,
     connectTimeoutMs: _c,
     sqliteBusyTimeoutMs: _b,
+    sqliteLockWaitMs: _l,
     sqliteWal: _w,
     verifyCommits: _v,
     transactionPooler: _t,
@@ -150,6 +158,7 @@ const databaseKeys: ReadonlySet<string> = new Set([
   'max',
   'connectTimeoutMs',
   'sqliteBusyTimeoutMs',
+  'sqliteLockWaitMs',
   'sqliteWal',
   'verifyCommits',
   'transactionPooler',
@@ -185,6 +194,12 @@ function resolveSettings(options: DatabaseOptions, target: Dsn): ConnectorSettin
     0,
     maxTimeoutMs,
   );
+  const lockWaitMs = expectIntegerAtLeast(
+    'sqliteLockWaitMs',
+    orDefault(options.sqliteLockWaitMs, 1000),
+    0,
+    maxTimeoutMs,
+  );
   const wal = orDefault(options.sqliteWal, true);
   expectOptionalBoolean('sqliteWal', wal);
   const verifyCommits = orDefault(options.verifyCommits, false);
@@ -202,6 +217,7 @@ function resolveSettings(options: DatabaseOptions, target: Dsn): ConnectorSettin
     connectTimeoutMs,
     name,
     busyTimeoutMs,
+    lockWaitMs,
     wal,
     verifyCommits,
     pool: Object.freeze(pool) as ConnectorSettings['pool'],

@@ -104,7 +104,41 @@ describe('createDatabase on SQLite', () => {
     expect(after.byCode['sqlite:SQLITE_ERROR']).toBe((before.byCode['sqlite:SQLITE_ERROR'] ?? 0) + 1);
   });
 
-  it('transaction() retries a real SQLITE_BUSY with async backoff until the lock is free', async () => {
+  it('transaction() waits for a write lock held elsewhere without blocking, no SQLITE_BUSY', async () => {
+    const other = new BetterSqlite(path);
+    other.exec('BEGIN IMMEDIATE');
+    let released = false;
+    const release = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        other.exec('COMMIT');
+        released = true;
+        resolve();
+      }, 40),
+    );
+    try {
+      const before = db.stats().errors.byCode['sqlite:SQLITE_BUSY'] ?? 0;
+      await db.transaction(
+        (conn) => conn.execute('INSERT INTO item (id, name) VALUES (200, :n)', { n: 'after busy' }),
+        { name: 'busy-test' },
+      );
+      // The other connection's timer ran while BEGIN IMMEDIATE waited: the event loop was free.
+      expect(released).toBe(true);
+      expect(db.stats().errors.byCode['sqlite:SQLITE_BUSY'] ?? 0).toBe(before);
+      expect((await db.query('SELECT name FROM item WHERE id = 200')).rows).toEqual([{ name: 'after busy' }]);
+    } finally {
+      await release;
+      other.close();
+    }
+  });
+
+  it('with sqliteLockWaitMs 0, transaction() retries a real SQLITE_BUSY with async backoff', async () => {
+    const impatient = await createDatabase({
+      url: `sqlite:${path}`,
+      sqliteLockWaitMs: 0,
+      maxRetries: 100,
+      initialDelayMs: 1,
+      maxDelayMs: 5,
+    });
     const other = new BetterSqlite(path);
     other.exec('BEGIN IMMEDIATE');
     const release = new Promise<void>((resolve) =>
@@ -114,18 +148,16 @@ describe('createDatabase on SQLite', () => {
       }, 40),
     );
     try {
-      const before = db.stats().errors.byCode['sqlite:SQLITE_BUSY'] ?? 0;
-      await db.transaction(
-        (conn) => conn.execute('INSERT INTO item (id, name) VALUES (200, :n)', { n: 'after busy' }),
-        {
-          name: 'busy-test',
-        },
+      await impatient.transaction(
+        (conn) => conn.execute('INSERT INTO item (id, name) VALUES (201, :n)', { n: 'after busy' }),
+        { name: 'busy-test' },
       );
-      expect(db.stats().errors.byCode['sqlite:SQLITE_BUSY'] ?? 0).toBeGreaterThan(before);
-      expect((await db.query('SELECT name FROM item WHERE id = 200')).rows).toEqual([{ name: 'after busy' }]);
+      expect(impatient.stats().errors.byCode['sqlite:SQLITE_BUSY']).toBeGreaterThan(0);
+      expect((await db.query('SELECT name FROM item WHERE id = 201')).rows).toEqual([{ name: 'after busy' }]);
     } finally {
       await release;
       other.close();
+      await impatient.close();
     }
   });
 

@@ -15,6 +15,8 @@ export interface DemoReport {
   readonly failed: number;
   /** Failed transfers by error kind and code, e.g. "lock-timeout SQLITE_BUSY". */
   readonly failuresByReason: Readonly<Record<string, number>>;
+  /** SQLite: BEGIN IMMEDIATEs that waited for the write lock another transfer held. */
+  readonly lockWaits: number;
   readonly latencyMs: { readonly p50: number | null; readonly p99: number | null };
   readonly invariant: InvariantCheck;
   /** Retry policy of the transfers (retry mode). */
@@ -62,6 +64,9 @@ export function formatDemoReport(report: DemoReport): string {
     `  attempts      ${report.attempts}`,
     `  retries       ${retried}${retries.length === 0 ? '' : ` (${retries.map(([kind, count]) => `${kind} ${count}`).join(', ')})`}`,
     `  failed        ${report.failed}${failures.length === 0 ? '' : ` (${failures.map(([reason, count]) => `${reason}: ${count}`).join(', ')})`}`,
+    ...(report.lockWaits === 0
+      ? []
+      : [`  lock waits    ${report.lockWaits} (BEGIN IMMEDIATE waited for another writer's lock)`]),
     `  latency       p50 ${ms(report.latencyMs.p50)}, p99 ${ms(report.latencyMs.p99)}`,
     `  invariant     ${check.holds ? 'HOLDS' : 'BROKEN'}: total balance ${check.actualTotal} (expected ${check.expectedTotal}), ` +
       `${check.lost} lost, ${check.unexpected} unexpected, ${check.mismatchedAccounts} accounts off the ledger`,

@@ -3,7 +3,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createDatabase } from '../../database/create-database.js';
 import type { BankTables } from './bank-schema.js';
-import { demoPolicy } from './demo-policy.js';
+import { demoPolicy, sqliteLockWait } from './demo-policy.js';
 import { runWorkload, type WorkloadPlan } from './demo-workload.js';
 
 const { url, tables, plan } = workerData as { url: string; tables: BankTables; plan: WorkloadPlan };
@@ -11,7 +11,7 @@ const controller = new AbortController();
 parentPort!.on('message', (message: unknown) => {
   if (message === 'stop') controller.abort();
 });
-const db = await createDatabase({ url, max: plan.workers, ...demoPolicy });
+const db = await createDatabase({ url, max: plan.workers, ...demoPolicy, ...sqliteLockWait(plan.retry) });
 try {
   const result = await runWorkload(
     db,

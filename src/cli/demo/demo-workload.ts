@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { channelNames, type RetryMessage } from '../../core/diagnostics.js';
+import { channelNames, type LockWaitMessage, type RetryMessage } from '../../core/diagnostics.js';
 import type { Database } from '../../database/database.js';
 import { classify } from '../../dialects/classify.js';
 import type { BankTables } from './bank-schema.js';
@@ -28,6 +28,9 @@ export interface WorkloadResult {
   readonly retriesByKind: Readonly<Record<string, number>>;
   readonly failuresByReason: Readonly<Record<string, number>>;
   readonly failed: number;
+  /** SQLite: BEGIN IMMEDIATEs that waited for another writer's lock (see sqliteLockWaitMs), and their ms. */
+  readonly lockWaits: number;
+  readonly lockWaitMs: number;
   readonly elapsedS: number;
 }
 
@@ -46,6 +49,13 @@ export async function runWorkload(
   const committedIds: string[] = [];
   const latencies: number[] = [];
   let failed = 0;
+  let lockWaits = 0;
+  let lockWaitMs = 0;
+  // One Database per thread (SQLite) or per run: every lock wait of this thread is this workload's.
+  const onLockWait = (message: unknown): void => {
+    lockWaits += 1;
+    lockWaitMs += (message as LockWaitMessage).waitedMs;
+  };
   const onRetry = (message: unknown): void => {
     const retry = message as RetryMessage;
     if (retry.name !== name) return;
@@ -96,15 +106,26 @@ export async function runWorkload(
   };
 
   subscribe(channelNames.retry, onRetry);
+  subscribe(channelNames.lockWait, onLockWait);
   const ticker = setInterval(() => onProgress(snapshot()), 200);
   try {
     await Promise.all(Array.from({ length: plan.workers }, (_, i) => worker(i + 1)));
   } finally {
     clearInterval(ticker);
     unsubscribe(channelNames.retry, onRetry);
+    unsubscribe(channelNames.lockWait, onLockWait);
   }
   onProgress(snapshot());
-  return { committedIds, latencies, retriesByKind, failuresByReason, failed, elapsedS: elapsedS() };
+  return {
+    committedIds,
+    latencies,
+    retriesByKind,
+    failuresByReason,
+    failed,
+    lockWaits,
+    lockWaitMs,
+    elapsedS: elapsedS(),
+  };
 }
 
 function randomTransfer(id: string, accounts: number): Transfer {

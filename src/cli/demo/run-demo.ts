@@ -76,6 +76,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
       retriesByKind: result.retriesByKind,
       failed: result.failed,
       failuresByReason: result.failuresByReason,
+      lockWaits: result.lockWaits,
       latencyMs: {
         p50: percentileOrNull(result.latencies, 50),
         p99: percentileOrNull(result.latencies, 99),
@@ -126,6 +127,8 @@ async function inThreads(
     retriesByKind: sumCounts(results.map((r) => r.retriesByKind)),
     failuresByReason: sumCounts(results.map((r) => r.failuresByReason)),
     failed: results.reduce((n, r) => n + r.failed, 0),
+    lockWaits: results.reduce((n, r) => n + r.lockWaits, 0),
+    lockWaitMs: results.reduce((n, r) => n + r.lockWaitMs, 0),
     elapsedS: Math.max(...results.map((r) => r.elapsedS)),
   };
 }
@@ -164,8 +167,9 @@ function contentionNotes(backend: string, threads: number): string[] {
   if (backend === 'sqlite') {
     return [
       `${threads} worker threads share the SQLite file, each with its own Database, as separate deployments`,
-      'would: their writers really collide and SQLITE_BUSY comes from SQLite itself (busy_timeout 0). Inside',
-      "one thread, dbop's limiter admits one writing transaction at a time once it has seen SQLITE_BUSY.",
+      'would: their writers really collide on the one write lock. With dbop, BEGIN IMMEDIATE waits for it',
+      "without blocking (writers of one thread in turn, others' polled as SQLite's busy handler does), then",
+      'SQLITE_BUSY goes to the retry policy; with --no-retry, every SQLITE_BUSY fails its transfer at once.',
     ];
   }
   if (backend === 'postgres') {

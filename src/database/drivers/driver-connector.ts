@@ -43,6 +43,8 @@ export interface ConnectorSettings {
   >;
   /** SQLite only: the connections' own busy timeout (ms). */
   readonly busyTimeoutMs: number;
+  /** SQLite only: how long BEGIN IMMEDIATE waits for the write lock without blocking (ms). */
+  readonly lockWaitMs: number;
   /** SQLite only: switch file databases to WAL so readers and one writer work side by side. */
   readonly wal: boolean;
   /** MySQL family: verify lost COMMITs with commit-marker rows. */

@@ -6,13 +6,14 @@ import { sessionPool } from './session-pool.js';
 /**
  * Several better-sqlite3 connections to one file. The driver waits for a lock synchronously, blocking
  * the event loop (and so the very connection that holds the lock, when it is in this process): the busy
- * timeout stays small and dbop's async backoff does the waiting.
+ * timeout stays small, and BEGIN IMMEDIATE waits for the lock asynchronously instead (lockWaitMs).
  */
 export function sqliteConnector(module: unknown, target: Dsn, settings: ConnectorSettings): DriverConnector {
   const path = target.path ?? ':memory:';
   const driver = betterSqlite3Connect(module, {
     path,
     busyTimeoutMs: settings.busyTimeoutMs,
+    lockWaitMs: settings.lockWaitMs,
     wal: settings.wal,
   });
   // Each :memory: connection is its own database: one connection is the only coherent pool.

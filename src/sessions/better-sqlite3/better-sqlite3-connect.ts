@@ -8,6 +8,8 @@ export interface BetterSqlite3ConnectOptions {
   readonly path: string;
   /** The connections' own busy timeout, ms (better-sqlite3 blocks the event loop while it waits). */
   readonly busyTimeoutMs: number;
+  /** How long BEGIN IMMEDIATE waits for the write lock without blocking, ms (see SqliteSessionOptions). */
+  readonly lockWaitMs: number;
   /** Switch a file database to WAL, so readers and one writer work side by side. */
   readonly wal: boolean;
 }
@@ -48,7 +50,10 @@ export function betterSqlite3Connect(
       const db = new Sqlite(options.path, { timeout: options.busyTimeoutMs });
       try {
         if (options.wal && options.path !== ':memory:') db.pragma('journal_mode = WAL');
-        return sqliteSession(db, { maxBusyTimeoutMs: options.busyTimeoutMs });
+        return sqliteSession(db, {
+          maxBusyTimeoutMs: options.busyTimeoutMs,
+          lockWaitMs: options.lockWaitMs,
+        });
       } catch (error) {
         db.close();
         throw error;

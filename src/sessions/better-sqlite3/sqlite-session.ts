@@ -1,8 +1,14 @@
+import { type Channel, channel } from 'node:diagnostics_channel';
+import { resolve } from 'node:path';
+import { channelNames, type LockWaitMessage } from '../../core/diagnostics.js';
 import type { Session } from '../../core/session.js';
-import { expectOptions } from '../../core/validate.js';
+import { expectIntegerAtLeast, expectOptions, maxTimeoutMs } from '../../core/validate.js';
 import { sqliteSql } from '../../dialects/sqlite/sqlite-sql.js';
 import { DriverSession } from '../shared/driver-session.js';
 import type { SqliteDatabaseLike, SqliteStatementLike } from './better-sqlite3-types.js';
+import { type GateOwner, type WriterGate, writerGate } from './writer-gate.js';
+
+const lockWaitChannel: Channel = channel(channelNames.lockWait);
 
 /** Options of {@link sqliteSession}. */
 export interface SqliteSessionOptions {
@@ -11,9 +17,21 @@ export interface SqliteSessionOptions {
    * loop while it waits, so a longer lock wait is left to dbop's async backoff between attempts.
    */
   readonly maxBusyTimeoutMs?: number;
+  /**
+   * How long BEGIN IMMEDIATE waits for the write lock, ms, without blocking the event loop (default 1000;
+   * 0 answers SQLITE_BUSY at once). A writer of the same file in this thread is waited for in turn and
+   * the wait ends when its transaction does; a writer elsewhere (another thread or process) is polled for
+   * as SQLite's own busy handler does, after 1, 2, 5, 10 ... ms. Then SQLITE_BUSY, which the retry policy
+   * answers.
+   */
+  readonly lockWaitMs?: number;
 }
 
-const knownKeys: ReadonlySet<string> = new Set(['maxBusyTimeoutMs']);
+const knownKeys: ReadonlySet<string> = new Set(['maxBusyTimeoutMs', 'lockWaitMs']);
+// Pauses between BEGIN IMMEDIATE attempts while another thread or process holds the write lock: those
+// of SQLite's own busy handler (sqliteDefaultBusyCallback), the last one repeated.
+const lockPollMs = [1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100];
+const defaultLockWaitMs = 1000;
 // Prepared statements kept per connection, the least recently prepared dropped first.
 const preparedKept = 100;
 
@@ -28,6 +46,12 @@ export function sqliteSession<Database extends SqliteDatabaseLike>(
   options: SqliteSessionOptions = {},
 ): Session<Database> {
   expectOptions(options, knownKeys, 'sqliteSession()');
+  const lockWaitMs = expectIntegerAtLeast(
+    'lockWaitMs',
+    options.lockWaitMs ?? defaultLockWaitMs,
+    0,
+    maxTimeoutMs,
+  );
   const baseBusyTimeoutMs = Number(db.pragma('busy_timeout', { simple: true }));
   const sql = sqliteSql({
     baseBusyTimeoutMs,
@@ -47,29 +71,128 @@ export function sqliteSession<Database extends SqliteDatabaseLike>(
     }
     return statement;
   };
+  // One statement (BEGIN IMMEDIATE, COMMIT) runs prepared and kept, as better-sqlite3's own transactions
+  // do; several go to exec in one call.
+  const run = (statements: readonly string[]): void => {
+    if (statements.length !== 1) {
+      db.exec(statements.join(';\n'));
+      return;
+    }
+    const statement = prepare(statements[0]!);
+    if (statement.reader) statement.all();
+    else statement.run();
+  };
+  // The write lock, as far as this thread goes: taken before BEGIN IMMEDIATE, given back once the
+  // transaction is over, however it ended (checked after every statement: SQLite may end it on its own).
+  const file = gateFile(db);
+  const owner: GateOwner = { inTransaction: () => db.inTransaction };
+  let gate: WriterGate | undefined;
+  const settle = (): void => {
+    if (gate !== undefined && !db.inTransaction) {
+      gate.leave(owner);
+      gate = undefined;
+    }
+  };
+  // Ends a wait for the lock early (cancel(): the attempt was cut off).
+  let stopWaiting: (() => void) | undefined;
   return new DriverSession<Database>({
     dialect: 'sqlite',
     sql,
     raw: db,
     async query(text, params) {
-      const statement = prepare(text);
-      const values = params === undefined ? [] : [...params];
-      if (statement.reader) {
-        const rows = statement.all(...values) as Record<string, unknown>[];
-        return { rows, rowCount: rows.length };
+      try {
+        const statement = prepare(text);
+        const values = params === undefined ? [] : [...params];
+        if (statement.reader) {
+          const rows = statement.all(...values) as Record<string, unknown>[];
+          return { rows, rowCount: rows.length };
+        }
+        return { rows: [], rowCount: statement.run(...values).changes };
+      } finally {
+        settle();
       }
-      return { rows: [], rowCount: statement.run(...values).changes };
     },
     async batch(statements) {
-      db.exec(statements.join(';\n'));
+      try {
+        run(statements);
+      } finally {
+        settle();
+      }
       return [];
+    },
+    async beginBatch(statements, readOnly) {
+      // A reader takes no lock in WAL (BEGIN DEFERRED); :memory: and temp databases are the connection's own.
+      if (readOnly || file === undefined || lockWaitMs === 0) return this.batch(statements);
+      const started = performance.now();
+      const until = started + lockWaitMs;
+      const gateOfFile = writerGate(file);
+      const entering = gateOfFile.enter(owner, lockWaitMs);
+      // A promise only when a writer of this thread holds the gate.
+      let waited = entering !== true;
+      let acquired = false;
+      try {
+        if (entering === true || (await entering)) gate = gateOfFile;
+        for (let polls = 0; ; polls += 1) {
+          try {
+            run(statements);
+            acquired = true;
+            return [];
+          } catch (error) {
+            const left = until - performance.now();
+            // Only the plain BUSY of a lock held elsewhere is waited for, never one inside a transaction.
+            if ((error as { code?: unknown }).code !== 'SQLITE_BUSY' || db.inTransaction || left <= 0)
+              throw error;
+            waited = true;
+            const pause = Math.min(left, lockPollMs[Math.min(polls, lockPollMs.length - 1)]!);
+            if (!(await waitOrStop(pause))) throw error;
+          }
+        }
+      } finally {
+        settle();
+        if (waited && lockWaitChannel.hasSubscribers) {
+          const message: LockWaitMessage = {
+            backend: 'sqlite',
+            waitedMs: performance.now() - started,
+            acquired,
+          };
+          lockWaitChannel.publish(message);
+        }
+      }
     },
     inTransaction: () => db.inTransaction,
     isBroken: () => closed,
+    async cancel() {
+      stopWaiting?.();
+    },
     // The database belongs to the caller and nothing can be left running in it (queries are synchronous):
     // the session only stops using it.
     destroy() {
       closed = true;
+      stopWaiting?.();
+      gate?.leave(owner);
+      gate = undefined;
     },
   });
+
+  /** Resolves true after `ms`, false as soon as cancel() or destroy() asks to stop. */
+  function waitOrStop(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        stopWaiting = undefined;
+        resolve(true);
+      }, ms);
+      stopWaiting = () => {
+        clearTimeout(timer);
+        stopWaiting = undefined;
+        resolve(false);
+      };
+    });
+  }
+}
+
+/** The absolute path of a file database, the key of its writer gate; undefined for :memory: and temp ones. */
+function gateFile(db: SqliteDatabaseLike): string | undefined {
+  const { name, memory } = db as { name?: unknown; memory?: unknown };
+  if (memory !== false || typeof name !== 'string' || name === '') return undefined;
+  return resolve(name);
 }

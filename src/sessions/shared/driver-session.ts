@@ -157,7 +157,11 @@ export class DriverSession<Raw> implements Session<Raw> {
     this.#began = true;
     this.#beginning = true;
     try {
-      const rows = await this.batch(statements);
+      const beginBatch = this.#driver.beginBatch;
+      const rows =
+        beginBatch === undefined
+          ? await this.batch(statements)
+          : await this.#run(() => beginBatch.call(this.#driver, statements, options.readOnly === true));
       if (idQuery !== undefined && rows[0] !== undefined)
         this.#transactionId = this.#idOf(rows[0]) ?? undefined;
     } catch (error) {

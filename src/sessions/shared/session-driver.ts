@@ -23,6 +23,11 @@ export interface SessionDriver<Raw> {
     statements: readonly string[],
     onRow?: (row: Record<string, unknown>) => void,
   ): Promise<Record<string, unknown>[]>;
+  /**
+   * Runs the BEGIN batch of {@link DriverSession.begin} in place of batch(): SQLite waits there for the
+   * write lock. `readOnly` as begin was asked.
+   */
+  beginBatch?(statements: readonly string[], readOnly: boolean): Promise<Record<string, unknown>[]>;
   /** True when batch() honours `onRow`: the transaction id is then read with the COMMIT, not at BEGIN. */
   readonly rowsAsTheyArrive?: boolean;
   /**

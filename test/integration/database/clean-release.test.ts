@@ -81,6 +81,7 @@ describeIfMariadb('a connection the server reports in a transaction is not reuse
       name: 'clean-release',
       pool: {},
       busyTimeoutMs: 0,
+      lockWaitMs: 0,
       wal: false,
       verifyCommits: false,
     });

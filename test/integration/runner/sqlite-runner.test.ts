@@ -7,6 +7,10 @@ import { DbOpRunner } from '../../../src/runner/index.js';
 import { sqliteSession } from '../../../src/sessions/better-sqlite3/index.js';
 import { recordingLogger } from './runner-support.js';
 
+// These tests are about the runner's retries of SQLITE_BUSY: the session answers it at once instead of
+// waiting for the lock (sqlite-lock-wait.test.ts covers the wait).
+const noLockWait = { lockWaitMs: 0 };
+
 describe('DbOpRunner on SQLite (better-sqlite3, two connections to one file)', () => {
   let dir: string;
   let a: Database.Database;
@@ -41,7 +45,7 @@ describe('DbOpRunner on SQLite (better-sqlite3, two connections to one file)', (
       jitter: 'none',
       logger,
     });
-    const s = sqliteSession(b);
+    const s = sqliteSession(b, noLockWait);
     await runner.run(s, (t) => t.query('UPDATE t SET v = v + 1 WHERE id = 1'), {
       name: 'bump',
       lockTimeoutMs: 5000,
@@ -59,7 +63,7 @@ describe('DbOpRunner on SQLite (better-sqlite3, two connections to one file)', (
   });
 
   it('a failing step inside the caller transaction rolls back to its savepoint only', async () => {
-    const s = sqliteSession(b);
+    const s = sqliteSession(b, noLockWait);
     const runner = new DbOpRunner({ maxRetries: 0 });
     await s.begin();
     await s.query('INSERT INTO t VALUES (2, 2)');
@@ -77,7 +81,7 @@ describe('DbOpRunner on SQLite (better-sqlite3, two connections to one file)', (
     const logger = recordingLogger();
     // A policy that would sleep 200 ms and more between attempts at the top level.
     const runner = new DbOpRunner({ maxRetries: 50, initialDelayMs: 200, jitter: 'none', logger });
-    const s = sqliteSession(b);
+    const s = sqliteSession(b, noLockWait);
     b.exec('BEGIN DEFERRED');
     const started = Date.now();
     await runner.run(s, (t) => t.query('INSERT INTO t VALUES (2, 2)'), { name: 'nested', lockTimeoutMs: 5 });
@@ -100,7 +104,9 @@ describe('DbOpRunner on SQLite (better-sqlite3, two connections to one file)', (
     setTimeout(() => a.exec('COMMIT'), 100);
     const logger = recordingLogger();
     const runner = new DbOpRunner({ maxRetries: 5, initialDelayMs: 200, jitter: 'none', logger });
-    await runner.run(sqliteSession(b), (t) => t.query('INSERT INTO t VALUES (3, 3)'), { name: 'top' });
+    await runner.run(sqliteSession(b, noLockWait), (t) => t.query('INSERT INTO t VALUES (3, 3)'), {
+      name: 'top',
+    });
     const retries = logger.records.filter((r) => r.message === 'top failed');
     expect(retries.map((r) => r.object.delayMs)).toEqual([200]);
   });

@@ -108,6 +108,7 @@ function report(
     retriesByKind: {},
     failed: 0,
     failuresByReason: {},
+    lockWaits: 0,
     latencyMs: { p50: 1, p99: 1 },
     invariant,
     notes: [],

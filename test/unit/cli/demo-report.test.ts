@@ -28,6 +28,7 @@ const report: DemoReport = {
   retriesByKind: { 'lock-timeout': 3000 },
   failed: 0,
   failuresByReason: {},
+  lockWaits: 700,
   latencyMs: { p50: 4.5, p99: 120.25 },
   invariant: {
     holds: true,
@@ -48,6 +49,8 @@ describe('formatDemoReport', () => {
     expect(text).toContain('attempts      4500');
     expect(text).toContain('retries       3000 (lock-timeout 3000)');
     expect(text).toContain('failed        0\n');
+    expect(text).toContain("lock waits    700 (BEGIN IMMEDIATE waited for another writer's lock)");
+    expect(formatDemoReport({ ...report, lockWaits: 0 })).not.toContain('lock waits');
     expect(text).toContain('latency       p50 4.5 ms, p99 120.3 ms');
     expect(text).toContain('invariant     HOLDS: total balance 10000 (expected 10000), 0 lost, 0 unexpected');
     expect(text).toContain('note          a note');

@@ -165,6 +165,7 @@ describe('execute: diagnostics channels', () => {
       retry: 'dbop:retry',
       error: 'dbop:error',
       limiter: 'dbop:limiter',
+      lockWait: 'dbop:lock-wait',
     });
   });
 });

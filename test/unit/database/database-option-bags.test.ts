@@ -97,6 +97,7 @@ describe('run(), transaction(), query() and DbOpRunner refuse junk options namin
       ['connectTimeoutMs', null],
       ['max', null],
       ['sqliteBusyTimeoutMs', 2 ** 31],
+      ['sqliteLockWaitMs', -1],
       ['sqliteWal', null],
     ] as const) {
       const error = await rejectionOf(() => createDatabase({ url: 'sqlite::memory:', [key]: value }));

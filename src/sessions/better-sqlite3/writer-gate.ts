@@ -1,0 +1,84 @@
+/** A connection that may hold a {@link WriterGate}. */
+export interface GateOwner {
+  /** True while its transaction is open. */
+  inTransaction(): boolean;
+}
+
+/**
+ * One writing transaction at a time per SQLite file within this thread, handed on in arrival order. SQLite
+ * lets one writer in; a second connection of the same thread that asks meanwhile gets SQLITE_BUSY, and a
+ * wait inside SQLite (busy_timeout) would block the event loop, and with it the very transaction that holds
+ * the lock. Waiting here is asynchronous and ends the moment that transaction does.
+ */
+export interface WriterGate {
+  /**
+   * True when `owner` holds the gate now; else a promise of true once it does, or of false when `timeoutMs`
+   * passed first (the caller then tries its BEGIN anyway, and SQLite answers). A holder whose transaction is
+   * no longer open (ended on the raw handle, never through the session) is passed over.
+   */
+  enter(owner: GateOwner, timeoutMs: number): true | Promise<boolean>;
+  /** Hands the gate to the next in line, if `owner` holds it. */
+  leave(owner: GateOwner): void;
+}
+
+interface Waiter {
+  readonly owner: GateOwner;
+  readonly resolve: (entered: boolean) => void;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+class Gate implements WriterGate {
+  #holder: GateOwner | undefined;
+  readonly #waiters: Waiter[] = [];
+  readonly #onIdle: () => void;
+
+  constructor(onIdle: () => void) {
+    this.#onIdle = onIdle;
+  }
+
+  enter(owner: GateOwner, timeoutMs: number): true | Promise<boolean> {
+    const holder = this.#holder;
+    if (holder === undefined || holder === owner || !holder.inTransaction()) {
+      this.#holder = owner;
+      return true;
+    }
+    if (timeoutMs <= 0) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const waiter: Waiter = { owner, resolve, timer: undefined };
+      waiter.timer = setTimeout(() => {
+        const at = this.#waiters.indexOf(waiter);
+        if (at !== -1) this.#waiters.splice(at, 1);
+        resolve(false);
+      }, timeoutMs);
+      this.#waiters.push(waiter);
+    });
+  }
+
+  leave(owner: GateOwner): void {
+    if (this.#holder !== owner) return;
+    const next = this.#waiters.shift();
+    this.#holder = next?.owner;
+    if (next === undefined) {
+      this.#onIdle();
+      return;
+    }
+    clearTimeout(next.timer);
+    next.resolve(true);
+  }
+}
+
+// Gates in use, by file: one per file in this thread, however many Databases or sessions open it.
+const gates = new Map<string, Gate>();
+
+/** The gate of the SQLite file at `path` (absolute), made on first use and forgotten once idle. */
+export function writerGate(path: string): WriterGate {
+  let gate = gates.get(path);
+  if (gate === undefined) {
+    const made: Gate = new Gate(() => {
+      if (gates.get(path) === made) gates.delete(path);
+    });
+    gates.set(path, made);
+    gate = made;
+  }
+  return gate;
+}

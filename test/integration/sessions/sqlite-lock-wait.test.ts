@@ -1,0 +1,132 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sqliteSession } from '../../../src/sessions/better-sqlite3/index.js';
+
+// BEGIN IMMEDIATE waits for SQLite's write lock without blocking the event loop: in turn behind a writer of
+// the same thread, polling (as SQLite's busy handler does) for one elsewhere, up to lockWaitMs.
+describe('sqliteSession waits for the write lock at BEGIN IMMEDIATE', () => {
+  let dir: string;
+  let path: string;
+  const opened: Database.Database[] = [];
+  const open = (): Database.Database => {
+    const db = new Database(path, { timeout: 0 });
+    opened.push(db);
+    return db;
+  };
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'dbop-sqlite-lock-wait-'));
+    path = join(dir, 'db.sqlite');
+    const setup = open();
+    setup.pragma('journal_mode = WAL');
+    setup.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER NOT NULL); INSERT INTO t VALUES (1, 0)');
+  });
+  afterEach(() => {
+    for (const db of opened.splice(0)) db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a writer of the same thread: the second BEGIN waits its turn, no SQLITE_BUSY', async () => {
+    const a = sqliteSession(open());
+    const b = sqliteSession(open());
+    await a.begin();
+    let bBegan = false;
+    const second = b.begin().then(() => {
+      bBegan = true;
+    });
+    // a's transaction goes on while b waits: the event loop is free, and b has not begun.
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    await a.query('UPDATE t SET v = v + 1 WHERE id = 1');
+    expect(bBegan).toBe(false);
+    await a.commit();
+    await second;
+    expect(bBegan).toBe(true);
+    await b.query('UPDATE t SET v = v + 10 WHERE id = 1');
+    await b.commit();
+    expect(b.raw.prepare('SELECT v FROM t').get()).toEqual({ v: 11 });
+  });
+
+  it('writers of the same thread take turns in arrival order, each after the one before ended', async () => {
+    const sessions = [0, 1, 2, 3].map(() => sqliteSession(open()));
+    const order: number[] = [];
+    await Promise.all(
+      sessions.map(async (session, i) => {
+        await session.begin();
+        order.push(i);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        await session.query('UPDATE t SET v = v + 1 WHERE id = 1');
+        // A rollback ends the turn as a commit does.
+        if (i === 1) await session.rollback();
+        else await session.commit();
+      }),
+    );
+    expect(order).toEqual([0, 1, 2, 3]);
+    expect(sessions[0]!.raw.prepare('SELECT v FROM t').get()).toEqual({ v: 3 });
+  });
+
+  it('a writer elsewhere: BEGIN is tried again until the lock is free, the event loop runs meanwhile', async () => {
+    // Another connection (as another process would) holds the lock; it commits from a timer of this loop.
+    const other = open();
+    other.exec('BEGIN IMMEDIATE; UPDATE t SET v = 100 WHERE id = 1');
+    let releasedAt = 0;
+    setTimeout(() => {
+      other.exec('COMMIT');
+      releasedAt = performance.now();
+    }, 40);
+    const session = sqliteSession(open());
+    await session.begin();
+    expect(releasedAt).toBeGreaterThan(0);
+    await session.query('UPDATE t SET v = v + 1 WHERE id = 1');
+    await session.commit();
+    expect(session.raw.prepare('SELECT v FROM t').get()).toEqual({ v: 101 });
+  });
+
+  it('gives up with SQLITE_BUSY after lockWaitMs, and lockWaitMs 0 answers it at once', async () => {
+    const other = open();
+    other.exec('BEGIN IMMEDIATE');
+    const patient = sqliteSession(open(), { lockWaitMs: 30 });
+    await expect(patient.begin()).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+    expect(patient.inTransaction()).toBe(false);
+    const impatient = sqliteSession(open(), { lockWaitMs: 0 });
+    await expect(impatient.begin()).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+    // Waiting in turn behind a writer of this thread is bounded the same way.
+    other.exec('COMMIT');
+    const holder = sqliteSession(open());
+    await holder.begin();
+    await expect(patient.begin()).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+    await holder.commit();
+    // The gate was handed on and given back: the next writer goes straight in.
+    await patient.begin();
+    await patient.commit();
+  });
+
+  it('a read-only transaction does not wait for a writer', async () => {
+    const writer = sqliteSession(open());
+    await writer.begin();
+    const reader = sqliteSession(open());
+    await reader.begin({ readOnly: true });
+    expect((await reader.query('SELECT v FROM t')).rows).toEqual([{ v: 0 }]);
+    await reader.commit();
+    await writer.commit();
+  });
+
+  it('cancel() ends a wait for a lock held elsewhere', async () => {
+    const other = open();
+    other.exec('BEGIN IMMEDIATE');
+    const session = sqliteSession(open(), { lockWaitMs: 60_000 });
+    const begun = session.begin();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await session.cancel?.();
+    await expect(begun).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+    other.exec('ROLLBACK');
+  });
+
+  it('rejects a lockWaitMs that is not a non-negative integer', () => {
+    const db = open();
+    expect(() => sqliteSession(db, { lockWaitMs: -1 })).toThrow(/lockWaitMs/);
+    expect(() => sqliteSession(db, { lockWaitMs: 1.5 })).toThrow(/lockWaitMs/);
+  });
+});
