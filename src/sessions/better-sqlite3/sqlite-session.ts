@@ -85,7 +85,8 @@ export function sqliteSession<Database extends SqliteDatabaseLike>(
   // The write lock, as far as this thread goes: taken before BEGIN IMMEDIATE, given back once the
   // transaction is over, however it ended (checked after every statement: SQLite may end it on its own).
   const file = gateFile(db);
-  const owner: GateOwner = { inTransaction: () => db.inTransaction };
+  let beginning = false;
+  const owner: GateOwner = { writing: () => beginning || db.inTransaction };
   let gate: WriterGate | undefined;
   const settle = (): void => {
     if (gate !== undefined && !db.inTransaction) {
@@ -102,7 +103,7 @@ export function sqliteSession<Database extends SqliteDatabaseLike>(
     async query(text, params) {
       try {
         const statement = prepare(text);
-        const values = params === undefined ? [] : [...params];
+        const values = params ?? [];
         if (statement.reader) {
           const rows = statement.all(...values) as Record<string, unknown>[];
           return { rows, rowCount: rows.length };
@@ -130,6 +131,7 @@ export function sqliteSession<Database extends SqliteDatabaseLike>(
       // A promise only when a writer of this thread holds the gate.
       let waited = entering !== true;
       let acquired = false;
+      beginning = true;
       try {
         if (entering === true || (await entering)) gate = gateOfFile;
         for (let polls = 0; ; polls += 1) {
@@ -148,6 +150,7 @@ export function sqliteSession<Database extends SqliteDatabaseLike>(
           }
         }
       } finally {
+        beginning = false;
         settle();
         if (waited && lockWaitChannel.hasSubscribers) {
           const message: LockWaitMessage = {

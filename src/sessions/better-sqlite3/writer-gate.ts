@@ -1,7 +1,7 @@
 /** A connection that may hold a {@link WriterGate}. */
 export interface GateOwner {
-  /** True while its transaction is open. */
-  inTransaction(): boolean;
+  /** True while it is beginning its write transaction (waiting for SQLite's lock) or has it open. */
+  writing(): boolean;
 }
 
 /**
@@ -38,7 +38,7 @@ class Gate implements WriterGate {
 
   enter(owner: GateOwner, timeoutMs: number): true | Promise<boolean> {
     const holder = this.#holder;
-    if (holder === undefined || holder === owner || !holder.inTransaction()) {
+    if (holder === undefined || holder === owner || !holder.writing()) {
       this.#holder = owner;
       return true;
     }

@@ -84,6 +84,28 @@ describe('sqliteSession waits for the write lock at BEGIN IMMEDIATE', () => {
     expect(session.raw.prepare('SELECT v FROM t').get()).toEqual({ v: 101 });
   });
 
+  it('a writer of this thread waiting for a lock held elsewhere keeps its turn: the next one queues behind it', async () => {
+    const other = open();
+    other.exec('BEGIN IMMEDIATE');
+    setTimeout(() => other.exec('COMMIT'), 40);
+    const a = sqliteSession(open());
+    const b = sqliteSession(open());
+    const order: string[] = [];
+    // a polls after 1, 3, 8, 18, 33, 53 ms: the lock is free at 40 and a has it at 53. b, started at 38,
+    // would poll at 39, 41, 46 and get in first if it polled beside a rather than waited behind it.
+    const first = a.begin().then(() => order.push('a began'));
+    await new Promise((resolve) => setTimeout(resolve, 38));
+    const second = b.begin().then(() => order.push('b began'));
+    await first;
+    // b does not slip in beside a once the lock is free: it waits for a's transaction to end.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    order.push('a commits');
+    await a.commit();
+    await second;
+    await b.commit();
+    expect(order).toEqual(['a began', 'a commits', 'b began']);
+  });
+
   it('gives up with SQLITE_BUSY after lockWaitMs, and lockWaitMs 0 answers it at once', async () => {
     const other = open();
     other.exec('BEGIN IMMEDIATE');
