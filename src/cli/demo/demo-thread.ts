@@ -8,11 +8,22 @@ import { runWorkload, type WorkloadPlan } from './demo-workload.js';
 
 const { url, tables, plan } = workerData as { url: string; tables: BankTables; plan: WorkloadPlan };
 const controller = new AbortController();
+let go: () => void = () => undefined;
+const started = new Promise<void>((resolve) => {
+  go = resolve;
+});
 parentPort!.on('message', (message: unknown) => {
-  if (message === 'stop') controller.abort();
+  if (message === 'go') go();
+  if (message === 'stop') {
+    controller.abort();
+    go();
+  }
 });
 const db = await createDatabase({ url, max: plan.workers, ...demoPolicy, ...sqliteLockWait(plan.retry) });
 try {
+  // Every thread starts its workers at once, when all are loaded (see runDemo).
+  parentPort!.postMessage({ type: 'ready' });
+  await started;
   const result = await runWorkload(
     db,
     tables,

@@ -102,14 +102,22 @@ async function inThreads(
   const count = Math.min(sqliteThreads, plan.workers);
   const latest: ProgressSnapshot[] = [];
   const report = (): void => options.onProgress?.(mergeProgress(latest));
+  // Every thread loads and opens its Database first, then all start together: the run measures the threads
+  // contending, not one thread running while the others still load.
+  const started: Worker[] = [];
+  let ready = 0;
   const threads = Array.from({ length: count }, (_, i) => {
     const workers = Math.floor(plan.workers / count) + (i < plan.workers % count ? 1 : 0);
     const thread = startThread({ url, tables, plan: { ...plan, workers, group: `t${i + 1}` } });
+    started.push(thread);
     return new Promise<WorkloadResult>((resolve, reject) => {
       thread.on(
         'message',
         (message: { type: string; snapshot?: ProgressSnapshot; result?: WorkloadResult }) => {
-          if (message.type === 'progress') {
+          if (message.type === 'ready') {
+            ready += 1;
+            if (ready === count) for (const each of started) each.postMessage('go');
+          } else if (message.type === 'progress') {
             latest[i] = message.snapshot!;
             report();
           } else if (message.type === 'done') resolve(message.result!);
@@ -120,7 +128,11 @@ async function inThreads(
       options.signal?.addEventListener('abort', () => thread.postMessage('stop'), { once: true });
     });
   });
-  const results = await Promise.all(threads);
+  const results = await Promise.all(threads).catch((error: unknown) => {
+    // A thread that failed never says it is ready: the others must not wait for it forever.
+    for (const thread of started) thread.postMessage('stop');
+    throw error;
+  });
   return {
     committedIds: results.flatMap((r) => r.committedIds),
     latencies: results.flatMap((r) => r.latencies),
