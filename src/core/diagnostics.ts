@@ -13,14 +13,12 @@ export const channelNames: {
   readonly retry: 'dbop:retry';
   readonly error: 'dbop:error';
   readonly limiter: 'dbop:limiter';
-  readonly lockWait: 'dbop:lock-wait';
 } = Object.freeze({
   operation: 'dbop:operation',
   attempt: 'dbop:attempt',
   retry: 'dbop:retry',
   error: 'dbop:error',
   limiter: 'dbop:limiter',
-  lockWait: 'dbop:lock-wait',
 });
 
 /**
@@ -104,6 +102,9 @@ export interface ErrorMessage {
   /** What the operation runs against, when the call says (see {@link OperationTarget}). */
   readonly target?: OperationTarget;
 }
+
+/** The channel the SQLite session publishes its lock waits on (not the engine's: see {@link channelNames}). */
+export const lockWaitChannelName = 'dbop:lock-wait';
 
 /**
  * On 'dbop:lock-wait': a SQLite write transaction's BEGIN IMMEDIATE that had to wait for the write lock

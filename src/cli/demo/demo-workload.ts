@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { channelNames, type LockWaitMessage, type RetryMessage } from '../../core/diagnostics.js';
+import {
+  channelNames,
+  type LockWaitMessage,
+  lockWaitChannelName,
+  type RetryMessage,
+} from '../../core/diagnostics.js';
 import type { Database } from '../../database/database.js';
 import { classify } from '../../dialects/classify.js';
 import type { BankTables } from './bank-schema.js';
@@ -106,14 +111,14 @@ export async function runWorkload(
   };
 
   subscribe(channelNames.retry, onRetry);
-  subscribe(channelNames.lockWait, onLockWait);
+  subscribe(lockWaitChannelName, onLockWait);
   const ticker = setInterval(() => onProgress(snapshot()), 200);
   try {
     await Promise.all(Array.from({ length: plan.workers }, (_, i) => worker(i + 1)));
   } finally {
     clearInterval(ticker);
     unsubscribe(channelNames.retry, onRetry);
-    unsubscribe(channelNames.lockWait, onLockWait);
+    unsubscribe(lockWaitChannelName, onLockWait);
   }
   onProgress(snapshot());
   return {

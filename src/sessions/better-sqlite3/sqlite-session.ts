@@ -1,6 +1,6 @@
 import { type Channel, channel } from 'node:diagnostics_channel';
 import { resolve } from 'node:path';
-import { channelNames, type LockWaitMessage } from '../../core/diagnostics.js';
+import { type LockWaitMessage, lockWaitChannelName } from '../../core/diagnostics.js';
 import type { Session } from '../../core/session.js';
 import { expectIntegerAtLeast, expectOptions, maxTimeoutMs } from '../../core/validate.js';
 import { sqliteSql } from '../../dialects/sqlite/sqlite-sql.js';
@@ -8,7 +8,7 @@ import { DriverSession } from '../shared/driver-session.js';
 import type { SqliteDatabaseLike, SqliteStatementLike } from './better-sqlite3-types.js';
 import { type GateOwner, type WriterGate, writerGate } from './writer-gate.js';
 
-const lockWaitChannel: Channel = channel(channelNames.lockWait);
+const lockWaitChannel: Channel = channel(lockWaitChannelName);
 
 /** Options of {@link sqliteSession}. */
 export interface SqliteSessionOptions {

@@ -165,7 +165,6 @@ describe('execute: diagnostics channels', () => {
       retry: 'dbop:retry',
       error: 'dbop:error',
       limiter: 'dbop:limiter',
-      lockWait: 'dbop:lock-wait',
     });
   });
 });

@@ -87,9 +87,40 @@ describe('createDatabase: the limiter', () => {
     );
   });
 
-  it('in one process, serialises writers on a SQLite file after SQLITE_BUSY, and every transfer commits', async () => {
+  it('in one process, writers on a SQLite file take turns at BEGIN IMMEDIATE: no SQLITE_BUSY, all commit', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dbop-limiter-'));
     const db = await createDatabase({ url: `sqlite:${join(dir, 'bank.db')}`, max: 8, maxRetries: 50 });
+    try {
+      await db.query('CREATE TABLE account (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL)');
+      await db.query('INSERT INTO account VALUES (1, 100), (2, 100)');
+      const transfer = (): Promise<void> =>
+        db.transaction(async (conn) => {
+          await conn.execute('UPDATE account SET balance = balance - 1 WHERE id = 1');
+          await conn.execute('UPDATE account SET balance = balance + 1 WHERE id = 2');
+        });
+      await Promise.all(Array.from({ length: 40 }, transfer));
+      const { rows } = await db.query<{ total: number; moved: number }>(
+        'SELECT SUM(balance) AS total, MAX(balance) AS moved FROM account',
+      );
+      expect(rows[0]).toEqual({ total: 200, moved: 140 });
+      // Nothing collided: the limiter saw no contention to cut the limit for.
+      const stats = db.stats();
+      expect(stats.errors.byCode['sqlite:SQLITE_BUSY'] ?? 0).toBe(0);
+      expect(stats.limiter?.limit).toBe(8);
+    } finally {
+      await db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('with sqliteLockWaitMs 0, serialises writers on a SQLite file after SQLITE_BUSY, and every transfer commits', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dbop-limiter-'));
+    const db = await createDatabase({
+      url: `sqlite:${join(dir, 'bank.db')}`,
+      max: 8,
+      maxRetries: 50,
+      sqliteLockWaitMs: 0,
+    });
     try {
       await db.query('CREATE TABLE account (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL)');
       await db.query('INSERT INTO account VALUES (1, 100), (2, 100)');
