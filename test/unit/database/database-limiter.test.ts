@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { ConcurrencyLimiter } from '../../../src/core/concurrency-limiter.js';
-import { createDatabase } from '../../../src/database/create-database.js';
+import { createDatabase, type DatabaseOptions } from '../../../src/database/create-database.js';
+import type { Database } from '../../../src/database/database.js';
 
 describe('createDatabase: the limiter', () => {
   it('is on by default, one per Database, bounded by the pool and shown in stats()', async () => {
@@ -87,39 +88,20 @@ describe('createDatabase: the limiter', () => {
     );
   });
 
-  it('in one process, writers on a SQLite file take turns at BEGIN IMMEDIATE: no SQLITE_BUSY, all commit', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dbop-limiter-'));
-    const db = await createDatabase({ url: `sqlite:${join(dir, 'bank.db')}`, max: 8, maxRetries: 50 });
-    try {
-      await db.query('CREATE TABLE account (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL)');
-      await db.query('INSERT INTO account VALUES (1, 100), (2, 100)');
-      const transfer = (): Promise<void> =>
-        db.transaction(async (conn) => {
-          await conn.execute('UPDATE account SET balance = balance - 1 WHERE id = 1');
-          await conn.execute('UPDATE account SET balance = balance + 1 WHERE id = 2');
-        });
-      await Promise.all(Array.from({ length: 40 }, transfer));
-      const { rows } = await db.query<{ total: number; moved: number }>(
-        'SELECT SUM(balance) AS total, MAX(balance) AS moved FROM account',
-      );
-      expect(rows[0]).toEqual({ total: 200, moved: 140 });
-      // Nothing collided: the limiter saw no contention to cut the limit for.
-      const stats = db.stats();
-      expect(stats.errors.byCode['sqlite:SQLITE_BUSY'] ?? 0).toBe(0);
-      expect(stats.limiter?.limit).toBe(8);
-    } finally {
-      await db.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-
-  it('with sqliteLockWaitMs 0, serialises writers on a SQLite file after SQLITE_BUSY, and every transfer commits', async () => {
+  /**
+   * Runs 40 transfers of 1 at once between two accounts of a fresh SQLite file (Database with `options`),
+   * checks the books, then hands the Database and its transfer to `then`.
+   */
+  async function fortyTransfers(
+    options: Partial<DatabaseOptions>,
+    then: (db: Database, transfer: () => Promise<void>) => Promise<void>,
+  ): Promise<void> {
     const dir = mkdtempSync(join(tmpdir(), 'dbop-limiter-'));
     const db = await createDatabase({
       url: `sqlite:${join(dir, 'bank.db')}`,
       max: 8,
       maxRetries: 50,
-      sqliteLockWaitMs: 0,
+      ...options,
     });
     try {
       await db.query('CREATE TABLE account (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL)');
@@ -134,6 +116,24 @@ describe('createDatabase: the limiter', () => {
         'SELECT SUM(balance) AS total, MAX(balance) AS moved FROM account',
       );
       expect(rows[0]).toEqual({ total: 200, moved: 140 });
+      await then(db, transfer);
+    } finally {
+      await db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('in one process, writers on a SQLite file take turns at BEGIN IMMEDIATE: no SQLITE_BUSY, all commit', async () => {
+    await fortyTransfers({}, async (db) => {
+      // Nothing collided: the limiter saw no contention to cut the limit for.
+      const stats = db.stats();
+      expect(stats.errors.byCode['sqlite:SQLITE_BUSY'] ?? 0).toBe(0);
+      expect(stats.limiter?.limit).toBe(8);
+    });
+  });
+
+  it('with sqliteLockWaitMs 0, serialises writers on a SQLite file after SQLITE_BUSY, and every transfer commits', async () => {
+    await fortyTransfers({ sqliteLockWaitMs: 0 }, async (db, transfer) => {
       const stats = db.stats();
       expect(stats.limiter?.limit).toBeLessThan(8);
       // Once at 1, nothing in this process competes for the write lock any more.
@@ -142,9 +142,6 @@ describe('createDatabase: the limiter', () => {
         await Promise.all(Array.from({ length: 20 }, transfer));
         expect(db.stats().errors.byCode['sqlite:SQLITE_BUSY'] ?? 0).toBe(busyBefore);
       }
-    } finally {
-      await db.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
