@@ -155,6 +155,8 @@ interface Waiter {
   readonly resolve: (permit: Permit) => void;
   readonly reject: (reason: unknown) => void;
   cancel: (() => void) | undefined;
+  // Waits to run alone (see acquireAlone); cleared when it has waited long enough for that.
+  alone: boolean;
 }
 
 const known: ReadonlySet<string> = new Set([
@@ -192,6 +194,8 @@ export class ConcurrencyLimiter {
   readonly #clock: Clock;
   #limit: number;
   #inFlight = 0;
+  // A unit runs alone (acquireAlone): nobody is admitted beside it.
+  #alone = false;
   readonly #queue: Waiter[] = [];
   #head = 0;
   // Bumped on every decrease: contention seen by units admitted before it was already answered.
@@ -317,8 +321,24 @@ export class ConcurrencyLimiter {
   /** A permit now if one is free and nobody is queued ahead, else undefined. */
   tryAcquire(): Permit | undefined {
     if (this.#recover()) this.#drain();
-    if (this.#inFlight >= this.#limit || this.#queue.length > this.#head) return undefined;
-    return this.#admit('admit');
+    if (this.#alone || this.#inFlight >= this.#limit || this.#queue.length > this.#head) return undefined;
+    return this.#admit('admit', false);
+  }
+
+  /**
+   * Waits for a permit to run alone: ahead of every other waiter, once no unit is in flight, and with none
+   * admitted beside it until it is released. For the last try of a unit that lost to contention on every
+   * try before: it cannot lose to this limiter's own units again. If the units in flight have not all
+   * finished after a while (ten times an average commit, from 100 ms to 1 s), it is admitted as any other,
+   * so that one long transaction does not stall the rest. Same signal and timeout as {@link acquire}.
+   */
+  acquireAlone(signal?: AbortSignal, timeoutMs?: number): Promise<Permit> {
+    if (this.#recover()) this.#drain();
+    if (!this.#alone && this.#inFlight === 0 && this.#queue.length === this.#head) {
+      return Promise.resolve(this.#admit('admit', true));
+    }
+    const fallbackMs = Math.min(1000, Math.max(100, 10 * this.#committedMs));
+    return this.#wait(signal, timeoutMs, fallbackMs);
   }
 
   /**
@@ -328,11 +348,21 @@ export class ConcurrencyLimiter {
   acquire(signal?: AbortSignal, timeoutMs?: number): Promise<Permit> {
     const now = this.tryAcquire();
     if (now !== undefined) return Promise.resolve(now);
+    return this.#wait(signal, timeoutMs, undefined);
+  }
+
+  /** Queues a waiter; `aloneMs`: one that waits to run alone, for at most that long (then as any other). */
+  #wait(
+    signal: AbortSignal | undefined,
+    timeoutMs: number | undefined,
+    aloneMs: number | undefined,
+  ): Promise<Permit> {
     if (signal?.aborted === true) return Promise.reject(signal.reason);
     if (timeoutMs !== undefined && timeoutMs <= 0) return Promise.reject(new AdmissionTimeoutError(0));
     return new Promise<Permit>((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject, cancel: undefined };
+      const waiter: Waiter = { resolve, reject, cancel: undefined, alone: aloneMs !== undefined };
       let handle: unknown;
+      let aloneHandle: unknown;
       const leave = (reason: unknown): void => {
         if (!this.#remove(waiter)) return;
         waiter.cancel?.();
@@ -345,12 +375,26 @@ export class ConcurrencyLimiter {
       if (timeoutMs !== undefined) {
         handle = this.#clock.setTimeout(() => leave(new AdmissionTimeoutError(timeoutMs)), timeoutMs);
       }
+      if (aloneMs !== undefined) {
+        aloneHandle = this.#clock.setTimeout(() => {
+          aloneHandle = undefined;
+          waiter.alone = false;
+          this.#drain();
+        }, aloneMs);
+      }
       signal?.addEventListener('abort', onAbort, { once: true });
       waiter.cancel = () => {
         if (handle !== undefined) this.#clock.clearTimeout(handle);
+        if (aloneHandle !== undefined) this.#clock.clearTimeout(aloneHandle);
         signal?.removeEventListener('abort', onAbort);
       };
-      this.#queue.push(waiter);
+      if (aloneMs === undefined) this.#queue.push(waiter);
+      else {
+        // Ahead of every waiter but those already waiting to run alone.
+        let at = this.#head;
+        while (at < this.#queue.length && this.#queue[at]!.alone) at += 1;
+        this.#queue.splice(at, 0, waiter);
+      }
       this.#publish('queue');
     });
   }
@@ -362,18 +406,20 @@ export class ConcurrencyLimiter {
     return true;
   }
 
-  #admit(event: 'admit'): Permit {
+  #admit(event: 'admit', alone: boolean): Permit {
     const admittedAt = this.#clock.now();
     if (this.#inFlight === 0) this.#busySince = admittedAt;
     this.#inFlight += 1;
+    if (alone) this.#alone = true;
     const epoch = this.#epoch;
     // Only a unit admitted at a full limit says anything about whether a higher limit would help.
-    const saturated = this.#inFlight >= this.#limit;
+    const saturated = !alone && this.#inFlight >= this.#limit;
     let released = false;
     const permit: Permit = {
       release: (outcome) => {
         if (released) return;
         released = true;
+        if (alone) this.#alone = false;
         this.#release(outcome, epoch, saturated, this.#clock.now() - admittedAt);
       },
     };
@@ -604,8 +650,10 @@ export class ConcurrencyLimiter {
   }
 
   #drain(): void {
-    while (this.#inFlight < this.#limit && this.#queue.length > this.#head) {
+    while (!this.#alone && this.#queue.length > this.#head) {
       const waiter = this.#queue[this.#head]!;
+      const alone = waiter.alone;
+      if (alone ? this.#inFlight > 0 : this.#inFlight >= this.#limit) return;
       this.#queue[this.#head] = undefined as unknown as Waiter;
       this.#head += 1;
       if (this.#head > 64 && this.#head * 2 > this.#queue.length) {
@@ -613,7 +661,7 @@ export class ConcurrencyLimiter {
         this.#head = 0;
       }
       waiter.cancel?.();
-      waiter.resolve(this.#admit('admit'));
+      waiter.resolve(this.#admit('admit', alone));
     }
   }
 

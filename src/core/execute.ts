@@ -119,6 +119,8 @@ async function loop(
   const direct = !guarded && o.scope === undefined && o.preAttempt === undefined;
   let delays: Iterator<number, void> | undefined;
   let previousError: unknown;
+  // The previous attempt failed on a serialization failure or a deadlock: it lost to other transactions.
+  let lostToOthers = false;
 
   // A nested unit (a step inside a transaction that holds a permit) is not admitted again: on a limit of 1
   // it would wait for its own caller forever.
@@ -130,14 +132,17 @@ async function loop(
     let permit: Permit | undefined;
     let waited = false;
     let waitStartedAt = 0;
+    // The last try of a unit that lost to other transactions on its previous try runs alone: it cannot lose
+    // to this limiter's units again.
+    const alone = limiter !== undefined && lostToOthers && isLastTry(o, attempt);
     if (limiter !== undefined) {
-      permit = limiter.tryAcquire();
+      permit = alone ? undefined : limiter.tryAcquire();
       if (permit === undefined) {
         waited = true;
         waitStartedAt = clock.now();
         try {
           const waitMs = deadlineAt === Number.POSITIVE_INFINITY ? undefined : deadlineAt - clock.now();
-          permit = await limiter.acquire(signal, waitMs);
+          permit = await (alone ? limiter.acquireAlone(signal, waitMs) : limiter.acquire(signal, waitMs));
           // Admitted at the very end of the deadline: an attempt that would be cut off at once is not begun.
           if (clock.now() >= deadlineAt) {
             permit.release('other');
@@ -230,6 +235,7 @@ async function loop(
     }
     const { classification } = judged;
     let { reason, thrown, retryable } = judged;
+    lostToOthers = classification?.kind === 'serialization' || classification?.kind === 'deadlock';
     // E13: a timed-out attempt that may still be running is never overlapped by another, unless the work
     // is harmless twice (readOnly, idempotent).
     if (stillRunning && reason === undefined && !o.readOnly && !o.idempotent) {
@@ -350,6 +356,12 @@ function isOutage(classification: Classification | undefined): boolean {
 }
 
 /** A retry past the policy's count, riding out an outage, is not the owner's to count (E14), only the budget's. */
+/** True when no retry could follow this attempt (the policy's count, or the owner's allowance, is spent). */
+function isLastTry(o: ResolvedExecuteOptions, attempt: number): boolean {
+  if (attempt > o.policy.maxRetries) return true;
+  return o.budget instanceof CallAllowance && !o.budget.mayRetry();
+}
+
 function tryRetry(budget: RetryBudget | CallAllowance, outage: boolean): boolean {
   return budget instanceof CallAllowance ? budget.tryRetry(outage) : budget.tryRetry();
 }

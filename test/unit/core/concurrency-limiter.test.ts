@@ -546,3 +546,76 @@ describe('ConcurrencyLimiter and lock waits dbop cut short', () => {
     for (const permit of held) permit.release('other');
   });
 });
+
+describe('ConcurrencyLimiter.acquireAlone', () => {
+  it('goes ahead of every waiter, waits until no unit is in flight, and admits none beside it', async () => {
+    const clock = new FakeClock();
+    const limiter = new ConcurrencyLimiter({ maxLimit: 3, clock });
+    const running = take(limiter, 3);
+    const order: string[] = [];
+    const note =
+      (name: string) =>
+      (p: Permit): Permit => {
+        order.push(name);
+        return p;
+      };
+    const queued = limiter.acquire().then(note('queued'));
+    const alone = limiter.acquireAlone().then(note('alone'));
+    running[0]!.release('success');
+    running[1]!.release('success');
+    await flush();
+    // One unit still in flight: the lone waiter holds the queue, the one behind it waits too.
+    expect(order).toEqual([]);
+    expect(limiter.tryAcquire()).toBeUndefined();
+    running[2]!.release('success');
+    await flush();
+    expect(order).toEqual(['alone']);
+    expect(limiter.stats()).toMatchObject({ inFlight: 1, queued: 1 });
+    expect(limiter.tryAcquire()).toBeUndefined();
+    (await alone).release('success');
+    await flush();
+    expect(order).toEqual(['alone', 'queued']);
+    (await queued).release('success');
+    expect(limiter.stats()).toMatchObject({ inFlight: 0, queued: 0 });
+  });
+
+  it('is admitted as any other once the units in flight outlast its wait (one long transaction does not stall the rest)', async () => {
+    const clock = new FakeClock();
+    const limiter = new ConcurrencyLimiter({ maxLimit: 3, clock });
+    const [long] = take(limiter, 1);
+    let admitted = false;
+    const alone = limiter.acquireAlone().then((p) => {
+      admitted = true;
+      return p;
+    });
+    await clock.advance(99);
+    expect(admitted).toBe(false);
+    await clock.advance(1);
+    await flush();
+    expect(admitted).toBe(true);
+    expect(limiter.stats()).toMatchObject({ inFlight: 2, queued: 0 });
+    // Admitted as any other: others may join it.
+    const beside = limiter.tryAcquire();
+    expect(beside).toBeDefined();
+    beside!.release('success');
+    (await alone).release('success');
+    long!.release('success');
+    expect(limiter.stats()).toMatchObject({ inFlight: 0, queued: 0 });
+  });
+
+  it('an aborted lone waiter leaves, clears its timers and lets the others in', async () => {
+    const clock = new FakeClock();
+    const limiter = new ConcurrencyLimiter({ maxLimit: 2, clock });
+    const [running] = take(limiter, 1);
+    const controller = new AbortController();
+    const alone = limiter.acquireAlone(controller.signal);
+    expect(limiter.tryAcquire()).toBeUndefined();
+    controller.abort(new Error('stop'));
+    await expect(alone).rejects.toThrow('stop');
+    expect(clock.pending).toBe(0);
+    const next = limiter.tryAcquire();
+    expect(next).toBeDefined();
+    next!.release('success');
+    running!.release('success');
+  });
+});

@@ -67,6 +67,36 @@ describe('execute with a limiter', () => {
     expect(limiter.stats()).toMatchObject({ inFlight: 0, limit: 1 });
   });
 
+  it('the last try of a unit that lost to a deadlock runs alone; earlier tries run beside others', async () => {
+    const limiter = new ConcurrencyLimiter({ maxLimit: 4, clock: new FakeClock() });
+    // Another unit holds a permit for as long as the call runs.
+    const [other] = [limiter.tryAcquire()!];
+    const inFlight: number[] = [];
+    let calls = 0;
+    const call = execute(
+      () => {
+        calls += 1;
+        inFlight.push(limiter.stats().inFlight);
+        if (calls < 3) throw new TransientError('deadlock');
+        return 'ok';
+      },
+      {
+        limiter,
+        scope: recordingScope().factory,
+        classifier: () => deadlock,
+        policy: { ...fast, maxRetries: 2 },
+      },
+    );
+    // The last try waits for the other unit to finish; nobody is admitted beside it meanwhile.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(calls).toBe(2);
+    expect(limiter.tryAcquire()).toBeUndefined();
+    other!.release('success');
+    await expect(call).resolves.toBe('ok');
+    expect(inFlight).toEqual([2, 2, 1]);
+    expect(limiter.stats()).toMatchObject({ inFlight: 0, queued: 0 });
+  });
+
   it('shrinks the limit on a contention error and not on other errors', async () => {
     const limiter = new ConcurrencyLimiter({ maxLimit: 8, clock: new FakeClock() });
     const failOnce = (classification: Classification) => {
