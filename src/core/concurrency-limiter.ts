@@ -173,11 +173,15 @@ const known: ReadonlySet<string> = new Set([
 
 /**
  * An adaptive bound on how many transactions run at once against one database (AIMD, as TCP's congestion
- * window): a contention error (serialization, deadlock, lock timeout) shrinks the limit, once per window of
- * admissions, by a factor between `decreaseFactor` and 1 that follows the share of recent attempt time
- * contention wasted (as DCTCP scales its cut by the share of marked packets); clean commits at a full limit
- * raise it by one after `probeAfter` x limit of them, and a raise that meets contention again doubles the
- * wait before the next.
+ * window). A contention error (serialization, deadlock, lock timeout) that leaves most of the recent attempt
+ * time wasted cuts the limit at once, by a factor between `decreaseFactor` and 1 that follows the share of
+ * time wasted (as DCTCP scales its cut by the share of marked packets); one that only takes the share of
+ * failed attempts past the tolerance (1/limit) cuts on trial. Clean commits at a full limit raise it by one
+ * after `probeAfter` x limit of them, and a quiet period doubles it. Every move up, and every cut on trial,
+ * is judged by the commit rate it brings (busy time only): a raise that does not commit 5% more, or a cut
+ * that commits less, goes back, and the next of its kind waits longer. {@link lockWaitMs} suggests how long
+ * a transaction should wait for a row lock while contention lasts; {@link acquireAlone} admits a unit with
+ * nobody beside it.
  * Units beyond the limit wait in a FIFO queue that honours an AbortSignal and a timeout.
  * @example
  * const limiter = new ConcurrencyLimiter({ maxLimit: 10 });
