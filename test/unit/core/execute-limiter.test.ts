@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Classification } from '../../../src/core/classification.js';
 import { ConcurrencyLimiter } from '../../../src/core/concurrency-limiter.js';
 import { DeadlineExceededError } from '../../../src/core/errors.js';
@@ -88,6 +88,7 @@ describe('execute with a limiter', () => {
       },
     );
     // The last try waits for the other unit to finish; nobody is admitted beside it meanwhile.
+    await vi.waitFor(() => expect(limiter.stats().queued).toBe(1), { timeout: 10_000 });
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(calls).toBe(2);
     expect(limiter.tryAcquire()).toBeUndefined();
