@@ -161,6 +161,41 @@ describe('createDatabase on SQLite', () => {
     }
   });
 
+  it('an abort ends a transaction waiting in line behind a writer of this thread at once', async () => {
+    const patient = await createDatabase({ url: `sqlite:${path}`, max: 2, sqliteLockWaitMs: 60_000 });
+    let endHolder = (): void => undefined;
+    const holding = new Promise<void>((resolve) => {
+      endHolder = resolve;
+    });
+    const holder = patient.transaction(async (conn) => {
+      await conn.execute('INSERT INTO item (id, name) VALUES (301, :n)', { n: 'holder' });
+      await holding;
+    });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const controller = new AbortController();
+      const waiter = patient.transaction(
+        (conn) => conn.execute('INSERT INTO item (id, name) VALUES (302, :n)', { n: 'waiter' }),
+        { signal: controller.signal },
+      );
+      setTimeout(() => controller.abort(new Error('stop waiting')), 20);
+      // Settles while the holder still holds the lock: the abort does not wait for it (nor for cleanupTimeoutMs).
+      const outcome = await Promise.race([
+        waiter.then(
+          () => 'committed',
+          (error: unknown) => (error as Error).message,
+        ),
+        new Promise((resolve) => setTimeout(resolve, 4000, 'still waiting')),
+      ]);
+      expect(outcome).toBe('stop waiting');
+    } finally {
+      endHolder();
+      await holder;
+      await patient.close();
+    }
+    expect((await db.query('SELECT id FROM item WHERE id IN (301, 302)')).rows).toEqual([{ id: 301 }]);
+  });
+
   it('rejects calls after close() and unknown options', async () => {
     const scratch = await createDatabase('sqlite::memory:');
     await scratch.close();

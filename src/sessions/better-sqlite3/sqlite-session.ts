@@ -1,6 +1,7 @@
 import { type Channel, channel } from 'node:diagnostics_channel';
 import { resolve } from 'node:path';
 import { type LockWaitMessage, lockWaitChannelName } from '../../core/diagnostics.js';
+import { DbopError } from '../../core/errors.js';
 import type { Session } from '../../core/session.js';
 import { expectIntegerAtLeast, expectOptions, maxTimeoutMs } from '../../core/validate.js';
 import { sqliteSql } from '../../dialects/sqlite/sqlite-sql.js';
@@ -132,8 +133,21 @@ export function sqliteSession<Database extends SqliteDatabaseLike>(
       let waited = entering !== true;
       let acquired = false;
       beginning = true;
+      // Set when cancel() or destroy() ended the wait in line: BEGIN is then tried once, not waited for.
+      let stopped = false;
       try {
-        if (entering === true || (await entering)) gate = gateOfFile;
+        if (entering === true) gate = gateOfFile;
+        else {
+          stopWaiting = () => {
+            stopWaiting = undefined;
+            stopped = true;
+            gateOfFile.withdraw(owner);
+          };
+          const entered = await entering;
+          stopWaiting = undefined;
+          if (entered) gate = gateOfFile;
+        }
+        if (closed) throw destroyedError();
         for (let polls = 0; ; polls += 1) {
           try {
             run(statements);
@@ -142,7 +156,12 @@ export function sqliteSession<Database extends SqliteDatabaseLike>(
           } catch (error) {
             const left = until - performance.now();
             // Only the plain BUSY of a lock held elsewhere is waited for, never one inside a transaction.
-            if ((error as { code?: unknown }).code !== 'SQLITE_BUSY' || db.inTransaction || left <= 0)
+            if (
+              (error as { code?: unknown }).code !== 'SQLITE_BUSY' ||
+              db.inTransaction ||
+              left <= 0 ||
+              stopped
+            )
               throw error;
             waited = true;
             const pause = Math.min(left, lockPollMs[Math.min(polls, lockPollMs.length - 1)]!);
@@ -191,6 +210,14 @@ export function sqliteSession<Database extends SqliteDatabaseLike>(
       };
     });
   }
+}
+
+/** What a BEGIN that waited in line meets once the session was destroyed meanwhile. */
+function destroyedError(): DbopError {
+  return new DbopError(
+    'DBOP_SESSION_DESTROYED',
+    'The session was destroyed while BEGIN waited for the write lock',
+  );
 }
 
 /** The absolute path of a file database, the key of its writer gate; undefined for :memory: and temp ones. */

@@ -19,6 +19,8 @@ export interface WriterGate {
   enter(owner: GateOwner, timeoutMs: number): true | Promise<boolean>;
   /** Hands the gate to the next in line, if `owner` holds it. */
   leave(owner: GateOwner): void;
+  /** Ends `owner`'s wait in line, if it waits: its promise resolves false (cancel(), destroy()). */
+  withdraw(owner: GateOwner): void;
 }
 
 interface Waiter {
@@ -64,6 +66,14 @@ class Gate implements WriterGate {
     }
     clearTimeout(next.timer);
     next.resolve(true);
+  }
+
+  withdraw(owner: GateOwner): void {
+    const at = this.#waiters.findIndex((waiter) => waiter.owner === owner);
+    if (at === -1) return;
+    const [waiter] = this.#waiters.splice(at, 1);
+    clearTimeout(waiter!.timer);
+    waiter!.resolve(false);
   }
 }
 

@@ -146,6 +146,46 @@ describe('sqliteSession waits for the write lock at BEGIN IMMEDIATE', () => {
     other.exec('ROLLBACK');
   });
 
+  it('cancel() ends a wait in line behind a writer of this thread, and the line goes on without it', async () => {
+    const holder = sqliteSession(open());
+    await holder.begin();
+    const waiting = sqliteSession(open(), { lockWaitMs: 60_000 });
+    const next = sqliteSession(open(), { lockWaitMs: 60_000 });
+    const begun = waiting.begin();
+    const nextBegun = next.begin();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await waiting.cancel?.();
+    // Settles before the holder ends (it never would here, were the cancel ignored).
+    const outcome = await Promise.race([
+      begun.then(
+        () => 'began',
+        (error: unknown) => (error as { code?: unknown }).code,
+      ),
+      new Promise((resolve) => setTimeout(resolve, 10_000, 'still waiting')),
+    ]);
+    expect(outcome).toBe('SQLITE_BUSY');
+    expect(waiting.inTransaction()).toBe(false);
+    await holder.commit();
+    await nextBegun;
+    await next.commit();
+  });
+
+  it('destroy() during a wait in line: BEGIN never runs on the destroyed session', async () => {
+    const holder = sqliteSession(open());
+    await holder.begin();
+    const waiting = sqliteSession(open(), { lockWaitMs: 60_000 });
+    const begun = waiting.begin();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    waiting.destroy();
+    await holder.commit();
+    await expect(begun).rejects.toMatchObject({ code: 'DBOP_SESSION_DESTROYED' });
+    expect(waiting.raw.inTransaction).toBe(false);
+    // The gate is free: another writer goes straight in.
+    const other = sqliteSession(open(), { lockWaitMs: 0 });
+    await other.begin();
+    await other.commit();
+  });
+
   it('rejects a lockWaitMs that is not a non-negative integer', () => {
     const db = open();
     expect(() => sqliteSession(db, { lockWaitMs: -1 })).toThrow(/lockWaitMs/);
