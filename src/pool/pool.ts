@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { expectOptionalBoolean, expectOptionalSignal, expectOptionalString } from '../core/validate.js';
 import { boundedCheck, untilAborted } from './bounded.js';
 import { type DestroyReason, poolChannels } from './pool-channels.js';
@@ -95,7 +96,7 @@ export class Pool<C> {
   readonly #shared: PoolEntry<C>[] = [];
   readonly #waiters = new WaitQueue<Waiter<C>>();
   readonly #waits = new WaitTimes();
-  readonly #closer = new AbortController();
+  readonly #closer = closeController();
   readonly #destroying = new Set<Promise<unknown>>();
   // Waiters out of the line while the idle connection they will get is pinged (counted in #checking).
   readonly #pinged = new Set<Waiter<C>>();
@@ -878,4 +879,14 @@ function checkAcquireOptions(options: AcquireOptions): void {
  */
 export function createPool<C>(factory: PoolFactory<C>, options?: PoolOptions): Pool<C> {
   return new Pool(factory, options);
+}
+
+/**
+ * The pool's close() signal: every connect in flight listens to it (removed once it settles), up to `max` at
+ * once, so Node's default of ten listeners would warn of a leak that is not one.
+ */
+function closeController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }

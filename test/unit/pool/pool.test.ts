@@ -49,6 +49,26 @@ afterEach(async () => {
 });
 
 describe('createPool: creating and reusing (DBUtils test_create_connection, test_close_connection)', () => {
+  it('opens more than ten connections at once without a MaxListenersExceededWarning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error): void => {
+      warnings.push(warning.name);
+    };
+    process.on('warning', onWarning);
+    try {
+      const p = pool({ max: 20 });
+      // Twenty connects in flight together, each listening for close().
+      const lent = await Promise.all(Array.from({ length: 20 }, () => p.acquire()));
+      expect(factory.created).toBe(20);
+      for (const connection of lent) p.release(connection);
+      // process.emitWarning emits on a later tick.
+      await new Promise((resolve) => process.nextTick(resolve));
+      expect(warnings).not.toContain('MaxListenersExceededWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('opens connections lazily and reuses the most recently released first (LIFO)', async () => {
     const p = pool({ max: 3 });
     expect(factory.created).toBe(0);
