@@ -54,6 +54,10 @@ export function mariadbSession<Connection extends MariadbConnectionLike>(
     try {
       result = await connection.query(sql, params === undefined ? undefined : [...params]);
     } catch (error) {
+      // Not the connector's SqlError: the client failed while encoding the statement (a parameter whose
+      // toJSON throws, a circular object), and the connector 3.5 then leaves the connection wedged, every
+      // later statement waiting forever. It is not used again.
+      if (typeof (error as { errno?: unknown } | null)?.errno !== 'number') broken = true;
       if (endsMysqlTransaction(error)) endedByError = true;
       flagsBeforeError = statusWithoutFlags(before, true, false);
       throw error;
