@@ -449,8 +449,9 @@ export class ConcurrencyLimiter {
         this.#committedMs === 0 ? heldMs : this.#committedMs + smoothing * (heldMs - this.#committedMs);
       this.#levelCommits += 1;
       if (saturated) this.#levelSaturated += 1;
-      if (this.#trial !== undefined) this.#judgeTrial();
     }
+    // Judged at any release: a level that commits nothing must end its trial too.
+    if (outcome !== 'other' && this.#trial !== undefined) this.#judgeTrial();
     if (outcome === 'contention' || outcome === 'waited') {
       this.#contentionAt = this.#clock.now();
       // Some contention is the price of running side by side: only a cost above the tolerance cuts.
@@ -461,7 +462,7 @@ export class ConcurrencyLimiter {
           // A raise on trial that meets contention goes back at once; otherwise the level must be known
           // first, so that the cut can be judged against it.
           if (this.#trial !== undefined && this.#trial.kind !== 'cut') this.#decrease(heldMs, false);
-          else if (this.#levelMeasured(now)) this.#decrease(heldMs, true);
+          else if (this.#trial === undefined && this.#levelMeasured(now)) this.#decrease(heldMs, true);
         }
       }
     } else if (outcome === 'success' && saturated) {
@@ -470,7 +471,8 @@ export class ConcurrencyLimiter {
       if (
         this.#clean >= this.#probeAfter * this.#limit * 2 ** this.#probeBackoff &&
         this.#probeCostPaid(now) &&
-        this.#levelMeasured(now)
+        this.#levelMeasured(now) &&
+        this.#trial?.kind !== 'cut'
       )
         this.#increase();
     }
@@ -567,10 +569,12 @@ export class ConcurrencyLimiter {
     if (!this.#levelMeasured(now)) return;
     const elapsed = this.#busyAt(now) - this.#levelSince;
     // A cut is judged over a longer window: the cuts come more often than raises, and a workload's own
-    // rhythm (a lock holder that comes and goes) must not decide them.
+    // rhythm (a lock holder that comes and goes) must not decide them. A lower level that commits next to
+    // nothing is judged too, once busy that much longer: no trial may stay open for good.
     if (
       trial.kind === 'cut' &&
-      (elapsed < cutTrialScale * trialMs || this.#levelCommits < cutTrialScale * trialCommits)
+      (elapsed < cutTrialScale * trialMs || this.#levelCommits < cutTrialScale * trialCommits) &&
+      elapsed < cutTrialScale * slowLevelMs
     )
       return;
     this.#trial = undefined;

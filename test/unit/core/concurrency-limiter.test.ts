@@ -2,6 +2,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  type AdmissionOutcome,
   AdmissionTimeoutError,
   ConcurrencyLimiter,
   type LimiterMessage,
@@ -617,5 +618,69 @@ describe('ConcurrencyLimiter.acquireAlone', () => {
     expect(next).toBeDefined();
     next!.release('success');
     running!.release('success');
+  });
+});
+
+/**
+ * A saturated workload for `ms` of clock time: every step the oldest unit ends, `outcome(i)` for the i-th,
+ * after `stepMs(limit)` ms, and the freed permits are taken again at once. Returns the units that committed.
+ */
+async function drive(
+  limiter: ConcurrencyLimiter,
+  clock: FakeClock,
+  ms: number,
+  stepMs: (limit: number) => number,
+  outcome: (i: number) => AdmissionOutcome,
+): Promise<number> {
+  const held: Permit[] = [];
+  const fill = (): void => {
+    for (let permit = limiter.tryAcquire(); permit !== undefined; permit = limiter.tryAcquire())
+      held.push(permit);
+  };
+  fill();
+  let commits = 0;
+  for (let elapsed = 0, i = 0; elapsed < ms; i++) {
+    const step = stepMs(limiter.stats().limit);
+    await clock.advance(step);
+    elapsed += step;
+    const ended = outcome(i);
+    if (ended === 'success') commits += 1;
+    held.shift()?.release(ended);
+    fill();
+  }
+  for (const permit of held) permit.release('other');
+  return commits;
+}
+
+describe('ConcurrencyLimiter soft cuts on trial', () => {
+  // Every unit holds its permit 8 ms whatever the limit, and a third of the attempts fail cheaply: a limit of
+  // 8 commits twice what 4 does, although the failure share is past 1/8.
+  const thirdFails = (i: number): AdmissionOutcome => (i % 3 === 2 ? 'contention' : 'success');
+
+  it('a soft cut is judged before the next: the lower level cannot be cut again, or probed, while on trial', async () => {
+    const clock = new FakeClock();
+    const limiter = new ConcurrencyLimiter({ maxLimit: 8, clock });
+    const commits = await drive(limiter, clock, 20_000, (limit) => 8 / limit, thirdFails);
+    // A fixed limit of 8 commits 2 units in 3 every ms: 13,333. Before, a second soft cut (or a probe) replaced
+    // the first one's trial, each level was judged only against the one just above it, and the limit
+    // settled around 2-4 (4,518 commits).
+    expect(commits).toBeGreaterThan(0.8 * 13_333);
+  });
+
+  it('a soft cut to a level that then commits nothing is judged too: no trial stays open', async () => {
+    const clock = new FakeClock();
+    const limiter = new ConcurrencyLimiter({ maxLimit: 8, recoverAfterMs: 1e9, clock });
+    await drive(
+      limiter,
+      clock,
+      6000,
+      (limit) => 8 / limit,
+      (i) => (limiter.stats().decreases > 0 ? 'waited' : thirdFails(i)),
+    );
+    // Every attempt after the first cut ran out of its short lock wait. The cut's trial ends once the lower
+    // level was busy 4 s, and it commits less than 8 did (nothing): back to 8, the only way up here (no
+    // commits to probe on, no recovery). Before, the trial stayed open for want of 128 commits, and a
+    // second soft cut, 1 s into it, took its place unjudged.
+    expect(limiter.stats().increases).toBe(1);
   });
 });
