@@ -27,7 +27,8 @@ export interface ConcurrencyLimiterOptions {
    * 1 / L: two units that collide on a third of their attempts still get more done than one, ten that lose a
    * fifth do not. Whatever this says, the limit also shrinks when contention wastes most of the recent
    * attempt time (a deadlock that held its units for Postgres's 1 s deadlock_timeout). A number fixes the
-   * share instead; 0 cuts on every contention error.
+   * share instead, and a contention error past it cuts at once, not on trial; 0 cuts on every contention
+   * error. (A lock wait dbop cut short, 'waited', still only leads to a cut on trial.)
    */
   readonly tolerance?: number;
   /**
@@ -458,7 +459,10 @@ export class ConcurrencyLimiter {
       if (epoch === this.#epoch) {
         const now = this.#clock.now();
         if (outcome === 'contention' && this.#wasteShare() >= wastedTimeCut) this.#decrease(heldMs, false);
-        else if (this.#failedShare > (this.#tolerance ?? 1 / this.#limit) && now >= this.#softCutsFrom) {
+        // A tolerance the caller fixed is a rule, not a guess to put on trial.
+        else if (outcome === 'contention' && this.#tolerance !== undefined) {
+          if (this.#failedShare > this.#tolerance) this.#decrease(heldMs, false);
+        } else if (this.#failedShare > (this.#tolerance ?? 1 / this.#limit) && now >= this.#softCutsFrom) {
           // A raise on trial that meets contention goes back at once; otherwise the level must be known
           // first, so that the cut can be judged against it.
           if (this.#trial !== undefined && this.#trial.kind !== 'cut') this.#decrease(heldMs, false);

@@ -653,6 +653,29 @@ async function drive(
 }
 
 describe('ConcurrencyLimiter soft cuts on trial', () => {
+  it('tolerance: 0 cuts on every contention error (once per window), even before the level is measured', async () => {
+    const clock = new FakeClock();
+    const limiter = new ConcurrencyLimiter({ maxLimit: 8, tolerance: 0, clock });
+    // Ten quick commits: too few for the level's rate to be known, and the waste share stays low.
+    await drive(
+      limiter,
+      clock,
+      10,
+      () => 1,
+      () => 'success',
+    );
+    const [permit] = take(limiter, 1);
+    await clock.advance(10);
+    permit!.release('contention');
+    // Before, the cut waited until the level was measured (1 s busy here) and then went on trial.
+    expect(limiter.stats()).toMatchObject({ limit: 7, decreases: 1 });
+    // A lock wait dbop cut short is still no reason to cut at once.
+    const [waited] = take(limiter, 1);
+    await clock.advance(10);
+    waited!.release('waited');
+    expect(limiter.stats().limit).toBe(7);
+  });
+
   // Every unit holds its permit 8 ms whatever the limit, and a third of the attempts fail cheaply: a limit of
   // 8 commits twice what 4 does, although the failure share is past 1/8.
   const thirdFails = (i: number): AdmissionOutcome => (i % 3 === 2 ? 'contention' : 'success');
