@@ -617,9 +617,11 @@ export class ConcurrencyLimiter {
   #recover(): boolean {
     if (this.#limit >= this.#max) return false;
     const now = this.#clock.now();
-    if (now - this.#lastCutAt < this.#quietMs() || !this.#probeCostPaid(now)) return false;
-    // The last doubling held for a whole quiet period: the contention that cut the limit is gone.
-    if (this.#recoveredAt !== undefined) {
+    // The last doubling held for a whole quiet period (no cut since, its trial passed): the contention that
+    // cut the limit is gone, and so is the wait it set for the next raise.
+    const held = this.#recoveredAt !== undefined && this.#trial === undefined;
+    if (now - this.#lastCutAt < this.#quietMs() || (!held && !this.#probeCostPaid(now))) return false;
+    if (held) {
       this.#recoverBackoff = 0;
       this.#probeBackoff = 0;
       this.#cutCostMs = 0;

@@ -707,3 +707,37 @@ describe('ConcurrencyLimiter soft cuts on trial', () => {
     expect(limiter.stats().increases).toBe(1);
   });
 });
+
+describe('ConcurrencyLimiter recovery after dear contention', () => {
+  it('a doubling that held for a quiet period doubles again after that period, not after the dear wait again', async () => {
+    const clock = new FakeClock();
+    const limiter = new ConcurrencyLimiter({ maxLimit: 8, clock });
+    // Three Postgres deadlocks, each held for the 1 s deadlock_timeout: down to 1, and the first raise waits 20 s.
+    for (let i = 0; i < 3; i++) {
+      const [permit] = take(limiter, 1);
+      await clock.advance(1000);
+      permit!.release('contention');
+    }
+    expect(limiter.stats().limit).toBe(1);
+    // Then the workload changes: no contention at all, more callers than the limit, and each unit holds its
+    // permit 8 ms whatever the limit (twice the limit commits twice as much).
+    await drive(
+      limiter,
+      clock,
+      19_000,
+      (limit) => 8 / limit,
+      () => 'success',
+    );
+    expect(limiter.stats().limit).toBe(1);
+    await drive(
+      limiter,
+      clock,
+      4_000,
+      (limit) => 8 / limit,
+      () => 'success',
+    );
+    // The first doubling came after 20 s and held for a quiet period (2 s): the next doubles again, as
+    // recoverAfterMs says, instead of waiting out the deadlock's 20 s a second time (back at 8 after 40 s).
+    expect(limiter.stats().limit).toBe(8);
+  });
+});
