@@ -721,21 +721,17 @@ describe('ConcurrencyLimiter recovery after dear contention', () => {
     expect(limiter.stats().limit).toBe(1);
     // Then the workload changes: no contention at all, more callers than the limit, and each unit holds its
     // permit 8 ms whatever the limit (twice the limit commits twice as much).
-    await drive(
-      limiter,
-      clock,
-      19_000,
-      (limit) => 8 / limit,
-      () => 'success',
-    );
+    const uncontended = (ms: number) =>
+      drive(
+        limiter,
+        clock,
+        ms,
+        (limit) => 8 / limit,
+        () => 'success',
+      );
+    await uncontended(19_000);
     expect(limiter.stats().limit).toBe(1);
-    await drive(
-      limiter,
-      clock,
-      4_000,
-      (limit) => 8 / limit,
-      () => 'success',
-    );
+    await uncontended(4_000);
     // The first doubling came after 20 s and held for a quiet period (2 s): the next doubles again, as
     // recoverAfterMs says, instead of waiting out the deadlock's 20 s a second time (back at 8 after 40 s).
     expect(limiter.stats().limit).toBe(8);
