@@ -201,6 +201,9 @@ export class ConcurrencyLimiter {
   #inFlight = 0;
   // A unit runs alone (acquireAlone): nobody is admitted beside it.
   #alone = false;
+  // A lone waiter gave up waiting for the units in flight (one of them runs long), and the limiter has not
+  // been empty since: the next lone waiter would only wait for the same unit, holding everyone behind it.
+  #outlasted = false;
   readonly #queue: Waiter[] = [];
   #head = 0;
   // Bumped on every decrease: contention seen by units admitted before it was already answered.
@@ -335,9 +338,11 @@ export class ConcurrencyLimiter {
    * admitted beside it until it is released. For the last try of a unit that lost to contention on every
    * try before: it cannot lose to this limiter's own units again. If the units in flight have not all
    * finished after a while (ten times an average commit, from 100 ms to 1 s), it is admitted as any other,
-   * so that one long transaction does not stall the rest. Same signal and timeout as {@link acquire}.
+   * so that one long transaction does not stall the rest; until the limiter has been empty again, the
+   * next lone waiter is then admitted as any other at once. Same signal and timeout as {@link acquire}.
    */
   acquireAlone(signal?: AbortSignal, timeoutMs?: number): Promise<Permit> {
+    if (this.#outlasted) return this.acquire(signal, timeoutMs);
     if (this.#recover()) this.#drain();
     if (!this.#alone && this.#inFlight === 0 && this.#queue.length === this.#head) {
       return Promise.resolve(this.#admit('admit', true));
@@ -384,6 +389,7 @@ export class ConcurrencyLimiter {
         aloneHandle = this.#clock.setTimeout(() => {
           aloneHandle = undefined;
           waiter.alone = false;
+          this.#outlasted = true;
           this.#drain();
         }, aloneMs);
       }
@@ -434,7 +440,10 @@ export class ConcurrencyLimiter {
 
   #release(outcome: AdmissionOutcome, epoch: number, saturated: boolean, heldMs: number): void {
     this.#inFlight -= 1;
-    if (this.#inFlight === 0) this.#busyMs += this.#clock.now() - this.#busySince;
+    if (this.#inFlight === 0) {
+      this.#busyMs += this.#clock.now() - this.#busySince;
+      this.#outlasted = false;
+    }
     if (outcome !== 'other') {
       this.#failedShare += smoothing * ((outcome === 'success' ? 0 : 1) - this.#failedShare);
     }

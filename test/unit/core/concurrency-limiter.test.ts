@@ -606,6 +606,38 @@ describe('ConcurrencyLimiter.acquireAlone', () => {
     expect(limiter.stats()).toMatchObject({ inFlight: 0, queued: 0 });
   });
 
+  it('once a lone waiter gave up on a long unit in flight, the next does not hold the queue for it again', async () => {
+    const clock = new FakeClock();
+    const limiter = new ConcurrencyLimiter({ maxLimit: 3, clock });
+    // A report that runs for minutes on the same Database.
+    const [long] = take(limiter, 1);
+    const first = limiter.acquireAlone();
+    await clock.advance(100);
+    (await first).release('success');
+    // The long unit is still in flight: a second lone waiter, and a unit behind it, would each wait 100 ms
+    // for it again (with one lone waiter every 100 ms, nothing else ran: 964 short commits in 10 s, not 17,991).
+    let admitted = 0;
+    const second = limiter.acquireAlone().then((p) => {
+      admitted += 1;
+      return p;
+    });
+    const behind = limiter.acquire().then((p) => {
+      admitted += 1;
+      return p;
+    });
+    await flush();
+    expect(admitted).toBe(2);
+    (await second).release('success');
+    (await behind).release('success');
+    // Once nothing is in flight, a lone waiter runs alone again.
+    long!.release('success');
+    const third = limiter.acquireAlone();
+    await flush();
+    expect(limiter.tryAcquire()).toBeUndefined();
+    (await third).release('success');
+    expect(clock.pending).toBe(0);
+  });
+
   it('an aborted lone waiter leaves, clears its timers and lets the others in', async () => {
     const clock = new FakeClock();
     const limiter = new ConcurrencyLimiter({ maxLimit: 2, clock });
