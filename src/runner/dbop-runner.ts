@@ -121,7 +121,7 @@ export class DbOpRunner {
     if (nested) {
       // E14: inside a transaction dbop owns, the step's retries are the owner's, and so is its deadline.
       const owner = ownerAllowance(session);
-      return execute(
+      const step = execute(
         (context) => fn(this.#fenced(session, options, context.signal), context),
         this.#executeOptions(options, session.dialect, 'run', this.#nestedPolicy, {
           ...extra,
@@ -133,6 +133,7 @@ export class DbOpRunner {
             : { budget: owner, deadlineMs: nestedDeadlineMs(options.deadlineMs, owner) }),
         }),
       ) as Promise<T | D>;
+      return owner === undefined || !shortWaitCaps.has(owner) ? step : restoreFullWait(step, session, owner);
     }
     const owner = new CallOwner(this.#policy.maxRetries, options.deadlineMs, this.#budget);
     const perAttempt = this.#lockWait(options, owner.allowance);
@@ -300,6 +301,7 @@ export class DbOpRunner {
     if (limiter === undefined || cap === undefined || options.lockTimeoutMs !== undefined) return undefined;
     const maxDelayMs = this.#policy.maxDelayMs;
     return (base, session, context) => {
+      shortWaitCaps.delete(allowance);
       if (session.sql.deadlockFoundAfterWait !== true || !allowance.mayRetry()) return base;
       const suggested = limiter.lockWaitMs();
       if (suggested === undefined) return base;
@@ -308,6 +310,7 @@ export class DbOpRunner {
       // Twice the wait: the attempt's other statements take time too before and after the lock.
       if (allowance.deadlineAt - systemClock.now() < 2 * wait + maxDelayMs) return base;
       markShortLockWait(context);
+      shortWaitCaps.set(allowance, cap);
       return withLockTimeout(base, wait);
     };
   }
@@ -433,6 +436,28 @@ export class DbOpRunner {
     if (this.#logger !== undefined) o.logger = withDialect(this.#logger, dialect);
     if (this.#target !== undefined) o.target = this.#target;
     return o as ExecuteOptions<D>;
+  }
+}
+
+// The full lock timeout of each owning call whose running attempt waits for locks for less (see #lockWait).
+const shortWaitCaps = new WeakMap<CallAllowance, number>();
+
+/**
+ * A nested step may spend the owner's last retry after the owner's attempt began with a short lock wait:
+ * that attempt is the last one now, so it gets the full wait back for the rest of its statements.
+ */
+async function restoreFullWait<T>(step: Promise<T>, session: Session, owner: CallAllowance): Promise<T> {
+  try {
+    return await step;
+  } finally {
+    const cap = shortWaitCaps.get(owner);
+    if (cap !== undefined && owner.retries <= 0 && session.inTransaction() === true && !session.destroyed) {
+      shortWaitCaps.delete(owner);
+      // A transaction the step's error aborted refuses the SET; it is ending anyway.
+      await session
+        .batch(session.sql.timeouts({ lockTimeoutMs: cap }, 0, 'transaction').apply)
+        .catch(() => undefined);
+    }
   }
 }
 

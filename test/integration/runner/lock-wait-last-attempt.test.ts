@@ -83,4 +83,29 @@ describeIfPostgres('the full lock wait on the last attempt a call can really mak
     // Before: 'failed 55P03' at about 3.0 s, with the lock free at 3.2 s and the deadline at 3.6 s.
     expect(outcome).toBe('committed');
   });
+
+  it("a nested step that spends the owner's last retry gives the owner's statements the full lock wait back", async () => {
+    const runner = new DbOpRunner({ limiter: contendedLimiter(), maxRetries: 1, initialDelayMs: 1 });
+    const holder = await pool.connect();
+    await holder.query('BEGIN');
+    await holder.query(`SELECT n FROM ${table} WHERE id = 1 FOR UPDATE`);
+    try {
+      const show = async (s: { query: (sql: string) => Promise<{ rows: unknown[] }> }): Promise<string> =>
+        ((await s.query('SHOW lock_timeout')).rows[0] as { lock_timeout: string }).lock_timeout;
+      const seen = await runner.transaction(pgPoolSource(pool), async (s) => {
+        const before = await show(s);
+        // A real 55P03 on the step's first try: retried in its savepoint, with the owner's last retry.
+        await runner.run(s, async (step, attempt) => {
+          if (attempt.attempt === 1)
+            await step.query(`SELECT n FROM ${table} WHERE id = 1 FOR UPDATE NOWAIT`);
+        });
+        return [before, await show(s)];
+      });
+      // Before: ['20ms', '20ms'], and the owner's next lock wait failed with no retry left.
+      expect(seen).toEqual(['20ms', '10s']);
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+  });
 });
