@@ -441,17 +441,31 @@ export class DbOpRunner {
 
 // The full lock timeout of each owning call whose running attempt waits for locks for less (see #lockWait).
 const shortWaitCaps = new WeakMap<CallAllowance, number>();
+// Steps of each such call that restoreFullWait watches and that have not settled yet.
+const watchedSteps = new WeakMap<CallAllowance, number>();
 
 /**
  * A nested step may spend the owner's last retry after the owner's attempt began with a short lock wait:
- * that attempt is the last one now, so it gets the full wait back for the rest of its statements.
+ * that attempt is the last one now, so it gets the full wait back for the rest of its statements. Only once
+ * no other watched step is running: an enclosing step's savepoint scope puts its saved lock wait back when it
+ * ends (and its ROLLBACK TO undoes a SET LOCAL sent inside it), so the SET waits for the outermost step.
  */
 async function restoreFullWait<T>(step: Promise<T>, session: Session, owner: CallAllowance): Promise<T> {
+  watchedSteps.set(owner, (watchedSteps.get(owner) ?? 0) + 1);
   try {
     return await step;
   } finally {
+    const running = (watchedSteps.get(owner) ?? 1) - 1;
+    if (running > 0) watchedSteps.set(owner, running);
+    else watchedSteps.delete(owner);
     const cap = shortWaitCaps.get(owner);
-    if (cap !== undefined && owner.retries <= 0 && session.inTransaction() === true && !session.destroyed) {
+    if (
+      running === 0 &&
+      cap !== undefined &&
+      owner.retries <= 0 &&
+      session.inTransaction() === true &&
+      !session.destroyed
+    ) {
       shortWaitCaps.delete(owner);
       // A transaction the step's error aborted refuses the SET; it is ending anyway.
       await session

@@ -108,4 +108,30 @@ describeIfPostgres('the full lock wait on the last attempt a call can really mak
       holder.release();
     }
   });
+  it("a step nested in a step that spends the owner's last retry: the full lock wait outlives the outer step", async () => {
+    const runner = new DbOpRunner({ limiter: contendedLimiter(), maxRetries: 1, initialDelayMs: 1 });
+    const holder = await pool.connect();
+    await holder.query('BEGIN');
+    await holder.query(`SELECT n FROM ${table} WHERE id = 1 FOR UPDATE`);
+    try {
+      const show = async (s: { query: (sql: string) => Promise<{ rows: unknown[] }> }): Promise<string> =>
+        ((await s.query('SHOW lock_timeout')).rows[0] as { lock_timeout: string }).lock_timeout;
+      const seen = await runner.transaction(pgPoolSource(pool), async (s) => {
+        const before = await show(s);
+        await runner.run(s, (outer) =>
+          runner.run(outer, async (step, attempt) => {
+            if (attempt.attempt === 1)
+              await step.query(`SELECT n FROM ${table} WHERE id = 1 FOR UPDATE NOWAIT`);
+          }),
+        );
+        return [before, await show(s)];
+      });
+      // Before: ['20ms', '20ms']: the outer step's savepoint scope put back the short wait after the inner
+      // step restored the full one, and the inner step had already used up the restore.
+      expect(seen).toEqual(['20ms', '10s']);
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+  });
 });
