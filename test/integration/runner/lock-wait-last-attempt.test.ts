@@ -2,7 +2,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ConcurrencyLimiter } from '../../../src/core/concurrency-limiter.js';
 import { RetryBudget } from '../../../src/core/retry-budget.js';
-import { DbOpRunner } from '../../../src/runner/index.js';
+import type { Session } from '../../../src/core/session.js';
+import { DbOpRunner, type StepFunction } from '../../../src/runner/index.js';
 import { pgPoolSource } from '../../../src/sessions/pg/index.js';
 import { describeIfPostgres, postgresUrl } from '../../support/servers.js';
 
@@ -84,54 +85,50 @@ describeIfPostgres('the full lock wait on the last attempt a call can really mak
     expect(outcome).toBe('committed');
   });
 
+  type Steps = (
+    runner: DbOpRunner,
+    s: Session<pg.PoolClient>,
+    nowait: StepFunction<void, pg.PoolClient>,
+  ) => Promise<unknown>;
+
+  /**
+   * The owner's lock wait before and after `steps`, which run a step that meets a real 55P03 (NOWAIT on a row
+   * another connection holds) on its first try: retried in its savepoint, with the owner's last retry.
+   */
+  async function lockWaitsAround(steps: Steps): Promise<string[]> {
+    const runner = new DbOpRunner({ limiter: contendedLimiter(), maxRetries: 1, initialDelayMs: 1 });
+    const holder = await pool.connect();
+    await holder.query('BEGIN');
+    await holder.query(`SELECT n FROM ${table} WHERE id = 1 FOR UPDATE`);
+    const nowait: StepFunction<void, pg.PoolClient> = async (step, attempt) => {
+      if (attempt.attempt === 1) await step.query(`SELECT n FROM ${table} WHERE id = 1 FOR UPDATE NOWAIT`);
+    };
+    const show = async (s: Session<pg.PoolClient>): Promise<string> =>
+      ((await s.query('SHOW lock_timeout')).rows[0] as { lock_timeout: string }).lock_timeout;
+    try {
+      return await runner.transaction(pgPoolSource(pool), async (s) => {
+        const before = await show(s);
+        await steps(runner, s, nowait);
+        return [before, await show(s)];
+      });
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+  }
+
   it("a nested step that spends the owner's last retry gives the owner's statements the full lock wait back", async () => {
-    const runner = new DbOpRunner({ limiter: contendedLimiter(), maxRetries: 1, initialDelayMs: 1 });
-    const holder = await pool.connect();
-    await holder.query('BEGIN');
-    await holder.query(`SELECT n FROM ${table} WHERE id = 1 FOR UPDATE`);
-    try {
-      const show = async (s: { query: (sql: string) => Promise<{ rows: unknown[] }> }): Promise<string> =>
-        ((await s.query('SHOW lock_timeout')).rows[0] as { lock_timeout: string }).lock_timeout;
-      const seen = await runner.transaction(pgPoolSource(pool), async (s) => {
-        const before = await show(s);
-        // A real 55P03 on the step's first try: retried in its savepoint, with the owner's last retry.
-        await runner.run(s, async (step, attempt) => {
-          if (attempt.attempt === 1)
-            await step.query(`SELECT n FROM ${table} WHERE id = 1 FOR UPDATE NOWAIT`);
-        });
-        return [before, await show(s)];
-      });
-      // Before: ['20ms', '20ms'], and the owner's next lock wait failed with no retry left.
-      expect(seen).toEqual(['20ms', '10s']);
-    } finally {
-      await holder.query('ROLLBACK');
-      holder.release();
-    }
+    const seen = await lockWaitsAround((runner, s, nowait) => runner.run(s, nowait));
+    // Before: ['20ms', '20ms'], and the owner's next lock wait failed with no retry left.
+    expect(seen).toEqual(['20ms', '10s']);
   });
+
   it("a step nested in a step that spends the owner's last retry: the full lock wait outlives the outer step", async () => {
-    const runner = new DbOpRunner({ limiter: contendedLimiter(), maxRetries: 1, initialDelayMs: 1 });
-    const holder = await pool.connect();
-    await holder.query('BEGIN');
-    await holder.query(`SELECT n FROM ${table} WHERE id = 1 FOR UPDATE`);
-    try {
-      const show = async (s: { query: (sql: string) => Promise<{ rows: unknown[] }> }): Promise<string> =>
-        ((await s.query('SHOW lock_timeout')).rows[0] as { lock_timeout: string }).lock_timeout;
-      const seen = await runner.transaction(pgPoolSource(pool), async (s) => {
-        const before = await show(s);
-        await runner.run(s, (outer) =>
-          runner.run(outer, async (step, attempt) => {
-            if (attempt.attempt === 1)
-              await step.query(`SELECT n FROM ${table} WHERE id = 1 FOR UPDATE NOWAIT`);
-          }),
-        );
-        return [before, await show(s)];
-      });
-      // Before: ['20ms', '20ms']: the outer step's savepoint scope put back the short wait after the inner
-      // step restored the full one, and the inner step had already used up the restore.
-      expect(seen).toEqual(['20ms', '10s']);
-    } finally {
-      await holder.query('ROLLBACK');
-      holder.release();
-    }
+    const seen = await lockWaitsAround((runner, s, nowait) =>
+      runner.run(s, (outer) => runner.run(outer, nowait)),
+    );
+    // Before: ['20ms', '20ms']: the outer step's savepoint scope put back the short wait after the inner
+    // step restored the full one, and the inner step had already used up the restore.
+    expect(seen).toEqual(['20ms', '10s']);
   });
 });
