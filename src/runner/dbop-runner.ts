@@ -462,7 +462,7 @@ async function restoreFullWait<T>(step: Promise<T>, session: Session, owner: Cal
     if (
       running === 0 &&
       cap !== undefined &&
-      owner.retries <= 0 &&
+      !owner.mayRetry() &&
       session.inTransaction() === true &&
       !session.destroyed
     ) {
