@@ -475,6 +475,14 @@ export class ConcurrencyLimiter {
           // A raise on trial that meets contention goes back at once; otherwise the level must be known
           // first, so that the cut can be judged against it.
           if (this.#trial !== undefined && this.#trial.kind !== 'cut') this.#decrease(heldMs, false);
+          // A limit above what runs holds nobody back: no rate to protect, the cut comes at once (fewer units
+          // beside each other on a server where they conflict, as Galera nodes certifying the same rows).
+          else if (
+            outcome === 'contention' &&
+            this.#inFlight + 1 < this.#limit &&
+            this.#queue.length === this.#head
+          )
+            this.#decrease(heldMs, false);
           else if (this.#trial === undefined && this.#levelMeasured(now)) this.#decrease(heldMs, true);
         }
       }
