@@ -177,7 +177,7 @@ const known: ReadonlySet<string> = new Set([
  * window). A contention error (serialization, deadlock, lock timeout) that leaves most of the recent attempt
  * time wasted cuts the limit at once, by a factor between `decreaseFactor` and 1 that follows the share of
  * time wasted (as DCTCP scales its cut by the share of marked packets); one that only takes the share of
- * failed attempts past the tolerance (1/limit) cuts on trial. Clean commits at a full limit raise it by one
+ * failed attempts past the tolerance (1/limit) cuts on trial (at once when the limit holds nobody back). Clean commits at a full limit raise it by one
  * after `probeAfter` x limit of them, and a quiet period doubles it. Every move up, and every cut on trial,
  * is judged by the commit rate it brings (busy time only): a raise that does not commit 5% more, or a cut
  * that commits less, goes back, and the next of its kind waits longer. {@link lockWaitMs} suggests how long
@@ -528,7 +528,7 @@ export class ConcurrencyLimiter {
     const factor = 1 - lost * (1 - this.#factor);
     const next = Math.max(this.#min, Math.min(this.#limit - 1, Math.floor(this.#limit * factor)));
     const measured = soft && !probeFailed && this.#levelMeasured(now);
-    const rate = measured ? this.#levelCommits / (this.#busyAt(now) - this.#levelSince) : 0;
+    const rate = measured ? this.#levelRate(now) : 0;
     this.#trial = undefined;
     const from = this.#limit;
     if (next === from) return;
@@ -557,14 +557,20 @@ export class ConcurrencyLimiter {
    */
   #raise(limit: number, now: number, recovery: boolean): void {
     this.#trial =
-      this.#levelMeasured(now) && this.#levelSaturated * 2 >= this.#levelCommits
-        ? {
-            from: this.#limit,
-            rate: this.#levelCommits / (this.#busyAt(now) - this.#levelSince),
-            kind: recovery ? 'recovery' : 'probe',
-          }
+      this.#levelMeasured(now) && this.#levelFull()
+        ? { from: this.#limit, rate: this.#levelRate(now), kind: recovery ? 'recovery' : 'probe' }
         : undefined;
     this.#setLimit(limit, now);
+  }
+
+  /** Commits per busy millisecond since the limit last moved. */
+  #levelRate(now: number): number {
+    return this.#levelCommits / (this.#busyAt(now) - this.#levelSince);
+  }
+
+  /** True when most of the current level's commits were admitted at a full limit. */
+  #levelFull(): boolean {
+    return this.#levelSaturated * 2 >= this.#levelCommits;
   }
 
   /** True once the current level committed enough, busy long enough, for its rate to mean something. */
@@ -600,8 +606,8 @@ export class ConcurrencyLimiter {
       return;
     this.#trial = undefined;
     // Not full for most of the trial: the demand, not the limit, set the rate; the move stays.
-    if (this.#levelSaturated * 2 < this.#levelCommits) return;
-    const rate = this.#levelCommits / elapsed;
+    if (!this.#levelFull()) return;
+    const rate = this.#levelRate(now);
     if (trial.kind === 'cut') {
       // A lower limit that commits as much is the better one: fewer units hold fewer locks.
       if (rate >= trial.rate) {
