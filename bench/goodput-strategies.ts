@@ -33,6 +33,13 @@ interface RawConnection {
 export interface Bank {
   readonly backend: GoodputBackend;
   readonly strategies: Readonly<Record<string, Strategy>>;
+  /**
+   * Reference rows, not strategies a user would pick blind: the hand-written transaction behind a fixed limit
+   * chosen offline for this very workload, to show what goodput is reachable at all.
+   */
+  readonly ceilings: Readonly<Record<string, Strategy>>;
+  /** One connection doing transfers one after another. */
+  readonly serial: Strategy;
   /** The default Database's limiter, to show where it settled. */
   limiter(): unknown;
   /** Sum of the balances: must never change. */
@@ -42,6 +49,45 @@ export interface Bank {
 
 export const accounts = 10;
 const pool = 10;
+/** Every ceiling row's name starts with this, so the bench can keep them out of "the others". */
+export const ceilingPrefix = 'ceiling:';
+
+/** A plain counting semaphore: at most `size` holders; a waiter leaves the queue when `signal` aborts. */
+class Semaphore {
+  #free: number;
+  readonly #waiters: (() => void)[] = [];
+
+  constructor(size: number) {
+    this.#free = size;
+  }
+
+  async acquire(signal: AbortSignal): Promise<void> {
+    signal.throwIfAborted();
+    if (this.#free > 0) {
+      this.#free -= 1;
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const grant = (): void => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = (): void => {
+        this.#waiters.splice(this.#waiters.indexOf(grant), 1);
+        reject(signal.reason);
+      };
+      this.#waiters.push(grant);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Hands the permit straight to the oldest waiter, so a newcomer cannot overtake the queue. */
+  release(): void {
+    const next = this.#waiters.shift();
+    if (next === undefined) this.#free += 1;
+    else next();
+  }
+}
 
 /** Opens pools on `url` (the table must exist) and builds every strategy over them. */
 export async function openBank(
@@ -81,16 +127,28 @@ export async function openBank(
   };
   const handPool = (pgPool ?? myPool)!;
   // The simplest correct hand-written transaction: BEGIN, the transfer, COMMIT; ROLLBACK on any error.
-  const handWritten = async (plan: TransferPlan, from: pg.Pool | mysql.Pool = handPool): Promise<void> => {
+  // `signal` (the round's end) is checked between statements, so an aborted round does not wait for the
+  // rest of a transfer nobody will count.
+  const handWritten = async (
+    plan: TransferPlan,
+    signal: AbortSignal | undefined,
+    from: pg.Pool | mysql.Pool = handPool,
+    beginSql: string = begin,
+  ): Promise<void> => {
+    signal?.throwIfAborted();
     const connection = await connect(from);
     let broken = false;
+    const query = (sql: string, params?: readonly unknown[]): Promise<unknown> => {
+      signal?.throwIfAborted();
+      return connection.query(sql, params);
+    };
     try {
-      await connection.query(begin);
-      await connection.query(lock, [plan.first]);
-      await connection.query(lock, [plan.second]);
-      await connection.query(debit, [plan.from]);
-      await connection.query(credit, [plan.to]);
-      await connection.query('COMMIT');
+      await query(beginSql);
+      await query(lock, [plan.first]);
+      await query(lock, [plan.second]);
+      await query(debit, [plan.from]);
+      await query(credit, [plan.to]);
+      await query('COMMIT');
     } catch (error) {
       await connection.query('ROLLBACK').catch(() => {
         broken = true;
@@ -99,6 +157,39 @@ export async function openBank(
     } finally {
       connection.release(broken);
     }
+  };
+  // A reference, not a strategy: the hand-written transaction behind a fixed limit picked offline for this
+  // workload, retried at once on a transient error until it commits or the round ends.
+  const ceiling = (size: number, beginSql: string = begin): Strategy => {
+    const semaphore = new Semaphore(size);
+    return async (plan, signal) => {
+      await semaphore.acquire(signal);
+      try {
+        for (;;) {
+          try {
+            return await handWritten(plan, signal, handPool, beginSql);
+          } catch (error) {
+            if (!isTransient(error) || signal.aborted) throw error;
+          }
+        }
+      } finally {
+        semaphore.release();
+      }
+    };
+  };
+  const ceilings: Record<string, Strategy> = {
+    [`${ceilingPrefix} hand-written, fixed limit 1 (tuned offline)`]: ceiling(1),
+    [`${ceilingPrefix} hand-written, fixed limit 4 (tuned offline)`]: ceiling(4),
+    // Postgres finds a deadlock only after deadlock_timeout (1 s): a short lock_timeout, sent in the same
+    // round trip as BEGIN, breaks the wait sooner.
+    ...(backend === 'postgres'
+      ? {
+          [`${ceilingPrefix} hand-written, fixed limit 2, lock_timeout 20ms (tuned offline)`]: ceiling(
+            2,
+            `${begin}; SET LOCAL lock_timeout = '20ms'`,
+          ),
+        }
+      : {}),
   };
   const isSerialization = (error: unknown): boolean => {
     const e = error as { code?: unknown; sqlState?: unknown };
@@ -160,11 +251,11 @@ export async function openBank(
         { ...isolation, signal },
       ),
     'p-retry defaults, shouldRetry isTransient': (plan, signal) =>
-      pRetry(() => handWritten(plan), { shouldRetry: ({ error }) => isTransient(error), signal }),
+      pRetry(() => handWritten(plan, signal), { shouldRetry: ({ error }) => isTransient(error), signal }),
     'immediate retry loop (10 tries)': async (plan, signal) => {
       for (let attempt = 1; ; attempt++) {
         try {
-          return await handWritten(plan);
+          return await handWritten(plan, signal);
         } catch (error) {
           if (attempt >= 10 || !isTransient(error) || signal.aborted) throw error;
         }
@@ -173,7 +264,7 @@ export async function openBank(
     'CockroachDB sample (40001 only, n x 100 ms)': async (plan, signal) => {
       for (let attempt = 1; ; attempt++) {
         try {
-          return await handWritten(plan);
+          return await handWritten(plan, signal);
         } catch (error) {
           if (attempt > 5 || !isSerialization(error)) throw error;
           await delay(attempt * 100, undefined, { signal });
@@ -183,7 +274,7 @@ export async function openBank(
     'Sequelize-style (5 tries, 100 ms x 1.1^n)': async (plan, signal) => {
       for (let attempt = 1; ; attempt++) {
         try {
-          return await handWritten(plan);
+          return await handWritten(plan, signal);
         } catch (error) {
           if (attempt >= 5 || !isTransient(error)) throw error;
           await delay(100 * 1.1 ** attempt, undefined, { signal });
@@ -194,7 +285,8 @@ export async function openBank(
   return {
     backend,
     strategies,
-    serial: (plan: TransferPlan) => handWritten(plan, serialPool),
+    ceilings,
+    serial: (plan, signal) => handWritten(plan, signal, serialPool),
     limiter: () => db.stats().limiter,
     async total(): Promise<number> {
       const connection = await connect(handPool);
@@ -212,7 +304,7 @@ export async function openBank(
       await Promise.all([db.close(), unlimited.close(), connector?.close()]);
       await Promise.all([pgPool?.end(), myPool?.end(), serialPool.end()]);
     },
-  } as Bank & { serial: Strategy };
+  };
 }
 
 /** Creates (or resets) the bench's table of 10 accounts with 1000 each. */
