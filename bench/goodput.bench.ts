@@ -65,8 +65,17 @@ function unitInWindow(
   return { ms: (unfinished ? Math.min(end, windowEnd) : end) - start, unfinished };
 }
 
-/** Runs `strategy` from `concurrency` workers until the round ends; the round's signal stops retries. */
-async function runCase(strategy: Strategy, concurrency: number, seconds: number): Promise<CaseResult> {
+/**
+ * Runs `strategy` from `concurrency` workers until the round ends; the round's signal stops retries, and
+ * `cancelWaits` (called at the abort and every 250 ms until the last unit ends) frees statements stuck in
+ * a lock wait that no signal reaches.
+ */
+async function runCase(
+  strategy: Strategy,
+  concurrency: number,
+  seconds: number,
+  cancelWaits: () => Promise<void>,
+): Promise<CaseResult> {
   const controller = new AbortController();
   // Every in-flight unit listens on the round's signal.
   setMaxListeners(concurrency * 4, controller.signal);
@@ -107,15 +116,22 @@ async function runCase(strategy: Strategy, concurrency: number, seconds: number)
       }
     }
   };
+  const cancel = (): void => {
+    cancelWaits().catch((error: unknown) => console.error(`  cancel: ${(error as Error).message}`));
+  };
+  let canceller: NodeJS.Timeout | undefined;
   const timer = setTimeout(
     () => {
       abortedAt = performance.now();
       controller.abort(new Error('round over'));
+      cancel();
+      canceller = setInterval(cancel, 250);
     },
     Math.max(0, endAt - performance.now()),
   );
   await Promise.all(Array.from({ length: concurrency }, worker));
   clearTimeout(timer);
+  clearInterval(canceller);
   // Every worker may finish before the timer fires (a unit ended right at the window's end): no drain then.
   const drainMs = Number.isFinite(abortedAt) ? performance.now() - abortedAt : 0;
   return { committed, failed, latencies, unfinished, oldestUnfinishedMs, seconds, drainMs };
@@ -181,7 +197,7 @@ async function main(argv: readonly string[]): Promise<void> {
       // A different order each round, so a slow patch of the shared machine does not always hit one case.
       const order = round % 2 === 0 ? selected : [...selected].reverse();
       for (const [name, strategy, concurrency] of order) {
-        const result = await runCase(strategy, concurrency, seconds);
+        const result = await runCase(strategy, concurrency, seconds, () => bank.cancelLockWaits());
         results.get(name)!.push(result);
         console.error(
           `  round ${round + 1} ${name}: ${(result.committed / seconds).toFixed(1)}/s, ${result.failed} failed, ` +
