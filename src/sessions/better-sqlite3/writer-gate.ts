@@ -17,7 +17,10 @@ export interface WriterGate {
    * no longer open (ended on the raw handle, never through the session) is passed over.
    */
   enter(owner: GateOwner, timeoutMs: number): true | Promise<boolean>;
-  /** Hands the gate to the next in line, if `owner` holds it. */
+  /**
+   * Hands the gate to the next in line, if `owner` holds it. The next one's promise resolves in a later
+   * turn of the event loop, after what the leaving owner's caller does next without waiting for I/O.
+   */
   leave(owner: GateOwner): void;
   /** Ends `owner`'s wait in line, if it waits: its promise resolves false (cancel(), destroy()). */
   withdraw(owner: GateOwner): void;
@@ -65,7 +68,10 @@ class Gate implements WriterGate {
       return;
     }
     clearTimeout(next.timer);
-    next.resolve(true);
+    // Told once this turn's promise jobs have run: the code that goes on after the COMMIT (the rest of its
+    // caller's work, up to a real wait) then runs before the next BEGIN, not between the next writer's
+    // statements, where it would hold the file's write lock for every thread and process.
+    setImmediate(next.resolve, true);
   }
 
   withdraw(owner: GateOwner): void {

@@ -67,6 +67,24 @@ describe('sqliteSession waits for the write lock at BEGIN IMMEDIATE', () => {
     expect(sessions[0]!.raw.prepare('SELECT v FROM t').get()).toEqual({ v: 3 });
   });
 
+  it("the next writer of the thread begins after the code that follows the last one's COMMIT, not inside it", async () => {
+    // What runs after a COMMIT (the rest of that caller's work, up to its next real wait) would otherwise
+    // interleave with the next writer's statements, and hold the file's write lock for every thread.
+    const a = sqliteSession(open());
+    const b = sqliteSession(open());
+    await a.begin();
+    const order: string[] = [];
+    const second = b.begin().then(() => order.push('b began'));
+    await (async () => {
+      await a.commit();
+      for (let hop = 0; hop < 50; hop++) await null;
+      order.push("a's caller went on");
+    })();
+    await second;
+    expect(order).toEqual(["a's caller went on", 'b began']);
+    await b.commit();
+  });
+
   it('a writer elsewhere: BEGIN is tried again until the lock is free, the event loop runs meanwhile', async () => {
     // Another connection (as another process would) holds the lock; it commits from a timer of this loop.
     const other = open();
