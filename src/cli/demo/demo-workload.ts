@@ -71,7 +71,7 @@ export async function runWorkload(
     ([min, max]: readonly [number, number]) =>
     (): Promise<void> =>
       new Promise((resolve) => setTimeout(resolve, min + Math.random() * (max - min)));
-  const think = plan.thinkMs[1] > 0 ? wait(plan.thinkMs) : () => Promise.resolve();
+  const think = plan.thinkMs[1] > 0 ? wait(plan.thinkMs) : undefined;
   const pause = wait(plan.pauseMs);
   const isolationLevel = backend === 'postgres' ? ('serializable' as const) : undefined;
   const started = performance.now();

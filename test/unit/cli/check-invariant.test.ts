@@ -7,7 +7,6 @@ import { createDatabase } from '../../../src/database/create-database.js';
 import type { Database } from '../../../src/database/database.js';
 
 const accounts = 5;
-const noThink = async (): Promise<void> => {};
 
 // The demo's audit against books broken in each way a bad retry loop breaks them: it must say so.
 describe('checkInvariant audits the books', () => {
@@ -16,7 +15,7 @@ describe('checkInvariant audits the books', () => {
   const committed = new Set<string>();
 
   async function transfer(t: Transfer): Promise<void> {
-    await db.transaction((conn) => applyTransfer(conn, tables, 'sqlite', t, noThink));
+    await db.transaction((conn) => applyTransfer(conn, tables, 'sqlite', t));
     committed.add(t.id);
   }
 
