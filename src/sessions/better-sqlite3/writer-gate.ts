@@ -8,7 +8,7 @@ export interface GateOwner {
  * One writing transaction at a time per SQLite file within this thread, handed on in arrival order. SQLite
  * lets one writer in; a second connection of the same thread that asks meanwhile gets SQLITE_BUSY, and a
  * wait inside SQLite (busy_timeout) would block the event loop, and with it the very transaction that holds
- * the lock. Waiting here is asynchronous and ends the moment that transaction does.
+ * the lock. Waiting here is asynchronous and ends in the event loop's next turn after that transaction does.
  */
 export interface WriterGate {
   /**
