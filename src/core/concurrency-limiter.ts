@@ -205,6 +205,8 @@ export class ConcurrencyLimiter {
   // been empty since: the next lone waiter would only wait for the same unit, holding everyone behind it.
   #outlasted = false;
   readonly #queue: Waiter[] = [];
+  // The store of a context that holds a permit of this limiter only (never changed, so made once).
+  readonly #selfOnly: readonly ConcurrencyLimiter[] = Object.freeze([this]);
   #head = 0;
   // Bumped on every decrease: contention seen by units admitted before it was already answered.
   #epoch = 0;
@@ -323,7 +325,7 @@ export class ConcurrencyLimiter {
   /** Runs fn in a context that holds a permit of this limiter, so units nested in it are not admitted again. */
   runHolding<T>(fn: () => T): T {
     const outer = holding.getStore();
-    return holding.run(outer === undefined ? [this] : [...outer, this], fn);
+    return holding.run(outer === undefined ? this.#selfOnly : [...outer, this], fn);
   }
 
   /** A permit now if one is free and nobody is queued ahead, else undefined. */
@@ -369,6 +371,13 @@ export class ConcurrencyLimiter {
   ): Promise<Permit> {
     if (signal?.aborted === true) return Promise.reject(signal.reason);
     if (timeoutMs !== undefined && timeoutMs <= 0) return Promise.reject(new AdmissionTimeoutError(0));
+    if (signal === undefined && timeoutMs === undefined && aloneMs === undefined) {
+      // Nothing can make it leave: no timer, no listener, nothing to cancel.
+      return new Promise<Permit>((resolve, reject) => {
+        this.#queue.push({ resolve, reject, cancel: undefined, alone: false });
+        this.#publish('queue');
+      });
+    }
     return new Promise<Permit>((resolve, reject) => {
       const waiter: Waiter = { resolve, reject, cancel: undefined, alone: aloneMs !== undefined };
       let handle: unknown;

@@ -16,6 +16,11 @@ export interface ConnectionContext {
   readonly stream?: ((sql: string, values: readonly unknown[]) => RowStream) | undefined;
   readonly sleep: (ms: number) => Promise<void>;
   /**
+   * The session itself passes every failure of its statements to `record` (the Database's counting
+   * session): execute() then does not record them again.
+   */
+  readonly counted?: boolean | undefined;
+  /**
    * Opens the transaction again after a restart (acquire() only). Absent where the runner owns the
    * transaction: there a failure propagates to the runner, which retries the whole unit itself.
    */
@@ -63,6 +68,7 @@ export class DatabaseConnection {
     } catch (error) {
       return Promise.reject(error);
     }
+    if (this.#context.counted === true) return result;
     return result.then(undefined, (error: unknown) => {
       this.#context.record(error);
       throw error;

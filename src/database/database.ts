@@ -348,6 +348,8 @@ export class Database {
         stream === undefined ? undefined : (sql, values) => stream.call(connector, session, sql, values),
       sleep: this.#sleep,
       begin,
+      // The pool's counting session records its statements' failures itself, with the same counter.
+      counted: publishAs === undefined && this.#real.has(session),
     });
   }
 }

@@ -318,6 +318,8 @@ export class DbOpRunner {
   // Resolved scope options per distinct combination, so a call with the usual options validates nothing.
   readonly #scopeCache = new Map<string, AttemptScopeOptions>();
   #usualScope: AttemptScopeOptions | undefined;
+  // The same with only an isolation level given (db.transaction(fn, { isolationLevel })), per level.
+  readonly #isolatedScopes = new Map<IsolationLevel, AttemptScopeOptions>();
 
   #scopeOptions(
     options: RunOptions<unknown>,
@@ -329,13 +331,16 @@ export class DbOpRunner {
       options.statementTimeoutMs === undefined
         ? this.#statementTimeoutMs
         : (options.statementTimeoutMs ?? undefined);
-    // The usual call (the runner's own timeouts, nothing else): no key to build.
-    const usual =
+    // The usual call (the runner's own timeouts, nothing else, or only an isolation level): no key built.
+    const own =
       lock === this.#lockTimeoutMs &&
       statement === this.#statementTimeoutMs &&
-      options.readOnly === undefined &&
-      isolationLevel === undefined;
+      options.readOnly === undefined;
+    const usual = own && isolationLevel === undefined;
     if (usual && this.#usualScope !== undefined) return this.#usualScope;
+    const isolated =
+      own && isolationLevel !== undefined ? this.#isolatedScopes.get(isolationLevel) : undefined;
+    if (isolated !== undefined) return isolated;
     const key = `${lock}/${statement}/${options.readOnly}/${isolationLevel}`;
     let resolved = this.#scopeCache.get(key);
     if (resolved === undefined) {
@@ -349,6 +354,7 @@ export class DbOpRunner {
       this.#scopeCache.set(key, resolved);
     }
     if (usual) this.#usualScope = resolved;
+    else if (own) this.#isolatedScopes.set(isolationLevel!, resolved);
     return resolved;
   }
 
@@ -366,7 +372,10 @@ export class DbOpRunner {
   ): ExecuteOptions<D> {
     const name = kind === 'transaction' ? kind : 'statement';
     const leaf = kind === 'leaf';
-    if (this.#logger !== undefined || !Object.isFrozen(options)) {
+    // Options a caller builds per call that only set the scope (and a signal), as `{ isolationLevel }`:
+    // their execute options are the same every time but for the signal, so they share one resolution.
+    const shape = this.#logger !== undefined || Object.isFrozen(options) ? undefined : scopeOnly(options);
+    if (this.#logger !== undefined || (shape === undefined && !Object.isFrozen(options))) {
       return this.#executeOptions(options, () => call.dialect, name, this.#policy, {
         scope,
         classifier,
@@ -374,10 +383,11 @@ export class DbOpRunner {
         ...(budget === undefined ? {} : { budget }),
       });
     }
-    let bases = this.#sourcedBases.get(options);
+    const key = shape ?? options;
+    let bases = this.#sourcedBases.get(key);
     if (bases === undefined) {
       bases = new Map();
-      this.#sourcedBases.set(options, bases);
+      this.#sourcedBases.set(key, bases);
     }
     let base = bases.get(kind);
     if (base === undefined) {
@@ -386,9 +396,13 @@ export class DbOpRunner {
           this.#executeOptions(options, '', name, this.#policy, { scope, classifier, leaf }),
         ),
       );
+      // The first call's signal is not kept: each call sets its own.
+      if (shape === scopeOnlyWithSignal) base = { ...base, signal: undefined };
       bases.set(kind, base);
     }
-    return withCallParts(base, scope, classifier, budget) as ExecuteOptions<D>;
+    const parts = withCallParts(base, scope, classifier, budget);
+    if (shape === scopeOnlyWithSignal) (parts as { signal: AbortSignal | undefined }).signal = options.signal;
+    return parts as ExecuteOptions<D>;
   }
 
   // Only an attempt that can end before its step does (a time limit or an abort) needs the fence.
@@ -437,6 +451,32 @@ export class DbOpRunner {
     if (this.#target !== undefined) o.target = this.#target;
     return o as ExecuteOptions<D>;
   }
+}
+
+// Keys of run() and transaction() options that only shape the attempt scope, not the execute options.
+const scopeKeys: ReadonlySet<PropertyKey> = new Set([
+  'isolationLevel',
+  'lockTimeoutMs',
+  'statementTimeoutMs',
+]);
+// What per-call options of only those keys share their execute options under (see #sourcedOptions).
+const scopeOnlyOptions: object = Object.freeze({});
+const scopeOnlyWithSignal: object = Object.freeze({});
+
+/**
+ * scopeOnlyOptions for a plain object of scope keys only, scopeOnlyWithSignal when it also has a signal,
+ * else undefined (any other key, or not a plain object, whose reads could see more).
+ */
+function scopeOnly(options: RunOptions<unknown>): object | undefined {
+  const proto: unknown = Object.getPrototypeOf(options);
+  if (proto !== Object.prototype && proto !== null) return undefined;
+  let shape = scopeOnlyOptions;
+  for (const key of Reflect.ownKeys(options)) {
+    if (key === 'signal') {
+      if (options.signal !== undefined) shape = scopeOnlyWithSignal;
+    } else if (!scopeKeys.has(key)) return undefined;
+  }
+  return shape;
 }
 
 // The full lock timeout of each owning call whose running attempt waits for locks for less (see #lockWait).
@@ -492,9 +532,21 @@ function withLockTimeout(base: AttemptScopeOptions, lockTimeoutMs: number): Atte
   return options;
 }
 
-/** Ends the owner's hold on its connections once the call settled, whichever way. */
+/**
+ * Ends the owner's hold on its connections once the call settled, whichever way. Not `finally` (every
+ * unit's path): that makes three promises and two more turns before the caller sees the result.
+ */
 function settle<T>(result: Promise<T>, owner: CallOwner): Promise<T> {
-  return result.finally(() => owner.end());
+  return result.then(
+    (value) => {
+      owner.end();
+      return value;
+    },
+    (error: unknown) => {
+      owner.end();
+      throw error;
+    },
+  );
 }
 
 /** A nested step that gave up after using its retries: its owner must not run it all over again (E14). */

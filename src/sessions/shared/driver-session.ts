@@ -13,6 +13,13 @@ let markedCommits = 0;
 // made over it), once read where it cannot change while the connection lives: see TransactionHistorySql.
 const histories = new WeakMap<object, string>();
 
+function destroyedError(): DbopError {
+  return new DbopError(
+    'DBOP_SESSION_DESTROYED',
+    'The session was destroyed: its connection state was unknown',
+  );
+}
+
 /**
  * The Session every adapter returns: transaction state tracked here where the driver does not expose it,
  * kept right after errors, and a destroyed connection never used again.
@@ -122,7 +129,17 @@ export class DriverSession<Raw> implements Session<Raw> {
   query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
     // Statements after the server ended the transaction would run in autocommit, outside it.
     if (this.#ended !== undefined) return Promise.reject(this.#ended);
-    return this.#run(() => this.#driver.query(sql, params)) as Promise<QueryResult<Row>>;
+    // #run without its closure: this is every statement's path.
+    if (this.#destroyed) return Promise.reject(destroyedError());
+    this.#busy += 1;
+    this.#runs += 1;
+    let pending: Promise<QueryResult>;
+    try {
+      pending = this.#driver.query(sql, params);
+    } catch (error) {
+      pending = Promise.reject(error);
+    }
+    return pending.then(this.#ran, this.#runFailed) as Promise<QueryResult<Row>>;
   }
 
   batch(statements: readonly string[]): Promise<Record<string, unknown>[]> {
@@ -315,14 +332,7 @@ export class DriverSession<Raw> implements Session<Raw> {
 
   // Not an async function (every statement's path): one derived promise, failing the same way.
   #run<T>(work: () => Promise<T>): Promise<T> {
-    if (this.#destroyed) {
-      return Promise.reject(
-        new DbopError(
-          'DBOP_SESSION_DESTROYED',
-          'The session was destroyed: its connection state was unknown',
-        ),
-      );
-    }
+    if (this.#destroyed) return Promise.reject(destroyedError());
     this.#busy += 1;
     this.#runs += 1;
     let pending: Promise<T>;
@@ -331,22 +341,24 @@ export class DriverSession<Raw> implements Session<Raw> {
     } catch (error) {
       pending = Promise.reject(error);
     }
-    return pending.then(
-      (value) => {
-        this.#busy -= 1;
-        return value;
-      },
-      (error: unknown) => {
-        try {
-          this.#recordFailure(error);
-          if (this.#driver.isBroken?.() === true) this.destroy(error);
-        } finally {
-          this.#busy -= 1;
-        }
-        throw error;
-      },
-    );
+    return pending.then(this.#ran as (value: T) => T, this.#runFailed);
   }
+
+  // The ends of #run, made once per session rather than per statement.
+  readonly #ran = (value: unknown): unknown => {
+    this.#busy -= 1;
+    return value;
+  };
+
+  readonly #runFailed = (error: unknown): never => {
+    try {
+      this.#recordFailure(error);
+      if (this.#driver.isBroken?.() === true) this.destroy(error);
+    } finally {
+      this.#busy -= 1;
+    }
+    throw error;
+  };
 
   #recordFailure(error: unknown): void {
     if (this.#driver.endsTransaction?.(error) === true) {
