@@ -1,4 +1,5 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { getEventListeners } from 'node:events';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -196,6 +197,36 @@ describe('ConcurrencyLimiter', () => {
     (await waiting).release('success');
     expect(clock.pending).toBe(0);
     controller.abort();
+    expect(limiter.stats()).toMatchObject({ inFlight: 0, queued: 0 });
+  });
+
+  it('waiters sharing one signal add one abort listener to it, however many queue', async () => {
+    const clock = new FakeClock();
+    const limiter = new ConcurrencyLimiter({ maxLimit: 1, clock });
+    const [held] = take(limiter, 1);
+    const controller = new AbortController();
+    const listeners = (): number => getEventListeners(controller.signal, 'abort').length;
+    const waiting = Array.from({ length: 20 }, () => limiter.acquire(controller.signal, 5000));
+    expect(listeners()).toBe(1);
+    // The first two admitted, one after the other: the rest still wait on the same listener.
+    held!.release('success');
+    (await waiting[0]!).release('success');
+    const second = await waiting[1]!;
+    expect(listeners()).toBe(1);
+    const reason = new Error('caller gave up');
+    controller.abort(reason);
+    for (const rest of waiting.slice(2)) await expect(rest).rejects.toBe(reason);
+    expect(limiter.stats()).toMatchObject({ inFlight: 1, queued: 0 });
+    expect(clock.pending).toBe(0);
+    second.release('success');
+    // Once nobody waits on it, the signal has no listener of the limiter left.
+    const again = new AbortController();
+    const [next] = take(limiter, 1);
+    const queued = [limiter.acquire(again.signal), limiter.acquire(again.signal)];
+    next!.release('success');
+    (await queued[0]!).release('success');
+    (await queued[1]!).release('success');
+    expect(getEventListeners(again.signal, 'abort')).toHaveLength(0);
     expect(limiter.stats()).toMatchObject({ inFlight: 0, queued: 0 });
   });
 
