@@ -119,10 +119,11 @@ class SourcedScope<Raw> implements AttemptScope {
     }
   }
 
-  // Given back exactly once per attempt, whichever of begin, commit and rollback ends it.
-  async #finish(): Promise<void> {
+  // Given back exactly once per attempt, whichever of begin, commit and rollback ends it. Not an async
+  // function (every attempt's path): the source's own promise, awaited by the caller.
+  #finish(): Promise<void> | undefined {
     const session = this.#session;
     this.#session = undefined;
-    if (session !== undefined) await this.#call.release(session);
+    return session === undefined ? undefined : this.#call.release(session);
   }
 }
