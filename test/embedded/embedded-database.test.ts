@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isDbopError } from '../../src/core/errors.js';
 import { createDatabase } from '../../src/database/create-database.js';
 import type { Database } from '../../src/database/database.js';
@@ -194,6 +194,41 @@ describe('createDatabase on SQLite', () => {
       await patient.close();
     }
     expect((await db.query('SELECT id FROM item WHERE id IN (301, 302)')).rows).toEqual([{ id: 301 }]);
+  });
+
+  it("writers of one thread take turns under a test's fake timers: the hand-off needs no timer", async () => {
+    // A test of the caller's code with vitest's default fake timers (setImmediate among them): the next
+    // writer's BEGIN must not wait for a timer the test never advances, as it did not before the gate
+    // handed on in a later turn of the event loop.
+    const realTimeout = globalThis.setTimeout;
+    const turns = await createDatabase({ url: `sqlite:${path}`, max: 2 });
+    vi.useFakeTimers();
+    try {
+      let endFirst = (): void => undefined;
+      const firstHolds = new Promise<void>((resolve) => {
+        endFirst = resolve;
+      });
+      const first = turns.transaction(async (conn) => {
+        await conn.execute('INSERT INTO item (id, name) VALUES (401, :n)', { n: 'first' });
+        await firstHolds;
+      });
+      const second = turns.transaction((conn) =>
+        conn.execute('INSERT INTO item (id, name) VALUES (402, :n)', { n: 'second' }),
+      );
+      endFirst();
+      const outcome = await Promise.race([
+        Promise.all([first, second]).then(() => 'both committed'),
+        new Promise((resolve) => realTimeout(resolve, 5000, 'second still waiting')),
+      ]);
+      expect(outcome).toBe('both committed');
+    } finally {
+      vi.useRealTimers();
+      await turns.close();
+    }
+    expect((await db.query('SELECT id FROM item WHERE id IN (401, 402) ORDER BY id')).rows).toEqual([
+      { id: 401 },
+      { id: 402 },
+    ]);
   });
 
   it('rejects calls after close() and unknown options', async () => {

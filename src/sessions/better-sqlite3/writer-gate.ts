@@ -1,3 +1,7 @@
+// Node's own, not the global a test's fake timers replace (vitest's default fakes setImmediate): the hand-off
+// is no timer of the caller's, and must not wait for one the test never advances.
+import { setImmediate as nextTurn } from 'node:timers';
+
 /** A connection that may hold a {@link WriterGate}. */
 export interface GateOwner {
   /** True while it is beginning its write transaction (waiting for SQLite's lock) or has it open. */
@@ -71,7 +75,7 @@ class Gate implements WriterGate {
     // Told once this turn's promise jobs have run: the code that goes on after the COMMIT (the rest of its
     // caller's work, up to a real wait) then runs before the next BEGIN, not between the next writer's
     // statements, where it would hold the file's write lock for every thread and process.
-    setImmediate(next.resolve, true);
+    nextTurn(next.resolve, true);
   }
 
   withdraw(owner: GateOwner): void {
