@@ -18,6 +18,7 @@ import {
   expectOptionalTimerMs,
   expectOptionsObject,
   invalid,
+  isFixedOptions,
   orDefault,
   rejectUnknownKeys,
 } from './validate.js';
@@ -85,7 +86,7 @@ const defaultPolicy: RetryPolicy = retryPolicy();
 /** How long an attempt abandoned at its time limit is awaited before the call gives up on it (E13). */
 export const defaultCleanupTimeoutMs = 5000;
 
-// Frozen options cannot change after a first call, so their resolution is reused.
+// Frozen options without getters cannot change after a first call, so their resolution is reused.
 const cache = new WeakMap<object, ResolvedExecuteOptions>();
 let last: { readonly options: object; readonly resolved: ResolvedExecuteOptions } | undefined;
 // Marks options made by withCallParts(): resolved already, taken as they are.
@@ -225,7 +226,7 @@ export function resolveExecuteOptions(
     random: o.random ?? Math.random,
     target: o.target,
   });
-  if (Object.isFrozen(o)) {
+  if (isFixedOptions(o)) {
     cache.set(o, resolved);
     last = { options: o, resolved };
   }

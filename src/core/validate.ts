@@ -3,6 +3,8 @@
  * a TypeError that names the option ("Expected `attemptTimeoutMs` to be ..., got 1000000000000").
  */
 
+import { types } from 'node:util';
+
 /**
  * The longest time a timer or a server timeout may be, ms (2^31 - 1, about 24.8 days). Node's setTimeout
  * fires at once, with a TimeoutOverflowWarning, past it; PostgreSQL's lock_timeout and statement_timeout
@@ -46,6 +48,28 @@ export function expectOptionsObject(options: unknown, where: string): asserts op
   if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
     throw new TypeError(`Expected the options of ${where} to be an object, got ${describeValue(options)}`);
   }
+}
+
+// Whether each frozen options object is a constant (see isFixedOptions): it can never change again.
+const fixedness = new WeakMap<object, boolean>();
+
+/**
+ * True when `options` can never read differently: frozen, a plain object (no prototype getters), not a
+ * proxy, and no own getter. Such options may be checked and resolved once and the result reused; a frozen
+ * object with a getter is not a constant (freezing fixes the accessor, not what it returns).
+ */
+export function isFixedOptions(options: object): boolean {
+  if (!Object.isFrozen(options)) return false;
+  let fixed = fixedness.get(options);
+  if (fixed === undefined) {
+    const proto: unknown = Object.getPrototypeOf(options);
+    fixed =
+      (proto === Object.prototype || proto === null) &&
+      !types.isProxy(options) &&
+      Reflect.ownKeys(options).every((key) => 'value' in Object.getOwnPropertyDescriptor(options, key)!);
+    fixedness.set(options, fixed);
+  }
+  return fixed;
 }
 
 /** An options bag: undefined (then `{}`) or a plain object whose keys are all known. */

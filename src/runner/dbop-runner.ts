@@ -16,6 +16,7 @@ import {
 } from '../core/resolve-execute-options.js';
 import { type RetryPolicy, retryPolicy } from '../core/retry-policy.js';
 import { type IsolationLevel, isSessionSource, type Session, type SessionSource } from '../core/session.js';
+import { isFixedOptions } from '../core/validate.js';
 import { CallOwner, nestedDeadlineMs, ownerAllowance } from './call-owner.js';
 import { fenceSession } from './fenced-session.js';
 import { nestedPolicy } from './nested-policy.js';
@@ -358,8 +359,8 @@ export class DbOpRunner {
     return resolved;
   }
 
-  // Execute options of a unit over a source, resolved once per frozen options object (db.query's and
-  // db.transaction's own) and kind: the everyday call then validates nothing; other options as before.
+  // Execute options of a unit over a source, resolved once per fixed options object (frozen, no getter: db.query's
+  // and db.transaction's own) and kind: the everyday call then validates nothing; other options as before.
   readonly #sourcedBases = new WeakMap<object, Map<string, ResolvedExecuteOptions>>();
 
   #sourcedOptions<D>(
@@ -374,8 +375,9 @@ export class DbOpRunner {
     const leaf = kind === 'leaf';
     // Options a caller builds per call that only set the scope (and a signal), as `{ isolationLevel }`:
     // their execute options are the same every time but for the signal, so they share one resolution.
-    const shape = this.#logger !== undefined || Object.isFrozen(options) ? undefined : scopeOnly(options);
-    if (this.#logger !== undefined || (shape === undefined && !Object.isFrozen(options))) {
+    const fixed = isFixedOptions(options);
+    const shape = this.#logger !== undefined || fixed ? undefined : scopeOnly(options);
+    if (this.#logger !== undefined || (shape === undefined && !fixed)) {
       return this.#executeOptions(options, () => call.dialect, name, this.#policy, {
         scope,
         classifier,

@@ -17,6 +17,7 @@ import {
   expectOptions,
   expectOptionsObject,
   expectServerTimeoutMs,
+  isFixedOptions,
   rejectUnknownKeys,
 } from '../core/validate.js';
 
@@ -180,8 +181,8 @@ export function checkRunOptions(options: unknown, kind: 'run' | 'transaction', w
   const known = kind === 'run' ? runOptionKeys : transactionKeySet;
   const o = options as Record<string, unknown>;
   checkKeys(o, known, kind, where);
-  // Frozen options (db.query's own, a caller's constant) cannot change: checked once.
-  if (Object.isFrozen(o)) checked.add(o);
+  // Frozen options without getters (db.query's own, a caller's constant) cannot change: checked once.
+  if (isFixedOptions(o)) checked.add(o);
 }
 
 const checkedRunOptions = new WeakSet<object>();

@@ -216,4 +216,19 @@ describe('execute: option validation', () => {
     await expect(execute(op, options)).rejects.toThrow();
     expect(op.calls).toBe(2);
   });
+
+  it('reads a frozen options object with a getter on every call: its value may change', async () => {
+    let raises = true;
+    const options = Object.freeze({
+      classifier: () => false,
+      get raises() {
+        return raises;
+      },
+      default: 'fallback',
+    });
+    const op = alwaysFailing(new TransientError('x'));
+    await expect(execute(op, options)).rejects.toThrow('x');
+    raises = false;
+    await expect(execute(op, options)).resolves.toBe('fallback');
+  });
 });

@@ -73,6 +73,49 @@ describe('runner.statement with frozen options', () => {
   });
 });
 
+// A frozen object is not a constant when a getter computes a value: Object.freeze fixes the accessor, not
+// what it returns. Such options are read on every call, as a plain object's are.
+describe('runner calls with frozen options that have a getter', () => {
+  it('transaction() honours `raises` and `default` as they are at call time', async () => {
+    const runner = new DbOpRunner({ maxRetries: 0 });
+    const log: string[] = [];
+    let raises = true;
+    const options = Object.freeze({
+      get raises() {
+        return raises;
+      },
+      default: 'fallback',
+    });
+    await expect(runner.transaction(source(log), (s) => s.query('FAIL 1'), options)).rejects.toThrow(
+      'FAIL 1 failed',
+    );
+    raises = false;
+    await expect(runner.transaction(source(log), (s) => s.query('FAIL 2'), options)).resolves.toBe(
+      'fallback',
+    );
+  });
+
+  it('statement() refuses a value the getter turned bad after a first good call', async () => {
+    const runner = new DbOpRunner();
+    const log: string[] = [];
+    let deadlineMs: unknown = 5000;
+    const options = Object.freeze({
+      get deadlineMs() {
+        return deadlineMs;
+      },
+    }) as never;
+    await expect(runner.statement(source(log), (s) => s.query('SELECT 1'), options)).resolves.toEqual({
+      rows: [{ id: 1 }],
+      rowCount: 1,
+    });
+    deadlineMs = -1;
+    await expect(runner.statement(source(log), (s) => s.query('SELECT 2'), options)).rejects.toThrow(
+      'Expected `deadlineMs` to be',
+    );
+    expect(log.filter((line) => line.includes('SELECT'))).toEqual(['#1 SELECT 1']);
+  });
+});
+
 describe('wrapStatements', () => {
   it('calls the method the session has now, also after it was replaced', async () => {
     const log: string[] = [];
