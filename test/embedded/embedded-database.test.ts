@@ -9,6 +9,19 @@ import type { Database } from '../../src/database/database.js';
 
 // The facade on the two embedded drivers: real better-sqlite3 files and a real PGlite instance. PGlite takes
 // seconds to start (6 to 10 s on a loaded 2-core machine), hence the `embedded` project and its timeouts.
+/** A transaction that writes row `id` and then holds SQLite's write lock until end() is called. */
+function holdWriteLock(target: Database, id: number): { readonly done: Promise<void>; end(): void } {
+  let end = (): void => undefined;
+  const holding = new Promise<void>((resolve) => {
+    end = resolve;
+  });
+  const done = target.transaction(async (conn) => {
+    await conn.execute('INSERT INTO item (id, name) VALUES (:id, :n)', { id, n: 'holder' });
+    await holding;
+  });
+  return { done, end: () => end() };
+}
+
 describe('createDatabase on SQLite', () => {
   let dir: string;
   let path: string;
@@ -163,14 +176,7 @@ describe('createDatabase on SQLite', () => {
 
   it('an abort ends a transaction waiting in line behind a writer of this thread at once', async () => {
     const patient = await createDatabase({ url: `sqlite:${path}`, max: 2, sqliteLockWaitMs: 60_000 });
-    let endHolder = (): void => undefined;
-    const holding = new Promise<void>((resolve) => {
-      endHolder = resolve;
-    });
-    const holder = patient.transaction(async (conn) => {
-      await conn.execute('INSERT INTO item (id, name) VALUES (301, :n)', { n: 'holder' });
-      await holding;
-    });
+    const holder = holdWriteLock(patient, 301);
     try {
       await new Promise((resolve) => setTimeout(resolve, 20));
       const controller = new AbortController();
@@ -189,8 +195,8 @@ describe('createDatabase on SQLite', () => {
       ]);
       expect(outcome).toBe('stop waiting');
     } finally {
-      endHolder();
-      await holder;
+      holder.end();
+      await holder.done;
       await patient.close();
     }
     expect((await db.query('SELECT id FROM item WHERE id IN (301, 302)')).rows).toEqual([{ id: 301 }]);
@@ -204,20 +210,13 @@ describe('createDatabase on SQLite', () => {
     const turns = await createDatabase({ url: `sqlite:${path}`, max: 2 });
     vi.useFakeTimers();
     try {
-      let endFirst = (): void => undefined;
-      const firstHolds = new Promise<void>((resolve) => {
-        endFirst = resolve;
-      });
-      const first = turns.transaction(async (conn) => {
-        await conn.execute('INSERT INTO item (id, name) VALUES (401, :n)', { n: 'first' });
-        await firstHolds;
-      });
+      const first = holdWriteLock(turns, 401);
       const second = turns.transaction((conn) =>
         conn.execute('INSERT INTO item (id, name) VALUES (402, :n)', { n: 'second' }),
       );
-      endFirst();
+      first.end();
       const outcome = await Promise.race([
-        Promise.all([first, second]).then(() => 'both committed'),
+        Promise.all([first.done, second]).then(() => 'both committed'),
         new Promise((resolve) => realTimeout(resolve, 5000, 'second still waiting')),
       ]);
       expect(outcome).toBe('both committed');
