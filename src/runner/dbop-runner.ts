@@ -1,3 +1,4 @@
+import { types } from 'node:util';
 import type { AttemptContext, ScopeFactory } from '../core/attempt.js';
 import { type AttemptScopeOptions, attemptScope, resolveAttemptScopeOptions } from '../core/attempt-scope.js';
 import type { CallAllowance } from '../core/call-allowance.js';
@@ -467,11 +468,12 @@ const scopeOnlyWithSignal: object = Object.freeze({});
 
 /**
  * scopeOnlyOptions for a plain object of scope keys only, scopeOnlyWithSignal when it also has a signal,
- * else undefined (any other key, or not a plain object, whose reads could see more).
+ * else undefined (any other key, or not a plain object, whose reads could see more: a proxy may serve
+ * `raises` or `name` it does not list, which would become every later such call's resolution).
  */
 function scopeOnly(options: RunOptions<unknown>): object | undefined {
   const proto: unknown = Object.getPrototypeOf(options);
-  if (proto !== Object.prototype && proto !== null) return undefined;
+  if ((proto !== Object.prototype && proto !== null) || types.isProxy(options)) return undefined;
   let shape = scopeOnlyOptions;
   for (const key of Reflect.ownKeys(options)) {
     if (key === 'signal') {

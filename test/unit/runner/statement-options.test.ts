@@ -116,6 +116,25 @@ describe('runner calls with frozen options that have a getter', () => {
   });
 });
 
+// Per-call options of scope keys only share one resolution of their execute options: an object that
+// reads as more than its own keys say (a proxy that serves defaults) must not become that resolution.
+describe('runner.transaction with per-call scope-only options', () => {
+  it("a proxy's served values stay its own: a later plain { isolationLevel } call still raises", async () => {
+    const runner = new DbOpRunner({ maxRetries: 0 });
+    const log: string[] = [];
+    const defaults: Record<string, unknown> = { raises: false };
+    const withDefaults = new Proxy({ isolationLevel: 'serializable' } as Record<string, unknown>, {
+      get: (target, key) => (key in target ? target[key as string] : defaults[key as string]),
+    });
+    await expect(
+      runner.transaction(source(log), (s) => s.query('FAIL 1'), withDefaults as never),
+    ).resolves.toBeUndefined();
+    await expect(
+      runner.transaction(source(log), (s) => s.query('FAIL 2'), { isolationLevel: 'serializable' }),
+    ).rejects.toThrow('FAIL 2 failed');
+  });
+});
+
 describe('wrapStatements', () => {
   it('calls the method the session has now, also after it was replaced', async () => {
     const log: string[] = [];
