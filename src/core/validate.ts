@@ -62,14 +62,21 @@ export function isFixedOptions(options: object): boolean {
   if (!Object.isFrozen(options)) return false;
   let fixed = fixedness.get(options);
   if (fixed === undefined) {
-    const proto: unknown = Object.getPrototypeOf(options);
     fixed =
-      (proto === Object.prototype || proto === null) &&
-      !types.isProxy(options) &&
+      isPlainOptions(options) &&
       Reflect.ownKeys(options).every((key) => 'value' in Object.getOwnPropertyDescriptor(options, key)!);
     fixedness.set(options, fixed);
   }
   return fixed;
+}
+
+/**
+ * True for a plain object (Object.prototype or no prototype, so no inherited getters) that is not a proxy:
+ * reading its own keys is all there is to it.
+ */
+export function isPlainOptions(options: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(options);
+  return (proto === Object.prototype || proto === null) && !types.isProxy(options);
 }
 
 /** An options bag: undefined (then `{}`) or a plain object whose keys are all known. */

@@ -1,4 +1,3 @@
-import { types } from 'node:util';
 import type { AttemptContext, ScopeFactory } from '../core/attempt.js';
 import { type AttemptScopeOptions, attemptScope, resolveAttemptScopeOptions } from '../core/attempt-scope.js';
 import type { CallAllowance } from '../core/call-allowance.js';
@@ -17,7 +16,7 @@ import {
 } from '../core/resolve-execute-options.js';
 import { type RetryPolicy, retryPolicy } from '../core/retry-policy.js';
 import { type IsolationLevel, isSessionSource, type Session, type SessionSource } from '../core/session.js';
-import { isFixedOptions } from '../core/validate.js';
+import { isFixedOptions, isPlainOptions } from '../core/validate.js';
 import { CallOwner, nestedDeadlineMs, ownerAllowance } from './call-owner.js';
 import { fenceSession } from './fenced-session.js';
 import { nestedPolicy } from './nested-policy.js';
@@ -472,8 +471,7 @@ const scopeOnlyWithSignal: object = Object.freeze({});
  * `raises` or `name` it does not list, which would become every later such call's resolution).
  */
 function scopeOnly(options: RunOptions<unknown>): object | undefined {
-  const proto: unknown = Object.getPrototypeOf(options);
-  if ((proto !== Object.prototype && proto !== null) || types.isProxy(options)) return undefined;
+  if (!isPlainOptions(options)) return undefined;
   let shape = scopeOnlyOptions;
   for (const key of Reflect.ownKeys(options)) {
     if (key === 'signal') {
