@@ -13,13 +13,6 @@ let markedCommits = 0;
 // made over it), once read where it cannot change while the connection lives: see TransactionHistorySql.
 const histories = new WeakMap<object, string>();
 
-function destroyedError(): DbopError {
-  return new DbopError(
-    'DBOP_SESSION_DESTROYED',
-    'The session was destroyed: its connection state was unknown',
-  );
-}
-
 /**
  * The Session every adapter returns: transaction state tracked here where the driver does not expose it,
  * kept right after errors, and a destroyed connection never used again.
@@ -129,18 +122,12 @@ export class DriverSession<Raw> implements Session<Raw> {
   query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
     // Statements after the server ended the transaction would run in autocommit, outside it.
     if (this.#ended !== undefined) return Promise.reject(this.#ended);
-    // #run without its closure: this is every statement's path.
-    if (this.#destroyed) return Promise.reject(destroyedError());
-    this.#busy += 1;
-    this.#runs += 1;
-    let pending: Promise<QueryResult>;
-    try {
-      pending = this.#driver.query(sql, params);
-    } catch (error) {
-      pending = Promise.reject(error);
-    }
-    return pending.then(this.#ran, this.#runFailed) as Promise<QueryResult<Row>>;
+    // The statement and its parameters passed along, not closed over: this is every statement's path.
+    return this.#run(this.#sendQuery, sql, params) as Promise<QueryResult<Row>>;
   }
+
+  readonly #sendQuery = (sql: string, params: readonly unknown[] | undefined): Promise<QueryResult> =>
+    this.#driver.query(sql, params);
 
   batch(statements: readonly string[]): Promise<Record<string, unknown>[]> {
     if (statements.length === 0) return Promise.resolve([]);
@@ -331,13 +318,20 @@ export class DriverSession<Raw> implements Session<Raw> {
   }
 
   // Not an async function (every statement's path): one derived promise, failing the same way.
-  #run<T>(work: () => Promise<T>): Promise<T> {
-    if (this.#destroyed) return Promise.reject(destroyedError());
+  #run<T, A = undefined, B = undefined>(work: (a: A, b: B) => Promise<T>, a?: A, b?: B): Promise<T> {
+    if (this.#destroyed) {
+      return Promise.reject(
+        new DbopError(
+          'DBOP_SESSION_DESTROYED',
+          'The session was destroyed: its connection state was unknown',
+        ),
+      );
+    }
     this.#busy += 1;
     this.#runs += 1;
     let pending: Promise<T>;
     try {
-      pending = work();
+      pending = work(a as A, b as B);
     } catch (error) {
       pending = Promise.reject(error);
     }
