@@ -355,13 +355,13 @@ function isOutage(classification: Classification | undefined): boolean {
   );
 }
 
-/** A retry past the policy's count, riding out an outage, is not the owner's to count (E14), only the budget's. */
 /** True when no retry could follow this attempt (the policy's count, or the owner's allowance, is spent). */
 function isLastTry(o: ResolvedExecuteOptions, attempt: number): boolean {
   if (attempt > o.policy.maxRetries) return true;
   return o.budget instanceof CallAllowance && !o.budget.mayRetry();
 }
 
+/** A retry past the policy's count, riding out an outage, is not the owner's to count (E14), only the budget's. */
 function tryRetry(budget: RetryBudget | CallAllowance, outage: boolean): boolean {
   return budget instanceof CallAllowance ? budget.tryRetry(outage) : budget.tryRetry();
 }
