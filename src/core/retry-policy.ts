@@ -110,7 +110,8 @@ function* schedule(policy: RetryPolicy, random: () => number): Generator<number,
     const capped = Math.min(maxDelayMs, base);
     let delay: number;
     if (jitter === 'full') delay = random() * capped;
-    else if (jitter === 'equal') delay = capped / 2 + (random() * capped) / 2;
+    // One halving of a sum of at most 2 * capped: two rounded halves of a subnormal cap could add up past it.
+    else if (jitter === 'equal') delay = (capped + random() * capped) / 2;
     else if (jitter === 'none') delay = capped;
     else if (jitter === 'decorrelated') {
       delay = Math.min(maxDelayMs, initialDelayMs + random() * (3 * previous - initialDelayMs));
