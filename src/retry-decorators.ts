@@ -84,7 +84,8 @@ export function withRetry<This, A extends unknown[], R>(
   if (policy !== undefined) resolvePolicy(policy);
   const base = { name: fn.name || 'operation', ...rest };
   const fixed = fixedPolicy(attempts, policy);
-  // One frozen options object per attempts count, so execute validates it once, not on every call.
+  // One frozen options object per attempts count, so execute validates it once, not on every call (when the
+  // objects it holds, a retryOn array or a target say, are frozen too: see isFixedOptions).
   const byAttempts = new Map<number, ExecuteOptions<never>>();
   const optionsFor = (count: number): ExecuteOptions<never> => {
     let resolved = byAttempts.get(count);

@@ -86,7 +86,8 @@ const defaultPolicy: RetryPolicy = retryPolicy();
 /** How long an attempt abandoned at its time limit is awaited before the call gives up on it (E13). */
 export const defaultCleanupTimeoutMs = 5000;
 
-// Frozen options without getters cannot change after a first call, so their resolution is reused.
+// Fixed options (frozen to the bottom, no getters: see isFixedOptions) cannot change after a first call, so
+// their resolution is reused.
 const cache = new WeakMap<object, ResolvedExecuteOptions>();
 let last: { readonly options: object; readonly resolved: ResolvedExecuteOptions } | undefined;
 // Marks options made by withCallParts(): resolved already, taken as they are.

@@ -54,20 +54,53 @@ export function expectOptionsObject(options: unknown, where: string): asserts op
 const fixedness = new WeakMap<object, boolean>();
 
 /**
+ * Option values a resolution keeps as they are and never reads into: an AbortSignal, a RetryBudget or a
+ * ConcurrencyLimiter (checked by class; their state is meant to change) and `default` (returned as given).
+ * A fresh resolution would keep the same object, so these need not be frozen.
+ */
+const keptAsIs: ReadonlySet<PropertyKey> = new Set(['signal', 'budget', 'limiter', 'default']);
+
+// Options hold objects one level down (a policy's options, a target, a clock). Past a few levels (a cycle,
+// say) options are taken as not constant, which only costs them the cache.
+const maxConstantDepth = 3;
+
+/**
  * True when `options` can never read differently: frozen, a plain object (no prototype getters), not a
- * proxy, and no own getter. Such options may be checked and resolved once and the result reused; a frozen
- * object with a getter is not a constant (freezing fixes the accessor, not what it returns).
+ * proxy, no own getter, and every object it holds (a policy's options, a retryOn array, a target, a clock)
+ * the same, at every depth, but for the values kept as they are (see keptAsIs). Such options may be checked
+ * and resolved once and the result reused. Object.freeze is shallow, and it fixes a getter, not what it
+ * returns: a frozen object is not enough.
  */
 export function isFixedOptions(options: object): boolean {
   if (!Object.isFrozen(options)) return false;
   let fixed = fixedness.get(options);
   if (fixed === undefined) {
-    fixed =
-      isPlainOptions(options) &&
-      Reflect.ownKeys(options).every((key) => 'value' in Object.getOwnPropertyDescriptor(options, key)!);
+    fixed = isConstant(options, 0);
     fixedness.set(options, fixed);
   }
   return fixed;
+}
+
+/** A frozen plain object or array, each own property a value: a primitive, a function or a constant too. */
+function isConstant(object: object, depth: number): boolean {
+  if (depth > maxConstantDepth || !Object.isFrozen(object)) return false;
+  const plain = Array.isArray(object)
+    ? !types.isProxy(object) && Object.getPrototypeOf(object) === Array.prototype
+    : isPlainOptions(object);
+  return (
+    plain &&
+    Reflect.ownKeys(object).every((key) => {
+      const property = Object.getOwnPropertyDescriptor(object, key)!;
+      if (!('value' in property)) return false;
+      const value: unknown = property.value;
+      return (
+        typeof value !== 'object' ||
+        value === null ||
+        (depth === 0 && keptAsIs.has(key)) ||
+        isConstant(value, depth + 1)
+      );
+    })
+  );
 }
 
 /**

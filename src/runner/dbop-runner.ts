@@ -359,8 +359,9 @@ export class DbOpRunner {
     return resolved;
   }
 
-  // Execute options of a unit over a source, resolved once per fixed options object (frozen, no getter: db.query's
-  // and db.transaction's own) and kind: the everyday call then validates nothing; other options as before.
+  // Execute options of a unit over a source, resolved once per fixed options object (see isFixedOptions:
+  // db.query's and db.transaction's own) and kind: the everyday call then validates nothing; other options as
+  // before.
   readonly #sourcedBases = new WeakMap<object, Map<string, ResolvedExecuteOptions>>();
 
   #sourcedOptions<D>(

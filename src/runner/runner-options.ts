@@ -181,7 +181,7 @@ export function checkRunOptions(options: unknown, kind: 'run' | 'transaction', w
   const known = kind === 'run' ? runOptionKeys : transactionKeySet;
   const o = options as Record<string, unknown>;
   checkKeys(o, known, kind, where);
-  // Frozen options without getters (db.query's own, a caller's constant) cannot change: checked once.
+  // Fixed options (db.query's own, a caller's constant frozen to the bottom: isFixedOptions): checked once.
   if (isFixedOptions(o)) checked.add(o);
 }
 

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Classification } from '../../../src/core/classification.js';
 import { channelNames } from '../../../src/core/diagnostics.js';
 import { execute } from '../../../src/core/execute.js';
+import { resolveExecuteOptions } from '../../../src/core/resolve-execute-options.js';
 import { FakeClock } from './fake-clock.js';
 import { alwaysFailing, scripted, TransientError } from './helpers.js';
 
@@ -210,11 +211,16 @@ describe('execute: option validation', () => {
   });
 
   it('accepts a frozen options object on every call (its resolution is memoised)', async () => {
-    const options = Object.freeze({ classifier: () => false, policy: { initialDelayMs: 0 } });
+    const options = Object.freeze({
+      classifier: () => false,
+      policy: Object.freeze({ initialDelayMs: 0 }),
+      retryOn: Object.freeze([TransientError]),
+    });
     const op = alwaysFailing(new TransientError('x'));
     await expect(execute(op, options)).rejects.toThrow();
     await expect(execute(op, options)).rejects.toThrow();
     expect(op.calls).toBe(2);
+    expect(resolveExecuteOptions(options)).toBe(resolveExecuteOptions(options));
   });
 
   it('reads a frozen options object with a getter on every call: its value may change', async () => {
@@ -230,5 +236,37 @@ describe('execute: option validation', () => {
     await expect(execute(op, options)).rejects.toThrow('x');
     raises = false;
     await expect(execute(op, options)).resolves.toBe('fallback');
+  });
+});
+
+// Object.freeze is shallow: a frozen options object may hold a policy options object, a retryOn array or a
+// target that still change after a first call. Each call must use, and validate, what they hold then.
+describe('execute: frozen options holding objects that are not frozen', () => {
+  it('retries as often as the nested policy options say at call time', async () => {
+    const policy = { maxRetries: 0, initialDelayMs: 0 };
+    const options = Object.freeze({ classifier: () => true, policy });
+    const op = alwaysFailing(new TransientError('x'));
+    await expect(execute(op, options)).rejects.toThrow('x');
+    policy.maxRetries = 2;
+    await expect(execute(op, options)).rejects.toThrow('x');
+    expect(op.calls).toBe(1 + 3);
+  });
+
+  it('refuses a bad value put in a nested object after a first good call', async () => {
+    const policy: Record<string, unknown> = { maxRetries: 0 };
+    const retryOn: unknown[] = [TransientError];
+    const target: Record<string, unknown> = { system: 'postgresql' };
+    const options = Object.freeze({ policy, retryOn, target }) as never;
+    const op = vi.fn(async () => 'ok');
+    await expect(execute(op, options)).resolves.toBe('ok');
+    policy.maxRetries = -1;
+    await expect(execute(op, options)).rejects.toThrow('Expected `maxRetries` to be a non-negative integer');
+    policy.maxRetries = 0;
+    retryOn.push('TransientError');
+    await expect(execute(op, options)).rejects.toThrow('Expected `retryOn` to be an array');
+    retryOn.pop();
+    target.port = 0;
+    await expect(execute(op, options)).rejects.toThrow('Expected `target.port` to be a port number');
+    expect(op).toHaveBeenCalledTimes(1);
   });
 });

@@ -7,7 +7,7 @@ import { execute } from '../../../src/core/execute.js';
 import { RetryBudget } from '../../../src/core/retry-budget.js';
 import { retryPolicy } from '../../../src/core/retry-policy.js';
 import type { Session } from '../../../src/core/session.js';
-import { describeValue, maxTimeoutMs } from '../../../src/core/validate.js';
+import { describeValue, isFixedOptions, maxTimeoutMs } from '../../../src/core/validate.js';
 import { postgresSql } from '../../../src/dialects/postgres/postgres-sql.js';
 import { withRetry } from '../../../src/retry-decorators.js';
 import {
@@ -298,5 +298,53 @@ describe('attacker findings on option bags', () => {
     expect(error).toBeInstanceOf(TypeError);
     expect((error as Error).message.length).toBeLessThan(1000);
     expect((error as Error).message).toContain('a key of 1000000 characters');
+  });
+});
+
+// A cached resolution is only right while what it was made from cannot change: every object the options
+// hold must be frozen too, but for the values used as they are (a signal, a budget, a limiter, `default`).
+describe('isFixedOptions', () => {
+  it('takes frozen options of primitives, functions and frozen plain objects and arrays as constant', () => {
+    expect(isFixedOptions(Object.freeze({ name: 'query', idempotent: true }))).toBe(true);
+    expect(isFixedOptions(Object.freeze({ name: 'query', classifier: () => true }))).toBe(true);
+    const nested = Object.freeze({
+      policy: Object.freeze({ maxRetries: 1 }),
+      retryOn: Object.freeze([TypeError]),
+      target: Object.freeze({ system: 'postgresql', port: 5432 }),
+    });
+    expect(isFixedOptions(nested)).toBe(true);
+    expect(isFixedOptions(Object.freeze({ policy: retryPolicy() }))).toBe(true);
+  });
+
+  it('refuses options that hold an object or array that is not frozen, at any depth', () => {
+    expect(isFixedOptions({ name: 'query' })).toBe(false);
+    expect(isFixedOptions(Object.freeze({ policy: { maxRetries: 1 } }))).toBe(false);
+    expect(isFixedOptions(Object.freeze({ retryOn: [TypeError] }))).toBe(false);
+    expect(isFixedOptions(Object.freeze({ clock: Object.freeze({ inner: {} }) }))).toBe(false);
+    expect(isFixedOptions(Object.freeze({ clock: Object.freeze(new (class {})()) }))).toBe(false);
+    const getter = Object.freeze({
+      get maxRetries() {
+        return 1;
+      },
+    });
+    expect(isFixedOptions(Object.freeze({ policy: getter }))).toBe(false);
+  });
+
+  it('takes a signal, a budget, a limiter and `default` as they are: no resolution reads into them', () => {
+    const options = Object.freeze({
+      signal: new AbortController().signal,
+      budget: new RetryBudget(),
+      limiter: new ConcurrencyLimiter(),
+      default: [],
+    });
+    expect(isFixedOptions(options)).toBe(true);
+    expect(isFixedOptions(Object.freeze({ target: { system: 'x' }, default: [] }))).toBe(false);
+  });
+
+  it('ends on a frozen object that holds itself', () => {
+    const self: Record<string, unknown> = {};
+    self.self = self;
+    Object.freeze(self);
+    expect(isFixedOptions(Object.freeze({ target: self }))).toBe(false);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type Session, type SessionSource, wrapStatements } from '../../../src/core/session.js';
+import { isFixedOptions } from '../../../src/core/validate.js';
 import { countingSession } from '../../../src/database/counting-session.js';
 import { postgresSql } from '../../../src/dialects/postgres/postgres-sql.js';
 import { DbOpRunner } from '../../../src/runner/index.js';
@@ -70,6 +71,22 @@ describe('runner.statement with frozen options', () => {
     await expect(runner.statement(source(log), (s) => s.query('SELECT 1'), bad)).rejects.toThrow(TypeError);
     await expect(runner.statement(source(log), (s) => s.query('SELECT 1'), bad)).rejects.toThrow(TypeError);
     expect(log).toEqual([]);
+  });
+
+  it('frozen options holding a signal and a `default` are fixed, and the signal stays live', async () => {
+    const runner = new DbOpRunner();
+    const log: string[] = [];
+    const controller = new AbortController();
+    const options = Object.freeze({ signal: controller.signal, raises: false, default: ['fallback'] });
+    expect(isFixedOptions(options)).toBe(true);
+    await expect(runner.statement(source(log), (s) => s.query('FAIL 1'), options)).resolves.toBe(
+      options.default,
+    );
+    controller.abort(new Error('stopped'));
+    await expect(runner.statement(source(log), (s) => s.query('SELECT 2'), options)).rejects.toThrow(
+      'stopped',
+    );
+    expect(log.filter((line) => line.includes('SELECT') || line.includes('FAIL'))).toEqual(['#1 FAIL 1']);
   });
 });
 
