@@ -1,5 +1,6 @@
 import type { Classification } from '../core/classification.js';
 import { channels, type ErrorMessage } from '../core/diagnostics.js';
+import { isDbopError } from '../core/errors.js';
 
 /** Database errors counted by kind and by code, as stats() reports them. */
 export interface ErrorCounts {
@@ -28,6 +29,8 @@ export class ErrorCounter {
   /** Counts `error` once, however many layers rethrow it; `publishAs` names the step when the engine did not see it. */
   record(error: unknown, publishAs?: string): Classification {
     const classification = this.#classify(error);
+    // A lock wait the caller's abort (or time limit) ended: nothing the database said.
+    if (isDbopError(error, 'DBOP_LOCK_WAIT_CANCELLED')) return classification;
     if (typeof error === 'object' && error !== null) {
       if (this.#seen.has(error)) return classification;
       this.#seen.add(error);

@@ -32,6 +32,12 @@ export const dbopErrors: ErrorTable = [
     'none',
     'every host refused the login for good (wrong password, no such user or database): retrying cannot help',
   ],
+  [
+    'DBOP_LOCK_WAIT_CANCELLED',
+    'cancelled',
+    'statement',
+    'SQLite: cancel() ended a wait for the write lock (an abort or time limit); not counted in stats()',
+  ],
   ['DBOP_POOL_TIMEOUT', 'pool-exhausted', 'none', 'no connection within acquireTimeoutMs'],
   [
     'DBOP_CONNECTION_ENDED_ON_OPEN',

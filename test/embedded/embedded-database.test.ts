@@ -184,6 +184,7 @@ describe('createDatabase on SQLite', () => {
         (conn) => conn.execute('INSERT INTO item (id, name) VALUES (302, :n)', { n: 'waiter' }),
         { signal: controller.signal },
       );
+      const errorsBefore = patient.stats().errors;
       setTimeout(() => controller.abort(new Error('stop waiting')), 20);
       // Settles while the holder still holds the lock: the abort does not wait for it (nor for cleanupTimeoutMs).
       const outcome = await Promise.race([
@@ -194,6 +195,9 @@ describe('createDatabase on SQLite', () => {
         new Promise((resolve) => setTimeout(resolve, 4000, 'still waiting')),
       ]);
       expect(outcome).toBe('stop waiting');
+      // The caller's abort is no database error: nothing counted (it was a SQLITE_BUSY from the BEGIN once
+      // tried after the wait, while the holder still held the lock).
+      expect(patient.stats().errors).toEqual(errorsBefore);
     } finally {
       holder.end();
       await holder.done;

@@ -1,12 +1,12 @@
 import { type Channel, channel } from 'node:diagnostics_channel';
 import { resolve } from 'node:path';
 import { type LockWaitMessage, lockWaitChannelName } from '../../core/diagnostics.js';
-import { DbopError } from '../../core/errors.js';
 import type { Session } from '../../core/session.js';
 import { expectIntegerAtLeast, expectOptions, maxTimeoutMs } from '../../core/validate.js';
 import { sqliteSql } from '../../dialects/sqlite/sqlite-sql.js';
 import { DriverSession } from '../shared/driver-session.js';
 import type { SqliteDatabaseLike, SqliteStatementLike } from './better-sqlite3-types.js';
+import { destroyedError, waitCancelledError } from './sqlite-session-errors.js';
 import { type GateOwner, type WriterGate, writerGate } from './writer-gate.js';
 
 const lockWaitChannel: Channel = channel(lockWaitChannelName);
@@ -133,7 +133,7 @@ export function sqliteSession<Database extends SqliteDatabaseLike>(
       let waited = entering !== true;
       let acquired = false;
       beginning = true;
-      // Set when cancel() or destroy() ended the wait in line: BEGIN is then tried once, not waited for.
+      // Set when cancel() or destroy() ended the wait in line: BEGIN is then not tried.
       let stopped = false;
       try {
         if (entering === true) gate = gateOfFile;
@@ -148,26 +148,17 @@ export function sqliteSession<Database extends SqliteDatabaseLike>(
           if (entered) gate = gateOfFile;
         }
         if (closed) throw destroyedError();
-        for (let polls = 0; ; polls += 1) {
-          try {
-            run(statements);
-            acquired = true;
-            return [];
-          } catch (error) {
-            const left = until - performance.now();
-            // Only the plain BUSY of a lock held elsewhere is waited for, never one inside a transaction.
-            if (
-              (error as { code?: unknown }).code !== 'SQLITE_BUSY' ||
-              db.inTransaction ||
-              left <= 0 ||
-              stopped
-            )
-              throw error;
-            waited = true;
-            const pause = Math.min(left, lockPollMs[Math.min(polls, lockPollMs.length - 1)]!);
-            if (!(await waitOrStop(pause))) throw error;
-          }
+        if (stopped) throw waitCancelledError();
+        try {
+          run(statements);
+        } catch (error) {
+          // Only the plain BUSY of a lock held elsewhere is waited for, never one inside a transaction.
+          if (!lockedOut(error, false)) throw error;
+          waited = true;
+          await retryWhileBusy(statements, until, false, error);
         }
+        acquired = true;
+        return [];
       } finally {
         beginning = false;
         settle();
@@ -196,6 +187,36 @@ export function sqliteSession<Database extends SqliteDatabaseLike>(
     },
   });
 
+  /** SQLITE_BUSY, with the connection in a transaction or not as `inTransaction` says. */
+  function lockedOut(error: unknown, inTransaction: boolean): boolean {
+    return (error as { code?: unknown }).code === 'SQLITE_BUSY' && db.inTransaction === inTransaction;
+  }
+
+  /**
+   * Runs `statements` again after `busy` (a BEGIN the lock held back), polled for as SQLite's busy
+   * handler does, until they pass, fail otherwise, or `until` (performance.now()) passes: then the last BUSY.
+   */
+  async function retryWhileBusy(
+    statements: readonly string[],
+    until: number,
+    inTransaction: boolean,
+    busy: unknown,
+  ): Promise<void> {
+    let error = busy;
+    for (let polls = 0; ; polls += 1) {
+      const left = until - performance.now();
+      if (left <= 0 || !lockedOut(error, inTransaction)) throw error;
+      const pause = Math.min(left, lockPollMs[Math.min(polls, lockPollMs.length - 1)]!);
+      if (!(await waitOrStop(pause))) throw waitCancelledError(error);
+      try {
+        run(statements);
+        return;
+      } catch (next) {
+        error = next;
+      }
+    }
+  }
+
   /** Resolves true after `ms`, false as soon as cancel() or destroy() asks to stop. */
   function waitOrStop(ms: number): Promise<boolean> {
     return new Promise((resolve) => {
@@ -210,14 +231,6 @@ export function sqliteSession<Database extends SqliteDatabaseLike>(
       };
     });
   }
-}
-
-/** What a BEGIN that waited in line meets once the session was destroyed meanwhile. */
-function destroyedError(): DbopError {
-  return new DbopError(
-    'DBOP_SESSION_DESTROYED',
-    'The session was destroyed while BEGIN waited for the write lock',
-  );
 }
 
 /** The absolute path of a file database, the key of its writer gate; undefined for :memory: and temp ones. */

@@ -2,7 +2,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NoHostAvailableError } from '../../../src/connect/no-host-available-error.js';
 import { channelNames, type ErrorMessage } from '../../../src/core/diagnostics.js';
-import { AmbiguousCommitError } from '../../../src/core/errors.js';
+import { AmbiguousCommitError, DbopError } from '../../../src/core/errors.js';
 import { ErrorCounter } from '../../../src/database/error-counter.js';
 import { classify } from '../../../src/dialects/classify.js';
 
@@ -33,6 +33,13 @@ describe('ErrorCounter', () => {
       byKind: { deadlock: 2, 'lock-timeout': 1 },
       byCode: { 'postgres:40P01': 2, 'sqlite:SQLITE_BUSY': 1 },
     });
+  });
+
+  it('does not count a lock wait the caller cancelled, even with a SQLITE_BUSY as its cause', () => {
+    const counter = new ErrorCounter((error) => classify(error));
+    const cancelled = new DbopError('DBOP_LOCK_WAIT_CANCELLED', 'cancelled', { cause: sqliteBusy() });
+    expect(counter.record(cancelled)).toMatchObject({ kind: 'cancelled', retryable: false });
+    expect(counter.snapshot().total).toBe(0);
   });
 
   it("files dbop's own errors under dbop:, whatever the backend (never unknown:)", () => {
