@@ -43,7 +43,8 @@ export interface DatabaseOptions extends DbOpRunnerOptions {
    * SQLite: how long a write transaction's BEGIN IMMEDIATE waits for the write lock, ms, without blocking
    * the event loop. Writers of this thread take turns (each waits for the one before to end); a writer in
    * another thread or process is polled for after 1, 2, 5, 10 ... ms, as SQLite's busy handler does. Past
-   * this, SQLITE_BUSY goes to the retry policy. Default 1000; 0 answers SQLITE_BUSY at once.
+   * this, SQLITE_BUSY goes to the retry policy. Default 1000; 0 answers SQLITE_BUSY at once. A COMMIT that
+   * readers' locks hold back (rollback journal, `sqliteWal: false`) waits the same way.
    */
   readonly sqliteLockWaitMs?: number;
   /** SQLite: switch a file database to WAL (readers and one writer side by side). Default true. */

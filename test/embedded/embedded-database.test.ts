@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -204,6 +206,50 @@ describe('createDatabase on SQLite', () => {
       await patient.close();
     }
     expect((await db.query('SELECT id FROM item WHERE id IN (301, 302)')).rows).toEqual([{ id: 301 }]);
+  });
+
+  it("a COMMIT held back by another process's read waits for it: the transfer commits once", async () => {
+    // Rollback journal: a reader's SHARED lock makes COMMIT answer SQLITE_BUSY until the read ends.
+    const journal = join(dir, 'journal.db');
+    const bank = await createDatabase({
+      url: `sqlite:${journal}`,
+      sqliteWal: false,
+      sqliteLockWaitMs: 30_000,
+      maxRetries: 0,
+    });
+    await bank.query('CREATE TABLE acct (id INTEGER PRIMARY KEY, bal INTEGER NOT NULL)');
+    await bank.query('INSERT INTO acct VALUES (1, 100), (2, 100)');
+    const reader = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const D = require('better-sqlite3'); const d = new D(${JSON.stringify(journal)});
+         d.exec('BEGIN'); d.prepare('SELECT * FROM acct').all(); console.log('reading');
+         setTimeout(() => { d.exec('COMMIT'); d.close(); }, 100);`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      await Promise.race([
+        once(reader.stdout!, 'data'),
+        once(reader, 'exit').then(() => Promise.reject(new Error('the reading process ended early'))),
+      ]);
+      let runs = 0;
+      await bank.transaction(async (conn) => {
+        runs += 1;
+        await conn.execute('UPDATE acct SET bal = bal - 10 WHERE id = 1');
+        await conn.execute('UPDATE acct SET bal = bal + 10 WHERE id = 2');
+      });
+      expect(runs).toBe(1);
+      expect((await bank.query('SELECT bal FROM acct ORDER BY id')).rows).toEqual([
+        { bal: 90 },
+        { bal: 110 },
+      ]);
+      expect(bank.stats().errors.total).toBe(0);
+    } finally {
+      if (reader.exitCode === null) await once(reader, 'exit');
+      await bank.close();
+    }
   });
 
   it("writers of one thread take turns under a test's fake timers: the hand-off needs no timer", async () => {

@@ -23,7 +23,7 @@ export interface SqliteSessionOptions {
    * 0 answers SQLITE_BUSY at once). A writer of the same file in this thread is waited for in turn and
    * the wait ends when its transaction does; a writer elsewhere (another thread or process) is polled for
    * as SQLite's own busy handler does, after 1, 2, 5, 10 ... ms. Then SQLITE_BUSY, which the retry policy
-   * answers.
+   * answers. A COMMIT that readers' locks hold back (rollback journal) is polled for the same way.
    */
   readonly lockWaitMs?: number;
 }
@@ -86,6 +86,7 @@ export function sqliteSession<Database extends SqliteDatabaseLike>(
   // The write lock, as far as this thread goes: taken before BEGIN IMMEDIATE, given back once the
   // transaction is over, however it ended (checked after every statement: SQLite may end it on its own).
   const file = gateFile(db);
+  const commitStatement = sql.commit();
   let beginning = false;
   const owner: GateOwner = { writing: () => beginning || db.inTransaction };
   let gate: WriterGate | undefined;
@@ -117,6 +118,13 @@ export function sqliteSession<Database extends SqliteDatabaseLike>(
     async batch(statements) {
       try {
         run(statements);
+      } catch (error) {
+        // A COMMIT that readers' SHARED locks hold back (rollback journal; SQLite keeps the transaction
+        // open): waited for without blocking, as BEGIN is, rather than rolled back and done again. The
+        // PENDING lock it holds meanwhile lets no new reader in, so the readers drain.
+        const at = statements.indexOf(commitStatement);
+        if (at === -1 || file === undefined || !lockedOut(error, true)) throw error;
+        await retryWhileBusy(statements.slice(at), performance.now() + lockWaitMs, true, error);
       } finally {
         settle();
       }
@@ -193,7 +201,7 @@ export function sqliteSession<Database extends SqliteDatabaseLike>(
   }
 
   /**
-   * Runs `statements` again after `busy` (a BEGIN the lock held back), polled for as SQLite's busy
+   * Runs `statements` again after `busy` (a BEGIN or COMMIT the lock held back), polled for as SQLite's busy
    * handler does, until they pass, fail otherwise, or `until` (performance.now()) passes: then the last BUSY.
    */
   async function retryWhileBusy(

@@ -28,7 +28,8 @@ describe('Transaction and session.begin on SQLite (better-sqlite3, rollback jour
   });
 
   it('a COMMIT that fails with BUSY leaves the transaction to await using, which rolls it back', async () => {
-    const s = sqliteSession(b);
+    // lockWaitMs 0: the COMMIT is not waited for, SQLite's answer comes straight back.
+    const s = sqliteSession(b, { lockWaitMs: 0 });
     a.exec('BEGIN');
     a.prepare('SELECT * FROM t').all();
     let code: unknown;
@@ -50,7 +51,7 @@ describe('Transaction and session.begin on SQLite (better-sqlite3, rollback jour
   });
 
   it('commit() may be retried after BUSY once the reader is gone', async () => {
-    const s = sqliteSession(b);
+    const s = sqliteSession(b, { lockWaitMs: 0 });
     a.exec('BEGIN');
     a.prepare('SELECT * FROM t').all();
     {
@@ -62,6 +63,41 @@ describe('Transaction and session.begin on SQLite (better-sqlite3, rollback jour
       expect(tx.done).toBe(true);
     }
     expect(a.prepare('SELECT id FROM t').all()).toEqual([{ id: 2 }]);
+  });
+
+  it("a COMMIT that a reader's SHARED lock holds back waits for it without blocking, and commits once", async () => {
+    // `a` stands for another process reading the file; its read ends from a timer of this event loop.
+    const s = sqliteSession(b);
+    a.exec('BEGIN');
+    a.prepare('SELECT * FROM t').all();
+    let released = false;
+    const reader = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        a.exec('COMMIT');
+        released = true;
+        resolve();
+      }, 40),
+    );
+    await s.begin();
+    await s.query('INSERT INTO t VALUES (6)');
+    await s.commit();
+    await reader;
+    expect(released).toBe(true);
+    expect(b.inTransaction).toBe(false);
+    expect(a.prepare('SELECT id FROM t').all()).toEqual([{ id: 6 }]);
+  });
+
+  it('a COMMIT still held back after lockWaitMs fails with SQLITE_BUSY, its transaction open to roll back', async () => {
+    const s = sqliteSession(b, { lockWaitMs: 30 });
+    a.exec('BEGIN');
+    a.prepare('SELECT * FROM t').all();
+    await s.begin();
+    await s.query('INSERT INTO t VALUES (7)');
+    await expect(s.commit()).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+    expect(s.inTransaction()).toBe(true);
+    await s.rollback();
+    a.exec('COMMIT');
+    expect(a.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 0 });
   });
 
   it('Transaction.begin({ readOnly: true }) refuses writes; query_only is back after commit and rollback', async () => {

@@ -164,6 +164,20 @@ describe('sqliteSession waits for the write lock at BEGIN IMMEDIATE', () => {
     await writer.commit();
   });
 
+  it("in WAL a reader's open read does not hold back a writer's COMMIT", async () => {
+    // What the rollback journal makes wait (see sqlite-transaction.test.ts) needs no wait here.
+    const reader = open();
+    reader.exec('BEGIN');
+    reader.prepare('SELECT * FROM t').all();
+    const writer = sqliteSession(open(), { lockWaitMs: 0 });
+    await writer.begin();
+    await writer.query('UPDATE t SET v = 5 WHERE id = 1');
+    await writer.commit();
+    expect(reader.prepare('SELECT v FROM t').get()).toEqual({ v: 0 });
+    reader.exec('COMMIT');
+    expect(reader.prepare('SELECT v FROM t').get()).toEqual({ v: 5 });
+  });
+
   it('cancel() ends a wait for a lock held elsewhere', async () => {
     const other = open();
     other.exec('BEGIN IMMEDIATE');
