@@ -44,7 +44,9 @@ export interface DatabaseOptions extends DbOpRunnerOptions {
    * the event loop. Writers of this thread take turns (each waits for the one before to end); a writer in
    * another thread or process is polled for after 1, 2, 5, 10 ... ms, as SQLite's busy handler does. Past
    * this, SQLITE_BUSY goes to the retry policy. Default 1000; 0 answers SQLITE_BUSY at once. A COMMIT that
-   * readers' locks hold back (rollback journal, `sqliteWal: false`) waits the same way.
+   * readers' locks hold back (rollback journal, `sqliteWal: false`) waits the same way. A write started in
+   * a write transaction's callback on another connection of the file would wait for its own caller: it
+   * fails at once (DBOP_NESTED_WRITE).
    */
   readonly sqliteLockWaitMs?: number;
   /** SQLite: switch a file database to WAL (readers and one writer side by side). Default true. */

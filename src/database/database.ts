@@ -232,7 +232,11 @@ export class Database {
       // acquire() runs with the server's own settings, whatever run() and query() left on the connection.
       await applySessionSettings(session, {});
       await session.begin(begin);
-      const result = await fn(this.#connection(session, 'acquire', () => session.begin(begin)));
+      const connection = this.#connection(session, 'acquire', () => session.begin(begin));
+      const { connector } = this.#parts;
+      const result = await (connector.enclose === undefined
+        ? fn(connection)
+        : connector.enclose(session, () => fn(connection)));
       await session.commit();
       return result;
     } catch (error) {
@@ -265,9 +269,12 @@ export class Database {
 
   #unit<T, D>(fn: DatabaseStep<T>, options: TransactionOptions<D>): Promise<T | D> {
     if (this.#closed) return Promise.reject(new DatabaseClosedError());
-    return this.#parts.runner.transaction(
+    const { connector, runner } = this.#parts;
+    return runner.transaction(
       options.readOnly === true ? this.#readSource : this.#source,
-      (s, attempt) => fn(this.#connection(s, undefined), attempt),
+      connector.enclose === undefined
+        ? (s, attempt) => fn(this.#connection(s, undefined), attempt)
+        : (s, attempt) => connector.enclose!(s, () => fn(this.#connection(s, undefined), attempt)),
       options,
     );
   }

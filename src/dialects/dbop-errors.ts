@@ -33,6 +33,13 @@ export const dbopErrors: ErrorTable = [
     'every host refused the login for good (wrong password, no such user or database): retrying cannot help',
   ],
   [
+    'DBOP_NESTED_WRITE',
+    'unknown',
+    'none',
+    "SQLite: a write begun inside a write transaction on the same file, on another connection: run it on the transaction's own",
+    'final',
+  ],
+  [
     'DBOP_LOCK_WAIT_CANCELLED',
     'cancelled',
     'statement',

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isDbopError } from '../../src/core/errors.js';
 import { createDatabase } from '../../src/database/create-database.js';
 import type { Database } from '../../src/database/database.js';
+import type { DatabaseConnection } from '../../src/database/database-connection.js';
 
 // The facade on the two embedded drivers: real better-sqlite3 files and a real PGlite instance. PGlite takes
 // seconds to start (6 to 10 s on a loaded 2-core machine), hence the `embedded` project and its timeouts.
@@ -206,6 +207,66 @@ describe('createDatabase on SQLite', () => {
       await patient.close();
     }
     expect((await db.query('SELECT id FROM item WHERE id IN (301, 302)')).rows).toEqual([{ id: 301 }]);
+  });
+
+  it('a write nested in a transaction() on the same file fails at once, not retried; nested reads work', async () => {
+    const nesting = await createDatabase({
+      url: `sqlite:${path}`,
+      max: 3,
+      sqliteLockWaitMs: 60_000,
+      maxRetries: 100,
+      initialDelayMs: 1,
+      maxDelayMs: 5,
+    });
+    const attempts: Record<string, number> = {};
+    const write = (conn: DatabaseConnection, label: string) => {
+      attempts[label] = (attempts[label] ?? 0) + 1;
+      return conn.execute('INSERT INTO item (id, name) VALUES (:id, :n)', { id: 503, n: label });
+    };
+    const nested = {
+      run: () => nesting.run((conn) => write(conn, 'run')),
+      transaction: () => nesting.transaction((conn) => write(conn, 'transaction')),
+      acquire: () => nesting.acquire((conn) => write(conn, 'acquire')),
+      query: () => nesting.query("INSERT INTO item (id, name) VALUES (503, 'query')"),
+    };
+    try {
+      for (const [label, inner] of Object.entries(nested)) {
+        let outerAttempts = 0;
+        const outer = nesting.transaction(async (conn) => {
+          outerAttempts += 1;
+          await conn.execute('INSERT INTO item (id, name) VALUES (:id, :n)', { id: 502, n: 'outer' });
+          // Reads nested there go on as before: autocommit and readOnly ones take no write lock.
+          const read = await nesting.query('SELECT count(*) AS n FROM item WHERE id = 502');
+          const readOnly = await nesting.run(
+            (c) => c.execute('SELECT count(*) AS n FROM item WHERE id = 502'),
+            {
+              readOnly: true,
+            },
+          );
+          expect([read.rows, readOnly.rows]).toEqual([[{ n: 0 }], [{ n: 0 }]]);
+          await inner();
+        });
+        // Settles long before sqliteLockWaitMs, and neither the nested unit nor the outer one is retried.
+        const outcome = await Promise.race([
+          outer.then(
+            () => 'committed',
+            (error: unknown) => (error as { code?: unknown }).code,
+          ),
+          new Promise((resolve) => setTimeout(resolve, 10_000, 'still waiting')),
+        ]);
+        expect([label, outcome, outerAttempts, attempts[label] ?? 0]).toEqual([
+          label,
+          'DBOP_NESTED_WRITE',
+          1,
+          0,
+        ]);
+      }
+      await expect(nesting.transaction(() => nested.run())).rejects.toThrow(/the `conn` its callback got/);
+      expect(nesting.stats().errors.byCode['sqlite:SQLITE_BUSY']).toBeUndefined();
+    } finally {
+      await nesting.close();
+    }
+    expect((await db.query('SELECT id FROM item WHERE id IN (502, 503)')).rows).toEqual([]);
   });
 
   it("a COMMIT held back by another process's read waits for it: the transfer commits once", async () => {

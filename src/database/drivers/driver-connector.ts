@@ -25,6 +25,11 @@ export interface DriverConnector extends SessionSource {
    * to the primary). Absent: readOnly work takes acquire() like everything else.
    */
   acquireReader?(): Promise<Session>;
+  /**
+   * Runs a unit's body (fn) as inside `session`'s transaction, where the driver tells a nested unit that
+   * would wait for that transaction's lock (SQLite: fails it at once). Absent: fn just runs.
+   */
+  enclose?<T>(session: Session, fn: () => T): T;
   /** Streams rows with the driver's own cursor; absent where the facade uses a SQL cursor (postgres). */
   stream?(session: Session, sql: string, values: readonly unknown[]): RowStream;
 }

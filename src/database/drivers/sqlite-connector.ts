@@ -1,5 +1,6 @@
 import type { Dsn } from '../../connect/dsn.js';
 import { betterSqlite3Connect } from '../../sessions/better-sqlite3/better-sqlite3-connect.js';
+import { insideTransactionOf } from '../../sessions/better-sqlite3/writer-gate.js';
 import type { ConnectorSettings, DriverConnector } from './driver-connector.js';
 import { sessionPool } from './session-pool.js';
 
@@ -36,5 +37,7 @@ export function sqliteConnector(module: unknown, target: Dsn, settings: Connecto
     close: () => pool.close(),
     counts: () => pool.counts(),
     stream: (session, sql, values) => driver.stream(session, sql, values),
+    // A write nested in a unit's body then fails at once rather than wait for the unit's own write lock.
+    enclose: (session, fn) => insideTransactionOf(session.raw as object, fn),
   };
 }

@@ -17,3 +17,18 @@ export function waitCancelledError(cause?: unknown): DbopError {
     cause,
   });
 }
+
+/**
+ * A write started, in the same async call chain, inside a transaction that holds the file's write lock: it
+ * would wait for that transaction, which waits for it. Waiting cannot end it; failing at once names the fix.
+ */
+export function nestedWriteError(cause?: unknown): DbopError {
+  return new DbopError(
+    'DBOP_NESTED_WRITE',
+    'A write to this SQLite file was started inside a write transaction on the same file, on another ' +
+      'connection: SQLite lets one writer in at a time, so it would wait for the transaction that awaits it. ' +
+      "Run it on the transaction's own connection (the `conn` its callback got), give a read `readOnly: true`, " +
+      'or run it after the transaction ends.',
+    { cause },
+  );
+}

@@ -6,8 +6,14 @@ import { expectIntegerAtLeast, expectOptions, maxTimeoutMs } from '../../core/va
 import { sqliteSql } from '../../dialects/sqlite/sqlite-sql.js';
 import { DriverSession } from '../shared/driver-session.js';
 import type { SqliteDatabaseLike, SqliteStatementLike } from './better-sqlite3-types.js';
-import { destroyedError, waitCancelledError } from './sqlite-session-errors.js';
-import { type GateOwner, type WriterGate, writerGate } from './writer-gate.js';
+import { destroyedError, nestedWriteError, waitCancelledError } from './sqlite-session-errors.js';
+import {
+  type GateOwner,
+  registerGateOwner,
+  type WriterGate,
+  writerAround,
+  writerGate,
+} from './writer-gate.js';
 
 const lockWaitChannel: Channel = channel(lockWaitChannelName);
 
@@ -88,12 +94,20 @@ export function sqliteSession<Database extends SqliteDatabaseLike>(
   const file = gateFile(db);
   const commitStatement = sql.commit();
   let beginning = false;
-  const owner: GateOwner = { writing: () => beginning || db.inTransaction };
   let gate: WriterGate | undefined;
+  // The transaction that holds the gate, a new object each time: bodies run inside it are marked with it.
+  let turn: object | undefined;
+  const owner: GateOwner = { turn: () => turn, writing: () => beginning || db.inTransaction };
+  if (file !== undefined) registerGateOwner(db, owner);
+  const hold = (held: WriterGate): void => {
+    gate = held;
+    turn = {};
+  };
   const settle = (): void => {
     if (gate !== undefined && !db.inTransaction) {
       gate.leave(owner);
       gate = undefined;
+      turn = undefined;
     }
   };
   // Ends a wait for the lock early (cancel(): the attempt was cut off).
@@ -111,6 +125,11 @@ export function sqliteSession<Database extends SqliteDatabaseLike>(
           return { rows, rowCount: rows.length };
         }
         return { rows: [], rowCount: statement.run(...values).changes };
+      } catch (error) {
+        // Outside a transaction, BUSY while a transaction of the caller's own call chain holds the lock.
+        if (file !== undefined && lockedOut(error, false) && writerAround(file))
+          throw nestedWriteError(error);
+        throw error;
       } finally {
         settle();
       }
@@ -137,6 +156,11 @@ export function sqliteSession<Database extends SqliteDatabaseLike>(
       const until = started + lockWaitMs;
       const gateOfFile = writerGate(file);
       const entering = gateOfFile.enter(owner, lockWaitMs);
+      // The holder is a transaction this call runs inside: it would wait for the lock of its own caller.
+      if (entering !== true && gateOfFile.heldAround()) {
+        gateOfFile.withdraw(owner);
+        throw nestedWriteError();
+      }
       // A promise only when a writer of this thread holds the gate.
       let waited = entering !== true;
       let acquired = false;
@@ -144,7 +168,7 @@ export function sqliteSession<Database extends SqliteDatabaseLike>(
       // Set when cancel() or destroy() ended the wait in line: BEGIN is then not tried.
       let stopped = false;
       try {
-        if (entering === true) gate = gateOfFile;
+        if (entering === true) hold(gateOfFile);
         else {
           stopWaiting = () => {
             stopWaiting = undefined;
@@ -153,7 +177,7 @@ export function sqliteSession<Database extends SqliteDatabaseLike>(
           };
           const entered = await entering;
           stopWaiting = undefined;
-          if (entered) gate = gateOfFile;
+          if (entered) hold(gateOfFile);
         }
         if (closed) throw destroyedError();
         if (stopped) throw waitCancelledError();
@@ -192,6 +216,7 @@ export function sqliteSession<Database extends SqliteDatabaseLike>(
       stopWaiting?.();
       gate?.leave(owner);
       gate = undefined;
+      turn = undefined;
     },
   });
 

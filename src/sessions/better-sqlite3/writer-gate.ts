@@ -1,9 +1,12 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 // Node's own, not the global a test's fake timers replace (vitest's default fakes setImmediate): the hand-off
 // is no timer of the caller's, and must not wait for one the test never advances.
 import { setImmediate as nextTurn } from 'node:timers';
 
 /** A connection that may hold a {@link WriterGate}. */
 export interface GateOwner {
+  /** The transaction it holds the gate for (a fresh object each time), undefined between them. */
+  turn(): object | undefined;
   /** True while it is beginning its write transaction (waiting for SQLite's lock) or has it open. */
   writing(): boolean;
 }
@@ -28,6 +31,11 @@ export interface WriterGate {
   leave(owner: GateOwner): void;
   /** Ends `owner`'s wait in line, if it waits: its promise resolves false (cancel(), destroy()). */
   withdraw(owner: GateOwner): void;
+  /**
+   * True when the holder is writing and the current async context runs inside its transaction (see
+   * {@link insideTransactionOf}): a writer that waited for it here would wait for its own caller.
+   */
+  heldAround(): boolean;
 }
 
 interface Waiter {
@@ -85,6 +93,38 @@ class Gate implements WriterGate {
     clearTimeout(waiter!.timer);
     waiter!.resolve(false);
   }
+
+  heldAround(): boolean {
+    const turn = this.#holder?.turn();
+    return turn !== undefined && this.#holder!.writing() && enclosing.getStore()?.includes(turn) === true;
+  }
+}
+
+// The turns (transactions holding a gate) the current async context runs inside, innermost last.
+const enclosing = new AsyncLocalStorage<readonly object[]>();
+// The gate owner of each connection, by its handle (the driver's Database).
+const owners = new WeakMap<object, GateOwner>();
+
+/** Makes `owner` the one {@link insideTransactionOf} finds for the connection `handle`. */
+export function registerGateOwner(handle: object, owner: GateOwner): void {
+  owners.set(handle, owner);
+}
+
+/**
+ * Runs fn as the body of the transaction open on the connection `handle`: a write that fn (or anything it
+ * calls) starts on another connection of the same file while that transaction holds the gate then fails at
+ * once instead of waiting for a lock its own caller holds. A connection holding no gate: fn just runs.
+ */
+export function insideTransactionOf<T>(handle: object, fn: () => T): T {
+  const turn = owners.get(handle)?.turn();
+  if (turn === undefined) return fn();
+  const outer = enclosing.getStore();
+  return enclosing.run(outer === undefined ? [turn] : [...outer, turn], fn);
+}
+
+/** {@link WriterGate.heldAround} for the file at `path` (absolute); false while nobody holds its gate. */
+export function writerAround(path: string): boolean {
+  return gates.get(path)?.heldAround() === true;
 }
 
 // Gates in use, by file: one per file in this thread, however many Databases or sessions open it.

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sqliteSession } from '../../../src/sessions/better-sqlite3/index.js';
+import { insideTransactionOf } from '../../../src/sessions/better-sqlite3/writer-gate.js';
 
 /** How a promise settles within `ms`: 'began' (resolved), its error's code, or 'still waiting'. */
 function settledWithin(promise: Promise<unknown>, ms: number): Promise<unknown> {
@@ -225,6 +226,52 @@ describe('sqliteSession waits for the write lock at BEGIN IMMEDIATE', () => {
     const other = sqliteSession(open(), { lockWaitMs: 0 });
     await other.begin();
     await other.commit();
+  });
+
+  it('a write begun inside a transaction that holds the lock fails at once; one beside it waits its turn', async () => {
+    const outer = sqliteSession(open());
+    const inner = sqliteSession(open(), { lockWaitMs: 60_000 });
+    await outer.begin();
+    await outer.query('UPDATE t SET v = 1 WHERE id = 1');
+    // Inside the outer transaction's body: waiting would wait for the body's own caller.
+    const nested = insideTransactionOf(outer.raw, () => inner.begin());
+    expect(await settledWithin(nested, 10_000)).toBe('DBOP_NESTED_WRITE');
+    await expect(nested).rejects.toThrow(/readOnly: true/);
+    expect(inner.inTransaction()).toBe(false);
+    // So does an autocommit write, which SQLite answers with BUSY.
+    const autocommit = insideTransactionOf(outer.raw, () => inner.query('UPDATE t SET v = 2 WHERE id = 1'));
+    await expect(autocommit).rejects.toMatchObject({
+      code: 'DBOP_NESTED_WRITE',
+      cause: { code: 'SQLITE_BUSY' },
+    });
+    // A read inside it still works, and a write outside its body waits in line as before.
+    const read = insideTransactionOf(outer.raw, () => inner.query('SELECT v FROM t'));
+    expect((await read).rows).toEqual([{ v: 0 }]);
+    const beside = inner.begin();
+    await outer.commit();
+    await beside;
+    await inner.commit();
+  });
+
+  it('a body marked inside a transaction that has ended marks nothing: the next writer on its connection waits', async () => {
+    // The mark names one transaction, not the connection: a timer the body left behind that writes later,
+    // while the same pooled connection holds the lock for another transaction, waits in line.
+    const outer = sqliteSession(open());
+    const inner = sqliteSession(open(), { lockWaitMs: 60_000 });
+    await outer.begin();
+    let release = (): void => undefined;
+    const begun = insideTransactionOf(outer.raw, () =>
+      new Promise<void>((resolve) => {
+        release = resolve;
+      }).then(() => inner.begin()),
+    );
+    await outer.commit();
+    await outer.begin();
+    release();
+    expect(await settledWithin(begun, 50)).toBe('still waiting');
+    await outer.commit();
+    await begun;
+    await inner.commit();
   });
 
   it('rejects a lockWaitMs that is not a non-negative integer', () => {
