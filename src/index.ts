@@ -98,6 +98,7 @@ export { Database } from './database/database.js';
 export type { DeadlockRetryOptions } from './database/database-connection.js';
 export { DatabaseConnection } from './database/database-connection.js';
 export {
+  ConnectionEndedError,
   DatabaseClosedError,
   DriverMissingError,
   ParameterError,

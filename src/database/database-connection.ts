@@ -2,6 +2,7 @@ import type { Classification } from '../core/classification.js';
 import type { QueryResult, Session } from '../core/session.js';
 import { bindParameters, type ParameterDialect, type SqlParameters } from './bind-parameters.js';
 import { concealSql } from './conceal-sql.js';
+import { ConnectionEndedError } from './database-errors.js';
 import { type DeadlockRetryOptions, resolveDeadlockRetryOptions } from './database-options.js';
 import type { RowStream } from './drivers/driver-connector.js';
 
@@ -28,6 +29,18 @@ export interface ConnectionContext {
 }
 
 let cursorNumber = 0;
+
+// Connections whose unit has ended (endConnection): a WeakSet rather than a method, so that nothing public
+// can end, or reopen, a connection.
+const endedConnections = new WeakSet<DatabaseConnection>();
+
+/**
+ * Ends a connection's use once its unit's function has settled: every later statement is refused with
+ * ConnectionEndedError instead of running on a pooled connection that is no longer the unit's.
+ */
+export function endConnection(connection: DatabaseConnection): void {
+  endedConnections.add(connection);
+}
 
 /**
  * One pooled connection inside a transaction, as acquire(), run() and transaction() hand it out
@@ -56,6 +69,7 @@ export class DatabaseConnection {
    */
   execute<Row = Record<string, unknown>>(sql: string, params?: SqlParameters): Promise<QueryResult<Row>> {
     // Not an async function (this is every statement's path), but failing the same way: a rejection.
+    if (endedConnections.has(this)) return Promise.reject(new ConnectionEndedError());
     let result: Promise<QueryResult<Row>>;
     try {
       const bound = bindParameters(sql, params, this.#context.parameters);
@@ -80,6 +94,7 @@ export class DatabaseConnection {
     sql: string,
     params?: SqlParameters,
   ): AsyncGenerator<Row, void, undefined> {
+    if (endedConnections.has(this)) throw new ConnectionEndedError();
     const bound = bindParameters(sql, params, this.#context.parameters);
     try {
       if (this.#context.stream !== undefined) {
@@ -106,6 +121,7 @@ export class DatabaseConnection {
     params?: SqlParameters,
     options?: DeadlockRetryOptions,
   ): Promise<QueryResult<Row>> {
+    if (endedConnections.has(this)) throw new ConnectionEndedError();
     const { maxAttempts, delayMs } = resolveDeadlockRetryOptions(options);
     let restartPending = false;
     for (let attempt = 1; ; attempt += 1) {

@@ -26,3 +26,17 @@ export class DatabaseClosedError extends DbopError {
     super('DBOP_DATABASE_CLOSED', 'The database was closed; create a new one with createDatabase()');
   }
 }
+
+/**
+ * A DatabaseConnection was used after the unit that handed it out (transaction(), run(), acquire()) had
+ * ended: kept in a variable or used from a timer, its statement would run in autocommit, or inside the
+ * next unit's transaction on the same pooled connection.
+ */
+export class ConnectionEndedError extends DbopError {
+  constructor() {
+    super(
+      'DBOP_CONNECTION_ENDED',
+      'This connection belongs to a unit (transaction(), run() or acquire()) that has ended; use the connection of the unit you are in',
+    );
+  }
+}

@@ -14,7 +14,7 @@ import {
 } from '../runner/runner-options.js';
 import { type ParameterDialect, type SqlParameters, usesNamedParameters } from './bind-parameters.js';
 import { countingSession } from './counting-session.js';
-import { DatabaseConnection } from './database-connection.js';
+import { DatabaseConnection, endConnection } from './database-connection.js';
 import { DatabaseClosedError } from './database-errors.js';
 import { type AcquireOptions, expectStep, resolveAcquireOptions } from './database-options.js';
 import type { DatabaseStats } from './database-stats.js';
@@ -182,7 +182,7 @@ export class Database {
       (guarded && named.idempotent !== true) ||
       this.#parts.transactionPooler === true
     ) {
-      return this.#unit((connection) => connection.execute<Row>(sql, params), named);
+      return this.#unit((connection) => connection.execute<Row>(sql, params), named, false);
     }
     if (this.#closed) return Promise.reject(new DatabaseClosedError());
     return this.#parts.runner.statement(
@@ -234,9 +234,14 @@ export class Database {
       await session.begin(begin);
       const connection = this.#connection(session, 'acquire', () => session.begin(begin));
       const { connector } = this.#parts;
-      const result = await (connector.enclose === undefined
-        ? fn(connection)
-        : connector.enclose(session, () => fn(connection)));
+      let result: T;
+      try {
+        result = await (connector.enclose === undefined
+          ? fn(connection)
+          : connector.enclose(session, () => fn(connection)));
+      } finally {
+        endConnection(connection);
+      }
       await session.commit();
       return result;
     } catch (error) {
@@ -267,14 +272,18 @@ export class Database {
     });
   }
 
-  #unit<T, D>(fn: DatabaseStep<T>, options: TransactionOptions<D>): Promise<T | D> {
+  /** `handedOut`: fn is the caller's, which may keep the connection past the unit (query()'s own is not). */
+  #unit<T, D>(fn: DatabaseStep<T>, options: TransactionOptions<D>, handedOut = true): Promise<T | D> {
     if (this.#closed) return Promise.reject(new DatabaseClosedError());
     const { connector, runner } = this.#parts;
+    const step: DatabaseStep<T> = handedOut
+      ? (connection, attempt) => ownedStep(fn, connection, attempt)
+      : fn;
     return runner.transaction(
       options.readOnly === true ? this.#readSource : this.#source,
       connector.enclose === undefined
-        ? (s, attempt) => fn(this.#connection(s, undefined), attempt)
-        : (s, attempt) => connector.enclose!(s, () => fn(this.#connection(s, undefined), attempt)),
+        ? (s, attempt) => step(this.#connection(s, undefined), attempt)
+        : (s, attempt) => connector.enclose!(s, () => step(this.#connection(s, undefined), attempt)),
       options,
     );
   }
@@ -358,6 +367,23 @@ export class Database {
       // The pool's counting session records its statements' failures itself, with the same counter.
       counted: publishAs === undefined && this.#real.has(session),
     });
+  }
+}
+
+/**
+ * fn(connection), the connection ended (endConnection) once fn has settled: kept past its unit, it must
+ * not reach the pooled connection after the unit gave it back.
+ */
+function ownedStep<T>(
+  fn: DatabaseStep<T>,
+  connection: DatabaseConnection,
+  attempt: AttemptContext,
+): Promise<T> {
+  try {
+    return Promise.resolve(fn(connection, attempt)).finally(() => endConnection(connection));
+  } catch (error) {
+    endConnection(connection);
+    throw error;
   }
 }
 
