@@ -18,6 +18,7 @@ import {
   expectOptionsObject,
   expectServerTimeoutMs,
   isFixedOptions,
+  isPlainOptions,
   rejectUnknownKeys,
 } from '../core/validate.js';
 
@@ -181,12 +182,28 @@ export function checkRunOptions(options: unknown, kind: 'run' | 'transaction', w
   const known = kind === 'run' ? runOptionKeys : transactionKeySet;
   const o = options as Record<string, unknown>;
   checkKeys(o, known, kind, where);
+  if (!isPlainOptions(o)) checkNoneInherited(o, known, where);
   // Fixed options (db.query's own, a caller's constant frozen to the bottom: isFixedOptions): checked once.
   if (isFixedOptions(o)) checked.add(o);
 }
 
 const checkedRunOptions = new WeakSet<object>();
 const checkedTransactionOptions = new WeakSet<object>();
+
+/**
+ * Options are read as own properties (copied with a spread), so one a prototype holds (a class's getter,
+ * Object.create) would be dropped without a word: refused instead, naming it. Only for options that are not
+ * plain objects, whose prototype is Object.prototype's or none.
+ */
+function checkNoneInherited(o: object, known: ReadonlySet<string>, where: string): void {
+  for (const key of known) {
+    if (key in o && !Object.hasOwn(o, key)) {
+      throw new TypeError(
+        `Expected \`${key}\` of ${where} to be an own property of the options; an inherited one would be ignored`,
+      );
+    }
+  }
+}
 
 function checkKeys(
   o: Record<string, unknown>,

@@ -134,6 +134,33 @@ describe('run(), transaction(), query() and DbOpRunner refuse junk options namin
     );
   }, 60_000);
 
+  it('an option inherited from a prototype (a class getter, Object.create) is refused, not silently dropped', async () => {
+    await db.query('CREATE TABLE IF NOT EXISTS inherited_option (n INTEGER)');
+    class ReadOnlyStep {
+      get readOnly(): boolean {
+        return true;
+      }
+    }
+    const insert = (options: object) => () =>
+      db.query('INSERT INTO inherited_option VALUES (1)', {}, options as { readOnly?: boolean });
+    const expected =
+      'Expected `readOnly` of db.query() to be an own property of the options; an inherited one would be ignored';
+    expect(((await rejectionOf(insert(new ReadOnlyStep()))) as Error).message).toBe(expected);
+    expect(((await rejectionOf(insert(Object.create({ readOnly: true })))) as Error).message).toBe(expected);
+    const step = () => db.run(() => 1, Object.create({ lockTimeoutMs: 'soon' }));
+    expect(((await rejectionOf(step)) as Error).message).toMatch(
+      /`lockTimeoutMs` of db.run\(\) to be an own property/,
+    );
+    const unit = () => db.transaction(() => 1, Object.create({ isolationLevel: 'serializable' }));
+    expect(((await rejectionOf(unit)) as Error).message).toMatch(/`isolationLevel` of db.transaction\(\)/);
+    expect((await db.query('SELECT count(*) AS n FROM inherited_option')).rows).toEqual([{ n: 0 }]);
+    // Own keys of a class instance are options as ever.
+    class Named {
+      name = 'named';
+    }
+    expect(await db.run(() => 2, new Named())).toBe(2);
+  });
+
   it("the issue's cases: 42, true, [] or a function as options; { name: null }, { raises: null }", async () => {
     for (const options of [42, true, [], () => 1]) {
       const error = await rejectionOf(() => db.query('SELECT 1', [], options as never));
