@@ -16,7 +16,7 @@ import {
 } from '../core/resolve-execute-options.js';
 import { type RetryPolicy, retryPolicy } from '../core/retry-policy.js';
 import { type IsolationLevel, isSessionSource, type Session, type SessionSource } from '../core/session.js';
-import { isFixedOptions, isPlainOptions } from '../core/validate.js';
+import { describeValue, isFixedOptions, isPlainOptions } from '../core/validate.js';
 import { CallOwner, nestedDeadlineMs, ownerAllowance } from './call-owner.js';
 import { fenceSession } from './fenced-session.js';
 import { nestedPolicy } from './nested-policy.js';
@@ -100,7 +100,7 @@ export class DbOpRunner {
       // driver itself is theirs, never committed by dbop (R1).
       probed = session.probeTransaction?.() ?? session.inTransaction();
     } catch (error) {
-      return Promise.reject(error);
+      return Promise.reject(notASession(session, 'run()') ?? error);
     }
     if (typeof probed === 'boolean') return this.#runStep(session, fn, options, scope, probed);
     return probed.then((nested) => this.#runStep(session, fn, options, scope, nested));
@@ -463,6 +463,21 @@ const scopeKeys: ReadonlySet<PropertyKey> = new Set([
   'statementTimeoutMs',
 ]);
 // What per-call options of only those keys share their execute options under (see #sourcedOptions).
+/**
+ * The TypeError for a first argument that is not a Session, checked only once using it failed: a pool
+ * (a SessionSource) handed to run() would otherwise fail with "session.inTransaction is not a function".
+ */
+function notASession(value: unknown, where: string): TypeError | undefined {
+  if (isSessionSource(value)) {
+    return new TypeError(
+      `Expected the session of ${where} to be a Session, got a SessionSource: pass it to transaction(), which takes a session from it for each attempt`,
+    );
+  }
+  const session = value as Partial<Session> | null | undefined;
+  if (typeof session?.inTransaction === 'function') return undefined;
+  return new TypeError(`Expected the session of ${where} to be a Session, got ${describeValue(value)}`);
+}
+
 const scopeOnlyOptions: object = Object.freeze({});
 const scopeOnlyWithSignal: object = Object.freeze({});
 

@@ -81,3 +81,19 @@ describe('DbOpRunner options', () => {
     );
   });
 });
+
+describe('DbOpRunner.run given something other than a session', () => {
+  it('names the mistake: a SessionSource (a pool) goes to transaction(); anything else is not a Session', async () => {
+    const runner = new DbOpRunner();
+    const source = { acquire: async () => session(), release: () => undefined };
+    await expect(runner.run(source as never, () => 1)).rejects.toThrow(
+      'Expected the session of run() to be a Session, got a SessionSource: pass it to transaction(), which takes a session from it for each attempt',
+    );
+    await expect(runner.run(undefined as never, () => 1)).rejects.toThrow(
+      'Expected the session of run() to be a Session, got undefined',
+    );
+    await expect(runner.run({} as never, () => 1)).rejects.toThrow(
+      'Expected the session of run() to be a Session, got an object',
+    );
+  });
+});
