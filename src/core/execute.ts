@@ -1,3 +1,4 @@
+import { types } from 'node:util';
 import { Attempt } from './attempt-context.js';
 import { AttemptGuard, type SignalSource } from './attempt-guard.js';
 import { CallAllowance } from './call-allowance.js';
@@ -204,7 +205,10 @@ async function loop(
           : limiter!.runHolding(() => runAttempt(op, o, scoped, guard, deadlineAt)));
       } catch (thrown) {
         failed = true;
-        if (thrown instanceof RollbackFailure) {
+        // runAttempt's wrappers are never proxies, and instanceof on a proxy runs its getPrototypeOf trap,
+        // which may throw (a revoked proxy): that would skip the permit's release below, for good.
+        if (types.isProxy(thrown)) error = thrown;
+        else if (thrown instanceof RollbackFailure) {
           error = thrown.error;
           rollbackError = thrown.rollbackError;
           rollbackFailed = true;

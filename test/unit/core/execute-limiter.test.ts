@@ -24,6 +24,29 @@ describe('execute with a limiter', () => {
     expect(limiter.stats()).toMatchObject({ inFlight: 0, queued: 0 });
   });
 
+  it('gives the permit back after an op threw a proxy that refuses instanceof (a revoked proxy, say)', async () => {
+    const limiter = new ConcurrencyLimiter({ maxLimit: 1 });
+    const { proxy, revoke } = Proxy.revocable(new Error('revoked'), {});
+    revoke();
+    const hostile = new Proxy(
+      {},
+      {
+        getPrototypeOf() {
+          throw new Error('no prototype for you');
+        },
+      },
+    );
+    for (const thrown of [proxy, hostile]) {
+      // A scope (here the attempt timeout's) takes the path that sorts dbop's own failure wrappers out.
+      await expect(
+        execute(() => Promise.reject(thrown), { limiter, attemptTimeoutMs: 1000 }),
+      ).rejects.toBeDefined();
+      expect(limiter.stats()).toMatchObject({ inFlight: 0, queued: 0 });
+    }
+    // The one permit is free: the next unit is admitted at once rather than waiting forever.
+    expect(await execute(() => 'next', { limiter })).toBe('next');
+  });
+
   it('a leaf op is admitted but runs in an unmarked context; an op that may nest runs marked', async () => {
     const limiter = new ConcurrencyLimiter({ maxLimit: 1 });
     const seen: boolean[] = [];
