@@ -29,7 +29,7 @@ export interface DriverConnector extends SessionSource {
    * Runs a unit's body (fn) as inside `session`'s transaction, where the driver tells a nested unit that
    * would wait for that transaction's lock (SQLite: fails it at once). Absent: fn just runs.
    */
-  enclose?<T>(session: Session, fn: () => T): T;
+  enclose?<T>(session: Session, fn: () => T | PromiseLike<T>): Promise<T>;
   /** Streams rows with the driver's own cursor; absent where the facade uses a SQL cursor (postgres). */
   stream?(session: Session, sql: string, values: readonly unknown[]): RowStream;
 }

@@ -32,8 +32,9 @@ export interface WriterGate {
   /** Ends `owner`'s wait in line, if it waits: its promise resolves false (cancel(), destroy()). */
   withdraw(owner: GateOwner): void;
   /**
-   * True when the holder is writing and the current async context runs inside its transaction (see
-   * {@link insideTransactionOf}): a writer that waited for it here would wait for its own caller.
+   * True when the holder is writing and the current async context runs inside its transaction's body, not
+   * yet ended (see {@link insideTransactionOf}): a writer that waited for it here would wait for its own
+   * caller.
    */
   heldAround(): boolean;
 }
@@ -96,12 +97,19 @@ class Gate implements WriterGate {
 
   heldAround(): boolean {
     const turn = this.#holder?.turn();
-    return turn !== undefined && this.#holder!.writing() && enclosing.getStore()?.includes(turn) === true;
+    if (turn === undefined || !this.#holder!.writing()) return false;
+    return enclosing.getStore()?.some((body) => body.turn === turn && body.running) === true;
   }
 }
 
-// The turns (transactions holding a gate) the current async context runs inside, innermost last.
-const enclosing = new AsyncLocalStorage<readonly object[]>();
+/** A transaction's body: the turn (transaction holding a gate) it runs inside, until it has ended. */
+interface Body {
+  readonly turn: object;
+  running: boolean;
+}
+
+// The bodies the current async context runs inside, innermost last.
+const enclosing = new AsyncLocalStorage<readonly Body[]>();
 // The gate owner of each connection, by its handle (the driver's Database).
 const owners = new WeakMap<object, GateOwner>();
 
@@ -112,14 +120,22 @@ export function registerGateOwner(handle: object, owner: GateOwner): void {
 
 /**
  * Runs fn as the body of the transaction open on the connection `handle`: a write that fn (or anything it
- * calls) starts on another connection of the same file while that transaction holds the gate then fails at
- * once instead of waiting for a lock its own caller holds. A connection holding no gate: fn just runs.
+ * calls) starts on another connection of the same file while that transaction holds the gate and fn has not
+ * ended then fails at once instead of waiting for a lock its own caller holds. A connection holding no gate:
+ * fn just runs.
  */
-export function insideTransactionOf<T>(handle: object, fn: () => T): T {
+export async function insideTransactionOf<T>(handle: object, fn: () => T | PromiseLike<T>): Promise<T> {
   const turn = owners.get(handle)?.turn();
   if (turn === undefined) return fn();
+  const body: Body = { turn, running: true };
   const outer = enclosing.getStore();
-  return enclosing.run(outer === undefined ? [turn] : [...outer, turn], fn);
+  try {
+    return await enclosing.run(outer === undefined ? [body] : [...outer, body], fn);
+  } finally {
+    // Its transaction awaits nothing more of it: a write it left behind (a timer) that starts while the
+    // transaction still holds the lock (its COMMIT waiting for readers) waits in line.
+    body.running = false;
+  }
 }
 
 /** {@link WriterGate.heldAround} for the file at `path` (absolute); false while nobody holds its gate. */

@@ -274,6 +274,28 @@ describe('sqliteSession waits for the write lock at BEGIN IMMEDIATE', () => {
     await inner.commit();
   });
 
+  it('a write the body left behind that starts after the body ended waits in line, not DBOP_NESTED_WRITE', async () => {
+    // A timer set in a transaction's callback may fire once the callback has returned while the transaction
+    // still holds the lock (its COMMIT waiting for readers, rollback journal): nothing waits for that write,
+    // so it waits its turn like any other.
+    const outer = sqliteSession(open());
+    const inner = sqliteSession(open(), { lockWaitMs: 60_000 });
+    await outer.begin();
+    await outer.query('UPDATE t SET v = 1 WHERE id = 1');
+    let release = (): void => undefined;
+    let begun: Promise<void> = Promise.resolve();
+    await insideTransactionOf(outer.raw, () => {
+      begun = new Promise<void>((resolve) => {
+        release = resolve;
+      }).then(() => inner.begin());
+    });
+    release();
+    expect(await settledWithin(begun, 50)).toBe('still waiting');
+    await outer.commit();
+    await begun;
+    await inner.commit();
+  });
+
   it('rejects a lockWaitMs that is not a non-negative integer', () => {
     const db = open();
     expect(() => sqliteSession(db, { lockWaitMs: -1 })).toThrow(/lockWaitMs/);
