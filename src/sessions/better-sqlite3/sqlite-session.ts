@@ -1,4 +1,5 @@
 import { type Channel, channel } from 'node:diagnostics_channel';
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type LockWaitMessage, lockWaitChannelName } from '../../core/diagnostics.js';
 import type { Session } from '../../core/session.js';
@@ -266,9 +267,15 @@ export function sqliteSession<Database extends SqliteDatabaseLike>(
   }
 }
 
-/** The absolute path of a file database, the key of its writer gate; undefined for :memory: and temp ones. */
+/**
+ * The key of a file database's writer gate, its device and inode: every name of the file (a symbolic or hard
+ * link) finds the one gate, as they find SQLite's one lock. Undefined for :memory: and temp databases.
+ */
 function gateFile(db: SqliteDatabaseLike): string | undefined {
   const { name, memory } = db as { name?: unknown; memory?: unknown };
   if (memory !== false || typeof name !== 'string' || name === '') return undefined;
-  return resolve(name);
+  const path = resolve(name);
+  // Gone already (unlinked since it was opened): no other name can reach it.
+  const stats = statSync(path, { bigint: true, throwIfNoEntry: false });
+  return stats === undefined ? path : `${stats.dev}:${stats.ino}`;
 }

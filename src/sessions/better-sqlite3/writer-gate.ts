@@ -138,22 +138,25 @@ export async function insideTransactionOf<T>(handle: object, fn: () => T | Promi
   }
 }
 
-/** {@link WriterGate.heldAround} for the file at `path` (absolute); false while nobody holds its gate. */
-export function writerAround(path: string): boolean {
-  return gates.get(path)?.heldAround() === true;
+/** {@link WriterGate.heldAround} for the file known as `file` (see writerGate); false while nobody holds its gate. */
+export function writerAround(file: string): boolean {
+  return gates.get(file)?.heldAround() === true;
 }
 
 // Gates in use, by file: one per file in this thread, however many Databases or sessions open it.
 const gates = new Map<string, Gate>();
 
-/** The gate of the SQLite file at `path` (absolute), made on first use and forgotten once idle. */
-export function writerGate(path: string): WriterGate {
-  let gate = gates.get(path);
+/**
+ * The gate of the SQLite file known as `file` (one key for all its names: sqliteSession gives its device and
+ * inode), made on first use and forgotten once idle.
+ */
+export function writerGate(file: string): WriterGate {
+  let gate = gates.get(file);
   if (gate === undefined) {
     const made: Gate = new Gate(() => {
-      if (gates.get(path) === made) gates.delete(path);
+      if (gates.get(file) === made) gates.delete(file);
     });
-    gates.set(path, made);
+    gates.set(file, made);
     gate = made;
   }
   return gate;

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -294,6 +294,21 @@ describe('sqliteSession waits for the write lock at BEGIN IMMEDIATE', () => {
     await outer.commit();
     await begun;
     await inner.commit();
+  });
+
+  it('a connection opened through a symbolic link shares the gate of the file: nesting is told, not waited for', async () => {
+    // One file, two names: SQLite locks the file, so the writers of this thread must take turns on one gate.
+    const link = join(dir, 'link.sqlite');
+    symlinkSync(path, link);
+    const outer = sqliteSession(open());
+    const linked = new Database(link, { timeout: 0 });
+    opened.push(linked);
+    const inner = sqliteSession(linked, { lockWaitMs: 60_000 });
+    await outer.begin();
+    await outer.query('UPDATE t SET v = 1 WHERE id = 1');
+    const nested = insideTransactionOf(outer.raw, () => inner.begin());
+    expect(await settledWithin(nested, 10_000)).toBe('DBOP_NESTED_WRITE');
+    await outer.commit();
   });
 
   it('rejects a lockWaitMs that is not a non-negative integer', () => {
