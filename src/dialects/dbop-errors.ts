@@ -36,7 +36,7 @@ export const dbopErrors: ErrorTable = [
     'DBOP_NESTED_WRITE',
     'unknown',
     'none',
-    "SQLite: a write begun inside a write transaction on the same file, on another connection: run it on the transaction's own",
+    "SQLite: a write begun inside a transaction on the same file that holds a lock it needs (a write, or a read with sqliteWal false), on another connection: run it on the transaction's own",
     'final',
   ],
   [

@@ -19,16 +19,18 @@ export function waitCancelledError(cause?: unknown): DbopError {
 }
 
 /**
- * A write started, in the same async call chain, inside a transaction that holds the file's write lock: it
- * would wait for that transaction, which waits for it. Waiting cannot end it; failing at once names the fix.
+ * A write started, in the same async call chain, inside a transaction that holds a lock of the file it needs
+ * (the write lock; a read lock for its COMMIT in rollback-journal mode): it would wait for that transaction,
+ * which waits for it. Waiting cannot end it; failing at once names the fix.
  */
 export function nestedWriteError(cause?: unknown): DbopError {
   return new DbopError(
     'DBOP_NESTED_WRITE',
     'A write to this SQLite file was started inside a write transaction on the same file, on another ' +
-      'connection: SQLite lets one writer in at a time, so it would wait for the transaction that awaits it. ' +
-      "Run it on the transaction's own connection (the `conn` its callback got), give a read `readOnly: true`, " +
-      'or run it after the transaction ends.',
+      'connection (or inside a readOnly one, whose read lock holds back its COMMIT without WAL): it would ' +
+      "wait for the transaction that awaits it. Run it on the transaction's own connection (the `conn` its " +
+      'callback got, the transaction not readOnly), give a read `readOnly: true`, or run it after the ' +
+      'transaction ends.',
     { cause },
   );
 }

@@ -10,9 +10,9 @@ import type { SqliteDatabaseLike, SqliteStatementLike } from './better-sqlite3-t
 import { destroyedError, nestedWriteError, waitCancelledError } from './sqlite-session-errors.js';
 import {
   type GateOwner,
+  lockedAround,
   registerGateOwner,
   type WriterGate,
-  writerAround,
   writerGate,
 } from './writer-gate.js';
 
@@ -96,19 +96,25 @@ export function sqliteSession<Database extends SqliteDatabaseLike>(
   const commitStatement = sql.commit();
   let beginning = false;
   let gate: WriterGate | undefined;
-  // The transaction that holds the gate, a new object each time: bodies run inside it are marked with it.
+  // Its transaction (a write one, holding the gate, or a read one), a new object each time: bodies run
+  // inside it are marked with it.
   let turn: object | undefined;
-  const owner: GateOwner = { turn: () => turn, writing: () => beginning || db.inTransaction };
-  if (file !== undefined) registerGateOwner(db, owner);
+  const owner: GateOwner = {
+    turn: () => turn,
+    writing: () => beginning || db.inTransaction,
+    locksOut: () => db.inTransaction && (gate !== undefined || !walMode(db)),
+  };
+  if (file !== undefined) registerGateOwner(db, file, owner);
   const hold = (held: WriterGate): void => {
     gate = held;
     turn = {};
   };
   const settle = (): void => {
-    if (gate !== undefined && !db.inTransaction) {
+    if (db.inTransaction) return;
+    turn = undefined;
+    if (gate !== undefined) {
       gate.leave(owner);
       gate = undefined;
-      turn = undefined;
     }
   };
   // Ends a wait for the lock early (cancel(): the attempt was cut off).
@@ -127,8 +133,8 @@ export function sqliteSession<Database extends SqliteDatabaseLike>(
         }
         return { rows: [], rowCount: statement.run(...values).changes };
       } catch (error) {
-        // Outside a transaction, BUSY while a transaction of the caller's own call chain holds the lock.
-        if (file !== undefined && lockedOut(error, false) && writerAround(file))
+        // Outside a transaction, BUSY while a transaction of the caller's own call chain holds a lock.
+        if (file !== undefined && lockedOut(error, false) && lockedAround(file, owner))
           throw nestedWriteError(error);
         throw error;
       } finally {
@@ -144,6 +150,8 @@ export function sqliteSession<Database extends SqliteDatabaseLike>(
         // PENDING lock it holds meanwhile lets no new reader in, so the readers drain.
         const at = statements.indexOf(commitStatement);
         if (at === -1 || file === undefined || !lockedOut(error, true)) throw error;
+        // The read lock that holds it back is of a transaction this call runs inside: it would wait for it.
+        if (lockedAround(file, owner)) throw nestedWriteError(error);
         await retryWhileBusy(statements.slice(at), performance.now() + lockWaitMs, true, error);
       } finally {
         settle();
@@ -152,7 +160,13 @@ export function sqliteSession<Database extends SqliteDatabaseLike>(
     },
     async beginBatch(statements, readOnly) {
       // A reader takes no lock in WAL (BEGIN DEFERRED); :memory: and temp databases are the connection's own.
-      if (readOnly || file === undefined || lockWaitMs === 0) return this.batch(statements);
+      if (file === undefined) return this.batch(statements);
+      if (readOnly) {
+        // Marked too (see lockedAround): in rollback-journal mode its read lock holds back a COMMIT nested in it.
+        turn = {};
+        return this.batch(statements);
+      }
+      if (lockWaitMs === 0) return this.batch(statements);
       const started = performance.now();
       const until = started + lockWaitMs;
       const gateOfFile = writerGate(file);
@@ -265,6 +279,11 @@ export function sqliteSession<Database extends SqliteDatabaseLike>(
       };
     });
   }
+}
+
+/** True when the connection's database is in WAL mode, where readers hold back no writer's COMMIT. */
+function walMode(db: SqliteDatabaseLike): boolean {
+  return String(db.pragma('journal_mode', { simple: true })).toLowerCase() === 'wal';
 }
 
 /**

@@ -5,10 +5,15 @@ import { setImmediate as nextTurn } from 'node:timers';
 
 /** A connection that may hold a {@link WriterGate}. */
 export interface GateOwner {
-  /** The transaction it holds the gate for (a fresh object each time), undefined between them. */
+  /** Its transaction, read or write (a fresh object each time), undefined between them. */
   turn(): object | undefined;
   /** True while it is beginning its write transaction (waiting for SQLite's lock) or has it open. */
   writing(): boolean;
+  /**
+   * True while its open transaction holds a lock that keeps another connection's write from committing:
+   * a write transaction, or a read one in rollback-journal mode (a SHARED lock).
+   */
+  locksOut(): boolean;
 }
 
 /**
@@ -102,32 +107,35 @@ class Gate implements WriterGate {
   }
 }
 
-/** A transaction's body: the turn (transaction holding a gate) it runs inside, until it has ended. */
+/** A transaction's body: the turn (transaction) of the connection it runs inside, until it has ended. */
 interface Body {
+  readonly file: string;
+  readonly owner: GateOwner;
   readonly turn: object;
   running: boolean;
 }
 
 // The bodies the current async context runs inside, innermost last.
 const enclosing = new AsyncLocalStorage<readonly Body[]>();
-// The gate owner of each connection, by its handle (the driver's Database).
-const owners = new WeakMap<object, GateOwner>();
+// The gate owner of each connection and its file (see writerGate), by its handle (the driver's Database).
+const owners = new WeakMap<object, { readonly file: string; readonly owner: GateOwner }>();
 
-/** Makes `owner` the one {@link insideTransactionOf} finds for the connection `handle`. */
-export function registerGateOwner(handle: object, owner: GateOwner): void {
-  owners.set(handle, owner);
+/** Makes `owner`, of the file known as `file`, the one {@link insideTransactionOf} finds for `handle`. */
+export function registerGateOwner(handle: object, file: string, owner: GateOwner): void {
+  owners.set(handle, { file, owner });
 }
 
 /**
  * Runs fn as the body of the transaction open on the connection `handle`: a write that fn (or anything it
  * calls) starts on another connection of the same file while that transaction holds the gate and fn has not
- * ended then fails at once instead of waiting for a lock its own caller holds. A connection holding no gate:
- * fn just runs.
+ * ended then fails at once instead of waiting for a lock its own caller holds (so does a COMMIT that its read
+ * lock holds back, see lockedAround). A connection with no transaction open: fn just runs.
  */
 export async function insideTransactionOf<T>(handle: object, fn: () => T | PromiseLike<T>): Promise<T> {
-  const turn = owners.get(handle)?.turn();
+  const registered = owners.get(handle);
+  const turn = registered?.owner.turn();
   if (turn === undefined) return fn();
-  const body: Body = { turn, running: true };
+  const body: Body = { file: registered!.file, owner: registered!.owner, turn, running: true };
   const outer = enclosing.getStore();
   try {
     return await enclosing.run(outer === undefined ? [body] : [...outer, body], fn);
@@ -138,9 +146,15 @@ export async function insideTransactionOf<T>(handle: object, fn: () => T | Promi
   }
 }
 
-/** {@link WriterGate.heldAround} for the file known as `file` (see writerGate); false while nobody holds its gate. */
-export function writerAround(file: string): boolean {
-  return gates.get(file)?.heldAround() === true;
+/**
+ * True when the current async context runs inside the body, not yet ended, of a transaction still open on
+ * another connection of `file` than `self` and holding a lock that keeps `self`'s write from committing (see
+ * {@link GateOwner.locksOut}): waiting for that lock would wait for its own caller.
+ */
+export function lockedAround(file: string, self: GateOwner): boolean {
+  const locking = ({ file: of, owner, turn, running }: Body): boolean =>
+    running && of === file && owner !== self && owner.turn() === turn && owner.locksOut();
+  return enclosing.getStore()?.some(locking) === true;
 }
 
 // Gates in use, by file: one per file in this thread, however many Databases or sessions open it.

@@ -311,6 +311,36 @@ describe('sqliteSession waits for the write lock at BEGIN IMMEDIATE', () => {
     await outer.commit();
   });
 
+  it('a write nested in a read transaction that holds the read lock (rollback journal) fails at COMMIT at once', async () => {
+    // Its COMMIT needs every read lock gone, and the read transaction it runs inside awaits it.
+    path = join(dir, 'journal.sqlite');
+    open().exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER NOT NULL); INSERT INTO t VALUES (1, 0)');
+    const reader = sqliteSession(open());
+    const writer = sqliteSession(open(), { lockWaitMs: 60_000 });
+    await reader.begin({ readOnly: true });
+    await reader.query('SELECT v FROM t');
+    const nested = insideTransactionOf(reader.raw, async () => {
+      await writer.begin();
+      await writer.query('UPDATE t SET v = 1 WHERE id = 1');
+      await writer.commit();
+    });
+    expect(await settledWithin(nested, 10_000)).toBe('DBOP_NESTED_WRITE');
+    await writer.rollback();
+    // So does an autocommit write there, which SQLite answers with BUSY.
+    const autocommit = insideTransactionOf(reader.raw, () => writer.query('UPDATE t SET v = 2 WHERE id = 1'));
+    await expect(autocommit).rejects.toMatchObject({ code: 'DBOP_NESTED_WRITE' });
+    await reader.commit();
+    // Beside a read transaction, not inside it, a COMMIT waits for the read to end as before.
+    await reader.begin({ readOnly: true });
+    await reader.query('SELECT v FROM t');
+    await writer.begin();
+    await writer.query('UPDATE t SET v = 3 WHERE id = 1');
+    const committed = writer.commit();
+    await reader.commit();
+    await committed;
+    expect((await reader.query('SELECT v FROM t')).rows).toEqual([{ v: 3 }]);
+  });
+
   it('rejects a lockWaitMs that is not a non-negative integer', () => {
     const db = open();
     expect(() => sqliteSession(db, { lockWaitMs: -1 })).toThrow(/lockWaitMs/);
