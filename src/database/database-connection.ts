@@ -1,5 +1,6 @@
 import type { Classification } from '../core/classification.js';
 import type { QueryResult, Session } from '../core/session.js';
+import { fencedOut } from '../runner/fenced-session.js';
 import { bindParameters, type ParameterDialect, type SqlParameters } from './bind-parameters.js';
 import { concealSql } from './conceal-sql.js';
 import { ConnectionEndedError } from './database-errors.js';
@@ -13,6 +14,8 @@ export interface ConnectionContext {
   readonly parameters: ParameterDialect;
   /** Counts the error and returns its classification. */
   readonly record: (error: unknown) => Classification;
+  /** Classifies the error without counting it. */
+  readonly classify: (error: unknown) => Classification;
   /** The driver's own row stream, when it has one; otherwise a SQL cursor (postgres). */
   readonly stream?: ((sql: string, values: readonly unknown[]) => RowStream) | undefined;
   readonly sleep: (ms: number) => Promise<void>;
@@ -76,7 +79,7 @@ export class DatabaseConnection {
       try {
         result = this.session.query<Row>(bound.sql, bound.values);
       } catch (error) {
-        this.#context.record(error);
+        this.#record(error);
         throw error;
       }
     } catch (error) {
@@ -84,7 +87,7 @@ export class DatabaseConnection {
     }
     if (this.#context.counted === true) return result;
     return result.then(undefined, (error: unknown) => {
-      this.#context.record(error);
+      this.#record(error);
       throw error;
     });
   }
@@ -104,7 +107,7 @@ export class DatabaseConnection {
       }
     } catch (error) {
       concealSql(error);
-      this.#context.record(error);
+      this.#record(error);
       throw error;
     }
   }
@@ -144,7 +147,7 @@ export class DatabaseConnection {
         if (savepoint !== undefined) await this.session.releaseSavepoint(savepoint);
         return result;
       } catch (error) {
-        const classification = this.#context.record(error);
+        const classification = this.#record(error);
         const contention = ['deadlock', 'lock-timeout', 'serialization'].includes(classification.kind);
         if (attempt >= maxAttempts || !contention) throw error;
         if (restartable) {
@@ -164,6 +167,12 @@ export class DatabaseConnection {
         }
       }
     }
+  }
+
+  // A statement the attempt's fence refused (the step ran on after the caller's abort or a time limit) is no
+  // database error: classified, not counted.
+  #record(error: unknown): Classification {
+    return fencedOut(this.session, error) ? this.#context.classify(error) : this.#context.record(error);
   }
 
   // Postgres: pg and PGlite have no row streaming of their own, but the connection is always inside a

@@ -311,6 +311,7 @@ export class Database {
   };
 
   readonly #recordError = (error: unknown): Classification => this.#parts.errors.record(error);
+  readonly #classifyError = (error: unknown): Classification => this.#parts.errors.classify(error);
   readonly #sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
   /** A pooled session; a failure to get one (refused, timed out, pool closed) is counted, then thrown. */
@@ -360,6 +361,7 @@ export class Database {
     return new DatabaseConnection(session, {
       parameters,
       record: publishAs === undefined ? this.#recordError : (error) => errors.record(error, publishAs),
+      classify: this.#classifyError,
       stream:
         stream === undefined ? undefined : (sql, values) => stream.call(connector, session, sql, values),
       sleep: this.#sleep,

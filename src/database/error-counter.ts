@@ -26,6 +26,11 @@ export class ErrorCounter {
     this.#classify = classify;
   }
 
+  /** `error`'s classification, not counted. */
+  classify(error: unknown): Classification {
+    return this.#classify(error);
+  }
+
   /** Counts `error` once, however many layers rethrow it; `publishAs` names the step when the engine did not see it. */
   record(error: unknown, publishAs?: string): Classification {
     const classification = this.#classify(error);

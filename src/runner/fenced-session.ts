@@ -9,7 +9,7 @@ import { type Session, statementMethods } from '../core/session.js';
  * driver handle.
  */
 export function fenceSession<Raw>(session: Session<Raw>, signal: AbortSignal): Session<Raw> {
-  return new Proxy(session, {
+  const fenced = new Proxy(session, {
     get(target, property) {
       const value: unknown = Reflect.get(target, property, target);
       if (typeof value !== 'function') return value;
@@ -20,4 +20,18 @@ export function fenceSession<Raw>(session: Session<Raw>, signal: AbortSignal): S
           : (value as (...a: unknown[]) => unknown).apply(target, args);
     },
   });
+  fences.set(fenced, signal);
+  return fenced;
+}
+
+// The signal of each fenced session: its refusals are told from the database's own errors by it.
+const fences = new WeakMap<object, AbortSignal>();
+
+/**
+ * True when `error` is the fence of `session` refusing a statement (the signal's reason, once its attempt
+ * ended): the step ran on after its abort or time limit, and the database said nothing.
+ */
+export function fencedOut(session: object, error: unknown): boolean {
+  const signal = fences.get(session);
+  return signal?.aborted === true && error === signal.reason;
 }

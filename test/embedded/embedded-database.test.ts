@@ -120,6 +120,27 @@ describe('createDatabase on SQLite', () => {
     expect(after.byCode['sqlite:SQLITE_ERROR']).toBe((before.byCode['sqlite:SQLITE_ERROR'] ?? 0) + 1);
   });
 
+  it("a statement the caller's abort fenced off is no database error: not counted", async () => {
+    const errorsBefore = db.stats().errors;
+    const controller = new AbortController();
+    let statementAfterAbort: unknown;
+    const unit = db.transaction(
+      async (conn) => {
+        await conn.execute("INSERT INTO item (id, name) VALUES (601, 'fenced')");
+        controller.abort();
+        // The step goes on as JavaScript after its attempt ended: its statement is refused with the reason.
+        statementAfterAbort = await conn.execute('SELECT 1 AS one').catch((error: unknown) => error);
+      },
+      { signal: controller.signal },
+    );
+    await expect(unit).rejects.toMatchObject({ name: 'AbortError' });
+    await vi.waitFor(() => expect(statementAfterAbort).toMatchObject({ name: 'AbortError' }), {
+      timeout: 5000,
+    });
+    expect(db.stats().errors).toEqual(errorsBefore);
+    expect((await db.query('SELECT id FROM item WHERE id = 601')).rows).toEqual([]);
+  });
+
   it('transaction() waits for a write lock held elsewhere without blocking, no SQLITE_BUSY', async () => {
     const other = new BetterSqlite(path);
     other.exec('BEGIN IMMEDIATE');
