@@ -41,6 +41,15 @@ export class Attempt implements AttemptContext {
     return this.#signals.signal;
   }
 
+  /**
+   * True once `signal` aborted, read without making it: a guard makes its AbortController only when the
+   * signal is read, and one costs 10 to 30 µs here, so the runner's per-statement checks use this instead.
+   */
+  get stopped(): boolean {
+    const signals = this.#signals;
+    return signals.fired ?? signals.signal.aborted;
+  }
+
   get readOnly(): boolean {
     return this.#readOnly;
   }
@@ -63,4 +72,9 @@ export class Attempt implements AttemptContext {
   toJSON(): object {
     return { attempt: this.#attempt, readOnly: this.#readOnly, name: this.#name, startedAt: this.#startedAt };
   }
+}
+
+/** Whether the attempt was stopped (its limit, the deadline or the caller's abort), without making its signal. */
+export function isStopped(context: AttemptContext): boolean {
+  return context instanceof Attempt ? context.stopped : context.signal.aborted;
 }

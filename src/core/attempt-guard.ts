@@ -3,6 +3,8 @@ import type { Clock } from './clock.js';
 /** Whatever can hand out an attempt's signal: a guard, or the shared never-aborting source. */
 export interface SignalSource {
   readonly signal: AbortSignal;
+  /** Whether `signal` has aborted, where that can be told without making the signal. */
+  readonly fired?: boolean;
 }
 
 /**

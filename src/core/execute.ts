@@ -28,7 +28,7 @@ export interface ExecuteFunction {
 }
 
 // Attempts that nothing can abort share one signal, so the success path allocates no controller.
-const neverAborted: SignalSource = Object.freeze({ signal: new AbortController().signal });
+const neverAborted: SignalSource = Object.freeze({ signal: new AbortController().signal, fired: false });
 let operations = 0;
 
 /** Builds an execute whose classifier, when the caller names none, is `fallbackClassifier`. */

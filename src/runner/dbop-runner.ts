@@ -123,7 +123,7 @@ export class DbOpRunner {
       // E14: inside a transaction dbop owns, the step's retries are the owner's, and so is its deadline.
       const owner = ownerAllowance(session);
       const step = execute(
-        (context) => fn(this.#fenced(session, options, context.signal), context),
+        (context) => fn(this.#fenced(session, options, context), context),
         this.#executeOptions(options, session.dialect, 'run', this.#nestedPolicy, {
           ...extra,
           onGiveUp: giveUpNested,
@@ -142,7 +142,7 @@ export class DbOpRunner {
       execute(
         (context) => {
           owner.hold(session);
-          return fn(this.#fenced(session, options, context.signal), context);
+          return fn(this.#fenced(session, options, context), context);
         },
         this.#executeOptions(options, session.dialect, 'run', this.#policy, {
           ...extra,
@@ -201,7 +201,7 @@ export class DbOpRunner {
         (context) => {
           const session = call.session();
           owner.hold(session);
-          return fn(this.#fenced(session, options, context.signal), context);
+          return fn(this.#fenced(session, options, context), context);
         },
         this.#sourcedOptions(
           options,
@@ -240,7 +240,7 @@ export class DbOpRunner {
       const call = new SourcedCall(source, scopeOptions);
       const idempotent = options.idempotent === true;
       return execute(
-        (context) => fn(this.#fenced(call.session(), options, context.signal), context),
+        (context) => fn(this.#fenced(call.session(), options, context), context),
         this.#sourcedOptions(
           options,
           call,
@@ -271,7 +271,7 @@ export class DbOpRunner {
       execute(
         (context) => {
           owner.hold(fixed);
-          return fn(this.#fenced(fixed, options, context.signal), context);
+          return fn(this.#fenced(fixed, options, context), context);
         },
         this.#executeOptions(options, dialect, 'transaction', this.#policy, {
           scope:
@@ -409,12 +409,12 @@ export class DbOpRunner {
   }
 
   // Only an attempt that can end before its step does (a time limit or an abort) needs the fence.
-  #fenced<Raw>(session: Session<Raw>, options: RunOptions<unknown>, signal: AbortSignal): Session<Raw> {
+  #fenced<Raw>(session: Session<Raw>, options: RunOptions<unknown>, context: AttemptContext): Session<Raw> {
     const abandonable =
       options.attemptTimeoutMs !== undefined ||
       options.deadlineMs !== undefined ||
       options.signal !== undefined;
-    return abandonable ? fenceSession(session, signal) : session;
+    return abandonable ? fenceSession(session, context) : session;
   }
 
   #executeOptions<D>(

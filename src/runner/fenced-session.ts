@@ -1,3 +1,5 @@
+import type { AttemptContext } from '../core/attempt.js';
+import { isStopped } from '../core/attempt-context.js';
 import { type Session, statementMethods } from '../core/session.js';
 
 /**
@@ -6,32 +8,38 @@ import { type Session, statementMethods } from '../core/session.js';
  * step abandoned at its time limit keeps running as JavaScript; without the fence its next statements would
  * run after dbop rolled the attempt back, in autocommit, in the retry's transaction, or on a connection the
  * pool already gave to someone else. Only statements sent through the session are fenced, not the raw
- * driver handle.
+ * driver handle. The attempt's end is read without making its AbortSignal (see Attempt.stopped), and each
+ * member is made once per fence rather than on every read.
  */
-export function fenceSession<Raw>(session: Session<Raw>, signal: AbortSignal): Session<Raw> {
+export function fenceSession<Raw>(session: Session<Raw>, context: AttemptContext): Session<Raw> {
+  const made = new Map<PropertyKey, { readonly method: unknown; readonly member: unknown }>();
   const fenced = new Proxy(session, {
     get(target, property) {
       const value: unknown = Reflect.get(target, property, target);
       if (typeof value !== 'function') return value;
-      if (!statementMethods.has(property)) return value.bind(target);
-      return (...args: unknown[]) =>
-        signal.aborted
-          ? Promise.reject(signal.reason)
-          : (value as (...a: unknown[]) => unknown).apply(target, args);
+      const known = made.get(property);
+      if (known !== undefined && known.method === value) return known.member;
+      const method = value as (...args: unknown[]) => unknown;
+      const member = statementMethods.has(property)
+        ? (...args: unknown[]) =>
+            isStopped(context) ? Promise.reject(context.signal.reason) : method.apply(target, args)
+        : method.bind(target);
+      made.set(property, { method: value, member });
+      return member;
     },
   });
-  fences.set(fenced, signal);
+  fences.set(fenced, context);
   return fenced;
 }
 
-// The signal of each fenced session: its refusals are told from the database's own errors by it.
-const fences = new WeakMap<object, AbortSignal>();
+// The attempt of each fenced session: its refusals are told from the database's own errors by it.
+const fences = new WeakMap<object, AttemptContext>();
 
 /**
  * True when `error` is the fence of `session` refusing a statement (the signal's reason, once its attempt
  * ended): the step ran on after its abort or time limit, and the database said nothing.
  */
 export function fencedOut(session: object, error: unknown): boolean {
-  const signal = fences.get(session);
-  return signal?.aborted === true && error === signal.reason;
+  const context = fences.get(session);
+  return context !== undefined && isStopped(context) && error === context.signal.reason;
 }

@@ -1,4 +1,5 @@
 import type { AttemptContext, AttemptScope } from '../core/attempt.js';
+import { isStopped } from '../core/attempt-context.js';
 import { type AttemptScopeOptions, attemptScope } from '../core/attempt-scope.js';
 import type { Backend } from '../core/classification.js';
 import { DbopError } from '../core/errors.js';
@@ -82,7 +83,7 @@ class SourcedScope<Raw> implements AttemptScope {
     const session = await this.#call.acquire();
     // The attempt's limit may have fired while the source was still handing out the session (a busy
     // pool): rollback has run and found nothing to undo, so this attempt must not BEGIN on it.
-    if (this.#ended || context.signal.aborted) {
+    if (this.#ended || isStopped(context)) {
       await this.#call.release(session);
       throw context.signal.reason ?? new DbopError('DBOP_ATTEMPT_ENDED', 'The attempt ended before it began');
     }
