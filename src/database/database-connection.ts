@@ -1,3 +1,5 @@
+import type { AttemptContext } from '../core/attempt.js';
+import { isStopped } from '../core/attempt-context.js';
 import type { Classification } from '../core/classification.js';
 import type { QueryResult, Session } from '../core/session.js';
 import { fencedOut } from '../runner/fenced-session.js';
@@ -24,6 +26,13 @@ export interface ConnectionContext {
    * session): execute() then does not record them again.
    */
   readonly counted?: boolean | undefined;
+  /**
+   * The pool's own session under `session` (which is the Database's counting proxy, maybe inside the
+   * runner's fence), with the attempt the fence watches: execute() sends there and does the proxies' work
+   * itself (it refuses a statement once the attempt was stopped, and passes every failure to `record`),
+   * two proxy traps, closures and a promise fewer on every statement's path.
+   */
+  readonly direct?: { readonly session: Session; readonly attempt: AttemptContext } | undefined;
   /**
    * Opens the transaction again after a restart (acquire() only). Absent where the runner owns the
    * transaction: there a failure propagates to the runner, which retries the whole unit itself.
@@ -74,10 +83,13 @@ export class DatabaseConnection {
     // Not an async function (this is every statement's path), but failing the same way: a rejection.
     if (endedConnections.has(this)) return Promise.reject(new ConnectionEndedError());
     let result: Promise<QueryResult<Row>>;
+    const direct = this.#context.direct;
     try {
       const bound = bindParameters(sql, params, this.#context.parameters);
       try {
-        result = this.session.query<Row>(bound.sql, bound.values);
+        if (direct === undefined) result = this.session.query<Row>(bound.sql, bound.values);
+        else if (isStopped(direct.attempt)) result = Promise.reject(direct.attempt.signal.reason);
+        else result = direct.session.query<Row>(bound.sql, bound.values);
       } catch (error) {
         this.#record(error);
         throw error;

@@ -6,6 +6,7 @@ import { applySessionSettings, ownSessionSettings } from '../core/session-settin
 import { describeValue } from '../core/validate.js';
 import { classify } from '../dialects/classify.js';
 import type { DbOpRunner } from '../runner/dbop-runner.js';
+import { unfenced } from '../runner/fenced-session.js';
 import {
   checkRunOptions,
   type RunOptions,
@@ -13,6 +14,7 @@ import {
   type TransactionOptions,
 } from '../runner/runner-options.js';
 import { type ParameterDialect, type SqlParameters, usesNamedParameters } from './bind-parameters.js';
+import { concealSql } from './conceal-sql.js';
 import { countingSession } from './counting-session.js';
 import { DatabaseConnection, endConnection } from './database-connection.js';
 import { DatabaseClosedError } from './database-errors.js';
@@ -187,7 +189,7 @@ export class Database {
     if (this.#closed) return Promise.reject(new DatabaseClosedError());
     return this.#parts.runner.statement(
       this.#source,
-      (s) => this.#connection(s, undefined).execute<Row>(sql, params),
+      (s, attempt) => this.#connection(s, undefined, undefined, attempt).execute<Row>(sql, params),
       named,
       true,
     );
@@ -282,8 +284,9 @@ export class Database {
     return runner.transaction(
       options.readOnly === true ? this.#readSource : this.#source,
       connector.enclose === undefined
-        ? (s, attempt) => step(this.#connection(s, undefined), attempt)
-        : (s, attempt) => connector.enclose!(s, () => step(this.#connection(s, undefined), attempt)),
+        ? (s, attempt) => step(this.#connection(s, undefined, undefined, attempt), attempt)
+        : (s, attempt) =>
+            connector.enclose!(s, () => step(this.#connection(s, undefined, undefined, attempt), attempt)),
       options,
     );
   }
@@ -312,6 +315,11 @@ export class Database {
 
   readonly #recordError = (error: unknown): Classification => this.#parts.errors.record(error);
   readonly #classifyError = (error: unknown): Classification => this.#parts.errors.classify(error);
+  /** What the counting proxy does with a failure, for statements sent past it (see ConnectionContext.direct). */
+  readonly #recordConcealed = (error: unknown): Classification => {
+    concealSql(error);
+    return this.#parts.errors.record(error);
+  };
   readonly #sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
   /** A pooled session; a failure to get one (refused, timed out, pool closed) is counted, then thrown. */
@@ -351,23 +359,33 @@ export class Database {
     }
   }
 
+  /** `attempt`: the runner's attempt, for a unit's or statement's session (the pool's, counted, maybe fenced). */
   #connection(
     session: Session,
     publishAs: string | undefined,
     begin?: () => Promise<void>,
+    attempt?: AttemptContext,
   ): DatabaseConnection {
     const { connector, errors, parameters } = this.#parts;
     const stream = connector.stream;
+    const pooled = attempt === undefined ? undefined : this.#real.get(unfenced(session));
     return new DatabaseConnection(session, {
       parameters,
-      record: publishAs === undefined ? this.#recordError : (error) => errors.record(error, publishAs),
+      record:
+        pooled !== undefined
+          ? this.#recordConcealed
+          : publishAs === undefined
+            ? this.#recordError
+            : (error) => errors.record(error, publishAs),
       classify: this.#classifyError,
       stream:
         stream === undefined ? undefined : (sql, values) => stream.call(connector, session, sql, values),
       sleep: this.#sleep,
       begin,
-      // The pool's counting session records its statements' failures itself, with the same counter.
-      counted: publishAs === undefined && this.#real.has(session),
+      // The pool's counting session records its statements' failures itself, with the same counter; execute()
+      // records those it sends past it (direct).
+      counted: pooled === undefined && publishAs === undefined && this.#real.has(session),
+      direct: pooled === undefined ? undefined : { session: pooled, attempt: attempt! },
     });
   }
 }

@@ -28,18 +28,26 @@ export function fenceSession<Raw>(session: Session<Raw>, context: AttemptContext
       return member;
     },
   });
-  fences.set(fenced, context);
+  fences.set(fenced, { session, context });
   return fenced;
 }
 
-// The attempt of each fenced session: its refusals are told from the database's own errors by it.
-const fences = new WeakMap<object, AttemptContext>();
+// The session under each fence and the attempt it fences.
+const fences = new WeakMap<object, { readonly session: Session; readonly context: AttemptContext }>();
 
 /**
  * True when `error` is the fence of `session` refusing a statement (the signal's reason, once its attempt
  * ended): the step ran on after its abort or time limit, and the database said nothing.
  */
 export function fencedOut(session: object, error: unknown): boolean {
-  const context = fences.get(session);
-  return context !== undefined && isStopped(context) && error === context.signal.reason;
+  const fence = fences.get(session);
+  return fence !== undefined && isStopped(fence.context) && error === fence.context.signal.reason;
+}
+
+/**
+ * The session under the fence, or the session itself when it is not fenced: for a caller that refuses
+ * statements after the attempt's end itself (DatabaseConnection.execute), one proxy fewer per statement.
+ */
+export function unfenced<Raw>(session: Session<Raw>): Session<Raw> {
+  return (fences.get(session)?.session as Session<Raw> | undefined) ?? session;
 }
