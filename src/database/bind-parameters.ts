@@ -30,9 +30,7 @@ export function bindParameters(
   params: SqlParameters,
   dialect: ParameterDialect,
 ): BoundStatement {
-  const tokens = tokenize(sql, dialect);
-  const named = tokens.find((token) => token.type === 'named');
-  const positional = tokens.find((token) => token.type === 'positional');
+  const { tokens, named, positional } = tokenize(sql, dialect);
   if (params === undefined || Array.isArray(params)) {
     if (named === undefined) return { sql, values: params ?? [] };
     if (params !== undefined && params.length > 0) {
@@ -57,7 +55,7 @@ export function bindParameters(
 
 /** True when the SQL has a `:name` placeholder (outside literals, identifiers, comments and `::casts`). */
 export function usesNamedParameters(sql: string, dialect: ParameterDialect): boolean {
-  return tokenize(sql, dialect).some((token) => token.type === 'named');
+  return tokenize(sql, dialect).named !== undefined;
 }
 
 function render(
@@ -97,9 +95,16 @@ const identifierStart = /[A-Za-z_]/;
 // `$` also continues a postgres identifier (a$b), but after a closing `$$` it starts the next token.
 const identifierPart = /[A-Za-z0-9_]/;
 
+/** A statement's tokens, with its first named and first positional placeholder (what bindParameters checks). */
+interface ScannedSql {
+  readonly tokens: readonly Token[];
+  readonly named: Token | undefined;
+  readonly positional: Token | undefined;
+}
+
 // Applications send the same few statements over and over: their tokens are kept (short SQL only, the
-// oldest dropped first), so a statement is not parsed again at every call.
-const tokenCache: Record<ParameterDialect, Map<string, readonly Token[]>> = {
+// oldest dropped first), so a statement is not parsed, nor its placeholders looked for, at every call.
+const tokenCache: Record<ParameterDialect, Map<string, ScannedSql>> = {
   postgres: new Map(),
   mysql: new Map(),
   sqlite: new Map(),
@@ -107,17 +112,22 @@ const tokenCache: Record<ParameterDialect, Map<string, readonly Token[]>> = {
 const tokenCacheSize = 500;
 const cachedSqlLength = 4096;
 
-function tokenize(sql: string, dialect: ParameterDialect): readonly Token[] {
+function tokenize(sql: string, dialect: ParameterDialect): ScannedSql {
   const cache = tokenCache[dialect];
-  let tokens = cache.get(sql);
-  if (tokens === undefined) {
-    tokens = Object.freeze(scan(sql, dialect));
+  let scanned = cache.get(sql);
+  if (scanned === undefined) {
+    const tokens = Object.freeze(scan(sql, dialect));
+    scanned = {
+      tokens,
+      named: tokens.find((token) => token.type === 'named'),
+      positional: tokens.find((token) => token.type === 'positional'),
+    };
     if (sql.length <= cachedSqlLength) {
       if (cache.size >= tokenCacheSize) cache.delete(cache.keys().next().value!);
-      cache.set(sql, tokens);
+      cache.set(sql, scanned);
     }
   }
-  return tokens;
+  return scanned;
 }
 
 /** Splits SQL into text and placeholders, skipping everything where a colon or ? is not a placeholder. */
