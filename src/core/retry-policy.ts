@@ -22,7 +22,8 @@ export type Jitter = JitterKind | number;
 export interface RetryPolicyOptions {
   /**
    * Retries after the first attempt (attempts = maxRetries + 1), the count every dbop API uses (withRetry's
-   * `attempts` and the DBOP_RETRIES variables are total attempts). Default 5; Infinity is allowed with a deadline.
+   * `attempts` and the DBOP_RETRIES variables are total attempts). Default 5, at most
+   * Number.MAX_SAFE_INTEGER; Infinity is allowed with a deadline.
    */
   readonly maxRetries?: number;
   /** Base delay before the first retry, ms (0 to 2^31 - 1). Default 100. */
@@ -66,6 +67,15 @@ export function retryPolicy(options?: RetryPolicyOptions): RetryPolicy {
   const maxRetries = orDefault(o.maxRetries, 5);
   if (maxRetries !== Number.POSITIVE_INFINITY && !(Number.isInteger(maxRetries) && maxRetries >= 0)) {
     invalid('maxRetries', 'a non-negative integer or Infinity', maxRetries);
+  }
+  // A count past 2^53 is Infinity in all but name (attempt + 1 === attempt there), and would slip past the
+  // rule that an endless count needs a deadline: refused, pointing at the honest spelling.
+  if (maxRetries > Number.MAX_SAFE_INTEGER && maxRetries !== Number.POSITIVE_INFINITY) {
+    invalid(
+      'maxRetries',
+      `at most ${Number.MAX_SAFE_INTEGER} (Number.MAX_SAFE_INTEGER), or Infinity with \`deadlineMs\` or \`signal\``,
+      maxRetries,
+    );
   }
   const initialDelayMs = expectDelayMs('initialDelayMs', orDefault(o.initialDelayMs, 100));
   const maxDelayMs = expectDelayMs('maxDelayMs', orDefault(o.maxDelayMs, 1000));

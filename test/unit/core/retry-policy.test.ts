@@ -85,6 +85,16 @@ describe('retryPolicy', () => {
     [{ maxRetries: 1.5 }, 'Expected `maxRetries` to be a non-negative integer or Infinity, got 1.5'],
     [{ maxRetries: Number.NaN }, 'Expected `maxRetries` to be a non-negative integer or Infinity, got NaN'],
     [{ maxRetries: '3' }, 'Expected `maxRetries` to be a non-negative integer or Infinity, got "3"'],
+    // Counts past 2^53 are not counted exactly (attempt + 1 === attempt) and never end without a deadline:
+    // they are refused like Infinity without one, not accepted as a finite count.
+    [
+      { maxRetries: 1e20 },
+      'Expected `maxRetries` to be at most 9007199254740991 (Number.MAX_SAFE_INTEGER), or Infinity with `deadlineMs` or `signal`, got 100000000000000000000',
+    ],
+    [
+      { maxRetries: Number.MAX_VALUE },
+      `Expected \`maxRetries\` to be at most 9007199254740991 (Number.MAX_SAFE_INTEGER), or Infinity with \`deadlineMs\` or \`signal\`, got ${Number.MAX_VALUE}`,
+    ],
     [
       { initialDelayMs: -5 },
       "Expected `initialDelayMs` to be a number of milliseconds from 0 to 2147483647 (Node's timer limit), got -5",
