@@ -1,3 +1,4 @@
+import { onAbort } from './abort-listener.js';
 import type { Clock } from './clock.js';
 
 /** Whatever can hand out an attempt's signal: a guard, or the shared never-aborting source. */
@@ -13,8 +14,8 @@ export interface SignalSource {
  */
 export class AttemptGuard implements SignalSource {
   readonly #clock: Clock;
-  readonly #userSignal: AbortSignal | undefined;
-  readonly #onUserAbort: (() => void) | undefined;
+  // Stops waiting for the caller's signal (one listener per signal, shared by every call that gave it).
+  readonly #stopWatching: (() => void) | undefined;
   readonly #timer: unknown;
   #controller: AbortController | undefined;
   #fired = false;
@@ -27,13 +28,9 @@ export class AttemptGuard implements SignalSource {
       limitMs === Number.POSITIVE_INFINITY
         ? undefined
         : clock.setTimeout(() => this.fire(limitError()), limitMs);
-    this.#userSignal = userSignal;
-    if (userSignal !== undefined) {
-      const onUserAbort = (): void => this.fire(userSignal.reason);
-      this.#onUserAbort = onUserAbort;
-      userSignal.addEventListener('abort', onUserAbort, { once: true });
-      if (userSignal.aborted) onUserAbort();
-    }
+    if (userSignal?.aborted === true) this.fire(userSignal.reason);
+    else if (userSignal !== undefined)
+      this.#stopWatching = onAbort(userSignal, (reason) => this.fire(reason));
   }
 
   /** Aborts when the guard fires, with the AttemptTimeoutError, DeadlineExceededError or caller's reason. */
@@ -63,7 +60,7 @@ export class AttemptGuard implements SignalSource {
   /** Stops the timer and the caller's-signal listener: the attempt is past the part a limit may interrupt. */
   disarm(): void {
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
-    if (this.#onUserAbort !== undefined) this.#userSignal?.removeEventListener('abort', this.#onUserAbort);
+    this.#stopWatching?.();
   }
 
   /** Settles like `value`, unless the guard fires first; a guard that already fired wins. */

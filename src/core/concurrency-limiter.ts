@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { type Channel, channel } from 'node:diagnostics_channel';
+import { onAbort } from './abort-listener.js';
 import type { ErrorKind } from './classification.js';
 import { type Clock, systemClock } from './clock.js';
 import { channelNames } from './diagnostics.js';
@@ -160,12 +161,6 @@ interface Waiter {
   alone: boolean;
 }
 
-/** The waiters of one signal: how each leaves, and the listener that makes them all leave on abort. */
-interface SignalWatch {
-  readonly leaves: Set<(reason: unknown) => void>;
-  readonly onAbort: () => void;
-}
-
 const known: ReadonlySet<string> = new Set([
   'maxLimit',
   'minLimit',
@@ -211,8 +206,6 @@ export class ConcurrencyLimiter {
   // been empty since: the next lone waiter would only wait for the same unit, holding everyone behind it.
   #outlasted = false;
   readonly #queue: Waiter[] = [];
-  // The signals waiters gave, each with its one abort listener (see #watch).
-  readonly #watched = new Map<AbortSignal, SignalWatch>();
   // The store of a context that holds a permit of this limiter only (never changed, so made once).
   readonly #selfOnly: readonly ConcurrencyLimiter[] = Object.freeze([this]);
   #head = 0;
@@ -409,12 +402,12 @@ export class ConcurrencyLimiter {
           this.#drain();
         }, aloneMs);
       }
-      const watch = signal === undefined ? undefined : this.#watch(signal);
-      watch?.leaves.add(leave);
+      // One abort listener per signal, however many waiters gave it: on abort each leaves in the order it came.
+      const stopWatching = signal === undefined ? undefined : onAbort(signal, leave);
       waiter.cancel = () => {
         if (handle !== undefined) this.#clock.clearTimeout(handle);
         if (aloneHandle !== undefined) this.#clock.clearTimeout(aloneHandle);
-        if (watch !== undefined) this.#unwatch(signal!, watch, leave);
+        stopWatching?.();
       };
       if (aloneMs === undefined) this.#queue.push(waiter);
       else {
@@ -425,32 +418,6 @@ export class ConcurrencyLimiter {
       }
       this.#publish('queue');
     });
-  }
-
-  /**
-   * The one abort listener on `signal` for all its waiters (a caller's signal is often shared by many units:
-   * a listener each would grow with the queue). On abort each leaves in the order it came.
-   */
-  #watch(signal: AbortSignal): SignalWatch {
-    let watch = this.#watched.get(signal);
-    if (watch === undefined) {
-      const leaves = new Set<(reason: unknown) => void>();
-      const onAbort = (): void => {
-        this.#watched.delete(signal);
-        for (const leave of [...leaves]) leave(signal.reason);
-      };
-      watch = { leaves, onAbort };
-      this.#watched.set(signal, watch);
-      signal.addEventListener('abort', onAbort, { once: true });
-    }
-    return watch;
-  }
-
-  #unwatch(signal: AbortSignal, watch: SignalWatch, leave: (reason: unknown) => void): void {
-    watch.leaves.delete(leave);
-    if (watch.leaves.size > 0 || this.#watched.get(signal) !== watch) return;
-    this.#watched.delete(signal);
-    signal.removeEventListener('abort', watch.onAbort);
   }
 
   #remove(waiter: Waiter): boolean {

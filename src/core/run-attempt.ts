@@ -1,3 +1,4 @@
+import { onAbort } from './abort-listener.js';
 import type { AttemptContext } from './attempt.js';
 import type { AttemptGuard } from './attempt-guard.js';
 import { isAttemptTimeoutError } from './errors.js';
@@ -107,12 +108,11 @@ function awaitAbandoned<T>(
   return new Promise<T>((resolve, reject) => {
     const end = (settle: () => void): void => {
       clock.clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      stop?.();
       settle();
     };
-    const onAbort = (): void => end(() => reject(timeout));
     const timer = clock.setTimeout(() => end(() => reject(new StillRunning(timeout))), limitMs);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const stop = signal === undefined ? undefined : onAbort(signal, () => end(() => reject(timeout)));
     step.then(
       (value) => end(() => (isOp ? resolve(value) : reject(timeout))),
       () => end(() => reject(timeout)),

@@ -1,3 +1,4 @@
+import { onAbort } from './abort-listener.js';
 import type { Clock } from './clock.js';
 
 /**
@@ -15,14 +16,13 @@ export function sleep(clock: Clock, ms: number, signal: AbortSignal | undefined)
       reject(signal.reason);
       return;
     }
-    const onAbort = (): void => {
-      clock.clearTimeout(handle);
-      reject(signal.reason);
-    };
     const handle = clock.setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
+      stop();
       resolve();
     }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
+    const stop = onAbort(signal, (reason) => {
+      clock.clearTimeout(handle);
+      reject(reason);
+    });
   });
 }

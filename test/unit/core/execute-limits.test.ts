@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it, vi } from 'vitest';
 import type { AttemptContext } from '../../../src/core/attempt.js';
 import type { Classification } from '../../../src/core/classification.js';
@@ -12,7 +13,7 @@ import {
 } from '../../../src/core/errors.js';
 import { execute } from '../../../src/core/execute.js';
 import { RetryBudget } from '../../../src/core/retry-budget.js';
-import { FakeClock } from './fake-clock.js';
+import { FakeClock, flush } from './fake-clock.js';
 import { alwaysFailing, hang, recordingScope, scripted, TransientError, untilAborted } from './helpers.js';
 
 const none = { jitter: 'none' } as const;
@@ -303,6 +304,40 @@ describe('execute: caller signal (E8)', () => {
     expect(op.calls).toBe(1);
     expect(clock.pending).toBe(0);
     expect(onGiveUp.mock.calls[0]![0]).toMatchObject({ reason: 'aborted', error: 'stop' });
+  });
+
+  it('calls sharing one signal add one abort listener to it, running and sleeping, and none once done', async () => {
+    const clock = new FakeClock(0);
+    const controller = new AbortController();
+    const listeners = (): number => getEventListeners(controller.signal, 'abort').length;
+    const started: Array<() => void> = [];
+    // Each call: an attempt that waits to be let go, fails once, sleeps 100 ms, then succeeds.
+    const op = (c: AttemptContext): Promise<number> =>
+      new Promise((resolve, reject) => {
+        started.push(() => (c.attempt === 1 ? reject(new TransientError('x')) : resolve(c.attempt)));
+      });
+    const calls = Array.from({ length: 20 }, () =>
+      execute(op, { clock, signal: controller.signal, attemptTimeoutMs: 1000, policy: none }),
+    );
+    expect(started).toHaveLength(20);
+    expect(listeners()).toBe(1);
+    for (const fail of started.splice(0)) fail();
+    await flush();
+    expect(clock.pending).toBe(20); // 20 sleeps
+    expect(listeners()).toBe(1);
+    await clock.advance(100);
+    expect(started).toHaveLength(20);
+    expect(listeners()).toBe(1);
+    for (const succeed of started.splice(0)) succeed();
+    await expect(Promise.all(calls)).resolves.toEqual(Array(20).fill(2));
+    expect(listeners()).toBe(0);
+    // Aborted, every call still running leaves at once with the reason, and the listener goes too.
+    const stopped = Array.from({ length: 12 }, () => execute(hang, { clock, signal: controller.signal }));
+    expect(listeners()).toBe(1);
+    const reason = new Error('user left');
+    controller.abort(reason);
+    for (const call of stopped) await expect(call).rejects.toBe(reason);
+    expect(listeners()).toBe(0);
   });
 
   it('removes its listener from the caller signal after each attempt', async () => {
