@@ -109,7 +109,13 @@ export function isReusable(session: Session): boolean {
 
 /** Where runner.transaction gets a session per attempt, and gives it back (destroyed ones are discarded). */
 export interface SessionSource<Raw = unknown> {
-  acquire(): Promise<Session<Raw>>;
+  /**
+   * `signal`: the attempt's, aborted at its time limit, the call's deadline or the caller's abort. A source
+   * that may wait (a full pool) should stop waiting then, rejecting with `signal.reason`, so an abandoned
+   * caller does not hold a place in its queue; one that ignores it still works (the session that arrives
+   * late is given back unused).
+   */
+  acquire(signal?: AbortSignal): Promise<Session<Raw>>;
   release(session: Session<Raw>): Promise<void>;
 }
 

@@ -294,7 +294,7 @@ export class Database {
   #sourceOf(reader: boolean): SessionSource {
     // Not async functions: each call of either is on the path of every unit and statement.
     return {
-      acquire: () => this.#take(undefined, reader, this.#countedOf),
+      acquire: (signal) => this.#take(undefined, reader, this.#countedOf, signal),
       release: (session) => this.#give(this.#real.get(session) ?? session),
     };
   }
@@ -327,13 +327,16 @@ export class Database {
     publishAs: string | undefined,
     reader = false,
     lent: (session: Session) => Session = (session) => session,
+    signal?: AbortSignal,
   ): Promise<Session> {
     if (this.#closed) return Promise.reject(new DatabaseClosedError());
     const { connector, errors } = this.#parts;
     let taken: Promise<Session>;
     try {
       taken =
-        reader && connector.acquireReader !== undefined ? connector.acquireReader() : connector.acquire();
+        reader && connector.acquireReader !== undefined
+          ? connector.acquireReader(signal)
+          : connector.acquire(signal);
     } catch (error) {
       errors.record(error, publishAs);
       return Promise.reject(error);

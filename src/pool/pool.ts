@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { onAbort } from '../core/abort-listener.js';
 import { expectOptionalBoolean, expectOptionalSignal, expectOptionalString } from '../core/validate.js';
 import { boundedCheck, untilAborted } from './bounded.js';
 import { type DestroyReason, poolChannels } from './pool-channels.js';
@@ -59,8 +60,8 @@ interface Waiter<C> extends QueueNode {
   readonly shared: boolean;
   readonly holder: string | undefined;
   readonly stack: CapturedStack | undefined;
-  readonly signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
+  // Stops waiting for the caller's signal (one listener per signal, however many waiters share it).
+  stopWatching: (() => void) | undefined;
   timer: unknown;
 }
 
@@ -420,8 +421,7 @@ export class Pool<C> {
         shared,
         holder: options?.holder,
         stack,
-        signal: options?.signal,
-        onAbort: undefined,
+        stopWatching: undefined,
         timer: undefined,
       };
       // acquireTimeoutMs 0 fails at once when the pool is full, and waits no longer than a connect otherwise.
@@ -429,10 +429,8 @@ export class Pool<C> {
         acquireTimeoutMs > 0 || !this.#hasRoom() ? acquireTimeoutMs : this.#options.connectTimeoutMs;
       waiter.timer = clock.setTimeout(() => this.#timeOut(waiter), timeoutMs);
       const signal = options?.signal;
-      if (signal !== undefined) {
-        waiter.onAbort = () => this.#settle(waiter, signal.reason);
-        signal.addEventListener('abort', waiter.onAbort, { once: true });
-      }
+      if (signal !== undefined)
+        waiter.stopWatching = onAbort(signal, (reason) => this.#settle(waiter, reason));
       if (toCheck !== undefined) this.#check(toCheck, waiter);
       else {
         this.#waiters.push(waiter);
@@ -472,7 +470,7 @@ export class Pool<C> {
   #settle(waiter: Waiter<C>, error: unknown, entry?: PoolEntry<C>): void {
     this.#waiters.remove(waiter);
     this.#options.clock.clearTimeout(waiter.timer);
-    if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort);
+    waiter.stopWatching?.();
     const { resolve, reject } = waiter;
     // A settled waiter keeps no callbacks: a late timer or abort finds nothing to do.
     waiter.resolve = undefined as never;

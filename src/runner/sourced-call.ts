@@ -45,8 +45,8 @@ export class SourcedCall<Raw> {
     return new SourcedScope(this);
   }
 
-  acquire(): Promise<Session<Raw>> {
-    return this.#source.acquire();
+  acquire(signal: AbortSignal): Promise<Session<Raw>> {
+    return this.#source.acquire(signal);
   }
 
   /** Makes the session the running attempt's (an acquisition that arrived too late never becomes it). */
@@ -80,7 +80,8 @@ class SourcedScope<Raw> implements AttemptScope {
   }
 
   async begin(context: AttemptContext): Promise<void> {
-    const session = await this.#call.acquire();
+    // The attempt's signal: a caller that gives up or times out while the pool is full leaves its queue.
+    const session = await this.#call.acquire(context.signal);
     // The attempt's limit may have fired while the source was still handing out the session (a busy
     // pool): rollback has run and found nothing to undo, so this attempt must not BEGIN on it.
     if (this.#ended || isStopped(context)) {

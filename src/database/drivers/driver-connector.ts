@@ -24,7 +24,7 @@ export interface DriverConnector extends SessionSource {
    * A session for readOnly work, where the connector knows servers of several roles (a standby, falling back
    * to the primary). Absent: readOnly work takes acquire() like everything else.
    */
-  acquireReader?(): Promise<Session>;
+  acquireReader?(signal?: AbortSignal): Promise<Session>;
   /**
    * Runs a unit's body (fn) as inside `session`'s transaction, where the driver tells a nested unit that
    * would wait for that transaction's lock (SQLite: fails it at once). Absent: fn just runs.

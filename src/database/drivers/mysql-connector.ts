@@ -52,7 +52,7 @@ export function mysql2Connector(module: unknown, target: Dsn, settings: Connecto
   );
   return {
     backend: () => flavor ?? 'mysql',
-    acquire: () => pool.acquire(),
+    acquire: (signal) => pool.acquire(signal),
     release: (session) => pool.release(session as Session<Mysql2StreamingConnection>),
     close: () => pool.close(),
     counts: () => pool.counts(),
@@ -80,7 +80,7 @@ export function mariadbConnector(module: unknown, target: Dsn, settings: Connect
   );
   return {
     backend: () => 'mariadb',
-    acquire: () => pool.acquire(),
+    acquire: (signal) => pool.acquire(signal),
     release: (session) => pool.release(session as Session<MariadbStreamingConnection>),
     close: () => pool.close(),
     counts: () => pool.counts(),

@@ -1,7 +1,7 @@
 import type { Session } from '../../core/session.js';
 import { type PgFactoryClient, pgFactory } from '../../pool/factories/pg-factory.js';
 import { createPool } from '../../pool/pool.js';
-import { pgPoolSource } from '../../sessions/pg/pg-pool-source.js';
+import { pgPoolSourceWith } from '../../sessions/pg/pg-pool-source.js';
 import type { PgPooledClientLike } from '../../sessions/pg/pg-types.js';
 import type { ConnectorSettings, DriverConnector } from './driver-connector.js';
 
@@ -39,18 +39,26 @@ export function pgConnector(
     pooled.release ??= (destroy?: boolean | Error) => release(pooled, destroy);
     return pooled;
   };
-  const source = pgPoolSource({
-    Client: pg.Client,
-    options: config,
-    connect: (): Promise<PooledClient> => pool.acquire() as Promise<PooledClient>,
-    query: (text: string, values?: unknown[]) =>
-      pool.use((client) =>
-        (client as PooledClient & { query(t: string, v?: unknown[]): Promise<unknown> }).query(text, values),
-      ),
-  } as never);
+  const checkout = (signal?: AbortSignal): Promise<PooledClient> =>
+    pool.acquire(signal === undefined ? undefined : { signal }) as Promise<PooledClient>;
+  const source = pgPoolSourceWith(
+    {
+      Client: pg.Client,
+      options: config,
+      connect: checkout,
+      query: (text: string, values?: unknown[]) =>
+        pool.use((client) =>
+          (client as PooledClient & { query(t: string, v?: unknown[]): Promise<unknown> }).query(
+            text,
+            values,
+          ),
+        ),
+    } as never,
+    checkout as never,
+  );
   return {
     backend: () => 'postgres',
-    acquire: (): Promise<Session> => source.acquire() as Promise<Session>,
+    acquire: (signal): Promise<Session> => source.acquire(signal) as Promise<Session>,
     release: (session) => source.release(session as never),
     close: () => pool.close(),
     counts() {

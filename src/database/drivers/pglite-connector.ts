@@ -21,7 +21,7 @@ export function pgliteConnector(module: unknown, target: Dsn, settings: Connecto
   );
   return {
     backend: () => 'postgres',
-    acquire: () => pool.acquire(),
+    acquire: (signal) => pool.acquire(signal),
     release: (session) => pool.release(session as Session<PgliteInstance>),
     async close() {
       await pool.close();

@@ -6,7 +6,8 @@ import type { PoolCounts } from './driver-connector.js';
 
 /** A dbop pool of sessions, one session per pooled connection. */
 export interface SessionPool<S extends Session> {
-  acquire(): Promise<S>;
+  /** `signal`: stops waiting for a connection when it aborts (see SessionSource.acquire). */
+  acquire(signal?: AbortSignal): Promise<S>;
   release(session: S): Promise<void>;
   close(): Promise<void>;
   counts(): PoolCounts;
@@ -50,7 +51,7 @@ export function sessionPool<S extends Session>(
     options,
   );
   return {
-    acquire: () => pool.acquire(),
+    acquire: (signal) => pool.acquire(signal === undefined ? undefined : { signal }),
     async release(session) {
       if (!session.destroyed && session.inTransaction())
         await session.rollback().catch((error: unknown) => session.destroy(error));
@@ -99,7 +100,7 @@ export function factorySessionPool<C, S extends Session>(
     options,
   );
   return {
-    acquire: () => pool.acquire(),
+    acquire: (signal) => pool.acquire(signal === undefined ? undefined : { signal }),
     // Not async (on the path of every unit), but failing the same way: a rejection.
     release(session) {
       try {

@@ -32,7 +32,7 @@ export function sqliteConnector(module: unknown, target: Dsn, settings: Connecto
   );
   return {
     backend: () => 'sqlite',
-    acquire: () => pool.acquire(),
+    acquire: (signal) => pool.acquire(signal),
     release: (session) => pool.release(session as Awaited<ReturnType<typeof driver.open>>),
     close: () => pool.close(),
     counts: () => pool.counts(),

@@ -15,6 +15,18 @@ import type { PgPoolClientOf, PgPooledClientLike, PgPoolLike, PgQueryable } from
 export function pgPoolSource<Pool extends PgPoolLike<PgPooledClientLike>>(
   pool: Pool,
 ): SessionSource<PgPoolClientOf<Pool>> {
+  // pg's connect() takes no signal (its one argument is a callback): a caller that gives up waits anyway.
+  return pgPoolSourceWith(pool, () => pool.connect() as Promise<PgPoolClientOf<Pool>>);
+}
+
+/**
+ * {@link pgPoolSource} over a pool whose checkout honours the attempt's signal (dbop's own pool, shaped
+ * like pg's): `connect` takes it, so a caller that gives up leaves the pool's queue at once.
+ */
+export function pgPoolSourceWith<Pool extends PgPoolLike<PgPooledClientLike>>(
+  pool: Pool,
+  connect: (signal: AbortSignal | undefined) => Promise<PgPoolClientOf<Pool>>,
+): SessionSource<PgPoolClientOf<Pool>> {
   type Client = PgPoolClientOf<Pool>;
   const sidecar = sidecarOf(pool);
   // A client comes back here only when idle (no transaction, nothing in flight), so its session is fit to
@@ -30,9 +42,9 @@ export function pgPoolSource<Pool extends PgPoolLike<PgPooledClientLike>>(
   };
   // Not async functions (each is on the path of every unit), but failing the same way: a rejection.
   return {
-    acquire(): Promise<Session<Client>> {
+    acquire(signal?: AbortSignal): Promise<Session<Client>> {
       try {
-        return Promise.resolve(pool.connect() as Promise<Client>).then(sessionOf);
+        return Promise.resolve(connect(signal)).then(sessionOf);
       } catch (error) {
         return Promise.reject(error);
       }

@@ -1,5 +1,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
+import { DeadlineExceededError } from '../../../src/core/errors.js';
 import { createDatabase } from '../../../src/database/create-database.js';
 import { type PoolCreateMessage, poolChannelNames } from '../../../src/pool/pool-channels.js';
 import { PoolTimeoutError } from '../../../src/pool/pool-errors.js';
@@ -24,6 +26,41 @@ describe("createDatabase and dbop's pool", () => {
     expect(db.stats().pool).toMatchObject({ total: 1, inUse: 1 });
     release();
     await held;
+    await db.close();
+  });
+
+  it('a caller aborted or timed out while waiting for a connection leaves the queue at once', async () => {
+    const db = await createDatabase({ url: 'sqlite::memory:', limiter: false, maxRetries: 0 });
+    let release!: () => void;
+    const held = db.acquire(
+      () =>
+        new Promise<void>((resolve) => {
+          release = resolve;
+        }),
+    );
+    const waiting = async (count: number): Promise<void> => {
+      for (let i = 0; i < 400 && db.stats().pool.waiting !== count; i++)
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(db.stats().pool.waiting).toBe(count);
+    };
+    const controller = new AbortController();
+    const aborted = Array.from({ length: 5 }, () =>
+      db.transaction((c) => c.execute('SELECT 1'), { signal: controller.signal }),
+    );
+    await waiting(5);
+    const reason = new Error('caller gave up');
+    controller.abort(reason);
+    for (const call of aborted) await expect(call).rejects.toBe(reason);
+    // Gone from the pool's queue while the connection is still held, and no listener left on the signal.
+    expect(db.stats().pool).toMatchObject({ total: 1, waiting: 0 });
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    // A deadline that passes while waiting takes the caller out of the queue the same way.
+    const late = db.transaction((c) => c.execute('SELECT 1'), { deadlineMs: 20 });
+    await expect(late).rejects.toBeInstanceOf(DeadlineExceededError);
+    expect(db.stats().pool.waiting).toBe(0);
+    release();
+    await held;
+    await expect(db.query('SELECT 1')).resolves.toBeDefined();
     await db.close();
   });
 

@@ -1,4 +1,5 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { isDbopError } from '../../../src/core/errors.js';
 import { classify } from '../../../src/dialects/classify.js';
@@ -245,6 +246,22 @@ describe('max and blocking (DBUtils test_maxconnections), FIFO waiters', () => {
     p.release(a);
     expect(await next).toBe(a);
     await expect(p.acquire({ signal: AbortSignal.abort(new Error('already')) })).rejects.toThrow('already');
+  });
+
+  it('waiters sharing one signal add one abort listener to it, removed once none waits', async () => {
+    const p = pool({ max: 1 });
+    const a = await p.acquire();
+    const controller = new AbortController();
+    const listeners = (): number => getEventListeners(controller.signal, 'abort').length;
+    const waiters = Array.from({ length: 12 }, () => p.acquire({ signal: controller.signal }));
+    expect(listeners()).toBe(1);
+    p.release(a);
+    expect(await waiters[0]!).toBe(a);
+    expect(listeners()).toBe(1);
+    controller.abort(new Error('caller gave up'));
+    for (const waiter of waiters.slice(1)) await expect(waiter).rejects.toThrow('caller gave up');
+    expect(p.stats().pending).toBe(0);
+    expect(listeners()).toBe(0);
   });
 
   it('gives waiting callers the connect error itself while connects fail, then a working connection', async () => {
