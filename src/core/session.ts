@@ -73,6 +73,13 @@ export interface Session<Raw = unknown> {
    * rejects with it rather than run in autocommit, and commit() throws it instead of reporting success.
    */
   readonly endedBy?: unknown;
+  /**
+   * Holds the transaction this session began to the unit now running in it, until it commits or rolls back:
+   * a statement after which the driver reports no transaction open (the unit's own COMMIT or ROLLBACK) fails
+   * with DBOP_TRANSACTION_BOUNDARY, which {@link endedBy} then holds, and COMMIT throws it. Where the driver
+   * reports no status, statements that would end the transaction are refused unsent instead.
+   */
+  holdTransaction?(): void;
   /** Begins a transaction; rejects with DBOP_TRANSACTION_OPEN when one is already open (also one begun outside dbop). */
   begin(options?: BeginOptions): Promise<void>;
   /**

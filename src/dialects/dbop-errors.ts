@@ -45,6 +45,13 @@ export const dbopErrors: ErrorTable = [
     'statement',
     'SQLite: cancel() ended a wait for the write lock (an abort or time limit); not counted in stats()',
   ],
+  [
+    'DBOP_TRANSACTION_BOUNDARY',
+    'unknown',
+    'none',
+    "the unit's own statement began, committed or ended dbop's transaction: its work may have committed",
+    'final',
+  ],
   ['DBOP_POOL_TIMEOUT', 'pool-exhausted', 'none', 'no connection within acquireTimeoutMs'],
   [
     'DBOP_CONNECTION_ENDED_ON_OPEN',

@@ -19,6 +19,7 @@ import { type IsolationLevel, isSessionSource, type Session, type SessionSource 
 import { describeValue, isFixedOptions, isPlainOptions } from '../core/validate.js';
 import { CallOwner, nestedDeadlineMs, ownerAllowance } from './call-owner.js';
 import { fenceSession } from './fenced-session.js';
+import { heldBody } from './held-body.js';
 import { nestedPolicy } from './nested-policy.js';
 import { markSpent, runnerClassification } from './runner-classifier.js';
 import { withDialect } from './runner-logger.js';
@@ -142,7 +143,7 @@ export class DbOpRunner {
       execute(
         (context) => {
           owner.hold(session);
-          return fn(this.#fenced(session, options, context), context);
+          return heldBody(session, () => fn(this.#fenced(session, options, context), context));
         },
         this.#executeOptions(options, session.dialect, 'run', this.#policy, {
           ...extra,
@@ -201,7 +202,7 @@ export class DbOpRunner {
         (context) => {
           const session = call.session();
           owner.hold(session);
-          return fn(this.#fenced(session, options, context), context);
+          return heldBody(session, () => fn(this.#fenced(session, options, context), context));
         },
         this.#sourcedOptions(
           options,
@@ -271,7 +272,7 @@ export class DbOpRunner {
       execute(
         (context) => {
           owner.hold(fixed);
-          return fn(this.#fenced(fixed, options, context), context);
+          return heldBody(fixed, () => fn(this.#fenced(fixed, options, context), context));
         },
         this.#executeOptions(options, dialect, 'transaction', this.#policy, {
           scope:

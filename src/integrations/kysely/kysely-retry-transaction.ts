@@ -14,6 +14,7 @@ import {
 import type { AttemptContext } from '../../core/attempt.js';
 import type { Session, SessionSource } from '../../core/session.js';
 import type { RunOptions } from '../../runner/runner-options.js';
+import { boundaryViolation } from '../../sessions/shared/transaction-boundary.js';
 import { HandleSteps } from '../shared/handle-steps.js';
 import { holdConnection } from '../shared/held-connection.js';
 import {
@@ -23,7 +24,6 @@ import {
   ormConnectionSession,
 } from '../shared/orm-connection-session.js';
 import { type OrmTransactionOptions, splitOrmOptions } from '../shared/orm-transaction-options.js';
-import { boundaryViolation } from '../shared/transaction-boundary.js';
 
 /** Options of {@link retryTransaction} (dbop/kysely). */
 export type KyselyTransactionOptions = OrmTransactionOptions;

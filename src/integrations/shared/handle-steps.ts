@@ -2,7 +2,7 @@ import type { AttemptContext } from '../../core/attempt.js';
 import type { Session } from '../../core/session.js';
 import type { DbOpRunner } from '../../runner/dbop-runner.js';
 import type { RunOptions } from '../../runner/runner-options.js';
-import { boundaryViolation } from './transaction-boundary.js';
+import { boundaryViolation } from '../../sessions/shared/transaction-boundary.js';
 
 /**
  * Which dbop transaction each ORM handle passed to a retryTransaction callback belongs to, so step(handle)

@@ -4,6 +4,7 @@ import type { DialectSql } from '../../core/dialect-sql.js';
 import { DbopError } from '../../core/errors.js';
 import type { AlsoRun, BeginOptions, QueryResult, RollbackToOptions, Session } from '../../core/session.js';
 import type { SessionDriver } from './session-driver.js';
+import { boundaryStatement, endedByBody } from './transaction-boundary.js';
 import { markCommitInFlight, verifyCommit } from './verify-commit.js';
 
 // Servers whose marker table this process created (or is creating), keyed by the driver's markerScope.
@@ -41,6 +42,10 @@ export class DriverSession<Raw> implements Session<Raw> {
   #beginning = false;
   #probedAt = -1;
   #probed = false;
+  // The transaction is a unit's (holdTransaction): a statement that ends it fails, and so does the unit.
+  #held = false;
+  // #ended is the body ending the held transaction: the driver may have no transaction left to roll back.
+  #crossed = false;
 
   constructor(driver: SessionDriver<Raw>) {
     this.#driver = driver;
@@ -72,7 +77,13 @@ export class DriverSession<Raw> implements Session<Raw> {
   }
 
   get endedBy(): unknown {
+    // The body may have ended a held transaction with the driver itself: what the driver last saw says so.
+    if (this.#held && this.#ended === undefined) this.#checkHeld();
     return this.#ended;
+  }
+
+  holdTransaction(): void {
+    if (this.#began && this.#open && this.#ended === undefined && !this.#destroyed) this.#held = true;
   }
 
   inTransaction(): boolean {
@@ -122,6 +133,10 @@ export class DriverSession<Raw> implements Session<Raw> {
   query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
     // Statements after the server ended the transaction would run in autocommit, outside it.
     if (this.#ended !== undefined) return Promise.reject(this.#ended);
+    if (this.#held && this.#liveOpen() === undefined) {
+      const refused = this.#refuseBoundary(sql);
+      if (refused !== undefined) return Promise.reject(refused);
+    }
     // The statement and its parameters passed along, not closed over: this is every statement's path.
     return this.#run(this.#sendQuery, sql, params) as Promise<QueryResult<Row>>;
   }
@@ -131,6 +146,10 @@ export class DriverSession<Raw> implements Session<Raw> {
 
   batch(statements: readonly string[]): Promise<Record<string, unknown>[]> {
     if (statements.length === 0) return Promise.resolve([]);
+    if (this.#held && this.#liveOpen() === undefined) {
+      const refused = this.#refuseBoundary(statements.join(';\n'));
+      if (refused !== undefined) return Promise.reject(refused);
+    }
     return this.#run(() => this.#driver.batch(statements));
   }
 
@@ -156,6 +175,8 @@ export class DriverSession<Raw> implements Session<Raw> {
     this.#markAtCommit = marker !== undefined;
     this.#ended = undefined;
     this.#failure = undefined;
+    this.#held = false;
+    this.#crossed = false;
     this.#afterEnd = readOnly?.restore ?? [];
     this.#open = true;
     this.#began = true;
@@ -181,6 +202,10 @@ export class DriverSession<Raw> implements Session<Raw> {
   }
 
   async commit(options: AlsoRun = {}): Promise<void> {
+    // A held transaction the body ended is not committed: its COMMIT would report the body's work as the unit's.
+    if (this.#held && this.#ended === undefined) this.#checkHeld();
+    this.#held = false;
+    this.#crossed = false;
     const transactionId = this.#transactionId;
     this.#transactionId = undefined;
     const ended = this.#ended;
@@ -255,13 +280,19 @@ export class DriverSession<Raw> implements Session<Raw> {
   }
 
   async rollback(options: AlsoRun = {}): Promise<void> {
+    if (this.#held && this.#ended === undefined) this.#checkHeld();
+    // The body ended the transaction: no ROLLBACK where none is open (SQLite would fail on it).
+    const gone = this.#crossed && this.#liveOpen() === false;
+    this.#held = false;
+    this.#crossed = false;
     this.#transactionId = undefined;
     this.#idAtCommit = false;
     this.#markAtCommit = false;
     this.#ended = undefined;
     this.#failure = undefined;
     try {
-      await this.batch([this.sql.rollback(), ...(options.alsoRun ?? []), ...this.#afterEnd]);
+      const rollback = gone ? [] : [this.sql.rollback()];
+      await this.batch([...rollback, ...(options.alsoRun ?? []), ...this.#afterEnd]);
       this.#afterEnd = [];
     } finally {
       this.#open = false;
@@ -310,6 +341,7 @@ export class DriverSession<Raw> implements Session<Raw> {
     this.#destroyed = true;
     this.#open = false;
     this.#ended = undefined;
+    this.#held = false;
     try {
       this.#driver.destroy();
     } catch {
@@ -341,8 +373,44 @@ export class DriverSession<Raw> implements Session<Raw> {
   // The ends of #run, made once per session rather than per statement.
   readonly #ran = (value: unknown): unknown => {
     this.#busy -= 1;
+    // What the driver saw at the statement's end: a held transaction gone means the statement ended it.
+    if (this.#held && this.#ended === undefined) {
+      const crossed = this.#checkHeld();
+      if (crossed !== undefined) throw crossed;
+    }
     return value;
   };
+
+  /**
+   * When the driver reports that the held transaction is no longer open, the body ended it: recorded as
+   * #ended (later statements and COMMIT fail with it) and returned.
+   */
+  #checkHeld(): unknown {
+    if (this.#destroyed || this.#beginning || !this.#open || this.#liveOpen() !== false) return undefined;
+    this.#ended = endedByBody(undefined, true);
+    this.#crossed = true;
+    this.#open = false;
+    return this.#ended;
+  }
+
+  /**
+   * A statement that would end the held transaction, refused unsent where the driver keeps no transaction
+   * status to tell afterwards (postgres.js; mysql2 after an error) that it ended.
+   */
+  #refuseBoundary(sql: string): unknown {
+    const words = boundaryStatement(sql, this.dialect);
+    if (words === undefined) return undefined;
+    // Nothing was sent: the transaction is still open, and the owner rolls it back as after any failure.
+    return endedByBody(words, false);
+  }
+
+  /** Whether the driver last saw a transaction open, without a round trip; undefined when it keeps no such report. */
+  #liveOpen(): boolean | undefined {
+    const known = this.#driver.inTransaction?.();
+    if (known !== undefined) return known;
+    const idle = this.#driver.serverIdle?.();
+    return idle === undefined ? undefined : !idle;
+  }
 
   readonly #runFailed = (error: unknown): never => {
     try {

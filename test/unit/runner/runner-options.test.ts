@@ -6,14 +6,22 @@ import { postgresSql } from '../../../src/dialects/postgres/postgres-sql.js';
 import { DbOpRunner } from '../../../src/runner/index.js';
 import { DriverSession } from '../../../src/sessions/shared/driver-session.js';
 
+/** `open`: a transaction the caller began; the driver reports the state as its BEGIN and COMMIT leave it. */
 function session(open = false) {
+  let inTransaction = open;
   return new DriverSession<null>({
     dialect: 'postgres',
     sql: postgresSql(),
     raw: null,
     query: async () => ({ rows: [], rowCount: 0 }),
-    batch: async () => [],
-    inTransaction: () => open,
+    batch: async (statements) => {
+      for (const statement of statements) {
+        if (statement.startsWith('BEGIN')) inTransaction = true;
+        if (statement === 'COMMIT' || statement === 'ROLLBACK') inTransaction = false;
+      }
+      return [];
+    },
+    inTransaction: () => inTransaction,
     destroy() {},
   });
 }

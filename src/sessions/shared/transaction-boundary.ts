@@ -22,23 +22,55 @@ const setsAutocommit =
 /**
  * The SQL an ORM sent inside dbop's transaction, when it would begin, commit or end that transaction on
  * its own (rule 4 of the integrations): a DbopError naming the statement's first words, else undefined.
- * Every statement of a multi-statement string is read, past comments, quoted text and (MySQL family)
- * into executable comments (`/*! COMMIT *\/` runs COMMIT).
  */
 export function boundaryViolation(sql: string, dialect: Backend): DbopError | undefined {
+  const words = boundaryStatement(sql, dialect);
+  if (words === undefined) return undefined;
+  return new DbopError(
+    'DBOP_TRANSACTION_BOUNDARY',
+    `"${words}" inside a transaction dbop owns would begin, commit or end it behind dbop's back; ` +
+      'dbop begins and commits it (use step() for a nested savepoint)',
+  );
+}
+
+/**
+ * The first words of the first statement in sql that would begin, commit or end a transaction, else
+ * undefined. Every statement of a multi-statement string is read, past comments, quoted text and (MySQL
+ * family) into executable comments (`/*! COMMIT *\/` runs COMMIT).
+ */
+export function boundaryStatement(sql: string, dialect: Backend): string | undefined {
   const mysqlFamily = dialect === 'mysql' || dialect === 'mariadb';
-  for (const text of statementsOf(sql, mysqlFamily)) {
+  // One statement and no comment (the usual case): its first word is all there is to read, without a scan
+  // of every character (30 µs for 300 characters, on every statement of a unit).
+  const texts = separatorOrComment.test(sql) ? statementsOf(sql, mysqlFamily) : [sql.trimStart()];
+  for (const text of texts) {
     const endsIt =
       boundary.test(text) || (mysqlFamily && (implicitCommit.test(text) || setsAutocommit.test(text)));
-    if (!endsIt) continue;
-    const words = text.split(/\s+/, 3).join(' ');
-    return new DbopError(
-      'DBOP_TRANSACTION_BOUNDARY',
-      `"${words}" inside a transaction dbop owns would begin, commit or end it behind dbop's back; ` +
-        'dbop begins and commits it (use step() for a nested savepoint)',
-    );
+    if (endsIt) return text.split(/\s+/, 3).join(' ');
   }
   return undefined;
+}
+
+// Without any of these (quoted or not), the text is one statement from its first word.
+const separatorOrComment = /[;#]|--|\/\*/;
+
+/**
+ * What a unit's body meets when a statement of its own ends the transaction dbop began for it (COMMIT,
+ * ROLLBACK, one that commits implicitly): `words` names the statement, when known; `sent` when it ran. Never
+ * retried: work the body committed would run twice.
+ */
+export function endedByBody(words: string | undefined, sent: boolean): DbopError {
+  const what =
+    words === undefined
+      ? 'A statement of the unit (its own COMMIT or ROLLBACK, or on MySQL and MariaDB one that commits implicitly, as DDL does)'
+      : `"${words}"`;
+  const happened = sent
+    ? 'ended the transaction dbop began for the unit: its work may have committed or been undone, and later statements would run in autocommit, so the unit fails and is not retried'
+    : 'would end the transaction dbop began for the unit (refused, not sent)';
+  return new DbopError(
+    'DBOP_TRANSACTION_BOUNDARY',
+    `${what} ${happened}. Return from the unit to commit or throw to roll back (and run DDL outside units); use acquire() to control the transaction yourself`,
+  );
 }
 
 /** Each statement of sql (split at semicolons outside quotes and comments), from its first word. */
@@ -46,7 +78,13 @@ function statementsOf(sql: string, mysqlFamily: boolean): string[] {
   const statements: string[] = [];
   let start = skipLeading(sql, 0, mysqlFamily);
   let i = start;
+  // Straight to the next character that can start a token longer than itself, or end a statement.
+  const next = mysqlFamily ? /[;'"`\-/#]/g : /[;'"\-/$]/g;
   while (i < sql.length) {
+    next.lastIndex = i;
+    const found = next.exec(sql);
+    if (found === null) break;
+    i = found.index;
     if (sql[i] === ';') {
       statements.push(sql.slice(start, i));
       start = skipLeading(sql, i + 1, mysqlFamily);
@@ -88,6 +126,7 @@ function skipToken(sql: string, i: number, mysqlFamily: boolean): number {
   }
   const comment = skipComment(sql, i, mysqlFamily);
   if (comment !== i) return comment;
-  const dollar = mysqlFamily ? i : skipDollar(sql, i);
+  // Only at a dollar sign: skipDollar reads the rest of the text, once per character otherwise.
+  const dollar = mysqlFamily || c !== '$' ? i : skipDollar(sql, i);
   return dollar === i ? i + 1 : dollar;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { boundaryViolation } from '../../../src/integrations/shared/transaction-boundary.js';
+import { boundaryViolation } from '../../../src/sessions/shared/transaction-boundary.js';
 
 const refused = (sql: string, dialect: 'postgres' | 'mariadb' | 'mysql' | 'sqlite') =>
   boundaryViolation(sql, dialect)?.code === 'DBOP_TRANSACTION_BOUNDARY';
@@ -17,6 +17,11 @@ describe('boundaryViolation', () => {
     ['mariadb', 'SELECT 1;\n-- done\ncommit'],
     ['postgres', "SELECT 'a;b', $q$ ; $q$; END"],
     ['sqlite', 'SELECT 1; COMMIT'],
+    ['postgres', '\n  commit'],
+    ['sqlite', 'END TRANSACTION'],
+    ['mariadb', 'CREATE TABLE t (id int)'],
+    ['postgres', "SELECT 'x', $1::text, a$b FROM t; ROLLBACK"],
+    ['mariadb', "SELECT 'it''s', `a;b` # ; x\n; COMMIT"],
   ] as const)('%s: %s ends the transaction: refused', (dialect, sql) => {
     expect(refused(sql, dialect)).toBe(true);
   });
@@ -30,6 +35,9 @@ describe('boundaryViolation', () => {
 
   it.each([
     ['postgres', "SELECT 'COMMIT; x'"],
+    ['postgres', 'UPDATE t SET n = n + 1 WHERE id = $1'],
+    ['postgres', "SELECT 'x' - 1 FROM t WHERE s = $x$; COMMIT$x$"],
+    ['mariadb', 'SELECT `commit` FROM t'],
     ['postgres', 'SELECT 1 /* ; COMMIT */'],
     ['postgres', 'SELECT $body$ ; COMMIT $body$'],
     ['postgres', "SELECT E'\\'; COMMIT'"],
