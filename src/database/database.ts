@@ -244,7 +244,9 @@ export class Database {
       } finally {
         endConnection(connection);
       }
-      await session.commit();
+      // The body may have ended the transaction itself (acquire() is the manual way): nothing left to commit,
+      // and SQLite refuses a COMMIT with none open.
+      if (session.inTransaction()) await session.commit();
       return result;
     } catch (error) {
       if (session.inTransaction() && !session.destroyed) {
