@@ -1,20 +1,24 @@
+import { type Clock, systemClock } from './clock.js';
 import type { RetryBudget } from './retry-budget.js';
 
 /**
  * The retries one owning call (a transaction and every step nested in it) may still make, and its deadline
  * (rule E14): the owner's restarts and its nested steps' retries draw from the same allowance, so one call's
  * total work is bounded by the owner's policy, never multiplied by nesting. Passed to execute as `budget`;
- * a shared {@link RetryBudget} behind it still has the last word.
+ * a shared {@link RetryBudget} behind it still has the last word. execute makes one for every call that
+ * has none and hands it on, through the async context, to every call started inside its attempts.
  */
 export class CallAllowance {
   readonly #shared: RetryBudget | undefined;
   readonly #deadlineAt: number;
+  readonly #clock: Clock;
   #retries: number;
 
-  constructor(retries: number, deadlineAt: number, shared?: RetryBudget) {
+  constructor(retries: number, deadlineAt: number, shared?: RetryBudget, clock: Clock = systemClock) {
     this.#retries = retries;
     this.#deadlineAt = deadlineAt;
     this.#shared = shared;
+    this.#clock = clock;
   }
 
   /** Retries left to the owner and its nested steps together. */
@@ -25,6 +29,13 @@ export class CallAllowance {
   /** The owner's deadline (epoch ms of the clock it was made with); Infinity when it has none. */
   get deadlineAt(): number {
     return this.#deadlineAt;
+  }
+
+  /** Milliseconds left before the owner's deadline, on the owner's clock; Infinity when it has none. */
+  msLeft(): number {
+    return this.#deadlineAt === Number.POSITIVE_INFINITY
+      ? Number.POSITIVE_INFINITY
+      : this.#deadlineAt - this.#clock.now();
   }
 
   /**

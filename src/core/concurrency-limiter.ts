@@ -1,10 +1,10 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { type Channel, channel } from 'node:diagnostics_channel';
 import { onAbort } from './abort-listener.js';
 import type { ErrorKind } from './classification.js';
 import { type Clock, systemClock } from './clock.js';
 import { channelNames } from './diagnostics.js';
 import { DbopError } from './errors.js';
+import { currentUnit, runInUnit } from './unit-context.js';
 import { expectOptionsObject, invalid, orDefault, rejectUnknownKeys } from './validate.js';
 
 /** Options of {@link ConcurrencyLimiter}; all optional. */
@@ -150,8 +150,6 @@ const maxLockWaitMs = 20 * 2 ** 6;
 /** How long after the last contention {@link ConcurrencyLimiter.lockWaitMs} still suggests a wait, ms. */
 export const lockWaitMemoryMs = 10_000;
 const limiterChannel: Channel = channel(channelNames.limiter);
-// The limiters whose permit the current async context holds: a nested unit does not queue behind itself.
-const holding = new AsyncLocalStorage<readonly ConcurrencyLimiter[]>();
 
 interface Waiter {
   readonly resolve: (permit: Permit) => void;
@@ -320,13 +318,18 @@ export class ConcurrencyLimiter {
 
   /** True when the current async context already holds a permit of this limiter (a nested unit). */
   held(): boolean {
-    return holding.getStore()?.includes(this) === true;
+    return currentUnit()?.limiters.includes(this) === true;
   }
 
   /** Runs fn in a context that holds a permit of this limiter, so units nested in it are not admitted again. */
   runHolding<T>(fn: () => T): T {
-    const outer = holding.getStore();
-    return holding.run(outer === undefined ? this.#selfOnly : [...outer, this], fn);
+    const outer = currentUnit();
+    return runInUnit({ limiters: this.heldWith(outer?.limiters), allowance: outer?.allowance }, fn);
+  }
+
+  /** The limiters a context holds once admitted by this one too, besides those it held (none reused). */
+  heldWith(limiters: readonly ConcurrencyLimiter[] | undefined): readonly ConcurrencyLimiter[] {
+    return limiters === undefined || limiters.length === 0 ? this.#selfOnly : [...limiters, this];
   }
 
   /** A permit now if one is free and nobody is queued ahead, else undefined. */

@@ -101,7 +101,10 @@ export interface ExecuteOptions<D = undefined> {
    * driver's error (an AmbiguousCommitError from a session is rethrown as is).
    */
   readonly idempotent?: boolean;
-  /** Shared cap on retries (E11), or the allowance of the call that owns this one (E14). */
+  /**
+   * Shared cap on retries (E11), or the allowance of the call that owns this one (E14). A call started
+   * inside another call's attempt, given none or a RetryBudget, draws from the outer call's allowance.
+   */
   readonly budget?: RetryBudget | CallAllowance;
   /**
    * Admission shared by every unit on one database: each attempt waits for a permit (FIFO, within the
@@ -109,9 +112,10 @@ export interface ExecuteOptions<D = undefined> {
    */
   readonly limiter?: ConcurrencyLimiter;
   /**
-   * True when op starts no unit of its own (dbop's own single statement): its attempts are admitted by
-   * `limiter` without marking the async context as holding a permit. The mark is an AsyncLocalStorage,
-   * which on Node 20 turns on promise hooks for every promise in the process. Default false.
+   * True when op starts no call of its own (dbop's own single statement): its attempts run without marking
+   * the async context as holding a permit and as the call whose allowance calls inside it draw from (E14).
+   * The mark is an AsyncLocalStorage, which on Node 20 turns on promise hooks for every promise in the
+   * process. A leaf nested in another call still draws from that call's allowance. Default false.
    */
   readonly leaf?: boolean;
   readonly onRetry?: (event: RetryEvent) => void;

@@ -4,7 +4,12 @@ import { AttemptGuard, type SignalSource } from './attempt-guard.js';
 import { CallAllowance } from './call-allowance.js';
 import type { Classification, Classifier } from './classification.js';
 import type { Clock } from './clock.js';
-import { AdmissionTimeoutError, contentionOutcome, type Permit } from './concurrency-limiter.js';
+import {
+  AdmissionTimeoutError,
+  type ConcurrencyLimiter,
+  contentionOutcome,
+  type Permit,
+} from './concurrency-limiter.js';
 import { coreClassifier } from './core-classifier.js';
 import { channels, type OperationMessage } from './diagnostics.js';
 import { AttemptStillRunningError, AttemptTimeoutError, DeadlineExceededError } from './errors.js';
@@ -19,6 +24,7 @@ import {
 import type { RetryBudget } from './retry-budget.js';
 import { RollbackFailure, runAttempt, StillRunning } from './run-attempt.js';
 import { sleep } from './sleep.js';
+import { currentUnit, runInUnit, type UnitContext } from './unit-context.js';
 import { invalid } from './validate.js';
 
 /** The signature of execute: without `raises: false` it resolves to op's value or rejects. */
@@ -58,12 +64,36 @@ function run(
   } catch (error) {
     return Promise.reject(error);
   }
-  const { clock, signal } = o;
-  if (signal?.aborted === true) return Promise.reject(signal.reason);
+  if (o.signal?.aborted === true) return Promise.reject(o.signal.reason);
   const name = o.name ?? (op.name || 'operation');
   const operationId = ++operations;
-  const startedAt = clock.now();
   o.budget?.recordCall();
+  // E14: a call started inside another call's attempt draws its retries from that call's allowance and
+  // ends by its deadline; a call started outside any makes its own allowance, for the calls inside it.
+  const enclosing = currentUnit();
+  const outer = enclosing?.allowance;
+  let budget = o.budget;
+  if (outer !== undefined && (budget === outer || !(budget instanceof CallAllowance))) {
+    budget = outer;
+    o = withinOuterDeadline(o, outer);
+  }
+  const { clock, signal } = o;
+  const startedAt = clock.now();
+  // A nested unit (a step inside a transaction that holds a permit) is not admitted again: on a limit of 1
+  // it would wait for its own caller forever.
+  const limiter =
+    o.limiter !== undefined && enclosing?.limiters.includes(o.limiter) !== true ? o.limiter : undefined;
+  // db.query's own statement starts no call of its own: its attempts need no context (see `leaf`). Any
+  // other call's attempts run in one that hands on its allowance and, once admitted, its permit.
+  let unit: UnitContext | undefined;
+  if (!o.leaf) {
+    if (!(budget instanceof CallAllowance)) {
+      const deadlineAt = o.deadlineMs === undefined ? Number.POSITIVE_INFINITY : startedAt + o.deadlineMs;
+      budget = new CallAllowance(o.policy.maxRetries, deadlineAt, budget, clock);
+    }
+    const held = enclosing?.limiters ?? noLimiters;
+    unit = { limiters: limiter === undefined ? held : limiter.heldWith(held), allowance: budget };
+  }
   if (
     o.scope !== undefined ||
     o.limiter !== undefined ||
@@ -76,31 +106,57 @@ function run(
     channels.operation.hasSubscribers ||
     channels.attempt.hasSubscribers
   ) {
-    return loop(op, o, name, operationId, startedAt, undefined);
+    return loop({ op, o, name, operationId, budget, limiter, unit }, startedAt, undefined);
   }
   // The hot path: a first attempt nothing can abort and nobody watches succeeds with no async frame, one
-  // context object and one derived promise; anything else continues in the full loop. (The failure
+  // attempt context, the call's allowance and its unit context (one AsyncLocalStorage run) and one derived
+  // promise; anything else continues in the full loop. (The failure
   // callbacks stay anonymous: under tsx/esbuild's keepNames a named per-call closure costs a defineProperty.)
   let result: unknown;
   try {
-    result = op(new Attempt(1, neverAborted, o.readOnly, name, startedAt, Infinity, clock));
+    const attempt = new Attempt(1, neverAborted, o.readOnly, name, startedAt, Infinity, clock);
+    result = unit === undefined ? op(attempt) : runInUnit(unit, op, attempt);
   } catch (error) {
-    return loop(op, o, name, operationId, startedAt, { error });
+    return loop({ op, o, name, operationId, budget, limiter, unit }, startedAt, { error });
   }
   return (result instanceof Promise ? result : Promise.resolve(result)).then(undefined, (error: unknown) =>
-    loop(op, o, name, operationId, startedAt, { error }),
+    loop({ op, o, name, operationId, budget, limiter, unit }, startedAt, { error }),
   );
+}
+
+/** One call of execute, as run() settled it for the loop. */
+interface Call {
+  readonly op: Operation<unknown>;
+  readonly o: ResolvedExecuteOptions;
+  readonly name: string;
+  readonly operationId: number;
+  // The call's own allowance, or the outer call's (E14); a plain RetryBudget only for a leaf.
+  readonly budget: RetryBudget | CallAllowance | undefined;
+  // The limiter that admits each attempt (none when the context holds its permit already).
+  readonly limiter: ConcurrencyLimiter | undefined;
+  // The context its attempts run in (none for a leaf).
+  readonly unit: UnitContext | undefined;
+}
+
+const noLimiters: readonly ConcurrencyLimiter[] = Object.freeze([]);
+
+/**
+ * A nested call's options with its deadline clamped to what is left of the outer call's (at least 1 ms,
+ * so a call started at the outer deadline fails at once rather than run unbounded).
+ */
+function withinOuterDeadline(o: ResolvedExecuteOptions, outer: CallAllowance): ResolvedExecuteOptions {
+  const msLeft = outer.msLeft();
+  if (msLeft === Number.POSITIVE_INFINITY || (o.deadlineMs !== undefined && o.deadlineMs <= msLeft)) return o;
+  return { ...o, deadlineMs: Math.max(1, Math.ceil(msLeft)) };
 }
 
 /** The full loop: scopes, limits, reports; `first` is the failure of a first attempt run on the hot path. */
 async function loop(
-  op: Operation<unknown>,
-  o: ResolvedExecuteOptions,
-  name: string,
-  operationId: number,
+  call: Call,
   callStartedAt: number,
   first: { readonly error: unknown } | undefined,
 ): Promise<unknown> {
+  const { op, o, name, operationId, budget, limiter, unit } = call;
   const { clock, signal } = o;
   if (channels.operation.hasSubscribers && first === undefined) {
     const { readOnly, policy } = o;
@@ -123,19 +179,13 @@ async function loop(
   // The previous attempt failed on a serialization failure or a deadlock: it lost to other transactions.
   let lostToOthers = false;
 
-  // A nested unit (a step inside a transaction that holds a permit) is not admitted again: on a limit of 1
-  // it would wait for its own caller forever.
-  const limiter = o.limiter?.held() === false ? o.limiter : undefined;
-  // Only an op that may start units of its own runs in a context marked as holding the permit.
-  const marks = limiter !== undefined && !o.leaf;
-
   for (let attempt = 1; ; attempt++) {
     let permit: Permit | undefined;
     let waited = false;
     let waitStartedAt = 0;
     // The last try of a unit that lost to other transactions on its previous try runs alone: it cannot lose
     // to this limiter's units again.
-    const alone = limiter !== undefined && lostToOthers && isLastTry(o, attempt);
+    const alone = limiter !== undefined && lostToOthers && isLastTry(o, budget, attempt);
     if (limiter !== undefined) {
       permit = alone ? undefined : limiter.tryAcquire();
       if (permit === undefined) {
@@ -186,7 +236,7 @@ async function loop(
       // No scope and nothing that can abort: just the op.
       try {
         const context = new Attempt(attempt, neverAborted, o.readOnly, name, startedAt, Infinity, clock);
-        value = await (permit === undefined || !marks ? op(context) : limiter!.runHolding(() => op(context)));
+        value = await (unit === undefined ? op(context) : runInUnit(unit, op, context));
       } catch (thrown) {
         failed = true;
         error = thrown;
@@ -200,9 +250,9 @@ async function loop(
       const scoped = new Attempt(attempt, guard ?? neverAborted, o.readOnly, name, startedAt, limitAt, clock);
       context = scoped;
       try {
-        value = await (permit === undefined || !marks
+        value = await (unit === undefined
           ? runAttempt(op, o, scoped, guard, deadlineAt)
-          : limiter!.runHolding(() => runAttempt(op, o, scoped, guard, deadlineAt)));
+          : runInUnit(unit, runAttempt, op, o, scoped, guard, deadlineAt));
       } catch (thrown) {
         failed = true;
         // runAttempt's wrappers are never proxies, and instanceof on a proxy runs its getPrototypeOf trap,
@@ -267,7 +317,7 @@ async function loop(
       // back neither hammers it nor sleeps past its return.
       delayMs = delays.next().value ?? o.policy.maxDelayMs * (0.5 + o.random() / 2);
       if (clock.now() + delayMs >= deadlineAt) reason = 'deadline';
-      else if (o.budget !== undefined && !tryRetry(o.budget, ridesOutage)) reason = 'budget';
+      else if (budget !== undefined && !tryRetry(budget, ridesOutage)) reason = 'budget';
     }
     if (channels.error.hasSubscribers) {
       const willRetry = reason === undefined;
@@ -360,9 +410,13 @@ function isOutage(classification: Classification | undefined): boolean {
 }
 
 /** True when no retry could follow this attempt (the policy's count, or the owner's allowance, is spent). */
-function isLastTry(o: ResolvedExecuteOptions, attempt: number): boolean {
+function isLastTry(
+  o: ResolvedExecuteOptions,
+  budget: RetryBudget | CallAllowance | undefined,
+  attempt: number,
+): boolean {
   if (attempt > o.policy.maxRetries) return true;
-  return o.budget instanceof CallAllowance && !o.budget.mayRetry();
+  return budget instanceof CallAllowance && !budget.mayRetry();
 }
 
 /** A retry past the policy's count, riding out an outage, is not the owner's to count (E14), only the budget's. */

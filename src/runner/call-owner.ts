@@ -2,6 +2,7 @@ import { CallAllowance } from '../core/call-allowance.js';
 import { systemClock } from '../core/clock.js';
 import type { RetryBudget } from '../core/retry-budget.js';
 import type { Session } from '../core/session.js';
+import { currentUnit } from '../core/unit-context.js';
 
 // The allowance of the call that owns each connection's transaction now. Keyed by the driver's connection,
 // which every wrapper of a session (the runner's fence, the facade's counting proxy) shares.
@@ -19,15 +20,21 @@ export function ownerAllowance(session: Session): CallAllowance | undefined {
 
 /**
  * One owning call (runner.transaction, or run() opening its own transaction): its allowance, and the
- * connections its attempts ran on, for as long as the call runs (rule E14).
+ * connections its attempts ran on, for as long as the call runs (rule E14). A call started inside another
+ * call's attempt (db.run() in db.transaction()'s fn, on another connection) owns its connection, but its
+ * allowance is the outer call's: execute clamps its deadline to what is left of the outer one.
  */
 export class CallOwner {
   readonly allowance: CallAllowance;
   readonly #held: object[] = [];
 
   constructor(maxRetries: number, deadlineMs: number | undefined, shared: RetryBudget | undefined) {
-    const deadlineAt = deadlineMs === undefined ? Number.POSITIVE_INFINITY : systemClock.now() + deadlineMs;
-    this.allowance = new CallAllowance(maxRetries, deadlineAt, shared);
+    const outer = currentUnit()?.allowance;
+    if (outer !== undefined) this.allowance = outer;
+    else {
+      const deadlineAt = deadlineMs === undefined ? Number.POSITIVE_INFINITY : systemClock.now() + deadlineMs;
+      this.allowance = new CallAllowance(maxRetries, deadlineAt, shared);
+    }
   }
 
   /** Steps nested on this session's connection draw from this call's allowance from now on. */
@@ -50,7 +57,8 @@ export class CallOwner {
  * (at least 1 ms, so a step started at the owner's deadline fails at once rather than run unbounded).
  */
 export function nestedDeadlineMs(own: number | undefined, owner: CallAllowance): number | undefined {
-  if (owner.deadlineAt === Number.POSITIVE_INFINITY) return own;
-  const left = Math.max(1, owner.deadlineAt - systemClock.now());
+  const msLeft = owner.msLeft();
+  if (msLeft === Number.POSITIVE_INFINITY) return own;
+  const left = Math.max(1, msLeft);
   return own === undefined ? left : Math.min(own, left);
 }

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,6 +6,10 @@ import { describe, expect, it, vi } from 'vitest';
 import { ConcurrencyLimiter } from '../../../src/core/concurrency-limiter.js';
 import { createDatabase, type DatabaseOptions } from '../../../src/database/create-database.js';
 import type { Database } from '../../../src/database/database.js';
+
+// The context an attempt runs in (src/core/unit-context.ts): the permits it holds and its allowance.
+const isUnit = (store: unknown): boolean =>
+  typeof store === 'object' && store !== null && 'limiters' in store && 'allowance' in store;
 
 describe('createDatabase: the limiter', () => {
   it('is on by default, one per Database, bounded by the pool and shown in stats()', async () => {
@@ -20,16 +25,17 @@ describe('createDatabase: the limiter', () => {
   it("admits db.query's own statement without marking the async context (no AsyncLocalStorage on that path)", async () => {
     const limiter = new ConcurrencyLimiter({ maxLimit: 2 });
     const db = await createDatabase({ url: 'sqlite::memory:', limiter });
-    const marked = vi.spyOn(limiter, 'runHolding');
+    const marked = vi.spyOn(AsyncLocalStorage.prototype, 'run');
     try {
       await db.query('SELECT 1');
       await db.query('CREATE TABLE leaf_statement (id INTEGER)');
       // A statement dbop runs itself starts no unit: nothing nested needs to know it holds a permit.
       expect(marked).not.toHaveBeenCalled();
       expect(limiter.stats()).toMatchObject({ inFlight: 0, queued: 0 });
-      // A transaction runs the caller's function, which may start nested units: marked.
+      // A transaction runs the caller's function, which may start nested units: marked, once per attempt
+      // for both its permit and its allowance (E14).
       await db.transaction((connection) => connection.execute('INSERT INTO leaf_statement VALUES (1)'));
-      expect(marked).toHaveBeenCalledTimes(1);
+      expect(marked.mock.calls.filter(([store]) => isUnit(store))).toHaveLength(1);
     } finally {
       marked.mockRestore();
       await db.close();
