@@ -26,10 +26,13 @@ export function ownerAllowance(session: Session): CallAllowance | undefined {
  */
 export class CallOwner {
   readonly allowance: CallAllowance;
+  /** True when the allowance is an outer call's. */
+  readonly nested: boolean;
   readonly #held: object[] = [];
 
   constructor(maxRetries: number, deadlineMs: number | undefined, shared: RetryBudget | undefined) {
     const outer = currentUnit()?.allowance;
+    this.nested = outer !== undefined;
     if (outer !== undefined) this.allowance = outer;
     else {
       const deadlineAt = deadlineMs === undefined ? Number.POSITIVE_INFINITY : systemClock.now() + deadlineMs;

@@ -138,7 +138,7 @@ export class DbOpRunner {
       return owner === undefined || !shortWaitCaps.has(owner) ? step : restoreFullWait(step, session, owner);
     }
     const owner = new CallOwner(this.#policy.maxRetries, options.deadlineMs, this.#budget);
-    const perAttempt = this.#lockWait(options, owner.allowance);
+    const perAttempt = this.#lockWait(options, owner);
     return settle(
       execute(
         (context) => {
@@ -196,7 +196,7 @@ export class DbOpRunner {
       });
     }
     const owner = new CallOwner(this.#policy.maxRetries, options.deadlineMs, this.#budget);
-    const call = new SourcedCall(source!, scopeOptions, this.#lockWait(options, owner.allowance));
+    const call = new SourcedCall(source!, scopeOptions, this.#lockWait(options, owner));
     return settle(
       execute(
         (context) => {
@@ -267,7 +267,7 @@ export class DbOpRunner {
     const dialect = fixed.dialect;
     const idempotent = options.idempotent === true;
     const owner = new CallOwner(this.#policy.maxRetries, options.deadlineMs, this.#budget);
-    const perAttempt = this.#lockWait(options, owner.allowance);
+    const perAttempt = this.#lockWait(options, owner);
     return settle(
       execute(
         (context) => {
@@ -295,12 +295,16 @@ export class DbOpRunner {
    * runner's full lock timeout on the last attempt the call can make: when its allowance (its nested steps'
    * retries count) or the shared retry budget has no retry left, or its deadline leaves no room for another
    * attempt after this one's short wait and the longest backoff. So a lock held for long is still waited
-   * out before the call gives up. Undefined when the runner's own lock timeout applies to every attempt.
+   * out before the call gives up. Undefined when the runner's own lock timeout applies to every attempt,
+   * as in a call nested in another call's attempt (E14).
    */
-  #lockWait(options: RunOptions<unknown>, allowance: CallAllowance): AttemptOptions | undefined {
+  #lockWait(options: RunOptions<unknown>, owner: CallOwner): AttemptOptions | undefined {
     const limiter = this.#limiter;
     const cap = this.#lockTimeoutMs;
     if (limiter === undefined || cap === undefined || options.lockTimeoutMs !== undefined) return undefined;
+    // A call nested in another's attempt shares that call's allowance, whose short wait is the outer's.
+    if (owner.nested) return undefined;
+    const allowance = owner.allowance;
     const maxDelayMs = this.#policy.maxDelayMs;
     return (base, session, context) => {
       shortWaitCaps.delete(allowance);
