@@ -111,6 +111,10 @@ export class DatabaseConnection {
   ): AsyncGenerator<Row, void, undefined> {
     if (endedConnections.has(this)) throw new ConnectionEndedError();
     const bound = bindParameters(sql, params, this.#context.parameters);
+    // A driver's own stream reads the raw handle, past the attempt's fence: refused here once it ended,
+    // or a body run on after its abort or time limit would still reach the server (in autocommit, say).
+    const direct = this.#context.direct;
+    if (direct !== undefined && isStopped(direct.attempt)) throw direct.attempt.signal.reason;
     try {
       if (this.#context.stream !== undefined) {
         yield* this.#context.stream(bound.sql, bound.values) as AsyncIterable<Row>;
