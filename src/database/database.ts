@@ -349,7 +349,8 @@ export class Database {
         return lent(session);
       },
       (error: unknown) => {
-        errors.record(error, publishAs);
+        // Given up in the queue (the caller's abort, the attempt's limit, the deadline): no database error.
+        if (signal?.aborted !== true || error !== signal.reason) errors.record(error, publishAs);
         throw error;
       },
     );

@@ -58,6 +58,8 @@ describe("createDatabase and dbop's pool", () => {
     const late = db.transaction((c) => c.execute('SELECT 1'), { deadlineMs: 20 });
     await expect(late).rejects.toBeInstanceOf(DeadlineExceededError);
     expect(db.stats().pool.waiting).toBe(0);
+    // Giving up in the queue is the caller's (or the time limit's) doing, not a database error.
+    expect(db.stats().errors).toEqual({ total: 0, byKind: {}, byCode: {} });
     release();
     await held;
     await expect(db.query('SELECT 1')).resolves.toBeDefined();
