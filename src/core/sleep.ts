@@ -16,13 +16,16 @@ export function sleep(clock: Clock, ms: number, signal: AbortSignal | undefined)
       reject(signal.reason);
       return;
     }
-    const handle = clock.setTimeout(() => {
-      stop();
-      resolve();
-    }, ms);
+    // The abort first: an injected clock may run the timer before setTimeout returns (a test clock that
+    // only records delays), and it stops the wait for the abort.
+    let handle: unknown;
     const stop = onAbort(signal, (reason) => {
       clock.clearTimeout(handle);
       reject(reason);
     });
+    handle = clock.setTimeout(() => {
+      stop();
+      resolve();
+    }, ms);
   });
 }

@@ -340,6 +340,24 @@ describe('execute: caller signal (E8)', () => {
     expect(listeners()).toBe(0);
   });
 
+  it('sleeps with a signal on a clock that runs its timers at once (a test clock that only records delays)', async () => {
+    const delays: number[] = [];
+    const clock = {
+      now: () => 0,
+      setTimeout: (callback: () => void, ms: number): unknown => {
+        delays.push(ms);
+        callback();
+        return undefined;
+      },
+      clearTimeout: () => {},
+    };
+    const op = scripted('done', new TransientError('x'), new TransientError('y'));
+    const controller = new AbortController();
+    await expect(execute(op, { clock, signal: controller.signal, policy: none })).resolves.toBe('done');
+    expect(delays).toEqual([100, 200]);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+
   it('removes its listener from the caller signal after each attempt', async () => {
     const controller = new AbortController();
     const add = vi.spyOn(controller.signal, 'addEventListener');
