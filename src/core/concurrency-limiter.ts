@@ -4,7 +4,7 @@ import type { ErrorKind } from './classification.js';
 import { type Clock, systemClock } from './clock.js';
 import { channelNames } from './diagnostics.js';
 import { DbopError } from './errors.js';
-import { currentUnit, runInUnit } from './unit-context.js';
+import { currentUnit, runInUnit, type UnitContext } from './unit-context.js';
 import { expectOptionsObject, invalid, orDefault, rejectUnknownKeys } from './validate.js';
 
 /** Options of {@link ConcurrencyLimiter}; all optional. */
@@ -322,9 +322,18 @@ export class ConcurrencyLimiter {
   }
 
   /** Runs fn in a context that holds a permit of this limiter, so units nested in it are not admitted again. */
-  runHolding<T>(fn: () => T): T {
+  async runHolding<T>(fn: () => Promise<T>): Promise<T> {
     const outer = currentUnit();
-    return runInUnit({ limiters: this.heldWith(outer?.limiters), allowance: outer?.allowance }, fn);
+    const unit: UnitContext = {
+      limiters: this.heldWith(outer?.limiters),
+      allowance: outer?.allowance,
+      parent: outer,
+    };
+    try {
+      return await runInUnit(unit, fn);
+    } finally {
+      unit.ended = true;
+    }
   }
 
   /** The limiters a context holds once admitted by this one too, besides those it held (none reused). */

@@ -92,7 +92,11 @@ function run(
       budget = new CallAllowance(o.policy.maxRetries, deadlineAt, budget, clock);
     }
     const held = enclosing?.limiters ?? noLimiters;
-    unit = { limiters: limiter === undefined ? held : limiter.heldWith(held), allowance: budget };
+    unit = {
+      limiters: limiter === undefined ? held : limiter.heldWith(held),
+      allowance: budget,
+      parent: enclosing,
+    };
   }
   if (
     o.scope !== undefined ||
@@ -117,10 +121,25 @@ function run(
     const attempt = new Attempt(1, neverAborted, o.readOnly, name, startedAt, Infinity, clock);
     result = unit === undefined ? op(attempt) : runInUnit(unit, op, attempt);
   } catch (error) {
+    if (unit !== undefined) unit.ended = true;
     return loop({ op, o, name, operationId, budget, limiter, unit }, startedAt, { error });
   }
-  return (result instanceof Promise ? result : Promise.resolve(result)).then(undefined, (error: unknown) =>
-    loop({ op, o, name, operationId, budget, limiter, unit }, startedAt, { error }),
+  const settled = result instanceof Promise ? result : Promise.resolve(result);
+  if (unit === undefined) {
+    return settled.then(undefined, (error: unknown) =>
+      loop({ op, o, name, operationId, budget, limiter, unit }, startedAt, { error }),
+    );
+  }
+  const first = unit;
+  return settled.then(
+    (value: unknown) => {
+      first.ended = true;
+      return value;
+    },
+    (error: unknown) => {
+      first.ended = true;
+      return loop({ op, o, name, operationId, budget, limiter, unit }, startedAt, { error });
+    },
   );
 }
 
@@ -148,6 +167,13 @@ function withinOuterDeadline(o: ResolvedExecuteOptions, outer: CallAllowance): R
   const msLeft = outer.msLeft();
   if (msLeft === Number.POSITIVE_INFINITY || (o.deadlineMs !== undefined && o.deadlineMs <= msLeft)) return o;
   return { ...o, deadlineMs: Math.max(1, Math.ceil(msLeft)) };
+}
+
+/** A fresh context for one attempt of a call, so that it can end with the attempt. */
+function attemptUnit(unit: UnitContext | undefined): UnitContext | undefined {
+  return unit === undefined
+    ? undefined
+    : { limiters: unit.limiters, allowance: unit.allowance, parent: unit.parent };
 }
 
 /** The full loop: scopes, limits, reports; `first` is the failure of a first attempt run on the hot path. */
@@ -236,7 +262,12 @@ async function loop(
       // No scope and nothing that can abort: just the op.
       try {
         const context = new Attempt(attempt, neverAborted, o.readOnly, name, startedAt, Infinity, clock);
-        value = await (unit === undefined ? op(context) : runInUnit(unit, op, context));
+        const live = attemptUnit(unit);
+        try {
+          value = await (live === undefined ? op(context) : runInUnit(live, op, context));
+        } finally {
+          if (live !== undefined) live.ended = true;
+        }
       } catch (thrown) {
         failed = true;
         error = thrown;
@@ -249,10 +280,11 @@ async function loop(
         : undefined;
       const scoped = new Attempt(attempt, guard ?? neverAborted, o.readOnly, name, startedAt, limitAt, clock);
       context = scoped;
+      const live = attemptUnit(unit);
       try {
-        value = await (unit === undefined
+        value = await (live === undefined
           ? runAttempt(op, o, scoped, guard, deadlineAt)
-          : runInUnit(unit, runAttempt, op, o, scoped, guard, deadlineAt));
+          : runInUnit(live, runAttempt, op, o, scoped, guard, deadlineAt));
       } catch (thrown) {
         failed = true;
         // runAttempt's wrappers are never proxies, and instanceof on a proxy runs its getPrototypeOf trap,
@@ -267,6 +299,7 @@ async function loop(
           stillRunning = true;
         } else error = thrown;
       }
+      if (live !== undefined) live.ended = true;
     }
 
     if (!failed) {

@@ -10,6 +10,13 @@ import type { ConcurrencyLimiter } from './concurrency-limiter.js';
 export interface UnitContext {
   readonly limiters: readonly ConcurrencyLimiter[];
   readonly allowance: CallAllowance | undefined;
+  /** The context the attempt was started in, if any: what its leftovers see once it has ended. */
+  readonly parent: UnitContext | undefined;
+  /**
+   * Set when the attempt settled. Timers, emitters and pools it started keep the context, but the calls
+   * they make later are not nested: its permit is released, its allowance and deadline are not theirs.
+   */
+  ended?: boolean;
 }
 
 // One AsyncLocalStorage for both, entered once per attempt: on Node 20 each run() costs promise hooks.
@@ -17,7 +24,9 @@ const units = new AsyncLocalStorage<UnitContext>();
 
 /** The context of the attempt the caller runs in, if it runs in one. */
 export function currentUnit(): UnitContext | undefined {
-  return units.getStore();
+  let unit = units.getStore();
+  while (unit?.ended === true) unit = unit.parent;
+  return unit;
 }
 
 /** Runs fn(...args) as (part of) an attempt with this context. */
