@@ -7,6 +7,10 @@ import type { SessionDriver } from './session-driver.js';
 import { boundaryStatement, endedByBody } from './transaction-boundary.js';
 import { markCommitInFlight, verifyCommit } from './verify-commit.js';
 
+// Text that may end dbop's transaction and open another in one round trip (COMMIT AND CHAIN; COMMIT; BEGIN):
+// the driver's status after it says "in a transaction" again, so only the statement tells.
+const hidesItsEnd = /;|\bchain\b/i;
+
 // Servers whose marker table this process created (or is creating), keyed by the driver's markerScope.
 const markerTables = new WeakMap<object, Promise<void>>();
 let markedCommits = 0;
@@ -133,7 +137,7 @@ export class DriverSession<Raw> implements Session<Raw> {
   query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
     // Statements after the server ended the transaction would run in autocommit, outside it.
     if (this.#ended !== undefined) return Promise.reject(this.#ended);
-    if (this.#held && this.#liveOpen() === undefined) {
+    if (this.#held && (this.#liveOpen() === undefined || hidesItsEnd.test(sql))) {
       const refused = this.#refuseBoundary(sql);
       if (refused !== undefined) return Promise.reject(refused);
     }
@@ -146,8 +150,10 @@ export class DriverSession<Raw> implements Session<Raw> {
 
   batch(statements: readonly string[]): Promise<Record<string, unknown>[]> {
     if (statements.length === 0) return Promise.resolve([]);
-    if (this.#held && this.#liveOpen() === undefined) {
-      const refused = this.#refuseBoundary(statements.join(';\n'));
+    if (this.#held) {
+      const sql = statements.join(';\n');
+      const refused =
+        this.#liveOpen() === undefined || hidesItsEnd.test(sql) ? this.#refuseBoundary(sql) : undefined;
       if (refused !== undefined) return Promise.reject(refused);
     }
     return this.#run(() => this.#driver.batch(statements));

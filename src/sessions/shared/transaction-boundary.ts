@@ -12,9 +12,10 @@ import {
 // SAVEPOINT, RELEASE or ROLLBACK TO ends nothing: ORMs' own nested transactions send them).
 const boundary =
   /^(?:begin|start\s+transaction|commit|end|abort|rollback(?!\s+(?:work\s+|transaction\s+)?to\b)|set\s+(?:session\s+|@@)?autocommit|set\s+transaction\s+isolation)\b/i;
-// MySQL and MariaDB commit the open transaction before these (the server's "implicit commit" list).
+// MySQL and MariaDB commit the open transaction before these (the server's "implicit commit" list), but
+// not before CREATE or DROP of a TEMPORARY table.
 const implicitCommit =
-  /^(?:create|alter|drop|rename|truncate|lock\s+tables|unlock\s+tables|load\s+(?:index|data)|analyze|optimize|repair|check\s+table|install|uninstall|grant|revoke|flush|reset|cache\s+index|set\s+password|(?:start|stop)\s+(?:slave|replica|all\s+slaves)|change\s+(?:master|replication))\b/i;
+  /^(?:(?:create|drop)(?!\s+temporary\b)|alter|rename|truncate|lock\s+tables|unlock\s+tables|load\s+(?:index|data)|analyze|optimize|repair|check\s+table|install|uninstall|grant|revoke|flush|reset|cache\s+index|set\s+password|(?:start|stop)\s+(?:slave|replica|all\s+slaves)|change\s+(?:master|replication))\b/i;
 // MySQL and MariaDB: autocommit set anywhere in a SET list (`SET sql_mode = '', @@session.autocommit = 0`).
 const setsAutocommit =
   /^set(?=\s)[\s\S]*?[\s,](?:@@(?:session\.|local\.)?|(?:session|local)\s+)?autocommit\s*:?=/i;

@@ -86,6 +86,44 @@ function boundaryCases(backend: keyof typeof retryable, url: () => string): void
     expect(isDbopError(error, 'DBOP_TRANSACTION_BOUNDARY')).toBe(true);
   });
 
+  // The driver's status after COMMIT AND CHAIN (or a COMMIT and a BEGIN in one string) is "in a
+  // transaction" again: only the statement tells that dbop's transaction ended. SQLite has neither.
+  it.skipIf(backend === 'sqlite')(
+    'COMMIT AND CHAIN in the body: refused unsent, so a retry after it never runs committed work again',
+    async () => {
+      let tries = 0;
+      const swallowed = await db
+        .transaction(async (conn) => {
+          tries += 1;
+          await conn.execute(`UPDATE ${table} SET n = n + 1 WHERE id = 1`);
+          await conn.execute('COMMIT AND CHAIN').catch(() => undefined);
+          throw retryable[backend]();
+        })
+        .catch((e: unknown) => e);
+      expect({ tries, n: await n() }).toEqual({ tries: 4, n: 0 });
+      expect(swallowed).toMatchObject({ message: retryable[backend]().message });
+      const error = await db
+        .transaction(async (conn) => {
+          await conn.execute(`UPDATE ${table} SET n = n + 1 WHERE id = 1`);
+          await conn.execute('COMMIT AND CHAIN');
+        })
+        .catch((e: unknown) => e);
+      expect(await n()).toBe(0);
+      expect(isDbopError(error, 'DBOP_TRANSACTION_BOUNDARY')).toBe(true);
+    },
+  );
+
+  it.skipIf(backend !== 'postgres')('COMMIT; BEGIN in one string: refused unsent, rolled back', async () => {
+    const error = await db
+      .transaction(async (conn) => {
+        await conn.execute(`UPDATE ${table} SET n = n + 1 WHERE id = 1`);
+        await conn.execute('COMMIT; BEGIN');
+      })
+      .catch((e: unknown) => e);
+    expect(await n()).toBe(0);
+    expect(isDbopError(error, 'DBOP_TRANSACTION_BOUNDARY')).toBe(true);
+  });
+
   it('the next units on the pool work', async () => {
     await db.transaction((conn) => conn.execute('ROLLBACK')).catch(() => undefined);
     await db.transaction((conn) => conn.execute('COMMIT')).catch(() => undefined);

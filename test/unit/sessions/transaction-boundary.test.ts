@@ -20,6 +20,7 @@ describe('boundaryViolation', () => {
     ['postgres', '\n  commit'],
     ['sqlite', 'END TRANSACTION'],
     ['mariadb', 'CREATE TABLE t (id int)'],
+    ['mysql', 'DROP TABLE temporary'],
     ['postgres', "SELECT 'x', $1::text, a$b FROM t; ROLLBACK"],
     ['mariadb', "SELECT 'it''s', `a;b` # ; x\n; COMMIT"],
   ] as const)('%s: %s ends the transaction: refused', (dialect, sql) => {
@@ -50,6 +51,8 @@ describe('boundaryViolation', () => {
     ['mariadb', 'SAVEPOINT a; RELEASE SAVEPOINT a'],
     ['postgres', 'SELECT 1;'],
     ['postgres', 'INSERT INTO t (sql) VALUES ($1)'],
+    ['mysql', 'CREATE TEMPORARY TABLE tmp (x INT)'],
+    ['mariadb', 'DROP TEMPORARY TABLE IF EXISTS tmp'],
   ] as const)('%s: %s ends nothing: allowed', (dialect, sql) => {
     expect(refused(sql, dialect)).toBe(false);
   });
