@@ -9,9 +9,10 @@ import {
 } from '../../database/bind-parameters.js';
 
 // Statements that begin or end a transaction, or switch autocommit, on every backend dbop knows (a
-// SAVEPOINT, RELEASE or ROLLBACK TO ends nothing: ORMs' own nested transactions send them).
+// SAVEPOINT, RELEASE or ROLLBACK TO ends nothing: ORMs' own nested transactions send them). END is a
+// COMMIT on PostgreSQL and SQLite only; MariaDB's BEGIN NOT ATOMIC ... END is a compound statement.
 const boundary =
-  /^(?:begin|start\s+transaction|commit|end|abort|rollback(?!\s+(?:work\s+|transaction\s+)?to\b)|set\s+(?:session\s+|@@)?autocommit|set\s+transaction\s+isolation)\b/i;
+  /^(?:begin(?!\s+not\s+atomic\b)|start\s+transaction|commit|abort|rollback(?!\s+(?:work\s+|transaction\s+)?to\b)|set\s+(?:session\s+|@@)?autocommit|set\s+transaction\s+isolation)\b/i;
 // MySQL and MariaDB commit the open transaction before these (the server's "implicit commit" list), but
 // not before CREATE or DROP of a TEMPORARY table.
 const implicitCommit =
@@ -46,7 +47,8 @@ export function boundaryStatement(sql: string, dialect: Backend): string | undef
   const texts = separatorOrComment.test(sql) ? statementsOf(sql, mysqlFamily) : [sql.trimStart()];
   for (const text of texts) {
     const endsIt =
-      boundary.test(text) || (mysqlFamily && (implicitCommit.test(text) || setsAutocommit.test(text)));
+      boundary.test(text) ||
+      (mysqlFamily ? implicitCommit.test(text) || setsAutocommit.test(text) : /^end\b/i.test(text));
     if (endsIt) return text.split(/\s+/, 3).join(' ');
   }
   return undefined;

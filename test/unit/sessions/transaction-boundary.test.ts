@@ -21,6 +21,8 @@ describe('boundaryViolation', () => {
     ['sqlite', 'END TRANSACTION'],
     ['mariadb', 'CREATE TABLE t (id int)'],
     ['mysql', 'DROP TABLE temporary'],
+    ['mariadb', 'BEGIN NOT ATOMIC SELECT 1; COMMIT; END'],
+    ['mariadb', 'BEGIN'],
     ['postgres', "SELECT 'x', $1::text, a$b FROM t; ROLLBACK"],
     ['mariadb', "SELECT 'it''s', `a;b` # ; x\n; COMMIT"],
   ] as const)('%s: %s ends the transaction: refused', (dialect, sql) => {
@@ -53,6 +55,7 @@ describe('boundaryViolation', () => {
     ['postgres', 'INSERT INTO t (sql) VALUES ($1)'],
     ['mysql', 'CREATE TEMPORARY TABLE tmp (x INT)'],
     ['mariadb', 'DROP TEMPORARY TABLE IF EXISTS tmp'],
+    ['mariadb', 'BEGIN NOT ATOMIC SELECT 1; END'],
   ] as const)('%s: %s ends nothing: allowed', (dialect, sql) => {
     expect(refused(sql, dialect)).toBe(false);
   });
