@@ -82,7 +82,7 @@ export class DriverSession<Raw> implements Session<Raw> {
 
   get endedBy(): unknown {
     // The body may have ended a held transaction with the driver itself: what the driver last saw says so.
-    if (this.#held && this.#ended === undefined) this.#checkHeld();
+    this.#checkHeld();
     return this.#ended;
   }
 
@@ -137,7 +137,7 @@ export class DriverSession<Raw> implements Session<Raw> {
   query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
     // Statements after the server ended the transaction would run in autocommit, outside it.
     if (this.#ended !== undefined) return Promise.reject(this.#ended);
-    if (this.#held && (this.#liveOpen() === undefined || hidesItsEnd.test(sql))) {
+    if (this.#held) {
       const refused = this.#refuseBoundary(sql);
       if (refused !== undefined) return Promise.reject(refused);
     }
@@ -151,9 +151,7 @@ export class DriverSession<Raw> implements Session<Raw> {
   batch(statements: readonly string[]): Promise<Record<string, unknown>[]> {
     if (statements.length === 0) return Promise.resolve([]);
     if (this.#held) {
-      const sql = statements.join(';\n');
-      const refused =
-        this.#liveOpen() === undefined || hidesItsEnd.test(sql) ? this.#refuseBoundary(sql) : undefined;
+      const refused = this.#refuseBoundary(statements.join(';\n'));
       if (refused !== undefined) return Promise.reject(refused);
     }
     return this.#run(() => this.#driver.batch(statements));
@@ -209,7 +207,7 @@ export class DriverSession<Raw> implements Session<Raw> {
 
   async commit(options: AlsoRun = {}): Promise<void> {
     // A held transaction the body ended is not committed: its COMMIT would report the body's work as the unit's.
-    if (this.#held && this.#ended === undefined) this.#checkHeld();
+    this.#checkHeld();
     this.#held = false;
     this.#crossed = false;
     const transactionId = this.#transactionId;
@@ -286,7 +284,7 @@ export class DriverSession<Raw> implements Session<Raw> {
   }
 
   async rollback(options: AlsoRun = {}): Promise<void> {
-    if (this.#held && this.#ended === undefined) this.#checkHeld();
+    this.#checkHeld();
     // The body ended the transaction: no ROLLBACK where none is open (SQLite would fail on it).
     const gone = this.#crossed && this.#liveOpen() === false;
     this.#held = false;
@@ -380,18 +378,18 @@ export class DriverSession<Raw> implements Session<Raw> {
   readonly #ran = (value: unknown): unknown => {
     this.#busy -= 1;
     // What the driver saw at the statement's end: a held transaction gone means the statement ended it.
-    if (this.#held && this.#ended === undefined) {
-      const crossed = this.#checkHeld();
-      if (crossed !== undefined) throw crossed;
-    }
+    const crossed = this.#checkHeld();
+    if (crossed !== undefined) throw crossed;
     return value;
   };
 
   /**
    * When the driver reports that the held transaction is no longer open, the body ended it: recorded as
-   * #ended (later statements and COMMIT fail with it) and returned.
+   * #ended (later statements and COMMIT fail with it) and returned. Nothing to check unless a transaction is
+   * held and not already ended.
    */
   #checkHeld(): unknown {
+    if (!this.#held || this.#ended !== undefined) return undefined;
     if (this.#destroyed || this.#beginning || !this.#open || this.#liveOpen() !== false) return undefined;
     this.#ended = endedByBody(undefined, true);
     this.#crossed = true;
@@ -401,9 +399,11 @@ export class DriverSession<Raw> implements Session<Raw> {
 
   /**
    * A statement that would end the held transaction, refused unsent where the driver keeps no transaction
-   * status to tell afterwards (postgres.js; mysql2 after an error) that it ended.
+   * status to tell afterwards (postgres.js; mysql2 after an error) that it ended, or where the text may end it
+   * and open another in one round trip (hidesItsEnd).
    */
   #refuseBoundary(sql: string): unknown {
+    if (this.#liveOpen() !== undefined && !hidesItsEnd.test(sql)) return undefined;
     const words = boundaryStatement(sql, this.dialect);
     if (words === undefined) return undefined;
     // Nothing was sent: the transaction is still open, and the owner rolls it back as after any failure.
